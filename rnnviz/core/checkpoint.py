@@ -1,0 +1,198 @@
+"""Checkpoints: one safetensors file, tensors named by the model's state_dict keys.
+
+The metadata key `rnnviz` holds JSON describing the model (see README, "Checkpoint format").
+Loading parses bytes only (no pickle, no code); writing is atomic (temp file, fsync, replace).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from rnnviz import __version__
+from rnnviz.core.corpus import Vocab
+from rnnviz.core.errors import CheckpointError, RnnvizError
+from rnnviz.core.model import ModelConfig
+
+FORMAT = "rnnviz-checkpoint/1"
+META_KEY = "rnnviz"
+_MAX_HEADER = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    model_cfg: ModelConfig
+    vocab: Vocab
+    weights: dict[str, np.ndarray] = field(repr=False)
+    train: dict = field(default_factory=dict)  # the training config, as saved
+    steps: int = 0  # updates applied
+    meta: dict = field(default_factory=dict, repr=False)  # the whole metadata document
+
+
+def save_checkpoint(
+    path: str | Path,
+    model_cfg: ModelConfig,
+    vocab: Vocab,
+    weights: dict[str, np.ndarray],
+    train: dict | None = None,
+    steps: int = 0,
+    extra: dict | None = None,
+) -> None:
+    """Write atomically: on any failure the previous file at `path` is left as it was."""
+    meta = {
+        "format": FORMAT,
+        "rnnviz_version": __version__,
+        "arch": model_cfg.arch,
+        "nonlinearity": model_cfg.nonlinearity,
+        "layers": model_cfg.layers,
+        "hidden": model_cfg.hidden,
+        "input": model_cfg.input,
+        "embed_dim": model_cfg.embed_dim,
+        "level": vocab.level,
+        "vocab": list(vocab.tokens),
+        "train": train or {},
+        "steps": steps,
+        **(extra or {}),
+    }
+    tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
+    blob = st_save(tensors, metadata={META_KEY: json.dumps(meta)})
+    write_atomic(Path(path), blob)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        tmp = None
+        _fsync_dir(folder)
+    except OSError as exc:
+        raise CheckpointError(f"cannot save {path}: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"no such file: {p}")
+    if p.is_dir():
+        raise CheckpointError(f"{p} is a directory, not a model file")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {p}: {exc.strerror or exc}") from None
+    return parse_checkpoint(data, str(p))
+
+
+def parse_checkpoint(data: bytes, name: str = "model") -> Checkpoint:
+    header = _header(data, name)
+    raw = (header.get("__metadata__") or {}).get(META_KEY)
+    if raw is None:
+        raise CheckpointError(
+            f"{name} is a safetensors file but not an rnnviz model (no '{META_KEY}' metadata)"
+        )
+    try:
+        meta = json.loads(raw)
+        model_cfg = ModelConfig(
+            vocab_size=len(meta["vocab"]),
+            arch=meta["arch"],
+            nonlinearity=meta["nonlinearity"],
+            layers=meta["layers"],
+            hidden=meta["hidden"],
+            input=meta["input"],
+            embed_dim=meta.get("embed_dim", 32),
+        )
+        vocab = Vocab(tuple(meta["vocab"]), meta["level"])
+    except (ValueError, KeyError, TypeError, RnnvizError) as exc:
+        raise CheckpointError(f"{name} has invalid rnnviz metadata: {exc}") from None
+    try:
+        weights = st_load(data)
+    except (SafetensorError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{name} is corrupt: {exc}") from None
+    _check_shapes(weights, expected_shapes(model_cfg), name)
+    return Checkpoint(model_cfg, vocab, weights, meta.get("train") or {}, int(meta.get("steps", 0)), meta)
+
+
+def _header(data: bytes, name: str) -> dict:
+    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        raise CheckpointError(f"{name} is a Python pickle; rnnviz refuses it (unpickling can run code)")
+    if data[:4] == b"PK\x03\x04":
+        raise CheckpointError(f"{name} is a zip archive (a torch.save file?); rnnviz reads only safetensors")
+    if len(data) < 8:
+        raise CheckpointError(f"{name} is too short to be a safetensors model file")
+    n = int.from_bytes(data[:8], "little")
+    if n <= 1 or n > min(_MAX_HEADER, len(data) - 8):
+        raise CheckpointError(f"{name} is not a safetensors model file, or it is truncated")
+    try:
+        header = json.loads(data[8 : 8 + n])
+    except (ValueError, UnicodeDecodeError):
+        raise CheckpointError(f"{name} is not a safetensors model file (unreadable header)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{name} is not a safetensors model file (unreadable header)")
+    return header
+
+
+def expected_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """state_dict key -> shape, the same as PyTorch's modules give (checked in the tests)."""
+    G = {"rnn": 1, "lstm": 4, "gru": 3}[cfg.arch]
+    H, V = cfg.hidden, cfg.vocab_size
+    shapes: dict[str, tuple[int, ...]] = {}
+    if cfg.input == "embedding":
+        shapes["embedding.weight"] = (V, cfg.embed_dim)
+    for n in range(cfg.layers):
+        d = cfg.input_size if n == 0 else H
+        shapes |= {
+            f"rnn.weight_ih_l{n}": (G * H, d),
+            f"rnn.weight_hh_l{n}": (G * H, H),
+            f"rnn.bias_ih_l{n}": (G * H,),
+            f"rnn.bias_hh_l{n}": (G * H,),
+        }
+    shapes |= {"head.weight": (V, H), "head.bias": (V,)}
+    return shapes
+
+
+def _check_shapes(weights: dict, expected: dict, name: str) -> None:
+    missing = sorted(set(expected) - set(weights))
+    extra = sorted(set(weights) - set(expected))
+    if missing or extra:
+        what = f"missing {', '.join(missing)}" if missing else f"unexpected {', '.join(extra)}"
+        raise CheckpointError(f"{name} does not match its metadata: {what}")
+    for k, shape in expected.items():
+        if tuple(weights[k].shape) != shape:
+            raise CheckpointError(
+                f"{name} does not match its metadata: "
+                f"{k} has shape {tuple(weights[k].shape)}, expected {shape}"
+            )
+        if not np.issubdtype(weights[k].dtype, np.floating) or not np.isfinite(weights[k]).all():
+            raise CheckpointError(f"{name} is corrupt: {k} holds non-finite or non-float values")

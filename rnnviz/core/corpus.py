@@ -1,0 +1,186 @@
+"""Text in, token ids out: file loading, NFC normalisation, tokenisation and the vocabulary."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from rnnviz.core.errors import CorpusError, VocabError
+
+UNK = "<unk>"
+LEVELS = ("char", "word")
+BUILTIN_PREFIX = "builtin:"
+# Built-in corpora: name -> (file under assets/corpora, one-line description).
+BUILTINS = {
+    "story": ("story.txt", "original English stories and essays (~50 KB): the default"),
+    "fable": ("fable.txt", "an original short fable (~300 words), for word-level models"),
+    "words": ("words.txt", "toy words (welcome, please, namaskar, hello, home, ...)"),
+    "brackets": ("brackets.txt", "nested brackets with letters: a unit should count the depth"),
+}
+# Words (with inner apostrophes) or single punctuation marks; whitespace separates.
+_WORD_RE = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
+_NO_SPACE_BEFORE = set(".,;:!?)]}%")
+_NO_SPACE_AFTER = set("([{")
+
+
+def assets_dir() -> Path:
+    """The assets folder: inside the installed wheel, else the repository's top-level assets/."""
+    packaged = resources.files("rnnviz") / "assets"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "assets"
+
+
+def normalise(text: str) -> str:
+    """NFC normalisation and Unix newlines: the same text always gives the same tokens."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return unicodedata.normalize("NFC", text)
+
+
+def tokenize(text: str, level: str) -> list[str]:
+    """Split normalised text into tokens: characters, or words and punctuation marks."""
+    text = normalise(text)
+    if level == "char":
+        return list(text)
+    if level == "word":
+        return _WORD_RE.findall(text)
+    raise CorpusError(f"unknown level {level!r}: choose char or word")
+
+
+def detokenize(tokens: list[str], level: str) -> str:
+    """Join tokens back into readable text (word level: spaces, none before punctuation)."""
+    if level == "char":
+        return "".join(tokens)
+    out: list[str] = []
+    for tok in tokens:
+        if out and tok not in _NO_SPACE_BEFORE and out[-1] not in _NO_SPACE_AFTER:
+            out.append(" ")
+        out.append(tok)
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Tokens in index order; index 0 is always <unk>, for anything the corpus never showed."""
+
+    tokens: tuple[str, ...]
+    level: str
+    stoi: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:
+            raise CorpusError(f"unknown level {self.level!r}: choose char or word")
+        if not self.tokens or self.tokens[0] != UNK:
+            raise CorpusError("a vocabulary must start with the <unk> token")
+        if len(set(self.tokens)) != len(self.tokens):
+            raise CorpusError("the vocabulary has duplicate tokens")
+        object.__setattr__(self, "stoi", {t: i for i, t in enumerate(self.tokens)})
+
+    @classmethod
+    def build(cls, text: str, level: str) -> Vocab:
+        toks = sorted(set(tokenize(text, level)) - {UNK})
+        return cls((UNK, *toks), level)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def unk_id(self) -> int:
+        return 0
+
+    def ids(self, tokens: list[str]) -> np.ndarray:
+        return np.fromiter((self.stoi.get(t, 0) for t in tokens), dtype=np.int64, count=len(tokens))
+
+    def encode(self, text: str) -> np.ndarray:
+        return self.ids(tokenize(text, self.level))
+
+    def decode(self, ids) -> str:
+        return detokenize([self.tokens[int(i)] for i in ids], self.level)
+
+    def unknown(self, tokens: list[str]) -> list[str]:
+        """The distinct tokens not in the vocabulary, in order of first appearance."""
+        return list(dict.fromkeys(t for t in tokens if t not in self.stoi))
+
+    def require_known(self, tokens: list[str]) -> None:
+        missing = self.unknown(tokens)
+        if missing:
+            shown = ", ".join(repr(t) for t in missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise VocabError(f"not in the vocabulary: {shown}")
+
+
+def read_text(path: str | Path) -> str:
+    """Read a UTF-8 text file; every way it can be unusable becomes a one-line CorpusError."""
+    p = Path(path)
+    if not p.exists():
+        raise CorpusError(f"no such file: {p}")
+    if p.is_dir():
+        raise CorpusError(f"{p} is a directory, not a text file")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"cannot read {p}: {exc.strerror or exc}") from None
+    return decode_text(data, str(p))
+
+
+def decode_text(data: bytes, name: str) -> str:
+    if not data:
+        raise CorpusError(f"{name} is empty")
+    if b"\x00" in data[:65536]:
+        raise CorpusError(f"{name} looks like a binary file (it contains NUL bytes), not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(
+            f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "re-save it as UTF-8"
+        ) from None
+    text = normalise(text)
+    if not text.strip():
+        raise CorpusError(f"{name} contains only whitespace")
+    return text
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A tokenised text and its vocabulary."""
+
+    name: str
+    text: str
+    vocab: Vocab
+    ids: np.ndarray  # (N,) int64
+
+    @property
+    def level(self) -> str:
+        return self.vocab.level
+
+    @classmethod
+    def from_text(cls, text: str, level: str, name: str = "text", vocab: Vocab | None = None):
+        text = normalise(text)
+        vocab = vocab or Vocab.build(text, level)
+        ids = vocab.encode(text)
+        if len(ids) < 2:
+            raise CorpusError(f"{name} has {len(ids)} token(s) at {level} level; at least 2 needed")
+        return cls(name, text, vocab, ids)
+
+    def split(self, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+        """Training ids and held-out ids (the last val_fraction of the text)."""
+        n_val = int(len(self.ids) * val_fraction)
+        if val_fraction <= 0 or n_val < 2:
+            return self.ids, self.ids[:0]
+        return self.ids[:-n_val], self.ids[-n_val:]
+
+
+def load_corpus(spec: str, level: str = "char") -> Corpus:
+    """`builtin:NAME` or a path to a UTF-8 text file."""
+    if spec.startswith(BUILTIN_PREFIX):
+        name = spec[len(BUILTIN_PREFIX) :]
+        if name not in BUILTINS:
+            raise CorpusError(f"no built-in corpus {name!r}; choose one of: {', '.join(BUILTINS)}")
+        text = read_text(assets_dir() / "corpora" / BUILTINS[name][0])
+        return Corpus.from_text(text, level, spec)
+    return Corpus.from_text(read_text(spec), level, Path(spec).name)

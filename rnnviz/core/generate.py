@@ -1,0 +1,41 @@
+"""Sampling continuations from a model's weights (numpy; usable from any thread)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnviz.core.errors import ConfigError, VocabError
+from rnnviz.core.trace import TraceWeights, final_state, forward, softmax
+
+MAX_LENGTH = 100_000
+
+
+def sample(
+    w: TraceWeights, prompt_ids, length: int, temperature: float = 1.0, seed: int | None = None
+) -> np.ndarray:
+    """Read the prompt, then draw `length` tokens (temperature 0: always the most likely).
+
+    <unk> (id 0) is never drawn: it only stands for input the model has not seen.
+    """
+    prompt_ids = np.asarray(prompt_ids, dtype=np.int64)
+    if len(prompt_ids) == 0:
+        raise VocabError("the prompt is empty: give at least one token to start from")
+    if isinstance(length, bool) or not isinstance(length, int) or not 0 <= length <= MAX_LENGTH:
+        raise ConfigError(f"length must be a whole number from 0 to {MAX_LENGTH}, not {length!r}")
+    if not np.isfinite(temperature) or not 0 <= temperature <= 100:
+        raise ConfigError(f"temperature must be in [0, 100], not {temperature!r}")
+    rng = np.random.default_rng(seed)
+    fwd = forward(w, prompt_ids)
+    state, h = final_state(fwd), fwd[-1]["h"][-1]
+    out = np.empty(length, dtype=np.int64)
+    for k in range(length):
+        logits = h @ w.head_w.T + w.head_b
+        logits[0] = -np.inf
+        if temperature == 0:
+            tok = int(np.argmax(logits))
+        else:
+            tok = int(rng.choice(len(logits), p=softmax(logits, temperature)))
+        out[k] = tok
+        fwd = forward(w, out[k : k + 1], state)
+        state, h = final_state(fwd), fwd[-1]["h"][-1]
+    return out

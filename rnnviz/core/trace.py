@@ -1,0 +1,324 @@
+"""Explicit recomputation of everything inside the network for one token sequence.
+
+The fused torch modules train fast but hide their gates. Here the same weights are replayed
+step by step in numpy (float64): h_t, c_t, the gates, the next-token probabilities, and a
+hand-written backward pass for ||dL/dh^l_t||, where L = -log p_s(target) and dL/dh is the total
+derivative through every path (later steps and upper layers). Initial states are zero.
+Row order of the gates follows PyTorch: LSTM (i, f, g, o), GRU (r, z, n).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnviz.core.errors import VocabError
+from rnnviz.core.model import GATES, ModelConfig
+
+
+@dataclass(frozen=True)
+class LayerWeights:
+    w_ih: np.ndarray  # (G*H, D)
+    w_hh: np.ndarray  # (G*H, H)
+    b_ih: np.ndarray  # (G*H,)
+    b_hh: np.ndarray  # (G*H,)
+
+
+@dataclass(frozen=True)
+class TraceWeights:
+    """A model's weights as float64 numpy arrays, ready for `trace`."""
+
+    cfg: ModelConfig
+    embedding: np.ndarray | None  # (V, E) or None for one-hot input
+    layers: tuple[LayerWeights, ...]
+    head_w: np.ndarray  # (V, H)
+    head_b: np.ndarray  # (V,)
+
+    @classmethod
+    def from_state(cls, cfg: ModelConfig, state: dict[str, np.ndarray]) -> TraceWeights:
+        def get(name: str) -> np.ndarray:
+            return np.asarray(state[name], dtype=np.float64)
+
+        layers = tuple(
+            LayerWeights(*(get(f"rnn.{k}_l{n}") for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
+            for n in range(cfg.layers)
+        )
+        emb = get("embedding.weight") if cfg.input == "embedding" else None
+        return cls(cfg, emb, layers, get("head.weight"), get("head.bias"))
+
+    def input_projection(self, ids: np.ndarray) -> np.ndarray:
+        """W_ih x_t + b_ih of layer 0 for every step: (T, G*H)."""
+        lw = self.layers[0]
+        if self.embedding is None:  # a one-hot x_t picks one column of W_ih
+            return lw.w_ih[:, ids].T + lw.b_ih
+        return self.embedding[ids] @ lw.w_ih.T + lw.b_ih
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Everything the views draw for one input sequence (arrays are (layer, step, unit))."""
+
+    cfg: ModelConfig
+    vocab: tuple[str, ...]
+    level: str
+    tokens: tuple[str, ...]  # the input as typed, one entry per step
+    ids: np.ndarray  # (T,)  0 = <unk>
+    h: np.ndarray  # (L, T, H)
+    c: np.ndarray | None  # (L, T, H), LSTM only
+    gates: dict[str, np.ndarray]  # name -> (L, T, H)
+    probs: np.ndarray  # (T, V) after reading tokens 0..t
+    grad_h: np.ndarray  # (L, T)  ||dL/dh^l_t||, 0 after target_step
+    grad_c: np.ndarray | None  # (L, T)  ||dL/dc^l_t||, LSTM only
+    target_step: int
+    target_id: int
+
+    @property
+    def steps(self) -> int:
+        return len(self.ids)
+
+    def to_json(self) -> dict:
+        """The `rnnviz trace --json` document (see README, "Trace format")."""
+        steps = []
+        for t in range(self.steps):
+            step = {"h": self.h[:, t].tolist()}
+            if self.c is not None:
+                step["c"] = self.c[:, t].tolist()
+            step["gates"] = {g: a[:, t].tolist() for g, a in self.gates.items()}
+            step["probs"] = self.probs[t].tolist()
+            step["grad_h"] = self.grad_h[:, t].tolist()
+            if self.grad_c is not None:
+                step["grad_c"] = self.grad_c[:, t].tolist()
+            steps.append(step)
+        cfg = self.cfg
+        return {
+            "arch": cfg.arch,
+            "nonlinearity": cfg.nonlinearity,
+            "layers": cfg.layers,
+            "hidden": cfg.hidden,
+            "level": self.level,
+            "vocab": list(self.vocab),
+            "tokens": list(self.tokens),
+            "ids": self.ids.tolist(),
+            "grad_target": {"step": self.target_step, "token": self.vocab[self.target_id]},
+            "steps": steps,
+        }
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # exact and overflow-free
+
+
+def trace(
+    w: TraceWeights,
+    ids,
+    tokens=None,
+    vocab=None,
+    level="char",
+    target_step: int | None = None,
+    target_id: int | None = None,
+) -> Trace:
+    """Replay the network on `ids`; gradients of -log p_s(target) (default: last step, argmax)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    T, V = len(ids), w.head_b.shape[0]
+    if T == 0:
+        raise VocabError("nothing to trace: the text is empty")
+    if ids.min() < 0 or ids.max() >= V:
+        raise VocabError(f"token ids must lie in 0..{V - 1}")
+    s = T - 1 if target_step is None else int(target_step)
+    if not 0 <= s < T:
+        raise VocabError(f"target step {s} is outside 0..{T - 1}")
+
+    arch, L = w.cfg.arch, w.cfg.layers
+    fwd = forward(w, ids)
+    probs = softmax(fwd[-1]["h"] @ w.head_w.T + w.head_b)  # (T, V)
+    tid = int(np.argmax(probs[s])) if target_id is None else int(target_id)
+    if not 0 <= tid < V:
+        raise VocabError(f"target token id {tid} is outside 0..{V - 1}")
+
+    # Backward, top layer first: each layer's input gradient is injected into the one below.
+    grad_h, grad_c = np.zeros((L, T)), np.zeros((L, T)) if arch == "lstm" else None
+    inject = np.zeros((T, w.cfg.hidden))
+    dlogits = probs[s].copy()
+    dlogits[tid] -= 1.0
+    inject[s] = dlogits @ w.head_w
+    for n in range(L - 1, -1, -1):
+        d_in, gn, cn = _BACKWARD[arch](w.cfg, w.layers[n], fwd[n], inject, s)
+        grad_h[n] = gn
+        if grad_c is not None:
+            grad_c[n] = cn
+        inject = d_in
+
+    gate_names = GATES[arch]
+    H = w.cfg.hidden
+    gates = {g: np.stack([f["act"][:, k * H : (k + 1) * H] for f in fwd]) for k, g in enumerate(gate_names)}
+    vocab = tuple(vocab) if vocab is not None else tuple(str(i) for i in range(V))
+    tokens = tuple(tokens) if tokens is not None else tuple(vocab[i] for i in ids)
+    return Trace(
+        cfg=w.cfg,
+        vocab=vocab,
+        level=level,
+        tokens=tokens,
+        ids=ids,
+        h=np.stack([f["h"] for f in fwd]),
+        c=np.stack([f["c"] for f in fwd]) if arch == "lstm" else None,
+        gates=gates,
+        probs=probs,
+        grad_h=grad_h,
+        grad_c=grad_c,
+        target_step=s,
+        target_id=tid,
+    )
+
+
+def forward(w: TraceWeights, ids: np.ndarray, state=None) -> list[dict]:
+    """Per layer: h (T, H), c (LSTM), activated gates `act` (T, G*H) and what backward needs.
+
+    `state`: per layer (h0, c0) to start from (c0 None unless LSTM); default zeros.
+    """
+    fwd: list[dict] = []
+    x_proj = w.input_projection(ids)
+    for n, lw in enumerate(w.layers):
+        if n:
+            x_proj = fwd[-1]["h"] @ lw.w_ih.T + lw.b_ih
+        h0, c0 = state[n] if state is not None else (None, None)
+        fwd.append(_FORWARD[w.cfg.arch](w.cfg, lw, x_proj, h0, c0))
+    return fwd
+
+
+def final_state(fwd: list[dict]) -> list[tuple]:
+    """The state after the last step of `forward`, to continue from."""
+    return [(f["h"][-1], f["c"][-1] if "c" in f else None) for f in fwd]
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+# ---- forward, one layer over the whole sequence; x_proj = W_ih x_t + b_ih, (T, G*H) --------
+
+
+def _rnn_forward(cfg, lw, x_proj, h0=None, c0=None):
+    T, H = len(x_proj), cfg.hidden
+    hs, whh_t = np.empty((T, H)), lw.w_hh.T
+    h = h0 = np.zeros(H) if h0 is None else h0
+    for t in range(T):
+        a = x_proj[t] + h @ whh_t + lw.b_hh
+        h = np.tanh(a) if cfg.nonlinearity == "tanh" else np.maximum(a, 0.0)
+        hs[t] = h
+    return {"h": hs, "act": hs[:, :0], "h0": h0}
+
+
+def _lstm_forward(cfg, lw, x_proj, h0=None, c0=None):
+    T, H = len(x_proj), cfg.hidden
+    hs, cs, act, whh_t = np.empty((T, H)), np.empty((T, H)), np.empty((T, 4 * H)), lw.w_hh.T
+    h = h0 = np.zeros(H) if h0 is None else h0
+    c = c0 = np.zeros(H) if c0 is None else c0
+    for t in range(T):
+        a = x_proj[t] + h @ whh_t + lw.b_hh
+        row = act[t]  # i, f, g, o
+        row[:] = _sigmoid(a)
+        row[2 * H : 3 * H] = np.tanh(a[2 * H : 3 * H])
+        c = row[H : 2 * H] * c + row[:H] * row[2 * H : 3 * H]
+        h = row[3 * H :] * np.tanh(c)
+        hs[t], cs[t] = h, c
+    return {"h": hs, "c": cs, "act": act, "h0": h0, "c0": c0}
+
+
+def _gru_forward(cfg, lw, x_proj, h0=None, c0=None):
+    T, H = len(x_proj), cfg.hidden
+    hs, act, hn, whh_t = np.empty((T, H)), np.empty((T, 3 * H)), np.empty((T, H)), lw.w_hh.T
+    h = h0 = np.zeros(H) if h0 is None else h0
+    for t in range(T):
+        hh = h @ whh_t + lw.b_hh
+        rz = _sigmoid(x_proj[t, : 2 * H] + hh[: 2 * H])
+        n = np.tanh(x_proj[t, 2 * H :] + rz[:H] * hh[2 * H :])
+        h = (1.0 - rz[H:]) * n + rz[H:] * h
+        act[t, : 2 * H], act[t, 2 * H :], hn[t], hs[t] = rz, n, hh[2 * H :], h
+    return {"h": hs, "act": act, "hn": hn, "h0": h0}
+
+
+# ---- backward, one layer: inject (T, H) = dL/dh_t from above; returns dL/dx_t and norms ----
+
+
+def _rnn_backward(cfg, lw, f, inject, s):
+    T, H = inject.shape
+    hs, d_a, gn = f["h"], np.zeros((T, H)), np.zeros(T)
+    dh_next = np.zeros(H)
+    for t in range(s, -1, -1):
+        dh = inject[t] + dh_next
+        gn[t] = np.sqrt(dh @ dh)
+        d_a[t] = dh * (1.0 - hs[t] ** 2) if cfg.nonlinearity == "tanh" else dh * (hs[t] > 0)
+        dh_next = d_a[t] @ lw.w_hh
+    return d_a @ lw.w_ih, gn, None
+
+
+def _lstm_backward(cfg, lw, f, inject, s):
+    T, H = inject.shape
+    act, cs, d_a = f["act"], f["c"], np.zeros((T, 4 * H))
+    gn, cn = np.zeros(T), np.zeros(T)
+    dh_next, dc_next = np.zeros(H), np.zeros(H)
+    for t in range(s, -1, -1):
+        i, fg, g, o = act[t, :H], act[t, H : 2 * H], act[t, 2 * H : 3 * H], act[t, 3 * H :]
+        dh = inject[t] + dh_next
+        tc = np.tanh(cs[t])
+        dc = dc_next + dh * o * (1.0 - tc * tc)
+        gn[t], cn[t] = np.sqrt(dh @ dh), np.sqrt(dc @ dc)
+        c_prev = cs[t - 1] if t else f["c0"]
+        da = d_a[t]
+        da[:H] = dc * g * i * (1.0 - i)
+        da[H : 2 * H] = dc * c_prev * fg * (1.0 - fg)
+        da[2 * H : 3 * H] = dc * i * (1.0 - g * g)
+        da[3 * H :] = dh * tc * o * (1.0 - o)
+        dh_next, dc_next = da @ lw.w_hh, dc * fg
+    return d_a @ lw.w_ih, gn, cn
+
+
+def _gru_backward(cfg, lw, f, inject, s):
+    T, H = inject.shape
+    act, hs, hn, d_a = f["act"], f["h"], f["hn"], np.zeros((T, 3 * H))
+    gn, dhh = np.zeros(T), np.empty(3 * H)
+    dh_next = np.zeros(H)
+    for t in range(s, -1, -1):
+        r, z, n = act[t, :H], act[t, H : 2 * H], act[t, 2 * H :]
+        h_prev = hs[t - 1] if t else f["h0"]
+        dh = inject[t] + dh_next
+        gn[t] = np.sqrt(dh @ dh)
+        dan = dh * (1.0 - z) * (1.0 - n * n)
+        da = d_a[t]
+        da[:H] = dan * hn[t] * r * (1.0 - r)
+        da[H : 2 * H] = dh * (h_prev - n) * z * (1.0 - z)
+        da[2 * H :] = dan
+        dhh[: 2 * H], dhh[2 * H :] = da[: 2 * H], dan * r
+        dh_next = dh * z + dhh @ lw.w_hh
+    return d_a @ lw.w_ih, gn, None
+
+
+_FORWARD = {"rnn": _rnn_forward, "lstm": _lstm_forward, "gru": _gru_forward}
+_BACKWARD = {"rnn": _rnn_backward, "lstm": _lstm_backward, "gru": _gru_backward}
+
+
+def trace_text(
+    w: TraceWeights, vocab, text: str, target: str | None = None, target_step: int | None = None
+) -> Trace:
+    """Tokenise `text` with the model's vocabulary (unknown tokens -> <unk>) and trace it."""
+    from rnnviz.core.corpus import tokenize
+
+    tokens = tokenize(text, vocab.level)
+    target_id = None
+    if target is not None:
+        if target not in vocab.stoi:
+            raise VocabError(f"target not in the vocabulary: {target!r}")
+        target_id = vocab.stoi[target]
+    return trace(
+        w,
+        vocab.ids(tokens),
+        tokens=tokens,
+        vocab=vocab.tokens,
+        level=vocab.level,
+        target_step=target_step,
+        target_id=target_id,
+    )

@@ -1,0 +1,244 @@
+"""Trainer: truncated backpropagation through time on a fused RNN/LSTM/GRU, one step at a time.
+
+Plain Python with no Qt, usable from any thread. The corpus is cut into `batch` parallel
+streams; each step reads the next `seq_len` tokens of every stream, carrying the hidden state
+across chunks (detached), so the network sees the text in order.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+
+import torch
+import torch.nn.functional as F
+
+from rnnviz.core.corpus import Corpus
+from rnnviz.core.errors import ConfigError
+from rnnviz.core.model import CharRNN, ModelConfig, pick_device, state_arrays
+from rnnviz.core.snapshot import EvalMetrics, Snapshot, StepMetrics
+
+OPTIMIZERS = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "rmsprop": torch.optim.RMSprop,
+    "adagrad": torch.optim.Adagrad,
+}
+LOSS_MODES = ("many-to-many", "many-to-one")
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seq_len: int = 64
+    batch: int = 32
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    clip: float | None = 1.0  # max total gradient norm; None: no clipping
+    seed: int = 0
+    loss_mode: str = "many-to-many"
+    val_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        for what, v, hi in (
+            ("sequence length", self.seq_len, 100_000),
+            ("batch size", self.batch, 65_536),
+        ):
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
+                raise ConfigError(f"{what} must be a whole number from 1 to {hi}, not {v!r}")
+        check_optimizer(self.optimizer)
+        check_lr(self.lr)
+        check_clip(self.clip)
+        if self.loss_mode not in LOSS_MODES:
+            raise ConfigError(f"unknown loss mode {self.loss_mode!r}: choose {' or '.join(LOSS_MODES)}")
+        if not 0.0 <= self.val_fraction < 0.9:
+            raise ConfigError(f"held-out fraction must be in [0, 0.9), not {self.val_fraction!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be a whole number >= 0, not {self.seed!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_optimizer(name: str) -> None:
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {name!r}: choose {', '.join(OPTIMIZERS)}")
+
+
+def check_lr(lr: float) -> None:
+    if not isinstance(lr, (int, float)) or not math.isfinite(lr) or not 0 < lr <= 1e4:
+        raise ConfigError(f"learning rate must be a number in (0, 10000], not {lr!r}")
+
+
+def check_clip(clip: float | None) -> None:
+    if clip is not None and (not isinstance(clip, (int, float)) or not math.isfinite(clip) or clip <= 0):
+        raise ConfigError(f"clipping must be off or a positive max norm, not {clip!r}")
+
+
+class Trainer:
+    def __init__(
+        self,
+        corpus: Corpus,
+        model_cfg: ModelConfig,
+        cfg: TrainConfig,
+        device: str = "auto",
+        weights: dict | None = None,
+        updates: int = 0,
+    ):
+        self.corpus, self.model_cfg, self.cfg = corpus, model_cfg, cfg
+        self.device = pick_device(device)
+        torch.manual_seed(cfg.seed)
+        self.model = CharRNN(model_cfg)
+        if weights is not None:
+            self.model.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
+        self.model.to(self.device)
+        self.params = dict(self.model.named_parameters())
+        train_ids, val_ids = corpus.split(cfg.val_fraction)
+        self.data, self.notes = self._streams(train_ids)  # (B, N)
+        self.val_data = torch.as_tensor(val_ids, device=self.device)
+        self.optimizer = self._make_optimizer(cfg.optimizer, cfg.lr)
+        self.pos, self.state = 0, None
+        self.steps, self.updates = 0, updates
+        self._tps = 0.0
+
+    # ---- data ----------------------------------------------------------------------------
+    def _streams(self, ids) -> tuple[torch.Tensor, list[str]]:
+        need = self.cfg.seq_len + 1
+        b = min(self.cfg.batch, len(ids) // need)
+        if b == 0:
+            raise ConfigError(
+                f"{self.corpus.name} has {len(ids)} training tokens, fewer than one training "
+                f"sequence ({need}); use a shorter sequence length or a longer text"
+            )
+        notes = []
+        if b < self.cfg.batch:
+            notes.append(f"batch lowered from {self.cfg.batch} to {b}: the text is too short")
+        n = len(ids) // b
+        return torch.as_tensor(ids[: b * n], device=self.device).view(b, n), notes
+
+    def _next_chunk(self):
+        T = self.cfg.seq_len
+        if self.pos + T + 1 > self.data.shape[1]:  # wrap around: start the streams afresh
+            self.pos, self.state = 0, None
+        x = self.data[:, self.pos : self.pos + T]
+        y = self.data[:, self.pos + 1 : self.pos + T + 1]
+        self.pos += T
+        return x, y
+
+    # ---- settings that apply between steps, without a reset ------------------------------
+    def _make_optimizer(self, name: str, lr: float):
+        check_optimizer(name)
+        return OPTIMIZERS[name](self.model.parameters(), lr=lr)
+
+    def set_lr(self, lr: float) -> None:
+        check_lr(lr)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.cfg = replace(self.cfg, lr=lr)
+
+    def set_clip(self, clip: float | None) -> None:
+        check_clip(clip)
+        self.cfg = replace(self.cfg, clip=clip)
+
+    def set_optimizer(self, name: str) -> None:
+        if name != self.cfg.optimizer:
+            self.optimizer = self._make_optimizer(name, self.cfg.lr)
+            self.cfg = replace(self.cfg, optimizer=name)
+
+    # ---- training ------------------------------------------------------------------------
+    def _loss(self, logits, y):
+        if self.cfg.loss_mode == "many-to-one":
+            logits, y = logits[:, -1], y[:, -1]
+        else:
+            logits, y = logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
+        loss = F.cross_entropy(logits, y)
+        return loss, (logits.argmax(-1) == y).sum(), y.numel()
+
+    def step(self) -> StepMetrics:
+        """One update. A non-finite loss or gradient is reported and never reaches the weights."""
+        t0 = time.perf_counter()
+        self.model.train()
+        x, y = self._next_chunk()
+        logits, state = self.model(x, _detach(self.state))
+        loss, correct, count = self._loss(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        names = [n for n, p in self.params.items() if p.grad is not None]
+        grads = [self.params[n].grad for n in names]
+        norms = torch._foreach_norm(grads)
+        stats = torch.stack([loss.detach(), correct.to(loss.dtype), *norms]).tolist()  # one sync
+        loss_v, correct_v, pnorms = stats[0], stats[1], stats[2:]
+        total = math.sqrt(math.fsum(v * v for v in pnorms))
+        skipped = not (math.isfinite(loss_v) and math.isfinite(total))
+        clipped = False
+        self.steps += 1
+        if skipped:
+            self.optimizer.zero_grad(set_to_none=True)
+            self.state = None  # the carried state may hold the overflow
+        else:
+            clip = self.cfg.clip
+            if clip is not None and total > clip:
+                torch._foreach_mul_(grads, clip / (total + 1e-6))
+                clipped = True
+            self.optimizer.step()
+            self.state = state
+            self.updates += 1
+        dt = time.perf_counter() - t0
+        tps = x.numel() / max(dt, 1e-9)
+        self._tps = tps if self._tps == 0.0 else 0.9 * self._tps + 0.1 * tps
+        return StepMetrics(
+            step=self.steps,
+            loss=loss_v,
+            accuracy=correct_v / count,
+            bits_per_token=loss_v / LN2,
+            tokens_per_s=self._tps,
+            grad_norms=dict(zip(names, pnorms, strict=True)),
+            total_norm=total,
+            clipped=clipped,
+            skipped=skipped,
+            lr=self.cfg.lr,
+            seconds=dt,
+        )
+
+    @torch.no_grad()
+    def evaluate(self, max_tokens: int = 8192) -> EvalMetrics | None:
+        """Loss and accuracy on the held-out split (its first max_tokens), in the training mode."""
+        ids = self.val_data[:max_tokens]
+        T = self.cfg.seq_len
+        b = min(self.cfg.batch, (len(ids) - 1) // T)
+        if b < 1:
+            return None
+        n = (len(ids) - 1) // b
+        xs = ids[: b * n].view(b, n)
+        ys = ids[1 : b * n + 1].view(b, n)
+        self.model.eval()
+        total, correct, count, state = 0.0, 0, 0, None
+        for p in range(0, n - T + 1, T):
+            logits, state = self.model(xs[:, p : p + T], state)
+            loss, corr, cnt = self._loss(logits, ys[:, p : p + T])
+            total += loss.item() * cnt
+            correct += int(corr)
+            count += cnt
+        if count == 0:
+            return None
+        mean = total / count
+        return EvalMetrics(self.steps, mean, correct / count, mean / LN2, count)
+
+    def snapshot(self, metrics: StepMetrics | None = None, evaluation: EvalMetrics | None = None) -> Snapshot:
+        return Snapshot(
+            self.model_cfg,
+            self.corpus.vocab,
+            self.updates,
+            state_arrays(self.model),
+            metrics,
+            evaluation,
+        )
+
+
+def _detach(state):
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()

@@ -1,0 +1,36 @@
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from rnnviz.core.corpus import Corpus  # noqa: E402
+from rnnviz.core.model import CharRNN, ModelConfig  # noqa: E402
+
+TEXT = "hello world. hello there, world! (nested (brackets)) help the helper home.\n" * 6
+
+
+@pytest.fixture
+def corpus() -> Corpus:
+    return Corpus.from_text(TEXT, "char", "test")
+
+
+def make_model(arch="lstm", layers=2, hidden=8, vocab=12, input="onehot", seed=0, nl="tanh"):
+    torch.manual_seed(seed)
+    cfg = ModelConfig(
+        vocab_size=vocab,
+        arch=arch,
+        layers=layers,
+        hidden=hidden,
+        input=input,
+        embed_dim=5,
+        nonlinearity=nl,
+    )
+    return CharRNN(cfg)
+
+
+def rng_ids(n, vocab, seed=0):
+    return np.random.default_rng(seed).integers(0, vocab, n)

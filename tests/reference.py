@@ -1,0 +1,74 @@
+"""An independent recomputation of a trace with torch autograd, for the tests.
+
+States and gates come from explicit cell formulas in float64 torch; h is also checked against
+the fused modules; ||dL/dh^l_t|| comes from autograd on every h^l_t (retain_grad).
+"""
+
+import torch
+
+
+def _cell(arch, nl, x, h, c, w_ih, w_hh, b_ih, b_hh):
+    if arch == "rnn":
+        a = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+        return (torch.tanh(a) if nl == "tanh" else torch.relu(a)), None, {}
+    if arch == "lstm":
+        i, f, g, o = (x @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        c = f * c + i * g
+        return o * torch.tanh(c), c, {"i": i, "f": f, "g": g, "o": o}
+    xr, xz, xn = (x @ w_ih.T + b_ih).chunk(3)
+    hr, hz, hn = (h @ w_hh.T + b_hh).chunk(3)
+    r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+    n = torch.tanh(xn + r * hn)
+    return (1 - z) * n + z * h, None, {"r": r, "z": z, "n": n}
+
+
+def reference_trace(cfg, state: dict, ids, target_step=None, target_id=None) -> dict:
+    """state: name -> tensor. Returns numpy arrays h, c, gates, probs, grad_h (layer, step, ...)."""
+    W = {k: torch.as_tensor(v).double() for k, v in state.items()}
+    ids = torch.as_tensor(ids)
+    T, L, H = len(ids), cfg.layers, cfg.hidden
+    if cfg.input == "embedding":
+        xs = W["embedding.weight"][ids]
+    else:
+        xs = torch.nn.functional.one_hot(ids, cfg.vocab_size).double()
+    hs = [[None] * T for _ in range(L)]
+    cs = [[None] * T for _ in range(L)]
+    gates = [[None] * T for _ in range(L)]
+    h = [torch.zeros(H, dtype=torch.double, requires_grad=True) for _ in range(L)]
+    c = [torch.zeros(H, dtype=torch.double) for _ in range(L)]
+    logits = []
+    for t in range(T):
+        x = xs[t]
+        for n in range(L):
+            p = [W[f"rnn.{k}_l{n}"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            h[n], c_new, g = _cell(cfg.arch, cfg.nonlinearity, x, h[n], c[n], *p)
+            if c_new is not None:
+                c[n] = c_new
+                cs[n][t] = c_new
+            h[n].retain_grad()
+            hs[n][t], gates[n][t] = h[n], g
+            x = h[n]
+        logits.append(x @ W["head.weight"].T + W["head.bias"])
+    probs = torch.softmax(torch.stack(logits), -1)
+    s = T - 1 if target_step is None else target_step
+    tid = int(probs[s].argmax()) if target_id is None else target_id
+    (-torch.log(probs[s, tid])).backward()
+    grad = [
+        [0.0 if hs[n][t].grad is None else float(hs[n][t].grad.norm()) for t in range(T)] for n in range(L)
+    ]
+    out = {
+        "h": torch.stack([torch.stack(r) for r in hs]).detach().numpy(),
+        "probs": probs.detach().numpy(),
+        "grad_h": torch.tensor(grad).numpy(),
+        "target_id": tid,
+        "gates": {
+            k: torch.stack([torch.stack([gates[n][t][k] for t in range(T)]) for n in range(L)])
+            .detach()
+            .numpy()
+            for k in (gates[0][0] or {})
+        },
+    }
+    if cfg.arch == "lstm":
+        out["c"] = torch.stack([torch.stack(r) for r in cs]).detach().numpy()
+    return out

@@ -1,0 +1,209 @@
+"""The command line, run as a user runs it: in a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from reference import reference_trace
+from safetensors import safe_open
+
+from rnnviz.core.model import ModelConfig
+
+
+def run(*args, cwd=None, check_ok=True):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    p = subprocess.run(
+        [sys.executable, "-m", "rnnviz", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
+    if check_ok:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+def one_line_error(p, pattern):
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "Traceback" not in p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rnnviz: error: "), p.stderr
+    assert pattern in lines[0], lines[0]
+
+
+def independent_load(path):
+    """Read the checkpoint without rnnviz's loader: safetensors + the documented metadata."""
+    with safe_open(str(path), "pt") as f:
+        meta = json.loads(f.metadata()["rnnviz"])
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    cfg = ModelConfig(
+        vocab_size=len(meta["vocab"]),
+        arch=meta["arch"],
+        layers=meta["layers"],
+        hidden=meta["hidden"],
+        input=meta["input"],
+        embed_dim=meta["embed_dim"],
+        nonlinearity=meta["nonlinearity"],
+    )
+    return cfg, meta, state
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru", "rnn"])
+def test_train_then_trace_agrees_with_independent_recomputation(tmp_path, arch):
+    out = tmp_path / f"{arch}.safetensors"
+    p = run(
+        "train",
+        "--corpus",
+        "builtin:story",
+        "--arch",
+        arch,
+        "--layers",
+        2,
+        "--hidden",
+        32,
+        "--steps",
+        12,
+        "--seq-len",
+        32,
+        "--batch",
+        8,
+        "--out",
+        out,
+        "--json",
+    )
+    doc = json.loads(p.stdout.strip().splitlines()[-1])
+    assert doc["steps"] == 12 and doc["out"] == str(out) and doc["val_loss"] > 0
+    assert "step 12/12" in p.stderr and "tok/s" in p.stderr and "ETA" in p.stderr
+    cfg, meta, state = independent_load(out)
+    assert meta["steps"] == 12 and meta["level"] == "char" and meta["train"]["seq_len"] == 32
+
+    text = "The keeper counted ships."
+    tr = json.loads(run("trace", out, "--text", text, "--json").stdout)
+    vocab = meta["vocab"]
+    assert tr["vocab"] == vocab and tr["tokens"] == list(text)
+    assert (tr["arch"], tr["layers"], tr["hidden"], tr["level"]) == (arch, 2, 32, "char")
+    ids = [vocab.index(ch) for ch in text]
+    ref = reference_trace(cfg, state, ids)
+    steps = tr["steps"]
+    assert len(steps) == len(text)
+    assert tr["grad_target"] == {"step": len(text) - 1, "token": vocab[ref["target_id"]]}
+    np.testing.assert_allclose([s["h"] for s in steps], ref["h"].transpose(1, 0, 2), atol=1e-4)
+    np.testing.assert_allclose([s["probs"] for s in steps], ref["probs"], atol=1e-4)
+    np.testing.assert_allclose([s["grad_h"] for s in steps], ref["grad_h"].T, rtol=1e-3, atol=1e-12)
+    for g, arr in ref["gates"].items():
+        np.testing.assert_allclose([s["gates"][g] for s in steps], arr.transpose(1, 0, 2), atol=1e-4)
+    if arch == "lstm":
+        np.testing.assert_allclose([s["c"] for s in steps], ref["c"].transpose(1, 0, 2), atol=1e-4)
+    else:
+        assert "c" not in steps[0]
+
+    # an explicit target and step: gradients are zero after that step
+    tr2 = json.loads(run("trace", out, "--text", text, "--target", "s", "--target-step", 5, "--json").stdout)
+    assert tr2["grad_target"] == {"step": 5, "token": "s"}
+    assert all(g == 0 for s in tr2["steps"][6:] for g in s["grad_h"])
+    ref2 = reference_trace(cfg, state, ids, target_step=5, target_id=vocab.index("s"))
+    np.testing.assert_allclose([s["grad_h"] for s in tr2["steps"]], ref2["grad_h"].T, rtol=1e-3, atol=1e-12)
+
+
+def test_word_level_train_trace_generate(tmp_path):
+    out = tmp_path / "w.safetensors"
+    run(
+        "train",
+        "--corpus",
+        "builtin:fable",
+        "--level",
+        "word",
+        "--hidden",
+        16,
+        "--steps",
+        5,
+        "--seq-len",
+        8,
+        "--batch",
+        4,
+        "--out",
+        out,
+    )
+    cfg, meta, _ = independent_load(out)
+    assert meta["level"] == "word" and meta["input"] == "embedding"
+    word = meta["vocab"][5]
+    tr = json.loads(run("trace", out, "--text", f"{word} {word}", "--json").stdout)
+    assert tr["tokens"] == [word, word] and len(tr["steps"][0]["gates"]["f"][0]) == 16
+    g1 = run("generate", out, "--prompt", word, "--length", 10, "--seed", 3).stdout
+    g2 = run("generate", out, "--prompt", word, "--length", 10, "--seed", 3).stdout
+    assert g1 == g2 and g1.startswith(word) and len(g1.split()) >= 5
+    p = run("generate", out, "--prompt", "zyzzyva", "--length", 3, check_ok=False)
+    one_line_error(p, "not in the vocabulary: 'zyzzyva'")
+
+
+def test_generate_and_readable_trace(tmp_path):
+    out = tmp_path / "m.safetensors"
+    run(
+        "train",
+        "--corpus",
+        "builtin:words",
+        "--hidden",
+        8,
+        "--steps",
+        3,
+        "--seq-len",
+        8,
+        "--batch",
+        2,
+        "--out",
+        out,
+    )
+    g = run("generate", out, "--prompt", "hel", "--length", 20, "--temperature", 0).stdout
+    assert g.startswith("hel") and len(g.rstrip("\n")) == 23
+    table = run("trace", out, "--text", "hello").stdout
+    assert "||dL/dh||" in table and len(table.strip().splitlines()) == 2 + 5
+    p = run("trace", out, "--text", "h\u2603", check_ok=False)
+    one_line_error(p, "not in the vocabulary: '\u2603'")
+    tr = json.loads(run("trace", out, "--text", "h\u2603", "--unknown", "unk", "--json").stdout)
+    assert tr["tokens"] == ["h", "\u2603"] and tr["ids"][1] == 0
+
+
+def _bad_files(tmp_path):
+    files = {
+        "empty.txt": b"",
+        "binary.bin": b"\x89PNG\r\n\x1a\n\x00\x00",
+        "latin1.txt": b"na\xefve text",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "corrupt.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{broken")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "args,pattern",
+    [
+        (["train", "--corpus", "missing.txt"], "no such file: missing.txt"),
+        (["train", "--corpus", "empty.txt"], "is empty"),
+        (["train", "--corpus", "binary.bin"], "binary"),
+        (["train", "--corpus", "latin1.txt"], "not UTF-8"),
+        (["train", "--corpus", "."], "is a directory"),
+        (["train", "--hidden", "0", "--steps", "1"], "hidden size must be"),
+        (["train", "--lr", "-1", "--steps", "1"], "learning rate"),
+        (["train", "--batch", "0", "--steps", "1"], "batch size"),
+        (["train", "--out", "nowhere/m.safetensors"], "no such folder"),
+        (["train", "--arch", "transformer"], "invalid choice"),
+        (["trace", "corrupt.safetensors", "--text", "x"], "not a safetensors"),
+        (["trace", "missing.safetensors", "--text", "x"], "no such file"),
+        (["trace", "empty.txt", "--text", "x"], "too short"),
+        (["generate", "binary.bin", "--prompt", "x"], "not a safetensors"),
+        (["trace"], "required"),
+    ],
+)
+def test_bad_input_one_line_exit_2(tmp_path, args, pattern):
+    one_line_error(run(*args, cwd=_bad_files(tmp_path), check_ok=False), pattern)
+
+
+def test_version_and_help():
+    assert run("--version").stdout.strip().startswith("rnnviz ")
+    assert "train" in run("--help").stdout

@@ -1,0 +1,161 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rnnviz.core.corpus import Corpus
+from rnnviz.core.errors import ConfigError
+from rnnviz.core.model import ModelConfig
+from rnnviz.core.train import TrainConfig, Trainer
+
+
+def make(corpus, arch="lstm", **kw):
+    mcfg = ModelConfig(vocab_size=len(corpus.vocab), arch=arch, hidden=32, layers=1)
+    cfg = TrainConfig(**{"seq_len": 16, "batch": 4, "lr": 1e-2, **kw})
+    return Trainer(corpus, mcfg, cfg, device="cpu")
+
+
+@pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
+def test_loss_falls(corpus, arch):
+    tr = make(corpus, arch)
+    first = [tr.step().loss for _ in range(3)]
+    for _ in range(60):
+        m = tr.step()
+    assert m.loss < 0.6 * np.mean(first)
+    assert m.step == 63 and tr.updates == 63
+    assert m.bits_per_token == pytest.approx(m.loss / math.log(2))
+    assert 0 <= m.accuracy <= 1 and m.tokens_per_s > 0
+    assert set(m.grad_norms) == {n for n, _ in tr.model.named_parameters()}
+    assert m.total_norm == pytest.approx(math.sqrt(sum(v * v for v in m.grad_norms.values())))
+    ev = tr.evaluate()
+    assert ev is not None and ev.tokens > 0 and math.isfinite(ev.loss)
+
+
+def test_same_seed_same_run(corpus):
+    a, b = make(corpus, seed=7), make(corpus, seed=7)
+    la = [a.step().loss for _ in range(5)]
+    lb = [b.step().loss for _ in range(5)]
+    assert la == lb
+    c = make(corpus, seed=8)
+    assert [c.step().loss for _ in range(5)] != la
+
+
+def test_clipping_fires_and_bounds_the_update(corpus):
+    tr = make(corpus, optimizer="sgd", lr=1.0, clip=1e-3)
+    before = {k: v.detach().clone() for k, v in tr.model.named_parameters()}
+    m = tr.step()
+    assert m.clipped and m.total_norm > 1e-3
+    delta = math.sqrt(
+        sum(float((p.detach() - before[k]).pow(2).sum()) for k, p in tr.model.named_parameters())
+    )
+    assert delta == pytest.approx(1e-3, rel=1e-3)  # SGD step of lr 1 x clipped gradient
+    tr.set_clip(None)
+    assert not tr.step().clipped
+
+
+def test_non_finite_step_is_skipped_and_weights_untouched(corpus):
+    tr = make(corpus)
+    tr.step()
+    with torch.no_grad():
+        tr.model.head.bias[1] = float("inf")
+    before = {k: v.detach().clone() for k, v in tr.model.named_parameters()}
+    m = tr.step()
+    assert m.skipped and not math.isfinite(m.loss) and tr.updates == 1 and m.step == 2
+    for k, p in tr.model.named_parameters():
+        assert torch.equal(p.detach(), before[k]) or torch.equal(p.isnan(), before[k].isnan()), k
+    with torch.no_grad():
+        tr.model.head.bias[1] = 0.0
+    m = tr.step()
+    assert not m.skipped and math.isfinite(m.loss) and tr.updates == 2
+
+
+def test_settings_change_between_steps_without_reset(corpus):
+    tr = make(corpus)
+    tr.step()
+    tr.set_lr(0.5)
+    assert tr.optimizer.param_groups[0]["lr"] == 0.5 and tr.step().lr == 0.5
+    tr.set_optimizer("rmsprop")
+    assert isinstance(tr.optimizer, torch.optim.RMSprop) and tr.optimizer.param_groups[0]["lr"] == 0.5
+    tr.step()
+    assert tr.updates == 3 and tr.cfg.optimizer == "rmsprop"
+    with pytest.raises(ConfigError):
+        tr.set_lr(float("nan"))
+    with pytest.raises(ConfigError):
+        tr.set_optimizer("lbfgs")
+
+
+def test_many_to_one_counts_one_target_per_sequence(corpus):
+    tr = make(corpus, loss_mode="many-to-one")
+    m = tr.step()
+    assert m.accuracy * 4 == pytest.approx(round(m.accuracy * 4))
+
+
+def test_state_is_carried_and_streams_wrap(corpus):
+    tr = make(corpus, seq_len=16, batch=4)
+    width = tr.data.shape[1]
+    for _ in range(width // 16 + 1):
+        tr.step()
+    assert tr.pos <= width
+
+
+def test_short_texts():
+    short = Corpus.from_text("abcdefghij" * 5, "char")
+    tr = Trainer(
+        short,
+        ModelConfig(vocab_size=len(short.vocab), hidden=4),
+        TrainConfig(seq_len=8, batch=32, val_fraction=0.0),
+        device="cpu",
+    )
+    assert tr.data.shape[0] == 5 and "batch lowered" in tr.notes[0]
+    with pytest.raises(ConfigError, match="fewer than one training sequence"):
+        Trainer(
+            short,
+            ModelConfig(vocab_size=len(short.vocab), hidden=4),
+            TrainConfig(seq_len=64),
+            device="cpu",
+        )
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"seq_len": 0},
+        {"batch": -1},
+        {"lr": 0.0},
+        {"lr": 1e5},
+        {"clip": -1.0},
+        {"optimizer": "lbfgs"},
+        {"loss_mode": "one-to-one"},
+        {"seed": -3},
+    ],
+)
+def test_bad_train_config(kw):
+    with pytest.raises(ConfigError):
+        TrainConfig(**kw)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"hidden": 0},
+        {"layers": 4},
+        {"layers": 0},
+        {"arch": "transformer"},
+        {"nonlinearity": "sigmoid"},
+        {"input": "bytes"},
+        {"hidden": 2.5},
+    ],
+)
+def test_bad_model_config(kw):
+    with pytest.raises(ConfigError):
+        ModelConfig(vocab_size=10, **kw)
+
+
+def test_snapshot_is_a_copy(corpus):
+    tr = make(corpus)
+    snap = tr.snapshot()
+    w = snap.weights["head.bias"].copy()
+    tr.step()
+    assert np.array_equal(snap.weights["head.bias"], w)
+    assert not np.array_equal(tr.snapshot().weights["head.bias"], w)
