@@ -49,5 +49,6 @@ class Snapshot:
     vocab: Vocab
     updates: int
     weights: dict[str, np.ndarray] = field(repr=False)  # state_dict keys -> float32 copies
-    metrics: StepMetrics | None = None
-    evaluation: EvalMetrics | None = None
+    metrics: StepMetrics | None = None  # the latest step
+    evaluation: EvalMetrics | None = None  # the latest held-out evaluation
+    recent: tuple[StepMetrics, ...] = ()  # every step since the previous snapshot, oldest first

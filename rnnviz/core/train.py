@@ -99,7 +99,7 @@ class Trainer:
         self.val_data = torch.as_tensor(val_ids, device=self.device)
         self.optimizer = self._make_optimizer(cfg.optimizer, cfg.lr)
         self.pos, self.state = 0, None
-        self.steps, self.updates = 0, updates
+        self.steps, self.updates = updates, updates
         self._tps = 0.0
 
     # ---- data ----------------------------------------------------------------------------
@@ -225,15 +225,14 @@ class Trainer:
         mean = total / count
         return EvalMetrics(self.steps, mean, correct / count, mean / LN2, count)
 
-    def snapshot(self, metrics: StepMetrics | None = None, evaluation: EvalMetrics | None = None) -> Snapshot:
-        return Snapshot(
-            self.model_cfg,
-            self.corpus.vocab,
-            self.updates,
-            state_arrays(self.model),
-            metrics,
-            evaluation,
-        )
+    def snapshot(
+        self,
+        metrics: StepMetrics | None = None,
+        evaluation: EvalMetrics | None = None,
+        recent: tuple[StepMetrics, ...] = (),
+    ) -> Snapshot:
+        weights = state_arrays(self.model)
+        return Snapshot(self.model_cfg, self.corpus.vocab, self.updates, weights, metrics, evaluation, recent)
 
 
 def _detach(state):

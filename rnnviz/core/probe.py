@@ -1,0 +1,67 @@
+"""TextProbe: the typed text against the latest weights -> a Trace and a continuation.
+
+Keeps the float64 weights converted once per snapshot, and traces at most the last
+`max_tokens` tokens of very long texts (the views say so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnviz.core.corpus import Vocab, detokenize, tokenize
+from rnnviz.core.generate import sample
+from rnnviz.core.model import ModelConfig
+from rnnviz.core.trace import Trace, TraceWeights, trace
+
+MAX_TOKENS = 200
+
+
+@dataclass(frozen=True)
+class Probe:
+    trace: Trace | None  # None for empty text
+    total_tokens: int  # tokens in the whole text
+    first: int  # index of the first traced token (> 0 when the text was longer than the window)
+    unknown: tuple[str, ...]  # distinct tokens not in the vocabulary
+
+
+class TextProbe:
+    def __init__(self, max_tokens: int = MAX_TOKENS):
+        self.max_tokens = max_tokens
+        self.weights: TraceWeights | None = None
+        self.vocab: Vocab | None = None
+
+    def set_weights(self, cfg: ModelConfig, vocab: Vocab, weights: dict[str, np.ndarray]) -> None:
+        self.weights = TraceWeights.from_state(cfg, weights)
+        self.vocab = vocab
+
+    def run(self, text: str, target: str | None = None) -> Probe:
+        """Trace the (last max_tokens of the) text; target: a token, or None for the top prediction."""
+        if self.weights is None or self.vocab is None:
+            return Probe(None, 0, 0, ())
+        tokens = tokenize(text, self.vocab.level)
+        first = max(0, len(tokens) - self.max_tokens)
+        shown = tokens[first:]
+        unknown = tuple(self.vocab.unknown(shown))
+        if not shown:
+            return Probe(None, len(tokens), first, unknown)
+        target_id = self.vocab.stoi.get(target) if target is not None else None
+        tr = trace(
+            self.weights,
+            self.vocab.ids(shown),
+            tokens=shown,
+            vocab=self.vocab.tokens,
+            level=self.vocab.level,
+            target_id=target_id,
+        )
+        return Probe(tr, len(tokens), first, unknown)
+
+    def continuation(self, probe: Probe, length: int, temperature: float, seed: int = 0) -> str:
+        """`length` tokens that follow the traced text, as text to append (with its leading space)."""
+        if probe.trace is None or self.weights is None or self.vocab is None or length == 0:
+            return ""
+        ids = sample(self.weights, probe.trace.ids, length, temperature, seed)
+        last = [probe.trace.tokens[-1]]
+        joined = detokenize(last + [self.vocab.tokens[i] for i in ids], self.vocab.level)
+        return joined[len(detokenize(last, self.vocab.level)) :]

@@ -1,0 +1,27 @@
+"""The application: QApplication, pyqtgraph settings, the main window, a clean exit."""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtWidgets import QApplication
+
+from rnnviz.qt.views.common import configure_pyqtgraph
+
+
+def run(model: str | None = None, corpus: str | None = None) -> int:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("rnnviz")
+    app.setOrganizationName("rnnviz")
+    configure_pyqtgraph()
+    from rnnviz.qt.main_window import MainWindow
+
+    window = MainWindow(model=model, corpus=corpus)
+    window.show()
+    app.exec()
+    # pyqtgraph widgets alive at interpreter exit crash the process (GUIDE): delete them now.
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    app.sendPostedEvents(None, 0)
+    return 0

@@ -1,0 +1,290 @@
+"""ControlsPanel: every training setting, like TensorFlow Playground's side panel.
+
+Learning rate, clipping and optimiser apply at once (`live_changed`); data and model settings
+re-create the model and apply on Reset (the panel says so and highlights Reset).
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QDoubleValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from rnnviz.core.corpus import BUILTIN_PREFIX, BUILTINS
+from rnnviz.core.errors import ConfigError
+from rnnviz.core.model import MAX_HIDDEN, MAX_LAYERS, ModelConfig
+from rnnviz.core.train import OPTIMIZERS, TrainConfig
+
+
+def _combo(items, current=None) -> QComboBox:
+    box = compact(QComboBox())
+    box.addItems(list(items))
+    if current is not None:
+        box.setCurrentText(current)
+    return box
+
+
+def compact(box: QComboBox, chars: int = 8) -> QComboBox:
+    """A combo box as narrow as `chars` characters, whatever its longest item."""
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(chars)
+    return box
+
+
+def _spin(lo: int, hi: int, value: int) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setValue(value)
+    box.setAccelerated(True)
+    return box
+
+
+def _number(value: float) -> QLineEdit:
+    edit = QLineEdit(f"{value:g}")
+    v = QDoubleValidator()
+    v.setNotation(QDoubleValidator.Notation.ScientificNotation)
+    edit.setValidator(v)
+    return edit
+
+
+class ControlsPanel(QWidget):
+    live_changed = Signal(dict)  # {"lr": x} | {"clip": x or None} | {"optimizer": name}
+    play_toggled = Signal(bool)
+    step_clicked = Signal()
+    reset_clicked = Signal()
+    open_corpus_requested = Signal()
+    invalid = Signal(str)  # a one-line message for the status bar
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.corpus = compact(QComboBox())
+        for name, (_, desc) in BUILTINS.items():
+            self.corpus.addItem(f"{name} (built-in)", BUILTIN_PREFIX + name)
+            self.corpus.setItemData(self.corpus.count() - 1, desc, 3)  # tooltip role
+        open_btn = QPushButton("Open…")
+        open_btn.setMaximumWidth(64)
+        open_btn.setToolTip("Train on a UTF-8 text file of your own")
+        open_btn.clicked.connect(self.open_corpus_requested)
+        corpus_row = QHBoxLayout()
+        corpus_row.addWidget(self.corpus, 1)
+        corpus_row.addWidget(open_btn)
+        self.level = _combo(("char", "word"))
+        self.arch = _combo(("lstm", "gru", "rnn"))
+        self.nonlinearity = _combo(("tanh", "relu"))
+        self.layers = _spin(1, MAX_LAYERS, 1)
+        self.hidden = _spin(1, MAX_HIDDEN, 128)
+        self.input = _combo(("auto", "onehot", "embedding"))
+        self.input.setToolTip("auto: one-hot for characters, an embedding for words")
+        self.seq_len = _spin(1, 1024, 64)
+        self.batch = _spin(1, 1024, 32)
+        self.loss_mode = _combo(("many-to-many", "many-to-one"))
+        self.seed = _spin(0, 2**31 - 1, 0)
+        self.optimizer = _combo(OPTIMIZERS, "adam")
+        self.lr = _number(2e-3)
+        self.clip_on = QCheckBox("clip")
+        self.clip_on.setChecked(True)
+        self.clip = _number(1.0)
+        clip_row = QHBoxLayout()
+        clip_row.addWidget(self.clip_on)
+        clip_row.addWidget(self.clip, 1)
+        self.budget = _spin(0, 10_000_000, 0)
+        self.budget.setSpecialValueText("no limit")
+        self.budget.setToolTip("Pause after this many steps (0: no limit); the status bar shows the ETA")
+
+        self.pending = QLabel("")
+        self.pending.setWordWrap(True)
+        self.pending.setStyleSheet("color: #D55E00;")
+        data = QGroupBox("Data and model (apply on Reset)")
+        form = QFormLayout(data)
+        form.addRow("Corpus", corpus_row)
+        form.addRow("Level", self.level)
+        form.addRow("Architecture", self.arch)
+        form.addRow("Nonlinearity", self.nonlinearity)
+        form.addRow("Layers", self.layers)
+        form.addRow("Hidden units", self.hidden)
+        form.addRow("Input", self.input)
+        form.addRow("Seq. length", self.seq_len)
+        form.addRow("Batch size", self.batch)
+        form.addRow("Loss on", self.loss_mode)
+        form.addRow("Seed", self.seed)
+        live = QGroupBox("Optimisation (applies at once)")
+        form2 = QFormLayout(live)
+        form2.addRow("Optimizer", self.optimizer)
+        form2.addRow("Learning rate", self.lr)
+        form2.addRow("Grad. norm", clip_row)
+        form2.addRow("Step budget", self.budget)
+
+        self.play = QPushButton("Play")
+        self.play.setCheckable(True)
+        self.play.setToolTip("Start or pause training")
+        self.step = QPushButton("Step")
+        self.step.setToolTip("One update, then pause")
+        self.reset = QPushButton("Reset")
+        self.reset.setToolTip("Re-create the model from these settings (fresh weights)")
+        buttons = QHBoxLayout()
+        for b in (self.play, self.step, self.reset):
+            buttons.addWidget(b)
+        lay = QVBoxLayout(self)
+        lay.addLayout(buttons)
+        lay.addWidget(self.pending)
+        lay.addWidget(live)
+        lay.addWidget(data)
+        lay.addStretch(1)
+        self._connect()
+
+    def _connect(self) -> None:
+        self.play.toggled.connect(self._on_play)
+        self.step.clicked.connect(self.step_clicked)
+        self.reset.clicked.connect(self.reset_clicked)
+        self.optimizer.currentTextChanged.connect(lambda name: self.live_changed.emit({"optimizer": name}))
+        self.lr.editingFinished.connect(self._on_lr)
+        self.clip.editingFinished.connect(self._on_clip)
+        self.clip_on.toggled.connect(self._on_clip)
+        for box in (self.corpus, self.level, self.arch, self.nonlinearity, self.input, self.loss_mode):
+            box.currentIndexChanged.connect(self._on_structure)
+        for spin in (self.layers, self.hidden, self.seq_len, self.batch, self.seed):
+            spin.valueChanged.connect(self._on_structure)
+        self.arch.currentTextChanged.connect(lambda a: self.nonlinearity.setEnabled(a == "rnn"))
+        self.nonlinearity.setEnabled(False)
+
+    def _on_play(self, on: bool) -> None:
+        self.play.setText("Pause" if on else "Play")
+        self.play_toggled.emit(on)
+
+    def set_playing(self, on: bool) -> None:
+        """Reflect the worker's state without emitting play_toggled."""
+        self.play.blockSignals(True)
+        self.play.setChecked(on)
+        self.play.setText("Pause" if on else "Play")
+        self.play.blockSignals(False)
+
+    def _float(self, edit: QLineEdit, what: str) -> float | None:
+        try:
+            v = float(edit.text())
+        except ValueError:
+            v = math.nan
+        if not math.isfinite(v) or v <= 0:
+            self.invalid.emit(f"{what} must be a positive number, not {edit.text()!r}")
+            return None
+        return v
+
+    def _on_lr(self) -> None:
+        lr = self._float(self.lr, "learning rate")
+        if lr is not None:
+            self.live_changed.emit({"lr": lr})
+
+    def _on_clip(self) -> None:
+        self.clip.setEnabled(self.clip_on.isChecked())
+        if not self.clip_on.isChecked():
+            self.live_changed.emit({"clip": None})
+            return
+        clip = self._float(self.clip, "clipping norm")
+        if clip is not None:
+            self.live_changed.emit({"clip": clip})
+
+    def _on_structure(self) -> None:
+        self.pending.setText("Settings changed: press Reset to re-create the model with them.")
+        self.reset.setStyleSheet("font-weight: bold; color: #D55E00;")
+
+    def clear_pending(self) -> None:
+        self.pending.setText("")
+        self.reset.setStyleSheet("")
+
+    # ---- reading and writing the settings ------------------------------------------------
+    def corpus_spec(self) -> str:
+        return self.corpus.currentData()
+
+    def add_corpus_file(self, path: str) -> None:
+        idx = self.corpus.findData(path)
+        if idx < 0:
+            self.corpus.addItem(path.rsplit("/", 1)[-1], path)
+            idx = self.corpus.count() - 1
+            self.corpus.setItemData(idx, path, 3)
+        self.corpus.setCurrentIndex(idx)
+
+    def model_config(self, vocab_size: int) -> ModelConfig:
+        level = self.level.currentText()
+        inp = self.input.currentText()
+        if inp == "auto":
+            inp = "onehot" if level == "char" else "embedding"
+        return ModelConfig(
+            vocab_size=vocab_size,
+            arch=self.arch.currentText(),
+            nonlinearity=self.nonlinearity.currentText(),
+            layers=self.layers.value(),
+            hidden=self.hidden.value(),
+            input=inp,
+        )
+
+    def train_config(self) -> TrainConfig:
+        lr = self._float(self.lr, "learning rate")
+        clip = self._float(self.clip, "clipping norm") if self.clip_on.isChecked() else None
+        if lr is None or (self.clip_on.isChecked() and clip is None):
+            raise ConfigError("fix the highlighted optimisation settings first")
+        return TrainConfig(
+            seq_len=self.seq_len.value(),
+            batch=self.batch.value(),
+            optimizer=self.optimizer.currentText(),
+            lr=lr,
+            clip=clip,
+            seed=self.seed.value(),
+            loss_mode=self.loss_mode.currentText(),
+        )
+
+    def show_config(self, corpus: str, level: str, cfg: ModelConfig, train: TrainConfig) -> None:
+        """Display a loaded model's settings (signals blocked: nothing is pending after)."""
+        widgets = (
+            self.corpus,
+            self.level,
+            self.arch,
+            self.nonlinearity,
+            self.layers,
+            self.hidden,
+            self.input,
+            self.seq_len,
+            self.batch,
+            self.loss_mode,
+            self.seed,
+            self.optimizer,
+            self.lr,
+            self.clip,
+            self.clip_on,
+        )
+        for w in widgets:
+            w.blockSignals(True)
+        if self.corpus.findData(corpus) < 0:
+            self.corpus.addItem(corpus.rsplit("/", 1)[-1], corpus)
+        self.corpus.setCurrentIndex(self.corpus.findData(corpus))
+        self.level.setCurrentText(level)
+        self.arch.setCurrentText(cfg.arch)
+        self.nonlinearity.setCurrentText(cfg.nonlinearity)
+        self.nonlinearity.setEnabled(cfg.arch == "rnn")
+        self.layers.setValue(cfg.layers)
+        self.hidden.setValue(cfg.hidden)
+        self.input.setCurrentText(cfg.input)
+        self.seq_len.setValue(train.seq_len)
+        self.batch.setValue(train.batch)
+        self.loss_mode.setCurrentText(train.loss_mode)
+        self.seed.setValue(train.seed)
+        self.optimizer.setCurrentText(train.optimizer)
+        self.lr.setText(f"{train.lr:g}")
+        self.clip_on.setChecked(train.clip is not None)
+        self.clip.setText(f"{train.clip or 1.0:g}")
+        self.clip.setEnabled(train.clip is not None)
+        for w in widgets:
+            w.blockSignals(False)
+        self.clear_pending()

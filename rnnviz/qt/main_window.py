@@ -1,0 +1,367 @@
+"""MainWindow: wiring and layout. Training runs on a TrainerThread; views render what arrives.
+
+Data flow: TrainWorker -> snapshot_ready -> _on_snapshot (keep the latest, queue metrics) ->
+_on_frame (~30 Hz, only when something changed) -> views. Typed text -> TextProbe -> views.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from rnnviz.core.checkpoint import save_checkpoint
+from rnnviz.core.corpus import BUILTIN_PREFIX, assets_dir, detokenize
+from rnnviz.core.errors import RnnvizError
+from rnnviz.core.generate import sample
+from rnnviz.core.probe import Probe, TextProbe
+from rnnviz.core.session import DEFAULT_MODEL, new_trainer, trainer_from_checkpoint
+from rnnviz.core.snapshot import Snapshot
+from rnnviz.core.train import Trainer
+from rnnviz.qt.controls import ControlsPanel
+from rnnviz.qt.status import TrainingStatus
+from rnnviz.qt.views.curves import GradNormHistory, TrainingCurves
+from rnnviz.qt.views.internals import InternalsView
+from rnnviz.qt.views.samples import SamplesView
+from rnnviz.qt.views.typing_panel import TypingPanel
+from rnnviz.qt.views.weights import WeightView
+from rnnviz.qt.worker import TrainerThread, TrainWorker
+
+FRAME_MS = 33
+EVAL_EVERY = 100
+WELCOME_TEXT = "The keeper counted the ships"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, model: str | None = None, corpus: str | None = None):
+        super().__init__()
+        self.setWindowTitle("rnnviz")
+        self.setObjectName("rnnviz-main")
+        self.resize(1440, 900)
+        self.runner: TrainerThread | None = None
+        self.latest: Snapshot | None = None
+        self.probe, self.last_probe = TextProbe(), Probe(None, 0, 0, ())
+        self.selected: int | None = None
+        self.model_path: str | None = None
+        self._new_weights = self._new_metrics = False
+        self._build()
+        self._menus()
+        self.timer = QTimer(self)
+        self.timer.setInterval(FRAME_MS)
+        self.timer.timeout.connect(self._on_frame)
+        self.timer.start()
+        self._start_first(model, corpus)
+
+    # ---- layout --------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.controls = ControlsPanel()
+        scroll = QScrollArea()
+        scroll.setWidget(self.controls)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + 24)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        dock = QDockWidget("Training", self)
+        dock.setObjectName("controls")
+        dock.setWidget(scroll)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.resizeDocks([dock], [300], Qt.Orientation.Horizontal)
+        self.typing = TypingPanel()
+        self.internals = InternalsView()
+        left = QWidget()
+        lay = QVBoxLayout(left)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.typing)
+        lay.addWidget(self.internals, 1)
+        self.curves, self.gradnorms = TrainingCurves(), GradNormHistory()
+        self.weights, self.samples = WeightView(), SamplesView()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.curves, "Loss and accuracy")
+        self.tabs.addTab(self.gradnorms, "Gradient norms")
+        self.tabs.addTab(self.weights, "Weights")
+        self.tabs.addTab(self.samples, "Samples")
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(self.tabs)
+        split.setSizes([760, 440])
+        self.setCentralWidget(split)
+        self.status = TrainingStatus()
+        self.statusBar().addPermanentWidget(self.status)
+        self._connect()
+
+    def _connect(self) -> None:
+        c = self.controls
+        c.play_toggled.connect(self._on_play)
+        c.step_clicked.connect(self._on_step)
+        c.reset_clicked.connect(self._on_reset)
+        c.live_changed.connect(self._on_live)
+        c.open_corpus_requested.connect(self.open_corpus)
+        c.invalid.connect(self._warn)
+        c.budget.valueChanged.connect(self._on_budget)
+        self.typing.text_changed.connect(self._retrace)
+        self.typing.target_changed.connect(self._retrace)
+        self.typing.continuation_changed.connect(self._update_continuation)
+        self.internals.step_clicked.connect(self.select_step)
+        self.samples.sample_requested.connect(lambda: self._sample(force=True))
+        self.tabs.currentChanged.connect(self._on_tab)
+
+    def _menus(self) -> None:
+        file = self.menuBar().addMenu("&File")
+        for text, keys, slot in (
+            ("&Open model...", QKeySequence.StandardKey.Open, self.open_model),
+            ("Open &corpus...", None, self.open_corpus),
+            ("&Save model...", QKeySequence.StandardKey.Save, self.save_model),
+            (None, None, None),
+            ("&Quit", QKeySequence("Ctrl+Q"), self.close),
+        ):
+            if text is None:
+                file.addSeparator()
+                continue
+            action = QAction(text, self)
+            if keys is not None:
+                action.setShortcut(keys)
+            action.triggered.connect(slot)
+            file.addAction(action)
+        train = self.menuBar().addMenu("&Train")
+        for text, keys, slot in (
+            ("Play / Pause", "F5", self.controls.play.toggle),
+            ("Step", "F6", self._on_step),
+            ("Reset", "Ctrl+R", self._on_reset),
+        ):
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(keys))
+            action.triggered.connect(slot)
+            train.addAction(action)
+
+    # ---- training sessions ---------------------------------------------------------------
+    def _start_first(self, model: str | None, corpus: str | None) -> None:
+        default = assets_dir() / DEFAULT_MODEL
+        if corpus:
+            if not corpus.startswith(BUILTIN_PREFIX):
+                self.controls.add_corpus_file(corpus)
+            else:
+                self.controls.corpus.setCurrentIndex(max(self.controls.corpus.findData(corpus), 0))
+        try:
+            if model or (default.is_file() and not corpus):
+                self._start(
+                    trainer_from_checkpoint(model or str(default), self.controls.corpus_spec()), model
+                )
+            else:
+                self._start(self._trainer_from_controls())
+        except RnnvizError as exc:
+            self._warn(str(exc), dialog=True)
+            self._start(self._trainer_from_controls())
+        self.typing.editor.setPlainText(WELCOME_TEXT)
+        self.typing.editor.moveCursor(self.typing.editor.textCursor().MoveOperation.End)
+
+    def _trainer_from_controls(self) -> Trainer:
+        c = self.controls
+        return new_trainer(c.corpus_spec(), c.level.currentText(), c.model_config, c.train_config())
+
+    def _start(self, trainer: Trainer, model_path: str | None = None) -> None:
+        self._stop_runner()
+        self.model_path = model_path
+        self.latest = None
+        for view in (self.curves, self.gradnorms):
+            view.clear()
+        self.samples.last_step = None
+        self.internals.set_model(trainer.model_cfg)
+        self.weights.set_model(trainer.model_cfg, trainer.corpus.vocab.tokens)
+        self.gradnorms.set_clip(trainer.cfg.clip)
+        self.typing.set_vocab(trainer.corpus.vocab.tokens)
+        self.controls.show_config(trainer.corpus.name, trainer.corpus.level, trainer.model_cfg, trainer.cfg)
+        self.status.start(trainer, self.controls.budget.value())
+        for note in trainer.notes:
+            self._warn(note)
+        worker = TrainWorker(trainer, eval_every=EVAL_EVERY, budget=self.controls.budget.value())
+        worker.snapshot_ready.connect(self._on_snapshot)
+        worker.failed.connect(self._on_failed)
+        worker.running_changed.connect(self.controls.set_playing)
+        self.runner = TrainerThread(worker)
+        self.runner.start()
+
+    def _stop_runner(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner = None
+
+    # ---- slots ---------------------------------------------------------------------------
+    @Slot(object)
+    def _on_snapshot(self, snap: Snapshot) -> None:
+        if self.latest is not None and snap.model_cfg != self.latest.model_cfg:
+            return  # a late snapshot of a model already replaced
+        if snap.recent:
+            self.curves.add_metrics(snap.recent)
+            self.gradnorms.add_metrics(snap.recent)
+        prev = self.latest.evaluation if self.latest else None
+        if snap.evaluation is not None and snap.evaluation is not prev:
+            self.curves.add_evaluation(snap.evaluation)
+        self.latest = snap
+        self._new_weights = self._new_metrics = True
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self._warn(message, dialog=True)
+
+    def _on_frame(self) -> None:
+        if self._new_metrics:
+            self._new_metrics = False
+            self.curves.refresh()
+            self.gradnorms.refresh()
+            self.status.show(self.latest)
+        if self._new_weights and self.latest is not None:
+            self._new_weights = False
+            snap = self.latest
+            self.probe.set_weights(snap.model_cfg, snap.vocab, snap.weights)
+            if self.weights.isVisible():
+                self.weights.set_weights(snap.weights)
+            self._retrace()
+            self._sample()
+
+    def _on_tab(self, _index: int) -> None:
+        if self.weights.isVisible() and self.latest is not None:
+            self.weights.set_weights(self.latest.weights)
+
+    def _on_play(self, on: bool) -> None:
+        if self.runner:
+            (self.runner.worker.play if on else self.runner.worker.pause)()
+
+    def _on_step(self) -> None:
+        if self.runner:
+            self.controls.set_playing(False)
+            self.runner.worker.pause()
+            self.runner.worker.step_once()
+
+    def _on_budget(self, steps: int) -> None:
+        if self.runner:
+            self.runner.worker.set_budget(steps)
+            self.status.budget = steps
+
+    def _on_live(self, settings: dict) -> None:
+        if self.runner:
+            self.runner.worker.apply(**settings)
+            if "clip" in settings:
+                self.gradnorms.set_clip(settings["clip"])
+            self.statusBar().showMessage(
+                f"applied {', '.join(f'{k} = {v}' for k, v in settings.items())}", 4000
+            )
+
+    def _on_reset(self) -> None:
+        try:
+            trainer = self._trainer_from_controls()
+        except RnnvizError as exc:
+            self._warn(str(exc), dialog=True)
+            return
+        self._start(trainer)
+        self.statusBar().showMessage("Model re-created with fresh weights: press Play to train", 6000)
+
+    # ---- the typed text ------------------------------------------------------------------
+    def _retrace(self, *_args) -> None:
+        probe = self.probe.run(self.typing.editor.toPlainText(), self.typing.target_token())
+        self.last_probe = probe
+        if probe.trace is not None:
+            if self.selected is not None and self.selected >= probe.trace.steps:
+                self.selected = None
+            self.internals.set_trace(probe.trace)
+            self.internals.set_selected(self.selected)
+        self.typing.show_probe(probe, self.selected)
+        self._update_continuation()
+
+    def _update_continuation(self) -> None:
+        t = self.typing
+        more = self.probe.continuation(self.last_probe, t.cont_len.value(), t.temperature.value(), seed=0)
+        t.show_continuation(t.editor.toPlainText(), more)
+
+    @Slot(int)
+    def select_step(self, t: int) -> None:
+        self.selected = None if t == self.selected else t
+        self.internals.set_selected(self.selected)
+        self.typing.show_probe(self.last_probe, self.selected)
+
+    def _sample(self, force: bool = False) -> None:
+        snap, w = self.latest, self.probe.weights
+        if snap is None or w is None or not (force or self.samples.due(snap.updates)):
+            return
+        start = snap.vocab.ids(["\n"]) if "\n" in snap.vocab.stoi else snap.vocab.ids([snap.vocab.tokens[1]])
+        ids = sample(
+            w, start, self.samples.length.value(), self.samples.temperature.value(), seed=snap.updates
+        )
+        self.samples.show_sample(
+            snap.updates, detokenize([snap.vocab.tokens[i] for i in ids], snap.vocab.level)
+        )
+
+    # ---- files ---------------------------------------------------------------------------
+    def open_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open model", "", "rnnviz models (*.safetensors);;All files (*)"
+        )
+        if path:
+            try:
+                self._start(trainer_from_checkpoint(path, self.controls.corpus_spec()), path)
+            except RnnvizError as exc:
+                self._warn(str(exc), dialog=True)
+
+    def open_corpus(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open corpus", "", "Text files (*.txt);;All files (*)")
+        if not path:
+            return
+        previous = self.controls.corpus.currentIndex()
+        self.controls.add_corpus_file(path)
+        try:
+            self._start(self._trainer_from_controls())
+            self.statusBar().showMessage(f"Training a fresh model on {Path(path).name}: press Play", 6000)
+        except RnnvizError as exc:
+            self.controls.corpus.setCurrentIndex(previous)
+            self.controls.clear_pending()
+            self._warn(str(exc), dialog=True)
+
+    def save_model(self) -> None:
+        snap = self.latest
+        if snap is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save model", self.model_path or "model.safetensors", "rnnviz models (*.safetensors)"
+        )
+        if not path:
+            return
+        trainer = self.runner.worker.trainer if self.runner else None
+        try:
+            save_checkpoint(
+                path,
+                snap.model_cfg,
+                snap.vocab,
+                snap.weights,
+                train=trainer.cfg.to_dict() if trainer else {},
+                steps=snap.updates,
+                extra={"corpus": trainer.corpus.name} if trainer else None,
+            )
+        except RnnvizError as exc:
+            self._warn(str(exc), dialog=True)
+            return
+        self.model_path = path
+        self.statusBar().showMessage(f"Saved {path} ({snap.updates} steps)", 6000)
+
+    def _warn(self, message: str, dialog: bool = False) -> None:
+        self.statusBar().showMessage(message, 10000)
+        if dialog:
+            QMessageBox.warning(self, "rnnviz", message)
+
+    def closeEvent(self, event) -> None:
+        self.timer.stop()
+        self._stop_runner()
+        super().closeEvent(event)

@@ -1,0 +1,78 @@
+"""Shared look and behaviour of the views: colour maps, levels, hover read-outs, titles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication, QLabel
+
+# Signed values (tanh states, weights, signed gradients): diverging, colour-blind safe,
+# symmetric levels. Values in [0, 1] (gates, probabilities): sequential.
+SIGNED_CMAP = "CET-CBD1"
+UNIT_CMAP = "viridis"
+POSITIVE_CMAP = "CET-CBL1"
+# Line colours that stay apart for colour-blind readers (Okabe-Ito).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
+
+
+def configure_pyqtgraph() -> None:
+    """Call once, before any pyqtgraph item is created: plots take the system's light or dark colours."""
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, useOpenGL=False)
+    app = QApplication.instance()
+    if app is not None:
+        pal = app.palette()
+        pg.setConfigOptions(
+            background=pal.color(QPalette.ColorRole.Base), foreground=pal.color(QPalette.ColorRole.Text)
+        )
+
+
+@cache
+def colormap(name: str) -> pg.ColorMap:
+    return pg.colormap.get(name)
+
+
+def symmetric_levels(a: np.ndarray, floor: float = 1e-6) -> tuple[float, float]:
+    """(-m, m) with m the largest finite |value|: zero always sits in the middle of the map."""
+    finite = a[np.isfinite(a)]
+    m = float(np.abs(finite).max()) if finite.size else 1.0
+    m = max(m, floor)
+    return -m, m
+
+
+def readout_label() -> QLabel:
+    """The one-line label under a plot where hover shows exact values."""
+    label = QLabel(" ")
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setStyleSheet("color: palette(text); font-family: monospace;")
+    label.setMinimumWidth(10)
+    return label
+
+
+def on_hover(plot: pg.PlotItem, fn: Callable[[float, float], None], leave: Callable[[], None]) -> None:
+    """Call fn(x, y) in data coordinates while the mouse is over `plot`'s view box, else leave()."""
+
+    def moved(pos) -> None:
+        if plot.vb.sceneBoundingRect().contains(pos):
+            p = plot.vb.mapSceneToView(pos)
+            fn(p.x(), p.y())
+        else:
+            leave()
+
+    plot.scene().sigMouseMoved.connect(moved)
+
+
+def fmt(v: float) -> str:
+    """A number as a person reads it: 4 significant digits, scientific when tiny or huge."""
+    if not np.isfinite(v):
+        return "non-finite"
+    return f"{v:.3e}" if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5) else f"{v:.4g}"
+
+
+def show_token(tok: str) -> str:
+    """A token made visible: spaces, newlines and tabs get symbols."""
+    return {" ": "\u2423", "\n": "\u21b5", "\t": "\u21e5", "": "\u2205"}.get(tok, tok)

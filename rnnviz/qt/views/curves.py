@@ -1,0 +1,495 @@
+"""Training curves (loss, accuracy, bits per token) and per-parameter gradient norms over steps.
+
+Both views keep their history in bounded buffers (`History`): hours of training cost O(cap) memory.
+Feed them with `add_metrics` / `add_evaluation` (cheap, no repaint) and call `refresh` from the GUI
+timer when new data arrived.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from functools import partial
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
+
+from rnnviz.core.snapshot import EvalMetrics, StepMetrics
+from rnnviz.qt.views.common import PALETTE, fmt, on_hover, readout_label
+
+HISTORY_CAP = 20_000  # points per series; older points are averaged in pairs beyond it
+GRAD_HISTORY_CAP = 5_000  # per parameter: a dozen lines of 20k points made each refresh cost ~10 ms
+EVENT_CAP = 2_000  # most recent skipped / clipped steps marked
+EMA_ALPHA = 0.1
+AXIS_WIDTH = 64  # px, the same for stacked plots so their x axes line up
+
+# metric attribute -> (axis label, short name in read-outs)
+METRICS = {
+    "loss": ("loss (nats)", "loss"),
+    "accuracy": ("accuracy", "accuracy"),
+    "bits_per_token": ("bits / token", "bits/token"),
+}
+TRAIN, HELD_OUT, SKIPPED, CLIPPED = PALETTE[0], PALETTE[1], PALETTE[5], PALETTE[7]
+LINE_COLOURS = PALETTE[:6]  # no yellow (faint on white) or grey (near the total's foreground colour)
+TOTAL = "total"
+
+
+class History:
+    """(step, value) points in preallocated arrays whose capacity doubles up to `cap`.
+
+    Once full, the older half is averaged in pairs (each pair keeps its later step), so memory stays
+    O(cap) however long training runs, and recent steps keep full resolution.
+    """
+
+    def __init__(self, cap: int = HISTORY_CAP, initial: int = 256) -> None:
+        if cap < 4:
+            raise ValueError(f"History needs a cap of at least 4 points, not {cap}")
+        self.cap = cap
+        self._initial = min(initial, cap)
+        self.clear()
+
+    def clear(self) -> None:
+        self._xy = np.empty((2, self._initial))  # rows: step, value
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._xy[0, : self._n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._xy[1, : self._n]
+
+    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Append points; x must continue increasing."""
+        new = np.stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])  # (2, k)
+        while new.shape[1]:
+            if self._n == self._xy.shape[1]:
+                self._make_room()
+            k = min(new.shape[1], self._xy.shape[1] - self._n)
+            self._xy[:, self._n : self._n + k] = new[:, :k]
+            self._n += k
+            new = new[:, k:]
+
+    def nearest(self, x: float) -> int | None:
+        """Index of the point whose step is closest to x, None when empty."""
+        if not self._n:
+            return None
+        xs = self.x
+        i = int(np.searchsorted(xs, x))
+        if i > 0 and (i == self._n or x - xs[i - 1] <= xs[i] - x):
+            i -= 1
+        return i
+
+    def _make_room(self) -> None:
+        size = self._xy.shape[1]
+        if size < self.cap:
+            grown = np.empty((2, min(2 * size, self.cap)))
+            grown[:, : self._n] = self._xy[:, : self._n]
+            self._xy = grown
+        else:
+            self._halve_older()
+
+    def _halve_older(self) -> None:
+        half = self._n // 4 * 2  # an even number of the oldest points
+        k = half // 2
+        steps, values = self._xy[0, 1:half:2].copy(), 0.5 * (self._xy[1, 0:half:2] + self._xy[1, 1:half:2])
+        self._xy[0, :k], self._xy[1, :k] = steps, values
+        rest = self._n - half
+        self._xy[:, k : k + rest] = self._xy[:, half : self._n].copy()
+        self._n = k + rest
+
+
+class Events:
+    """The most recent marked steps, each with the sentence hover shows for it."""
+
+    def __init__(self, maxlen: int = EVENT_CAP) -> None:
+        self._items: deque[tuple[int, str]] = deque(maxlen=maxlen)
+        self.total = 0  # every event since clear(), kept or not
+
+    def add(self, step: int, text: str) -> None:
+        self._items.append((step, text))
+        self.total += 1
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.total = 0
+
+    def steps(self) -> np.ndarray:
+        return np.fromiter((s for s, _ in self._items), dtype=float, count=len(self._items))
+
+    def near(self, x: float, tolerance: float) -> tuple[int, str] | None:
+        """The marked step closest to x if it lies within tolerance."""
+        if not self._items:
+            return None
+        i = int(np.argmin(np.abs(self.steps() - x)))
+        step, text = self._items[i]
+        return (step, text) if abs(step - x) <= tolerance else None
+
+
+def skipped_text(m: StepMetrics) -> str:
+    what = "loss" if not math.isfinite(m.loss) else "gradient"
+    return f"step {m.step}: non-finite {what}, step skipped"
+
+
+def clipped_text(m: StepMetrics) -> str:
+    return f"step {m.step}: gradient clipped (norm {fmt(m.total_norm)} before clipping)"
+
+
+def translucent(colour: str | QColor, alpha: int) -> QColor:
+    c = QColor(colour)
+    c.setAlpha(alpha)
+    return c
+
+
+def set_curve(curve: pg.PlotDataItem, history: History) -> None:
+    """Copies, so compacting the buffer later never changes what the item holds."""
+    curve.setData(history.x.copy(), history.y.copy())
+
+
+class LaneViewBox(pg.ViewBox):
+    """Auto-range leaves a lane under the data, where event marks sit without hiding it."""
+
+    LANE = 0.1  # fraction of the data's y span
+
+    def suggestPadding(self, axis: int) -> float:
+        return self.LANE if axis == 1 else super().suggestPadding(axis)
+
+
+class LogAxis(pg.AxisItem):
+    """A log axis labelled at 1, 2 and 5 times powers of ten only: the other labels crowd together."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        strings = super().tickStrings(values, scale, spacing)
+        if not self.logMode:
+            return strings
+        return [
+            s if round(10 ** (v % 1)) in (1, 2, 5, 10) else "" for v, s in zip(values, strings, strict=True)
+        ]
+
+
+def new_plot(graphics: pg.GraphicsLayoutWidget, row: int, label: str, **kwargs) -> pg.PlotItem:
+    """A plot in `row` of graphics; kwargs go to addPlot (viewBox, axisItems)."""
+    plot = graphics.addPlot(row=row, col=0, **kwargs)
+    plot.setLabel("left", label)
+    plot.getAxis("left").setWidth(AXIS_WIDTH)
+    for side in ("left", "bottom"):
+        plot.getAxis(side).enableAutoSIPrefix(False)  # no "(x0.001)" on accuracy, plain step numbers
+    plot.showGrid(x=True, y=True, alpha=0.15)
+    plot.setClipToView(True)
+    plot.setDownsampling(auto=True, mode="peak")
+    plot.setMenuEnabled(False)
+    return plot
+
+
+def under_plots(graphics: QWidget, *row: QWidget) -> QVBoxLayout:
+    """Plots on top, then one row of widgets (the last one stretches)."""
+    layout = QVBoxLayout()
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(graphics, 1)
+    bottom = QHBoxLayout()
+    for i, w in enumerate(row):
+        bottom.addWidget(w, 1 if i == len(row) - 1 else 0)
+    layout.addLayout(bottom)
+    return layout
+
+
+class TrainingCurves(QWidget):
+    """Loss, accuracy and bits per token over training steps; train and held-out."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._train = {m: History() for m in METRICS}
+        self._ema = {m: History() for m in METRICS}
+        self._held_out = {m: History() for m in METRICS}
+        self._ema_last: dict[str, float] = {}
+        self._skipped, self._clipped = Events(), Events()
+        self._dirty = False
+        self._over: set[str] = set()  # plots under the mouse
+        self._graphics = pg.GraphicsLayoutWidget()
+        self._plots = {
+            m: new_plot(self._graphics, row, label, viewBox=LaneViewBox() if m == "loss" else None)
+            for row, (m, (label, _)) in enumerate(METRICS.items())
+        }
+        self._curves = {m: self._add_curves(m, plot) for m, plot in self._plots.items()}
+        self._skipped_marks, self._clipped_marks = self._add_marks(self._plots["loss"])
+        self._link_axes()
+        self.smooth = QCheckBox("smooth")
+        self.smooth.setToolTip(f"Show an exponential moving average of the train curves (alpha {EMA_ALPHA})")
+        self.smooth.toggled.connect(self._on_smooth_toggled)
+        self.readout = readout_label()
+        self.setLayout(under_plots(self._graphics, self.smooth, self.readout))
+        for m, plot in self._plots.items():
+            on_hover(plot, partial(self._on_hover, metric=m), partial(self._on_leave, m))
+
+    def add_metrics(self, metrics: Sequence[StepMetrics]) -> None:
+        """Append steps; skipped steps become event marks, never curve points."""
+        for m in metrics:
+            if m.skipped:
+                self._skipped.add(m.step, skipped_text(m))
+            elif m.clipped:
+                self._clipped.add(m.step, clipped_text(m))
+        kept = [m for m in metrics if not m.skipped]
+        steps = np.array([m.step for m in kept], dtype=float)
+        for name in METRICS:
+            values = np.array([getattr(m, name) for m in kept], dtype=float)
+            ok = np.isfinite(values)
+            self._train[name].extend(steps[ok], values[ok])
+            self._ema[name].extend(steps[ok], self._smoothed(name, values[ok]))
+        self._dirty = True
+
+    def add_evaluation(self, ev: EvalMetrics) -> None:
+        for name in METRICS:
+            value = getattr(ev, name)
+            if math.isfinite(value):
+                self._held_out[name].extend([ev.step], [value])
+        self._dirty = True
+
+    def clear(self) -> None:
+        for h in (*self._train.values(), *self._ema.values(), *self._held_out.values()):
+            h.clear()
+        self._ema_last.clear()
+        self._skipped.clear()
+        self._clipped.clear()
+        self._dirty = True
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Push the buffers into the plot items; cheap when nothing arrived since the last call."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        smooth = self.smooth.isChecked()
+        for name, (train, ema, held_out) in self._curves.items():
+            set_curve(train, self._train[name])
+            set_curve(held_out, self._held_out[name])
+            if smooth:
+                set_curve(ema, self._ema[name])
+        for marks, events in ((self._skipped_marks, self._skipped), (self._clipped_marks, self._clipped)):
+            steps = events.steps()
+            marks.setData(x=steps, y=np.zeros_like(steps))
+        if not self._over:
+            self._show_latest()
+
+    def _add_curves(self, name: str, plot: pg.PlotItem) -> tuple[pg.PlotDataItem, ...]:
+        if name == "loss":
+            background = translucent(pg.mkColor(pg.getConfigOption("background")), 190)
+            plot.addLegend(offset=(-6, 6), colCount=2, brush=background, labelTextSize="8pt")
+        train = plot.plot(pen=pg.mkPen(TRAIN, width=1), name="train")
+        ema = plot.plot(pen=pg.mkPen(TRAIN, width=2))
+        ema.setVisible(False)
+        held_out = plot.plot(
+            pen=pg.mkPen(HELD_OUT, width=2),
+            symbol="o",
+            symbolSize=6,
+            symbolPen=None,
+            symbolBrush=HELD_OUT,
+            name="held-out",
+        )
+        plot.setLimits(xMin=0, yMin=0, yMax=1 if name == "accuracy" else None)
+        return train, ema, held_out
+
+    def _add_marks(self, plot: pg.PlotItem) -> tuple[pg.ScatterPlotItem, pg.ScatterPlotItem]:
+        """Skipped and clipped steps along the bottom edge of the plot, whatever its y range."""
+        skipped = pg.ScatterPlotItem(
+            symbol="t1", size=11, pen=None, brush=SKIPPED, name="skipped (non-finite)"
+        )
+        clipped = pg.ScatterPlotItem(symbol="|", size=9, pen=None, brush=CLIPPED, name="grad clipped")
+        for marks in (clipped, skipped):
+            plot.addItem(marks, ignoreBounds=True)
+        plot.vb.sigYRangeChanged.connect(self._on_loss_range_changed)
+        return skipped, clipped
+
+    def _link_axes(self) -> None:
+        plots = list(self._plots.values())
+        for plot in plots[1:]:
+            plot.setXLink(plots[0])
+        for plot in plots[:-1]:
+            plot.getAxis("bottom").setStyle(showValues=False)
+        plots[-1].setLabel("bottom", "step")
+
+    def _smoothed(self, name: str, values: np.ndarray) -> np.ndarray:
+        out = np.empty_like(values)
+        e = self._ema_last.get(name)
+        for i, v in enumerate(values.tolist()):
+            e = v if e is None else e + EMA_ALPHA * (v - e)
+            out[i] = e
+        if e is not None:
+            self._ema_last[name] = e
+        return out
+
+    def _on_smooth_toggled(self, on: bool) -> None:
+        for train, ema, _ in self._curves.values():
+            train.setPen(pg.mkPen(translucent(TRAIN, 90) if on else TRAIN, width=1))
+            ema.setVisible(on)
+        self._dirty = True
+        self.refresh()
+
+    def _on_loss_range_changed(self, _vb: pg.ViewBox, y_range: tuple[float, float]) -> None:
+        y = y_range[0] + 0.04 * (y_range[1] - y_range[0])
+        self._skipped_marks.setPos(0, y)
+        self._clipped_marks.setPos(0, y)
+
+    def _on_hover(self, x: float, y: float, metric: str = "loss") -> None:
+        """Show the exact values of `metric` at the step nearest x, and a marked step near it."""
+        self._over.add(metric)
+        parts = [self._value_text(metric, x)]
+        x0, x1 = self._plots[metric].vb.viewRange()[0]
+        tolerance = max(1.0, 0.01 * (x1 - x0))
+        near = [e.near(x, tolerance) for e in (self._skipped, self._clipped)]
+        parts += [text for _, text in sorted(filter(None, near), key=lambda e: abs(e[0] - x))[:1]]
+        self.readout.setText("   \u2502  ".join(p for p in parts if p) or " ")
+
+    def _on_leave(self, metric: str) -> None:
+        self._over.discard(metric)
+        if not self._over:
+            self._show_latest()
+
+    def _value_text(self, metric: str, x: float) -> str:
+        train, held_out, short = self._train[metric], self._held_out[metric], METRICS[metric][1]
+        i = train.nearest(x)
+        if i is None:
+            return ""
+        text = f"step {int(train.x[i])}  {short} {fmt(train.y[i])}"
+        if self.smooth.isChecked():  # train and its average hold the same steps: same indices
+            text += f" (smoothed {fmt(self._ema[metric].y[i])})"
+        j = held_out.nearest(x)
+        if j is not None:
+            text += f"  (held-out {fmt(held_out.y[j])} at step {int(held_out.x[j])})"
+        return text
+
+    def _show_latest(self) -> None:
+        loss = self._train["loss"]
+        if not len(loss):
+            self.readout.setText("no steps yet")
+            return
+        parts = [f"latest: step {int(loss.x[-1])}"]
+        parts += [
+            f"{short} {fmt(self._train[m].y[-1])}" for m, (_, short) in METRICS.items() if len(self._train[m])
+        ]
+        if len(self._held_out["loss"]):
+            parts.append(f"held-out loss {fmt(self._held_out['loss'].y[-1])}")
+        events = f"{self._skipped.total} skipped, {self._clipped.total} clipped"
+        self.readout.setText("  ".join(parts) + f"   \u2502  {events}")
+
+
+class GradNormHistory(QWidget):
+    """Per-parameter gradient norms ||dL/dW|| over training (log y), plus the total norm."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._graphics = pg.GraphicsLayoutWidget()
+        self._plot = new_plot(
+            self._graphics,
+            0,
+            "gradient norm \u2016\u2202L/\u2202W\u2016",
+            axisItems={"left": LogAxis("left")},
+        )
+        self._plot.setLabel("bottom", "step")
+        self._plot.setLogMode(y=True)
+        self._plot.setLimits(xMin=0)
+        self._legend = pg.LegendItem(labelTextSize="8pt")  # beside the plot: a dozen names would hide data
+        self._graphics.addItem(self._legend, row=0, col=1)
+        self._legend.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self._graphics.ci.layout.setAlignment(self._legend, Qt.AlignmentFlag.AlignTop)
+        self._lines: dict[str, tuple[History, pg.PlotDataItem]] = {}
+        self._dirty = False
+        self._hovering = False
+        self._clip_line = pg.InfiniteLine(
+            angle=0,
+            pen=pg.mkPen(pg.getConfigOption("foreground"), width=1, style=Qt.PenStyle.DashLine),
+            label="clip",
+            labelOpts={"position": 0.97, "color": pg.getConfigOption("foreground")},
+        )
+        self._clip_line.setZValue(10)
+        self._clip_line.setVisible(False)
+        self._plot.addItem(self._clip_line, ignoreBounds=True)
+        self.readout = readout_label()
+        self.readout.setWordWrap(True)
+        self.setLayout(under_plots(self._graphics, self.readout))
+        on_hover(self._plot, self._on_hover, self._on_leave)
+
+    def add_metrics(self, metrics: Sequence[StepMetrics]) -> None:
+        """Append norms; zero and non-finite values are left out (a log axis cannot show them)."""
+        steps = np.array([m.step for m in metrics], dtype=float)
+        series = {TOTAL: [m.total_norm for m in metrics]}
+        for name in dict.fromkeys(n for m in metrics for n in m.grad_norms):
+            series[name] = [m.grad_norms.get(name, math.nan) for m in metrics]
+        for name, values in series.items():
+            v = np.array(values, dtype=float)
+            ok = np.isfinite(v) & (v > 0)
+            self._history(name).extend(steps[ok], v[ok])
+        self._dirty = True
+
+    def set_clip(self, value: float | None) -> None:
+        """Draw the clipping threshold on the total norm (None: clipping off)."""
+        self._clip_line.setVisible(value is not None)
+        if value is not None:
+            self._clip_line.setPos(math.log10(value))  # the axis is log10: lines sit in view coordinates
+
+    def clear(self) -> None:
+        for _, line in self._lines.values():
+            self._plot.removeItem(line)
+            self._legend.removeItem(line)
+        self._lines.clear()
+        self._dirty = True
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Push the buffers into the plot items; cheap when nothing arrived since the last call."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        for history, line in self._lines.values():
+            set_curve(line, history)
+        if not self._hovering:
+            self._show_latest()
+
+    def _history(self, name: str) -> History:
+        if name not in self._lines:
+            self._lines[name] = (History(GRAD_HISTORY_CAP), self._new_line(name))
+        return self._lines[name][0]
+
+    def _new_line(self, name: str) -> pg.PlotDataItem:
+        if name == TOTAL:
+            pen = pg.mkPen(pg.getConfigOption("foreground"), width=3)
+        else:
+            i = sum(n != TOTAL for n in self._lines)
+            style = Qt.PenStyle.SolidLine if i < len(LINE_COLOURS) else Qt.PenStyle.DashLine
+            pen = pg.mkPen(LINE_COLOURS[i % len(LINE_COLOURS)], width=1, style=style)
+        line = self._plot.plot(pen=pen)
+        self._legend.addItem(line, name)
+        return line
+
+    def _on_hover(self, x: float, y: float) -> None:
+        """Every norm at the step nearest x (the total's steps are the reference)."""
+        self._hovering = True
+        total = self._lines.get(TOTAL)
+        i = total[0].nearest(x) if total else None
+        if i is None:
+            self.readout.setText(" ")
+            return
+        self.readout.setText(self._values_text(total[0].x[i]))
+
+    def _values_text(self, step: float) -> str:
+        parts = [f"step {int(step)}"]
+        for name, (history, _) in self._lines.items():
+            j = history.nearest(step)
+            value = fmt(history.y[j]) if j is not None and history.x[j] == step else "\u2013"
+            parts.append(f"{name}\u00a0{value}")
+        return "  ".join(parts)
+
+    def _on_leave(self) -> None:
+        self._hovering = False
+        self._show_latest()
+
+    def _show_latest(self) -> None:
+        total = self._lines.get(TOTAL)
+        self.readout.setText(self._values_text(total[0].x[-1]) if total and len(total[0]) else "no steps yet")

@@ -1,0 +1,124 @@
+"""GradientBars: ||dL/dh_t|| per time step and layer on a log scale, the vanishing gradient made visible."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from rnnviz.qt.views.common import PALETTE, fmt, on_hover, show_token
+from rnnviz.qt.views.heatmap import token_ticks
+
+DECADES_SHOWN = 8  # bars start this many decades below the largest norm
+
+
+class GradientBars(QWidget):
+    step_clicked = Signal(int)
+    hovered = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.grad = np.zeros((1, 0))
+        self.tokens: list[str] = []
+        self.glw = pg.GraphicsLayoutWidget()
+        self.glw.setMinimumHeight(90)
+        self.plot = self.glw.addPlot()
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setMouseEnabled(x=True, y=False)
+        self.plot.setLabel("left", "||dL/dh_t||")
+        self.plot.showGrid(y=True, alpha=0.25)
+        self.plot.getAxis("bottom").setHeight(30)
+        self.bars: list[pg.BarGraphItem] = []
+        self.target_line = pg.InfiniteLine(
+            angle=90, movable=False, pen=pg.mkPen("#D55E00", style=Qt.PenStyle.DashLine)
+        )
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ff3b30", width=2))
+        for item in (self.target_line, self.cursor):
+            item.setVisible(False)
+            self.plot.addItem(item)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.glw, 1)
+        on_hover(self.plot, self._on_hover, lambda: self.hovered.emit(""))
+        self.plot.scene().sigMouseClicked.connect(self._on_click)
+        self.plot.vb.sigResized.connect(self._set_ticks)
+
+    def _ensure_layers(self, n: int) -> None:
+        while len(self.bars) > n:
+            self.plot.removeItem(self.bars.pop())
+        while len(self.bars) < n:
+            k = len(self.bars)
+            bar = pg.BarGraphItem(x=[], height=[], width=0.8, brush=PALETTE[k % len(PALETTE)], pen=None)
+            self.plot.addItem(bar)
+            self.bars.append(bar)
+
+    def set_grads(self, grad: np.ndarray, tokens, target_step: int, target_token: str) -> None:
+        """grad: (L, T) norms, zero after target_step."""
+        L, T = grad.shape
+        self._ensure_layers(L)
+        first = list(tokens) != self.tokens
+        self.grad, self.tokens = grad, list(tokens)
+        positive = grad[grad > 0]
+        top = np.log10(positive.max()) if positive.size else 0.0
+        floor = np.floor(top) - DECADES_SHOWN
+        width = 0.8 / L
+        for k, bar in enumerate(self.bars):
+            g = grad[k]
+            ok = g > 0
+            logs = np.maximum(np.log10(np.where(ok, g, 1.0)), floor)
+            x = np.arange(T)[ok] + 0.1 + width * (k + 0.5)
+            bar.setOpts(x=x, height=(logs - floor)[ok], y0=floor, width=width)
+        self._set_axes(floor, top, T, first)
+        self.target_line.setValue(target_step + 0.5)
+        self.target_line.setVisible(True)
+        key = (
+            "  ".join(
+                f"<span style='color:{PALETTE[k % len(PALETTE)]}'>&#9632;</span> layer {k + 1}"
+                for k in range(L)
+            )
+            if L > 1
+            else ""
+        )
+        self.plot.setTitle(
+            f"||dL/dh_t|| for -log p({show_token(target_token)!r}) at step {target_step} (log scale) {key}",
+            size="9pt",
+        )
+
+    def _set_axes(self, floor: float, top: float, T: int, first: bool) -> None:
+        decades = range(int(floor), int(np.ceil(top)) + 1)
+        major = [(d, f"1e{d}") for d in decades if (d - int(floor)) % 2 == 0]
+        self.plot.getAxis("left").setTicks([major, [(d, "") for d in decades]])
+        self.plot.setYRange(floor, np.ceil(top) + 0.2, padding=0)
+        if first:
+            self._set_ticks()
+            self.plot.setLimits(xMin=0, xMax=max(T, 1))
+            self.plot.setXRange(0, max(T, 1), padding=0)
+
+    def _set_ticks(self, *_args) -> None:
+        self.plot.getAxis("bottom").setTicks([token_ticks(self.tokens, None, self.plot.vb.width()), []])
+
+    def set_selected(self, t: int | None) -> None:
+        self.cursor.setVisible(t is not None)
+        if t is not None:
+            self.cursor.setValue(t + 0.5)
+
+    def _step_at(self, x: float) -> int | None:
+        t = int(np.floor(x))
+        return t if 0 <= t < len(self.tokens) else None
+
+    def _on_hover(self, x: float, y: float) -> None:
+        t = self._step_at(x)
+        if t is None:
+            self.hovered.emit("")
+            return
+        norms = "  ".join(f"layer {k + 1}: {fmt(float(g))}" for k, g in enumerate(self.grad[:, t]))
+        self.hovered.emit(f"step {t} {show_token(self.tokens[t])!r}  ||dL/dh_t||  {norms}")
+
+    def _on_click(self, event) -> None:
+        pos = event.scenePos()
+        if event.button() == Qt.MouseButton.LeftButton and self.plot.vb.sceneBoundingRect().contains(pos):
+            t = self._step_at(self.plot.vb.mapSceneToView(pos).x())
+            if t is not None:
+                self.step_clicked.emit(t)

@@ -1,0 +1,64 @@
+"""SamplesView: text sampled from the model at a chosen temperature, refreshed every N steps."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class SamplesView(QWidget):
+    sample_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 5.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(0.8)
+        self.temperature.setPrefix("T = ")
+        self.length = QSpinBox()
+        self.length.setRange(1, 5000)
+        self.length.setValue(300)
+        self.length.setSuffix(" tok.")
+        self.every = QSpinBox()
+        self.every.setRange(1, 100_000)
+        self.every.setValue(200)
+        self.every.setPrefix("every ")
+        self.every.setSuffix(" steps")
+        now = QPushButton("Now")
+        now.setToolTip("Sample now")
+        now.clicked.connect(self.sample_requested)
+        row = QHBoxLayout()
+        for w in (self.temperature, self.length, self.every, now):
+            row.addWidget(w)
+        row.addStretch(1)
+        self.every.setMinimumWidth(self.every.minimumSizeHint().width())
+        self.temperature.setMinimumWidth(70)
+        self.caption = QLabel("Samples appear as the model trains.")
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.text.setMaximumBlockCount(2000)
+        lay = QVBoxLayout(self)
+        lay.addLayout(row)
+        lay.addWidget(self.caption)
+        lay.addWidget(self.text, 1)
+        self.last_step: int | None = None
+
+    def due(self, step: int) -> bool:
+        return self.last_step is None or step - self.last_step >= self.every.value() or step < self.last_step
+
+    def show_sample(self, step: int, text: str) -> None:
+        self.last_step = step
+        self.caption.setText(f"Sample at step {step}, temperature {self.temperature.value():.1f}:")
+        self.text.setPlainText(text)

@@ -1,0 +1,120 @@
+"""TypingPanel: the box the user types into, the top-k next tokens, and a continuation."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSpinBox,
+    QWidget,
+)
+
+from rnnviz.core.probe import Probe
+from rnnviz.qt.controls import compact
+from rnnviz.qt.views.common import show_token
+from rnnviz.qt.views.predictions import PredictionBars
+
+TOP_PREDICTION = "top prediction"
+
+
+class TypingPanel(QWidget):
+    text_changed = Signal(str)
+    target_changed = Signal(object)  # a token, or None for the top prediction
+    continuation_changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        mono.setPointSizeF(mono.pointSizeF() * 1.25)
+        self.editor = QPlainTextEdit()
+        self.editor.setFont(mono)
+        self.editor.setPlaceholderText("Type here: every keystroke is traced through the network")
+        self.editor.setFixedHeight(int(self.editor.fontMetrics().lineSpacing() * 2.4) + 12)
+        self.editor.textChanged.connect(lambda: self.text_changed.emit(self.editor.toPlainText()))
+        self.info = QLabel(" ")
+        self.info.setWordWrap(True)
+        self.target = compact(QComboBox(), 10)
+        self.target.setEditable(False)
+        self.target.addItem(TOP_PREDICTION)
+        self.target.setToolTip("The token whose -log p at the last step is differentiated for ||dL/dh_t||")
+        self.target.currentTextChanged.connect(self._on_target)
+        self.bars = PredictionBars()
+        self.cont_len = QSpinBox()
+        self.cont_len.setRange(0, 500)
+        self.cont_len.setValue(32)
+        self.cont_len.setSuffix(" tok.")
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 5.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(0.5)
+        self.temperature.setPrefix("T = ")
+        self.temperature.setToolTip("Sampling temperature; 0 always picks the most likely token")
+        for box in (self.cont_len, self.temperature):
+            box.valueChanged.connect(self.continuation_changed)
+        self.continuation = QLabel(" ")
+        self.continuation.setWordWrap(True)
+        self.continuation.setFont(mono)
+        self.continuation.setTextFormat(Qt.TextFormat.RichText)
+        self.continuation.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 4, 4, 4)
+        grid.addWidget(self.editor, 0, 0, 1, 4)
+        grid.addWidget(self.bars, 0, 4, 4, 1)
+        grid.addWidget(self.info, 1, 0, 1, 4)
+        grid.addWidget(QLabel("Gradient of"), 2, 0)
+        grid.addWidget(self.target, 2, 1, 1, 2)
+        grid.addWidget(QLabel("Continue"), 3, 0)
+        grid.addWidget(self.cont_len, 3, 1)
+        grid.addWidget(self.temperature, 3, 2)
+        grid.addWidget(self.continuation, 4, 0, 1, 5)
+        grid.setColumnStretch(3, 3)
+        grid.setColumnStretch(4, 2)
+
+    def set_vocab(self, tokens) -> None:
+        """Offer every token (but <unk>) as a gradient target."""
+        current = self.target.currentText()
+        self.target.blockSignals(True)
+        self.target.clear()
+        self.target.addItem(TOP_PREDICTION)
+        for tok in tokens[1:]:
+            self.target.addItem(repr(show_token(tok)), tok)
+        idx = self.target.findText(current)
+        self.target.setCurrentIndex(max(idx, 0))
+        self.target.blockSignals(False)
+
+    def target_token(self) -> str | None:
+        return self.target.currentData()
+
+    def _on_target(self) -> None:
+        self.target_changed.emit(self.target_token())
+
+    def show_probe(self, probe: Probe, selected: int | None) -> None:
+        tr = probe.trace
+        if tr is None:
+            self.bars.clear()
+            self.info.setText("Type some text (in-vocabulary tokens work best).")
+            return
+        t = tr.steps - 1 if selected is None or selected >= tr.steps else selected
+        self.bars.set_probs(tr.probs[t], tr.vocab, f"next after step {t} {show_token(tr.tokens[t])!r}:")
+        parts = [f"{probe.total_tokens} tokens"]
+        if probe.first:
+            parts.append(f"showing the last {tr.steps} (from token {probe.first})")
+        if probe.unknown:
+            shown = ", ".join(repr(u) for u in probe.unknown[:6])
+            parts.append(f"not in the vocabulary, read as <unk>: {shown}")
+        self.info.setText(" \u00b7 ".join(parts))
+
+    def show_continuation(self, typed: str, more: str) -> None:
+        tail = typed[-120:]
+        self.continuation.setText(
+            f"<span>{html.escape(tail)}</span><b style='color:#0072B2'>{html.escape(more)}</b>"
+            if more
+            else " "
+        )

@@ -1,0 +1,22 @@
+"""Real traces of small real models, for the Qt view tests."""
+
+import numpy as np
+import torch
+
+from rnnviz.core.corpus import Vocab
+from rnnviz.core.model import CharRNN, ModelConfig, state_arrays
+from rnnviz.core.trace import TraceWeights, trace
+
+VOCAB = Vocab(("<unk>", " ", "a", "c", "e", "l", "m", "o", "w"), "char")
+
+
+def real_trace(arch="lstm", layers=2, hidden=6, text="welcome", target_id=None):
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=len(VOCAB), arch=arch, layers=layers, hidden=hidden)
+    w = TraceWeights.from_state(cfg, state_arrays(CharRNN(cfg)))
+    tokens = list(text)
+    return trace(w, VOCAB.ids(tokens), tokens=tokens, vocab=VOCAB.tokens, level="char", target_id=target_id)
+
+
+def assert_image(item, expected: np.ndarray) -> None:
+    np.testing.assert_array_equal(item.image, expected)

@@ -1,0 +1,143 @@
+"""The main window as a user meets it: open, type, train, select, reset, save, close."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from rnnviz.core.checkpoint import load_checkpoint
+from rnnviz.qt.main_window import WELCOME_TEXT, MainWindow
+from rnnviz.qt.views.common import configure_pyqtgraph
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def window(qtbot, qapp):
+    configure_pyqtgraph()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1400, 880)
+    w.show()
+    qtbot.waitUntil(lambda: w.latest is not None and w.last_probe.trace is not None, timeout=10_000)
+    yield w
+    w.close()
+    assert w.runner is None
+
+
+def test_opens_on_the_pretrained_model_with_the_welcome_text(window):
+    snap = window.latest
+    assert snap.model_cfg.arch == "lstm" and snap.updates > 0
+    tr = window.last_probe.trace
+    assert "".join(tr.tokens) == WELCOME_TEXT
+    assert len(window.internals.h_maps) == 1 and len(window.internals.c_maps) == 1
+    assert "".join(window.internals.gate_maps) == "ifgo"
+    assert window.typing.bars.rows and window.typing.continuation.text().strip()
+
+
+def test_every_keystroke_updates_predictions_heatmaps_gates_and_gradients(qtbot, window):
+    editor = window.typing.editor
+    editor.clear()
+    seen = []
+    for ch in "welcom":
+        qtbot.keyClick(editor, ch)
+        tr = window.last_probe.trace
+        assert "".join(tr.tokens) == editor.toPlainText()
+        np.testing.assert_array_equal(window.internals.h_maps[0].image.image, tr.h[0].T)
+        np.testing.assert_array_equal(window.internals.gate_maps["f"].image.image, tr.gates["f"][0].T)
+        heights = window.internals.grads.bars[0].opts["height"]
+        assert len(heights) == len(tr.tokens)
+        top = np.argsort(tr.probs[-1])[::-1][0]
+        assert window.typing.bars.rows[0][2] == top
+        seen.append(window.typing.bars.rows[0][0])
+    assert seen[-1] == "e"  # the pre-trained model completes "welcom" with an e
+
+
+def test_unknown_characters_are_marked_not_fatal(qtbot, window):
+    window.typing.editor.setPlainText("h\u2603llo")
+    probe = window.last_probe
+    assert probe.unknown == ("\u2603",) and probe.trace.ids[1] == 0
+    assert "not in the vocabulary" in window.typing.info.text()
+
+
+def test_clicking_a_step_selects_it_everywhere(qtbot, window):
+    window.select_step(3)
+    assert window.internals.h_maps[0].cursor.isVisible()
+    assert window.typing.bars.caption.startswith("next after step 3")
+    window.select_step(3)
+    assert window.typing.bars.caption.startswith(f"next after step {len(WELCOME_TEXT) - 1}")
+
+
+def test_play_trains_and_views_follow(qtbot, window):
+    start = window.latest.updates
+    weights_before = window.probe.weights.head_b.copy()
+    qtbot.mouseClick(window.controls.play, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.latest.updates >= start + 5, timeout=20_000)
+    qtbot.mouseClick(window.controls.play, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not np.array_equal(window.probe.weights.head_b, weights_before), timeout=5000)
+    assert "loss" in window.status.text() and "tokens/s" in window.status.text()
+
+
+def test_reset_rebuilds_from_the_controls(qtbot, window):
+    window.controls.arch.setCurrentText("gru")
+    window.controls.layers.setValue(2)
+    window.controls.hidden.setValue(24)
+    assert "Reset" in window.controls.pending.text()
+    qtbot.mouseClick(window.controls.reset, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: window.latest is not None and window.latest.model_cfg.arch == "gru", timeout=10_000
+    )
+    assert window.latest.updates == 0 and window.controls.pending.text() == ""
+    window.typing.editor.setPlainText("hello")
+    assert len(window.internals.h_maps) == 2 and "".join(window.internals.gate_maps) == "rzn"
+    assert window.internals.h_maps[1].image.image.shape == (24, 5)
+
+
+def test_save_model_writes_a_loadable_checkpoint(qtbot, window, tmp_path, monkeypatch):
+    target = tmp_path / "mine.safetensors"
+    monkeypatch.setattr(
+        "rnnviz.qt.main_window.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), "")
+    )
+    window.save_model()
+    ck = load_checkpoint(target)
+    assert ck.steps == window.latest.updates and ck.meta["corpus"] == "builtin:story"
+
+
+def test_screenshot(qtbot, window, tmp_path):
+    qtbot.wait(100)
+    out = tmp_path / "main_window.png"
+    assert window.grab().save(str(out))
+    assert out.stat().st_size > 20_000
+
+
+def test_closing_while_training_exits_0(tmp_path):
+    """The real entry point: start training, close the window, the process ends cleanly and fast."""
+    code = (
+        "import time\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from rnnviz.qt.app import run\n"
+        "app = QApplication([])\n"
+        "def play():\n"
+        "    w = QApplication.topLevelWidgets()\n"
+        "    win = next(x for x in w if x.objectName() == 'rnnviz-main')\n"
+        "    win.controls.play.setChecked(True)\n"
+        "    QTimer.singleShot(1500, close)\n"
+        "def close():\n"
+        "    global t0\n"
+        "    t0 = time.perf_counter()\n"
+        "    next(x for x in QApplication.topLevelWidgets() if x.objectName() == 'rnnviz-main').close()\n"
+        "QTimer.singleShot(500, play)\n"
+        "code = run()\n"
+        "print(f'closed in {time.perf_counter() - t0:.3f}')\n"
+        "raise SystemExit(code)\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=os.pathsep.join(sys.path))
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    assert "QThread" not in p.stderr and "Traceback" not in p.stderr
+    assert float(p.stdout.split("closed in ")[1]) < 2.0

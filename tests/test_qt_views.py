@@ -1,0 +1,106 @@
+"""Each view given a real trace shows the right shapes, levels and exact values."""
+
+import numpy as np
+import pytest
+from qt_helpers import VOCAB, assert_image, real_trace
+
+from rnnviz.qt.views.common import configure_pyqtgraph, fmt
+from rnnviz.qt.views.gradients import GradientBars
+from rnnviz.qt.views.heatmap import SequenceHeatmap, token_ticks
+from rnnviz.qt.views.internals import InternalsView
+from rnnviz.qt.views.predictions import PredictionBars
+
+
+@pytest.fixture(autouse=True)
+def _pg(qapp):
+    configure_pyqtgraph()
+
+
+def test_heatmap_shows_units_by_steps_with_fixed_levels(qtbot):
+    m = SequenceHeatmap("h", "h", "CET-CBD1", (-1.0, 1.0))
+    qtbot.addWidget(m)
+    data = np.linspace(-1, 1, 7 * 5).reshape(7, 5)  # (T, H)
+    m.set_data(data, list("welcome"), [False] * 6 + [True])
+    assert_image(m.image, data.T)
+    assert tuple(m.image.levels) == (-1.0, 1.0)
+    seen = []
+    m.hovered.connect(seen.append)
+    m._on_hover(6.2, 3.7)
+    assert seen[-1].startswith("step 6 'e'  unit 3  h = ") and f"{data[6, 3]:.4g}" in seen[-1]
+    assert "not in the vocabulary" in seen[-1]
+    m._on_hover(9.0, 1.0)
+    assert seen[-1] == ""
+
+
+def test_heatmap_symmetric_levels_follow_data(qtbot):
+    m = SequenceHeatmap("c", "c", "CET-CBD1", None)
+    qtbot.addWidget(m)
+    m.set_data(np.array([[0.5, -3.0], [2.0, 1.0]]), ["a", "b"])
+    assert tuple(m.image.levels) == (-3.0, 3.0)
+
+
+def test_token_ticks_thin_out_when_narrow():
+    tokens = list("abcdefghij" * 5)
+    assert len(token_ticks(tokens, None, 10_000)) == 50
+    few = token_ticks(tokens, None, 110)
+    assert len(few) == 10 and few[1][0] == 5.5
+    assert token_ticks([" ", "x"], [False, True], 1000) == [(0.5, "\u2423"), (1.5, "x?")]
+
+
+@pytest.mark.parametrize(
+    "arch,maps,gates", [("lstm", (2, 2), "ifgo"), ("gru", (2, 0), "rzn"), ("rnn", (2, 0), "")]
+)
+def test_internals_view_draws_every_state_and_gate(qtbot, arch, maps, gates):
+    tr = real_trace(arch, layers=2)
+    v = InternalsView()
+    qtbot.addWidget(v)
+    v.set_trace(tr)
+    assert (len(v.h_maps), len(v.c_maps)) == maps
+    assert "".join(v.gate_maps) == gates
+    for n, m in enumerate(v.h_maps):
+        assert_image(m.image, tr.h[n].T)
+    for n, m in enumerate(v.c_maps):
+        assert_image(m.image, tr.c[n].T)
+    v.layer_box.setCurrentIndex(1)
+    for g, m in v.gate_maps.items():
+        assert_image(m.image, tr.gates[g][1].T)
+        assert tuple(m.image.levels) == ((-1.0, 1.0) if g in "gn" else (0.0, 1.0))
+    v.set_selected(3)
+    assert all(m.cursor.isVisible() and m.cursor.value() == 3.5 for m in v.h_maps)
+    v.set_selected(None)
+    assert not v.grads.cursor.isVisible()
+
+
+def test_gradient_bars_are_log_norms(qtbot):
+    tr = real_trace("rnn", layers=2, target_id=2)
+    g = GradientBars()
+    qtbot.addWidget(g)
+    g.set_grads(tr.grad_h, tr.tokens, tr.target_step, "a")
+    floor = g.plot.getAxis("left")._tickLevels[0][0][0]
+    for k, bar in enumerate(g.bars):
+        heights = np.asarray(bar.opts["height"])
+        np.testing.assert_allclose(heights + floor, np.log10(tr.grad_h[k]))
+    seen = []
+    g.hovered.connect(seen.append)
+    g._on_hover(2.5, 0)
+    assert (
+        seen[-1]
+        == f"step 2 'l'  ||dL/dh_t||  layer 1: {fmt(tr.grad_h[0, 2])}  layer 2: {fmt(tr.grad_h[1, 2])}"
+    )
+
+
+def test_gradient_bars_leave_out_zero_norms(qtbot):
+    g = GradientBars()
+    qtbot.addWidget(g)
+    g.set_grads(np.array([[1e-3, 1e-2, 0.0]]), list("abc"), 1, "b")
+    assert list(g.bars[0].opts["x"]) == pytest.approx([0.5, 1.5])
+
+
+def test_prediction_bars_rank_the_probabilities(qtbot):
+    tr = real_trace("gru", layers=1)
+    p = PredictionBars(k=4)
+    qtbot.addWidget(p)
+    p.set_probs(tr.probs[-1], VOCAB.tokens, "next")
+    order = np.argsort(tr.probs[-1])[::-1][:4]
+    assert [r[2] for r in p.rows] == list(order)
+    assert [r[1] for r in p.rows] == pytest.approx(tr.probs[-1][order])
