@@ -8,7 +8,6 @@ timer when new data arrived.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Sequence
 from functools import partial
 
@@ -20,10 +19,9 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSizePolicy, QVBoxLayout, 
 
 from rnnviz.core.snapshot import EvalMetrics, StepMetrics
 from rnnviz.qt.views.common import PALETTE, fmt, on_hover, readout_label
+from rnnviz.qt.views.history import Events, History
 
-HISTORY_CAP = 20_000  # points per series; older points are averaged in pairs beyond it
 GRAD_HISTORY_CAP = 5_000  # per parameter: a dozen lines of 20k points made each refresh cost ~10 ms
-EVENT_CAP = 2_000  # most recent skipped / clipped steps marked
 EMA_ALPHA = 0.1
 AXIS_WIDTH = 64  # px, the same for stacked plots so their x axes line up
 
@@ -36,102 +34,6 @@ METRICS = {
 TRAIN, HELD_OUT, SKIPPED, CLIPPED = PALETTE[0], PALETTE[1], PALETTE[5], PALETTE[7]
 LINE_COLOURS = PALETTE[:6]  # no yellow (faint on white) or grey (near the total's foreground colour)
 TOTAL = "total"
-
-
-class History:
-    """(step, value) points in preallocated arrays whose capacity doubles up to `cap`.
-
-    Once full, the older half is averaged in pairs (each pair keeps its later step), so memory stays
-    O(cap) however long training runs, and recent steps keep full resolution.
-    """
-
-    def __init__(self, cap: int = HISTORY_CAP, initial: int = 256) -> None:
-        if cap < 4:
-            raise ValueError(f"History needs a cap of at least 4 points, not {cap}")
-        self.cap = cap
-        self._initial = min(initial, cap)
-        self.clear()
-
-    def clear(self) -> None:
-        self._xy = np.empty((2, self._initial))  # rows: step, value
-        self._n = 0
-
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def x(self) -> np.ndarray:
-        return self._xy[0, : self._n]
-
-    @property
-    def y(self) -> np.ndarray:
-        return self._xy[1, : self._n]
-
-    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Append points; x must continue increasing."""
-        new = np.stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])  # (2, k)
-        while new.shape[1]:
-            if self._n == self._xy.shape[1]:
-                self._make_room()
-            k = min(new.shape[1], self._xy.shape[1] - self._n)
-            self._xy[:, self._n : self._n + k] = new[:, :k]
-            self._n += k
-            new = new[:, k:]
-
-    def nearest(self, x: float) -> int | None:
-        """Index of the point whose step is closest to x, None when empty."""
-        if not self._n:
-            return None
-        xs = self.x
-        i = int(np.searchsorted(xs, x))
-        if i > 0 and (i == self._n or x - xs[i - 1] <= xs[i] - x):
-            i -= 1
-        return i
-
-    def _make_room(self) -> None:
-        size = self._xy.shape[1]
-        if size < self.cap:
-            grown = np.empty((2, min(2 * size, self.cap)))
-            grown[:, : self._n] = self._xy[:, : self._n]
-            self._xy = grown
-        else:
-            self._halve_older()
-
-    def _halve_older(self) -> None:
-        half = self._n // 4 * 2  # an even number of the oldest points
-        k = half // 2
-        steps, values = self._xy[0, 1:half:2].copy(), 0.5 * (self._xy[1, 0:half:2] + self._xy[1, 1:half:2])
-        self._xy[0, :k], self._xy[1, :k] = steps, values
-        rest = self._n - half
-        self._xy[:, k : k + rest] = self._xy[:, half : self._n].copy()
-        self._n = k + rest
-
-
-class Events:
-    """The most recent marked steps, each with the sentence hover shows for it."""
-
-    def __init__(self, maxlen: int = EVENT_CAP) -> None:
-        self._items: deque[tuple[int, str]] = deque(maxlen=maxlen)
-        self.total = 0  # every event since clear(), kept or not
-
-    def add(self, step: int, text: str) -> None:
-        self._items.append((step, text))
-        self.total += 1
-
-    def clear(self) -> None:
-        self._items.clear()
-        self.total = 0
-
-    def steps(self) -> np.ndarray:
-        return np.fromiter((s for s, _ in self._items), dtype=float, count=len(self._items))
-
-    def near(self, x: float, tolerance: float) -> tuple[int, str] | None:
-        """The marked step closest to x if it lies within tolerance."""
-        if not self._items:
-            return None
-        i = int(np.argmin(np.abs(self.steps() - x)))
-        step, text = self._items[i]
-        return (step, text) if abs(step - x) <= tolerance else None
 
 
 def skipped_text(m: StepMetrics) -> str:
@@ -220,6 +122,11 @@ class TrainingCurves(QWidget):
         }
         self._curves = {m: self._add_curves(m, plot) for m, plot in self._plots.items()}
         self._skipped_marks, self._clipped_marks = self._add_marks(self._plots["loss"])
+        self._hint = pg.TextItem(
+            "Press Play (F5) to train", anchor=(0.5, 0.5), color=pg.getConfigOption("foreground")
+        )
+        self._plots["loss"].addItem(self._hint, ignoreBounds=True)
+        self._hint.setPos(0.5, 0.5)
         self._link_axes()
         self.smooth = QCheckBox("smooth")
         self.smooth.setToolTip(f"Show an exponential moving average of the train curves (alpha {EMA_ALPHA})")
@@ -275,6 +182,7 @@ class TrainingCurves(QWidget):
         for marks, events in ((self._skipped_marks, self._skipped), (self._clipped_marks, self._clipped)):
             steps = events.steps()
             marks.setData(x=steps, y=np.zeros_like(steps))
+        self._hint.setVisible(len(self._train["loss"]) == 0)
         if not self._over:
             self._show_latest()
 
@@ -395,10 +303,9 @@ class GradNormHistory(QWidget):
         self._plot.setLabel("bottom", "step")
         self._plot.setLogMode(y=True)
         self._plot.setLimits(xMin=0)
-        self._legend = pg.LegendItem(labelTextSize="8pt")  # beside the plot: a dozen names would hide data
-        self._graphics.addItem(self._legend, row=0, col=1)
+        self._legend = pg.LegendItem(labelTextSize="8pt", colCount=2)  # below: a dozen names would hide data
+        self._graphics.addItem(self._legend, row=1, col=0)
         self._legend.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        self._graphics.ci.layout.setAlignment(self._legend, Qt.AlignmentFlag.AlignTop)
         self._lines: dict[str, tuple[History, pg.PlotDataItem]] = {}
         self._dirty = False
         self._hovering = False

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from rnnviz.qt.views.common import PALETTE, fmt, on_hover, show_token
 from rnnviz.qt.views.heatmap import token_ticks
 
-DECADES_SHOWN = 8  # bars start this many decades below the largest norm
+DECADES_SHOWN = 12  # bars start at most this many decades below the largest norm
 
 
 class GradientBars(QWidget):
@@ -62,7 +62,9 @@ class GradientBars(QWidget):
         self.grad, self.tokens = grad, list(tokens)
         positive = grad[grad > 0]
         top = np.log10(positive.max()) if positive.size else 0.0
-        floor = np.floor(top) - DECADES_SHOWN
+        low = np.log10(positive.min()) if positive.size else top
+        # From just below the smallest norm (at least 2, at most DECADES_SHOWN decades under the top).
+        floor = float(np.clip(np.floor(low - 0.5), np.floor(top) - DECADES_SHOWN, np.floor(top) - 2))
         width = 0.8 / L
         for k, bar in enumerate(self.bars):
             g = grad[k]

@@ -43,7 +43,7 @@ class SamplesView(QWidget):
             row.addWidget(w)
         row.addStretch(1)
         self.every.setMinimumWidth(self.every.minimumSizeHint().width())
-        self.temperature.setMinimumWidth(70)
+        self.temperature.setMinimumWidth(self.temperature.sizeHint().width() + 12)
         self.caption = QLabel("Samples appear as the model trains.")
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)

@@ -1,0 +1,106 @@
+"""Bounded histories for curves: hours of training cost O(cap) memory."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+HISTORY_CAP = 20_000  # points per series; older points are averaged in pairs beyond it
+EVENT_CAP = 2_000  # most recent skipped / clipped steps marked
+
+
+class History:
+    """(step, value) points in preallocated arrays whose capacity doubles up to `cap`.
+
+    Once full, the older half is averaged in pairs (each pair keeps its later step), so memory stays
+    O(cap) however long training runs, and recent steps keep full resolution.
+    """
+
+    def __init__(self, cap: int = HISTORY_CAP, initial: int = 256) -> None:
+        if cap < 4:
+            raise ValueError(f"History needs a cap of at least 4 points, not {cap}")
+        self.cap = cap
+        self._initial = min(initial, cap)
+        self.clear()
+
+    def clear(self) -> None:
+        self._xy = np.empty((2, self._initial))  # rows: step, value
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._xy[0, : self._n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._xy[1, : self._n]
+
+    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Append points; x must continue increasing."""
+        new = np.stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])  # (2, k)
+        while new.shape[1]:
+            if self._n == self._xy.shape[1]:
+                self._make_room()
+            k = min(new.shape[1], self._xy.shape[1] - self._n)
+            self._xy[:, self._n : self._n + k] = new[:, :k]
+            self._n += k
+            new = new[:, k:]
+
+    def nearest(self, x: float) -> int | None:
+        """Index of the point whose step is closest to x, None when empty."""
+        if not self._n:
+            return None
+        xs = self.x
+        i = int(np.searchsorted(xs, x))
+        if i > 0 and (i == self._n or x - xs[i - 1] <= xs[i] - x):
+            i -= 1
+        return i
+
+    def _make_room(self) -> None:
+        size = self._xy.shape[1]
+        if size < self.cap:
+            grown = np.empty((2, min(2 * size, self.cap)))
+            grown[:, : self._n] = self._xy[:, : self._n]
+            self._xy = grown
+        else:
+            self._halve_older()
+
+    def _halve_older(self) -> None:
+        half = self._n // 4 * 2  # an even number of the oldest points
+        k = half // 2
+        steps, values = self._xy[0, 1:half:2].copy(), 0.5 * (self._xy[1, 0:half:2] + self._xy[1, 1:half:2])
+        self._xy[0, :k], self._xy[1, :k] = steps, values
+        rest = self._n - half
+        self._xy[:, k : k + rest] = self._xy[:, half : self._n].copy()
+        self._n = k + rest
+
+
+class Events:
+    """The most recent marked steps, each with the sentence hover shows for it."""
+
+    def __init__(self, maxlen: int = EVENT_CAP) -> None:
+        self._items: deque[tuple[int, str]] = deque(maxlen=maxlen)
+        self.total = 0  # every event since clear(), kept or not
+
+    def add(self, step: int, text: str) -> None:
+        self._items.append((step, text))
+        self.total += 1
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.total = 0
+
+    def steps(self) -> np.ndarray:
+        return np.fromiter((s for s, _ in self._items), dtype=float, count=len(self._items))
+
+    def near(self, x: float, tolerance: float) -> tuple[int, str] | None:
+        """The marked step closest to x if it lies within tolerance."""
+        if not self._items:
+            return None
+        i = int(np.argmin(np.abs(self.steps() - x)))
+        step, text = self._items[i]
+        return (step, text) if abs(step - x) <= tolerance else None
