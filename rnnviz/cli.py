@@ -342,6 +342,14 @@ def _gui(argv: list[str]) -> int:
     a = p.parse_args(argv)
     if a.model is not None and not Path(a.model).is_file():
         raise ConfigError(f"no such model file: {a.model}")
+    if a.corpus is not None:
+        from rnnviz.core.corpus import BUILTIN_PREFIX, BUILTINS
+
+        name = a.corpus[len(BUILTIN_PREFIX) :] if a.corpus.startswith(BUILTIN_PREFIX) else None
+        if name is not None and name not in BUILTINS:
+            raise ConfigError(f"no built-in corpus {name!r}; choose one of: {', '.join(BUILTINS)}")
+        if name is None and not Path(a.corpus).is_file():
+            raise ConfigError(f"no such corpus file: {a.corpus}")
     try:
         from rnnviz.qt.app import run
     except ImportError as exc:

@@ -207,3 +207,16 @@ def test_bad_input_one_line_exit_2(tmp_path, args, pattern):
 def test_version_and_help():
     assert run("--version").stdout.strip().startswith("rnnviz ")
     assert "train" in run("--help").stdout
+
+
+@pytest.mark.parametrize(
+    "args,pattern",
+    [
+        (["missing.safetensors"], "no such model file"),
+        (["--corpus", "nothing.txt"], "no such corpus file"),
+        (["--corpus", "builtin:poems"], "no built-in corpus 'poems'"),
+        (["--bogus"], "unrecognized arguments"),
+    ],
+)
+def test_app_launch_errors_are_one_line(tmp_path, args, pattern):
+    one_line_error(run(*args, cwd=tmp_path, check_ok=False), pattern)

@@ -141,3 +141,31 @@ def test_closing_while_training_exits_0(tmp_path):
     assert p.returncode == 0, p.stderr
     assert "QThread" not in p.stderr and "Traceback" not in p.stderr
     assert float(p.stdout.split("closed in ")[1]) < 2.0
+
+
+def test_a_bad_model_file_is_a_message_and_training_goes_on(qtbot, window, tmp_path, monkeypatch):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x80\x04not a model")
+    before = window.latest.model_cfg
+    monkeypatch.setattr("rnnviz.qt.main_window.QFileDialog.getOpenFileName", lambda *a, **k: (str(bad), ""))
+    window.open_model()
+    assert "pickle" in window.last_dialog.text() and window.last_dialog.isVisible()
+    assert window.runner is not None and window.latest.model_cfg == before
+
+
+def test_a_bad_corpus_file_is_a_message_and_the_old_corpus_stays(qtbot, window, tmp_path, monkeypatch):
+    bad = tmp_path / "photo.txt"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    monkeypatch.setattr("rnnviz.qt.main_window.QFileDialog.getOpenFileName", lambda *a, **k: (str(bad), ""))
+    window.open_corpus()
+    assert "binary" in window.last_dialog.text()
+    assert window.controls.corpus_spec() == "builtin:story" and window.controls.pending.text() == ""
+    assert window.runner is not None
+
+
+def test_settings_that_make_no_model_are_a_message(qtbot, window):
+    window.controls.seq_len.setValue(1000)
+    window.controls.corpus.setCurrentIndex(window.controls.corpus.findData("builtin:words"))
+    window._on_reset()
+    assert "fewer than one training sequence" in window.last_dialog.text()
+    assert window.runner is not None  # the previous model keeps training

@@ -97,7 +97,7 @@ class Trainer:
         train_ids, val_ids = corpus.split(cfg.val_fraction)
         self.data, self.notes = self._streams(train_ids)  # (B, N)
         self.val_data = torch.as_tensor(val_ids, device=self.device)
-        self.optimizer = self._make_optimizer(cfg.optimizer, cfg.lr)
+        self._optimizer: torch.optim.Optimizer | None = None  # built on first use: see `optimizer`
         self.pos, self.state = 0, None
         self.steps, self.updates = updates, updates
         self._tps = 0.0
@@ -127,24 +127,30 @@ class Trainer:
         return x, y
 
     # ---- settings that apply between steps, without a reset ------------------------------
-    def _make_optimizer(self, name: str, lr: float):
-        check_optimizer(name)
-        return OPTIMIZERS[name](self.model.parameters(), lr=lr)
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """Built on first use: creating any torch optimizer first imports torch._dynamo (~2 s),
+        which the app does on its worker thread rather than before its window appears."""
+        if self._optimizer is None:
+            self._optimizer = OPTIMIZERS[self.cfg.optimizer](self.model.parameters(), lr=self.cfg.lr)
+        return self._optimizer
 
     def set_lr(self, lr: float) -> None:
         check_lr(lr)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
         self.cfg = replace(self.cfg, lr=lr)
+        if self._optimizer is not None:
+            for group in self._optimizer.param_groups:
+                group["lr"] = lr
 
     def set_clip(self, clip: float | None) -> None:
         check_clip(clip)
         self.cfg = replace(self.cfg, clip=clip)
 
     def set_optimizer(self, name: str) -> None:
+        check_optimizer(name)
         if name != self.cfg.optimizer:
-            self.optimizer = self._make_optimizer(name, self.cfg.lr)
             self.cfg = replace(self.cfg, optimizer=name)
+            self._optimizer = None
 
     # ---- training ------------------------------------------------------------------------
     def _loss(self, logits, y):

@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
         self.selected: int | None = None
         self.model_path: str | None = None
         self._new_weights = self._new_metrics = False
+        self.last_dialog: QMessageBox | None = None
         self._build()
         self._menus()
         self.timer = QTimer(self)
@@ -163,8 +164,9 @@ class MainWindow(QMainWindow):
                 )
             else:
                 self._start(self._trainer_from_controls())
-        except RnnvizError as exc:
+        except RnnvizError as exc:  # a bad file: say so, and start on the default corpus instead
             self._warn(str(exc), dialog=True)
+            self.controls.corpus.setCurrentIndex(0)
             self._start(self._trainer_from_controls())
         self.typing.editor.setPlainText(WELCOME_TEXT)
         self.typing.editor.moveCursor(self.typing.editor.textCursor().MoveOperation.End)
@@ -234,8 +236,10 @@ class MainWindow(QMainWindow):
             self._sample()
 
     def _on_tab(self, _index: int) -> None:
+        """Hidden tabs are not drawn while training; a tab shown is brought up to date."""
         if self.weights.isVisible() and self.latest is not None:
             self.weights.set_weights(self.latest.weights)
+        self._sample()
 
     def _on_play(self, on: bool) -> None:
         if self.runner:
@@ -295,7 +299,11 @@ class MainWindow(QMainWindow):
 
     def _sample(self, force: bool = False) -> None:
         snap, w = self.latest, self.probe.weights
-        if snap is None or w is None or not (force or self.samples.due(snap.updates)):
+        if (
+            snap is None
+            or w is None
+            or not (force or (self.samples.isVisible() and self.samples.due(snap.updates)))
+        ):
             return
         start = snap.vocab.ids(["\n"]) if "\n" in snap.vocab.stoi else snap.vocab.ids([snap.vocab.tokens[1]])
         ids = sample(
@@ -357,9 +365,13 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Saved {path} ({snap.updates} steps)", 6000)
 
     def _warn(self, message: str, dialog: bool = False) -> None:
+        """A status-bar message; with dialog, also a message box that does not block training."""
         self.statusBar().showMessage(message, 10000)
         if dialog:
-            QMessageBox.warning(self, "rnnviz", message)
+            box = QMessageBox(QMessageBox.Icon.Warning, "rnnviz", message, parent=self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
+            self.last_dialog = box
 
     def closeEvent(self, event) -> None:
         self.timer.stop()

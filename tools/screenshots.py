@@ -1,0 +1,51 @@
+"""Regenerates the README's screenshots (docs/*.png) from the real app, offscreen.
+
+Run from the repository root: QT_QPA_PLATFORM=offscreen python tools/screenshots.py
+It opens the main window on the built-in pre-trained model, trains for a few seconds,
+types "welcom" and grabs the window.
+"""
+
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from rnnviz.qt.views.common import configure_pyqtgraph  # noqa: E402
+
+OUT = Path(__file__).resolve().parents[1] / "docs"
+
+
+def pump(app: QApplication, seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main() -> None:
+    app = QApplication([])
+    configure_pyqtgraph()
+    from rnnviz.qt.main_window import MainWindow
+
+    w = MainWindow()
+    w.resize(1440, 900)
+    w.show()
+    pump(app, 1.0)
+    w.controls.play.setChecked(True)
+    pump(app, 6.0)
+    w.controls.play.setChecked(False)
+    w.typing.editor.setPlainText("The keeper said welcom")
+    pump(app, 1.0)
+    OUT.mkdir(exist_ok=True)
+    w.grab().save(str(OUT / "main-window.png"))
+    print(f"wrote {OUT / 'main-window.png'}")
+    w.close()
+    w.deleteLater()
+    app.processEvents()
+
+
+if __name__ == "__main__":
+    main()
