@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="builtin:story",
         help="text file or builtin:NAME (story, fable, words, brackets)",
     )
+    t.add_argument("--encoding", default="utf-8", help="of the corpus file, e.g. latin-1 (default: utf-8)")
     t.add_argument("--level", choices=("char", "word"), default="char")
     t.add_argument("--arch", choices=("rnn", "lstm", "gru"), default="lstm")
     t.add_argument("--nonlinearity", choices=("tanh", "relu"), default="tanh", help="for --arch rnn")
@@ -130,7 +131,7 @@ def cmd_train(a) -> int:
         raise ConfigError(f"--eval-every must be >= 1, not {a.eval_every}")
     out = Path(a.out)
     check_writable(out)
-    corpus = load_corpus(a.corpus, a.level)
+    corpus = load_corpus(a.corpus, a.level, a.encoding)
     model_cfg = ModelConfig(
         vocab_size=len(corpus.vocab),
         arch=a.arch,

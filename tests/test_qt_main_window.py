@@ -158,6 +158,7 @@ def test_a_bad_corpus_file_is_a_message_and_the_old_corpus_stays(qtbot, window, 
     bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
     monkeypatch.setattr("rnnviz.qt.main_window.QFileDialog.getOpenFileName", lambda *a, **k: (str(bad), ""))
     window.open_corpus()
+    qtbot.waitUntil(lambda: window.last_dialog is not None, timeout=5000)
     assert "binary" in window.last_dialog.text()
     assert window.controls.corpus_spec() == "builtin:story" and window.controls.pending.text() == ""
     assert window.runner is not None
@@ -169,3 +170,74 @@ def test_settings_that_make_no_model_are_a_message(qtbot, window):
     window._on_reset()
     assert "fewer than one training sequence" in window.last_dialog.text()
     assert window.runner is not None  # the previous model keeps training
+
+
+def click(qtbot, box, label):
+    button = next(b for b in box.buttons() if b.text() == label)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_a_huge_file_offers_a_prefix_and_loads_off_the_gui_thread(qtbot, window, tmp_path):
+    big = tmp_path / "big.txt"
+    line = "the keeper counted ships and wrote them down in a small book. " * 16 + "\n"
+    big.write_text(line * (17 * 2**20 // len(line) + 1), encoding="utf-8")
+    window.opener.open(str(big), "char")
+    box = window.opener.dialog
+    assert "17 MB" in box.text()
+    click(qtbot, box, "Use the first 16 MB")
+    qtbot.waitUntil(lambda: window.file_corpus is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: window.latest is not None and window.latest.updates == 0, timeout=10_000)
+    assert len(window.file_corpus.text) <= 16 * 2**20 and window.file_corpus.name == str(big)
+    assert window.controls.corpus_spec() == str(big)
+    window.controls.hidden.setValue(16)
+    window._on_reset()  # Reset reuses the text read, without reading the file again
+    assert window.runner.worker.trainer.corpus is window.file_corpus
+
+
+def test_cancelling_a_read_changes_nothing(qtbot, window, tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"abc " * (40 * 2**20 // 4))
+    before = window.runner
+    window.opener.open(str(big), "char", max_bytes=None, ask=False)
+    window.opener.loader.cancel()
+    qtbot.waitUntil(lambda: not window.opener.busy(), timeout=10_000)
+    qtbot.wait(100)
+    assert window.runner is before and window.file_corpus is None and window.last_dialog is None
+
+
+def test_not_utf8_offers_latin1(qtbot, window, tmp_path):
+    f = tmp_path / "latin.txt"
+    f.write_bytes("na\xefve caf\xe9 society, ".encode("latin-1") * 400)
+    window.opener.open(str(f), "char")
+    qtbot.waitUntil(lambda: window.opener.dialog is not None, timeout=5000)
+    assert "not UTF-8" in window.opener.dialog.text()
+    click(qtbot, window.opener.dialog, "Read it as Latin-1")
+    qtbot.waitUntil(lambda: window.file_corpus is not None, timeout=10_000)
+    assert "\xef" in window.file_corpus.vocab.tokens and "\xe9" in window.file_corpus.vocab.tokens
+
+
+def test_a_single_repeated_character_trains(qtbot, window, tmp_path):
+    f = tmp_path / "a.txt"
+    f.write_text("a" * 5000)
+    window.opener.open(str(f), "char")
+    qtbot.waitUntil(lambda: window.file_corpus is not None, timeout=10_000)
+    assert window.file_corpus.vocab.tokens == ("<unk>", "a")
+    window.runner.worker.step_once()
+    qtbot.waitUntil(lambda: window.latest.updates == 1, timeout=10_000)
+    assert window.latest.metrics is not None and not window.latest.metrics.skipped
+
+
+def test_failed_save_says_why_and_keeps_the_old_file(qtbot, window, tmp_path, monkeypatch):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    target = blocker / "model.safetensors"  # a folder that is a file: the save must fail
+    monkeypatch.setattr("rnnviz.qt.main_window.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), ""))
+    window.save_model()
+    assert "cannot save" in window.last_dialog.text() and blocker.read_text() == "x"
+
+
+def test_pasting_megabytes_traces_a_window(qtbot, window):
+    window.typing.editor.setPlainText("the keeper " * 200_000)
+    probe = window.last_probe
+    assert probe.clipped and probe.trace.steps == 200 and probe.total_chars == 2_200_000
+    assert "showing the last 200 tokens of 2,200,000 characters" in window.typing.info.text()

@@ -21,6 +21,7 @@ class Recorder(QObject):
         worker.snapshot_ready.connect(self.on_snapshot)
         worker.failed.connect(self.on_failed)
         worker.running_changed.connect(self.on_running)
+        worker.diverged.connect(self.on_failed)
 
     @Slot(object)
     def on_snapshot(self, snap):
@@ -121,3 +122,26 @@ def test_repeated_non_finite_steps_pause(qtbot, runner):
     assert "non-finite" in runner.rec.failures[0]
     qtbot.waitUntil(lambda: runner.snaps[-1].metrics is not None and runner.snaps[-1].metrics.skipped)
     assert runner.worker.trainer.steps == NONFINITE_PAUSE and runner.worker.trainer.updates == 0
+
+
+def test_restore_after_divergence_goes_back_to_good_weights(qtbot, runner):
+    tr = runner.worker.trainer
+    runner.worker.set_budget(25)
+    runner.worker.play()
+    wait_updates(qtbot, runner, 25)
+    good = {k: v.clone() for k, v in tr._good.items()}
+    assert tr.good_updates == 20
+    with torch.no_grad():
+        tr.model.head.bias[1] = float("inf")
+    runner.worker.set_budget(0)
+    runner.worker.play()
+    qtbot.waitUntil(lambda: bool(runner.rec.failures), timeout=10_000)
+    lr = tr.cfg.lr
+    runner.worker.apply(restore=True)
+    qtbot.waitUntil(lambda: tr.updates == 20, timeout=5000)
+    assert tr.cfg.lr == pytest.approx(lr * 0.1)
+    for k, v in tr.model.state_dict().items():
+        assert torch.equal(v, good[k]), k
+    runner.worker.step_once()
+    wait_updates(qtbot, runner, 21)
+    assert not runner.snaps[-1].metrics.skipped

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -36,10 +38,15 @@ def assets_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "assets"
 
 
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
 def normalise(text: str) -> str:
     """NFC normalisation and Unix newlines: the same text always gives the same tokens."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return unicodedata.normalize("NFC", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
 def tokenize(text: str, level: str) -> list[str]:
@@ -80,10 +87,16 @@ class Vocab:
         if len(set(self.tokens)) != len(self.tokens):
             raise CorpusError("the vocabulary has duplicate tokens")
         object.__setattr__(self, "stoi", {t: i for i, t in enumerate(self.tokens)})
+        pairs = sorted((ord(t), i) for i, t in enumerate(self.tokens) if len(t) == 1)
+        char_codes = np.array([c for c, _ in pairs], dtype=np.uint32)
+        object.__setattr__(self, "_chars", (char_codes, np.array([i for _, i in pairs], dtype=np.int64)))
 
     @classmethod
     def build(cls, text: str, level: str) -> Vocab:
-        toks = sorted(set(tokenize(text, level)) - {UNK})
+        if level == "char":  # numpy over code points: fast and lean on long texts
+            toks = [chr(c) for c in np.unique(_code_points(normalise(text)))]
+        else:
+            toks = sorted(set(tokenize(text, level)) - {UNK})
         return cls((UNK, *toks), level)
 
     def __len__(self) -> int:
@@ -97,7 +110,14 @@ class Vocab:
         return np.fromiter((self.stoi.get(t, 0) for t in tokens), dtype=np.int64, count=len(tokens))
 
     def encode(self, text: str) -> np.ndarray:
-        return self.ids(tokenize(text, self.level))
+        if self.level != "char":
+            return self.ids(tokenize(text, self.level))
+        codes = _code_points(normalise(text))
+        keys, values = self._chars  # sorted code points of one-character tokens, their ids
+        if len(keys) == 0:
+            return np.zeros(len(codes), dtype=np.int64)
+        at = np.minimum(np.searchsorted(keys, codes), len(keys) - 1)
+        return np.where(keys[at] == codes, values[at], 0)
 
     def decode(self, ids) -> str:
         return detokenize([self.tokens[int(i)] for i in ids], self.level)
@@ -113,36 +133,81 @@ class Vocab:
             raise VocabError(f"not in the vocabulary: {shown}")
 
 
-def read_text(path: str | Path) -> str:
-    """Read a UTF-8 text file; every way it can be unusable becomes a one-line CorpusError."""
+class NotUtf8Error(CorpusError):
+    """The file is not UTF-8; it may still be read with another encoding (e.g. latin-1)."""
+
+
+class LoadCancelled(CorpusError):
+    """The user stopped a long read."""
+
+
+CHUNK = 4 * 1024 * 1024
+
+
+def read_text(
+    path: str | Path,
+    encoding: str = "utf-8",
+    max_bytes: int | None = None,
+    progress: Callable[[int, int], bool] | None = None,
+) -> str:
+    """Read a text file; every way it can be unusable becomes a one-line CorpusError.
+
+    max_bytes: read only the first max_bytes (a prefix of a huge file, cut at a character).
+    progress(done, total): called after every 4 MiB chunk; returning False cancels the read.
+    """
     p = Path(path)
     if not p.exists():
         raise CorpusError(f"no such file: {p}")
     if p.is_dir():
         raise CorpusError(f"{p} is a directory, not a text file")
     try:
-        data = p.read_bytes()
+        size = p.stat().st_size
+        total = size if max_bytes is None else min(size, max_bytes)
+        parts, done = [], 0
+        with p.open("rb") as fh:
+            while done < total:
+                chunk = fh.read(min(CHUNK, total - done))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                done += len(chunk)
+                if progress is not None and progress(done, total) is False:
+                    raise LoadCancelled(f"stopped reading {p}")
     except OSError as exc:
         raise CorpusError(f"cannot read {p}: {exc.strerror or exc}") from None
-    return decode_text(data, str(p))
+    return decode_text(b"".join(parts), str(p), encoding, truncated=done < size)
 
 
-def decode_text(data: bytes, name: str) -> str:
+def decode_text(data: bytes, name: str, encoding: str = "utf-8", truncated: bool = False) -> str:
+    """Bytes -> normalised text. truncated: the bytes are a prefix (a cut character is dropped)."""
     if not data:
         raise CorpusError(f"{name} is empty")
     if b"\x00" in data[:65536]:
         raise CorpusError(f"{name} looks like a binary file (it contains NUL bytes), not text")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(
-            f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-            "re-save it as UTF-8"
-        ) from None
+        codecs.lookup(encoding)
+    except LookupError:
+        raise CorpusError(f"unknown text encoding {encoding!r}") from None
+    if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig"):
+        text = _decode_utf8(data, name, truncated)
+    else:
+        text = data.decode(encoding, errors="replace")
     text = normalise(text)
     if not text.strip():
         raise CorpusError(f"{name} contains only whitespace")
     return text
+
+
+def _decode_utf8(data: bytes, name: str, truncated: bool) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if truncated and exc.start >= len(data) - 3 and exc.reason == "unexpected end of data":
+            return data[: exc.start].decode("utf-8-sig")  # the prefix cut a character in two
+        raise NotUtf8Error(
+            f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "re-save it as UTF-8 or choose another encoding (e.g. latin-1)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -175,12 +240,12 @@ class Corpus:
         return self.ids[:-n_val], self.ids[-n_val:]
 
 
-def load_corpus(spec: str, level: str = "char") -> Corpus:
-    """`builtin:NAME` or a path to a UTF-8 text file."""
+def load_corpus(spec: str, level: str = "char", encoding: str = "utf-8") -> Corpus:
+    """`builtin:NAME` or a path to a text file (UTF-8 unless another encoding is named)."""
     if spec.startswith(BUILTIN_PREFIX):
         name = spec[len(BUILTIN_PREFIX) :]
         if name not in BUILTINS:
             raise CorpusError(f"no built-in corpus {name!r}; choose one of: {', '.join(BUILTINS)}")
         text = read_text(assets_dir() / "corpora" / BUILTINS[name][0])
         return Corpus.from_text(text, level, spec)
-    return Corpus.from_text(read_text(spec), level, Path(spec).name)
+    return Corpus.from_text(read_text(spec, encoding), level, spec)

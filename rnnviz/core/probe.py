@@ -18,11 +18,14 @@ from rnnviz.core.trace import Trace, TraceWeights, trace
 MAX_TOKENS = 200
 
 
+CHARS_PER_WORD = 32  # a generous bound: the tail this many chars x max_tokens long holds the window
+
+
 @dataclass(frozen=True)
 class Probe:
     trace: Trace | None  # None for empty text
-    total_tokens: int  # tokens in the whole text
-    first: int  # index of the first traced token (> 0 when the text was longer than the window)
+    total_chars: int  # characters in the whole text
+    clipped: bool  # True when only the last max_tokens tokens were traced
     unknown: tuple[str, ...]  # distinct tokens not in the vocabulary
 
 
@@ -37,25 +40,32 @@ class TextProbe:
         self.vocab = vocab
 
     def run(self, text: str, target: str | None = None) -> Probe:
-        """Trace the (last max_tokens of the) text; target: a token, or None for the top prediction."""
+        """Trace the (last max_tokens of the) text; target: a token, or None for the top prediction.
+
+        Only a tail of the text is tokenised, so pasting megabytes costs no more than a page.
+        """
         if self.weights is None or self.vocab is None:
-            return Probe(None, 0, 0, ())
-        tokens = tokenize(text, self.vocab.level)
-        first = max(0, len(tokens) - self.max_tokens)
-        shown = tokens[first:]
+            return Probe(None, len(text), False, ())
+        level = self.vocab.level
+        tail = text[-self.max_tokens * (1 if level == "char" else CHARS_PER_WORD) - 8 :]
+        tokens = tokenize(tail, level)
+        clipped = len(tail) < len(text) or len(tokens) > self.max_tokens
+        if clipped and level == "word" and len(tail) < len(text):
+            tokens = tokens[1:]  # the first word of the tail may be cut
+        shown = tokens[-self.max_tokens :]
         unknown = tuple(self.vocab.unknown(shown))
         if not shown:
-            return Probe(None, len(tokens), first, unknown)
+            return Probe(None, len(text), clipped, unknown)
         target_id = self.vocab.stoi.get(target) if target is not None else None
         tr = trace(
             self.weights,
             self.vocab.ids(shown),
             tokens=shown,
             vocab=self.vocab.tokens,
-            level=self.vocab.level,
+            level=level,
             target_id=target_id,
         )
-        return Probe(tr, len(tokens), first, unknown)
+        return Probe(tr, len(text), clipped, unknown)
 
     def continuation(self, probe: Probe, length: int, temperature: float, seed: int = 0) -> str:
         """`length` tokens that follow the traced text, as text to append (with its leading space)."""

@@ -38,8 +38,7 @@ def trainer_from_checkpoint(path: str, fallback_corpus: str, device: str = "auto
     )
 
 
-def new_trainer(corpus_spec: str, level: str, model_of, cfg: TrainConfig, device: str = "auto") -> Trainer:
+def new_trainer(corpus: Corpus, model_of, cfg: TrainConfig, device: str = "auto") -> Trainer:
     """model_of(vocab_size) -> ModelConfig: the model's size depends on the corpus's vocabulary."""
-    corpus = load_corpus(corpus_spec, level)
     model_cfg: ModelConfig = model_of(len(corpus.vocab))
     return Trainer(corpus, model_cfg, cfg, device=device)

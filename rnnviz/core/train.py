@@ -27,6 +27,7 @@ OPTIMIZERS = {
 }
 LOSS_MODES = ("many-to-many", "many-to-one")
 LN2 = math.log(2.0)
+GOOD_EVERY = 20  # updates between copies of the last good weights
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ class Trainer:
         self.val_data = torch.as_tensor(val_ids, device=self.device)
         self._optimizer: torch.optim.Optimizer | None = None  # built on first use: see `optimizer`
         self.pos, self.state = 0, None
+        self._good: dict[str, torch.Tensor] | None = None  # last weights with a finite loss
+        self.good_updates = updates
         self.steps, self.updates = updates, updates
         self._tps = 0.0
 
@@ -187,6 +190,8 @@ class Trainer:
             if clip is not None and total > clip:
                 torch._foreach_mul_(grads, clip / (total + 1e-6))
                 clipped = True
+            if self.updates % GOOD_EVERY == 0:
+                self._keep_good()
             self.optimizer.step()
             self.state = state
             self.updates += 1
@@ -206,6 +211,22 @@ class Trainer:
             lr=self.cfg.lr,
             seconds=dt,
         )
+
+    def _keep_good(self) -> None:
+        """Remember the weights (before this update: their loss was finite) to restore after a blow-up."""
+        self._good = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.good_updates = self.updates
+
+    def restore_good(self, lr_factor: float = 0.1) -> bool:
+        """Back to the last weights whose loss was finite, with a lower learning rate and a fresh
+        optimiser state. False if none were kept yet."""
+        if self._good is None:
+            return False
+        self.model.load_state_dict(self._good)
+        self._optimizer, self.state = None, None
+        self.set_lr(max(self.cfg.lr * lr_factor, 1e-12))
+        self.updates = self.good_updates
+        return True
 
     @torch.no_grad()
     def evaluate(self, max_tokens: int = 8192) -> EvalMetrics | None:

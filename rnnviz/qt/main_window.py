@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from rnnviz.core.checkpoint import save_checkpoint
-from rnnviz.core.corpus import BUILTIN_PREFIX, assets_dir, detokenize
+from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus, assets_dir, detokenize, load_corpus
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.generate import sample
 from rnnviz.core.probe import Probe, TextProbe
@@ -31,6 +31,7 @@ from rnnviz.core.session import DEFAULT_MODEL, new_trainer, trainer_from_checkpo
 from rnnviz.core.snapshot import Snapshot
 from rnnviz.core.train import Trainer
 from rnnviz.qt.controls import ControlsPanel
+from rnnviz.qt.loader import CorpusOpener
 from rnnviz.qt.status import TrainingStatus
 from rnnviz.qt.views.curves import GradNormHistory, TrainingCurves
 from rnnviz.qt.views.internals import InternalsView
@@ -52,11 +53,15 @@ class MainWindow(QMainWindow):
         self.resize(1440, 900)
         self.runner: TrainerThread | None = None
         self.latest: Snapshot | None = None
-        self.probe, self.last_probe = TextProbe(), Probe(None, 0, 0, ())
+        self.probe, self.last_probe = TextProbe(), Probe(None, 0, False, ())
         self.selected: int | None = None
         self.model_path: str | None = None
         self._new_weights = self._new_metrics = False
         self.last_dialog: QMessageBox | None = None
+        self.file_corpus: Corpus | None = None
+        self.opener = CorpusOpener(self)
+        self.opener.opened.connect(self._on_corpus_opened)
+        self.opener.message.connect(lambda text: self._warn(text, dialog=True))
         self._build()
         self._menus()
         self.timer = QTimer(self)
@@ -152,13 +157,13 @@ class MainWindow(QMainWindow):
     # ---- training sessions ---------------------------------------------------------------
     def _start_first(self, model: str | None, corpus: str | None) -> None:
         default = assets_dir() / DEFAULT_MODEL
-        if corpus:
-            if not corpus.startswith(BUILTIN_PREFIX):
-                self.controls.add_corpus_file(corpus)
-            else:
-                self.controls.corpus.setCurrentIndex(max(self.controls.corpus.findData(corpus), 0))
+        if corpus and corpus.startswith(BUILTIN_PREFIX):
+            self.controls.corpus.setCurrentIndex(max(self.controls.corpus.findData(corpus), 0))
+        elif corpus:  # a file: read it off the GUI thread, then start a fresh model on it
+            QTimer.singleShot(0, lambda: self.opener.open(corpus, self.controls.level.currentText()))
+        builtin = bool(corpus) and corpus.startswith(BUILTIN_PREFIX)
         try:
-            if model or (default.is_file() and not corpus):
+            if model or (default.is_file() and not builtin):
                 self._start(
                     trainer_from_checkpoint(model or str(default), self.controls.corpus_spec()), model
                 )
@@ -173,7 +178,15 @@ class MainWindow(QMainWindow):
 
     def _trainer_from_controls(self) -> Trainer:
         c = self.controls
-        return new_trainer(c.corpus_spec(), c.level.currentText(), c.model_config, c.train_config())
+        return new_trainer(self._corpus_from_controls(), c.model_config, c.train_config())
+
+    def _corpus_from_controls(self) -> Corpus:
+        """The chosen corpus: a built-in, or the file read last (kept: it may have been a slow read)."""
+        spec, level = self.controls.corpus_spec(), self.controls.level.currentText()
+        kept = self.file_corpus
+        if kept is not None and kept.name == spec:
+            return kept if kept.level == level else Corpus.from_text(kept.text, level, spec)
+        return load_corpus(spec, level)
 
     def _start(self, trainer: Trainer, model_path: str | None = None) -> None:
         self._stop_runner()
@@ -193,6 +206,7 @@ class MainWindow(QMainWindow):
         worker = TrainWorker(trainer, eval_every=EVAL_EVERY, budget=self.controls.budget.value())
         worker.snapshot_ready.connect(self._on_snapshot)
         worker.failed.connect(self._on_failed)
+        worker.diverged.connect(self._on_diverged)
         worker.running_changed.connect(self.controls.set_playing)
         self.runner = TrainerThread(worker)
         self.runner.start()
@@ -219,6 +233,26 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self._warn(message, dialog=True)
+
+    @Slot(str)
+    def _on_diverged(self, message: str) -> None:
+        """Offer the way back: the last weights whose loss was finite, and a 10x lower learning rate."""
+        self._warn(message, dialog=True)
+        box = self.last_dialog
+        box.setInformativeText(
+            "Restore the last weights whose loss was finite and lower the learning rate 10x?"
+        )
+        restore = box.addButton("Restore and lower the learning rate", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Leave it paused", QMessageBox.ButtonRole.RejectRole)
+        box.buttonClicked.connect(lambda button: self.restore_good() if button is restore else None)
+
+    def restore_good(self) -> None:
+        if self.runner is None:
+            return
+        lr = self.runner.worker.trainer.cfg.lr * 0.1
+        self.runner.worker.apply(restore=True)
+        self.controls.lr.setText(f"{lr:g}")
+        self.statusBar().showMessage(f"Restored the last good weights; learning rate now {lr:g}", 8000)
 
     def _on_frame(self) -> None:
         if self._new_metrics:
@@ -326,17 +360,20 @@ class MainWindow(QMainWindow):
 
     def open_corpus(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open corpus", "", "Text files (*.txt);;All files (*)")
-        if not path:
-            return
-        previous = self.controls.corpus.currentIndex()
-        self.controls.add_corpus_file(path)
+        if path:
+            self.opener.open(path, self.controls.level.currentText())
+
+    @Slot(object)
+    def _on_corpus_opened(self, corpus: Corpus) -> None:
         try:
-            self._start(self._trainer_from_controls())
-            self.statusBar().showMessage(f"Training a fresh model on {Path(path).name}: press Play", 6000)
+            trainer = new_trainer(corpus, self.controls.model_config, self.controls.train_config())
         except RnnvizError as exc:
-            self.controls.corpus.setCurrentIndex(previous)
-            self.controls.clear_pending()
             self._warn(str(exc), dialog=True)
+            return
+        self.file_corpus = corpus
+        self.controls.add_corpus_file(corpus.name)
+        self._start(trainer)
+        self.statusBar().showMessage(f"A fresh model on {Path(corpus.name).name}: press Play", 6000)
 
     def save_model(self) -> None:
         snap = self.latest
@@ -375,5 +412,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.timer.stop()
+        self.opener.cancel()
         self._stop_runner()
         super().closeEvent(event)

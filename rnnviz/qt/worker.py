@@ -25,6 +25,7 @@ NONFINITE_PAUSE = 10  # consecutive skipped steps before training pauses itself
 class TrainWorker(QObject):
     snapshot_ready = Signal(object)  # core.snapshot.Snapshot
     failed = Signal(str)  # a one-line message; training is paused, the app keeps running
+    diverged = Signal(str)  # repeated non-finite steps: paused; apply(restore=True) offers a way back
     running_changed = Signal(bool)
     finished = Signal()
 
@@ -57,7 +58,9 @@ class TrainWorker(QObject):
         self._set(budget=steps)
 
     def apply(self, **settings) -> None:
-        """lr=..., clip=..., optimizer=...: applied before the next step, no reset."""
+        """lr=..., clip=..., optimizer=..., restore=True: applied before the next step, no reset.
+
+        restore: back to the last weights whose loss was finite, learning rate x 0.1."""
         with self._lock:
             self._settings.update(settings)
         self._wake.set()
@@ -132,6 +135,10 @@ class TrainWorker(QObject):
                 self.trainer.set_clip(s["clip"])
             if "optimizer" in s:
                 self.trainer.set_optimizer(s["optimizer"])
+            if s.get("restore"):
+                if not self.trainer.restore_good():
+                    self.failed.emit("no earlier weights with a finite loss were kept: press Reset")
+                self.snapshot_ready.emit(self.trainer.snapshot())
         except RnnvizError as exc:
             self.failed.emit(str(exc))
 
@@ -140,15 +147,16 @@ class TrainWorker(QObject):
         if self._skipped_in_row >= NONFINITE_PAUSE:
             self._skipped_in_row = 0
             self._pause_with(
-                f"training paused: {NONFINITE_PAUSE} steps in a row had a non-finite loss or "
-                "gradient (skipped); lower the learning rate or press Reset"
+                f"training paused: {NONFINITE_PAUSE} steps in a row had a non-finite loss or gradient "
+                "(skipped: the weights never saw them)",
+                self.diverged,
             )
 
-    def _pause_with(self, message: str) -> None:
+    def _pause_with(self, message: str, signal=None) -> None:
         with self._lock:
             self._running = False
             self._pending_steps = 0
-        self.failed.emit(message)
+        (signal or self.failed).emit(message)
 
 
 class TrainerThread:

@@ -103,9 +103,10 @@ class TypingPanel(QWidget):
             return
         t = tr.steps - 1 if selected is None or selected >= tr.steps else selected
         self.bars.set_probs(tr.probs[t], tr.vocab, f"next after step {t} {show_token(tr.tokens[t])!r}:")
-        parts = [f"{probe.total_tokens} tokens"]
-        if probe.first:
-            parts.append(f"showing the last {tr.steps} (from token {probe.first})")
+        if probe.clipped:
+            parts = [f"showing the last {tr.steps} tokens of {probe.total_chars:,} characters"]
+        else:
+            parts = [f"{tr.steps} tokens"]
         if probe.unknown:
             shown = ", ".join(repr(u) for u in probe.unknown[:6])
             parts.append(f"not in the vocabulary, read as <unk>: {shown}")
