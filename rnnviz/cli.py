@@ -123,7 +123,7 @@ def cmd_train(a) -> int:
     from rnnviz.core.checkpoint import save_checkpoint
     from rnnviz.core.corpus import load_corpus
     from rnnviz.core.model import ModelConfig
-    from rnnviz.core.train import TrainConfig, Trainer
+    from rnnviz.core.train import NONFINITE_LIMIT, TrainConfig, Trainer
 
     if a.steps < 0:
         raise ConfigError(f"steps must be >= 0, not {a.steps}")
@@ -155,20 +155,22 @@ def cmd_train(a) -> int:
     for note in trainer.notes:
         print(f"rnnviz: note: {note}", file=sys.stderr)
     progress = Progress(a.steps)
-    metrics = evaluation = None
     t0 = time.perf_counter()
     try:
-        for _ in range(a.steps):
-            metrics = trainer.step()
-            if metrics.step % a.eval_every == 0 or metrics.step == a.steps:
-                evaluation = trainer.evaluate()
-            progress.show(metrics, evaluation)
+        metrics, evaluation, diverged = _run_steps(trainer, a.steps, a.eval_every, progress)
     except KeyboardInterrupt:
         progress.done()
         _save(save_checkpoint, out, trainer, corpus)
         print(f"rnnviz: interrupted after {trainer.updates} updates; saved {out}", file=sys.stderr)
         return 130
     progress.done()
+    if diverged:
+        trainer.restore_good(lr_factor=1.0)
+        _save(save_checkpoint, out, trainer, corpus)
+        raise RnnvizError(
+            f"training diverged at step {metrics.step} ({NONFINITE_LIMIT} non-finite steps in a row); "
+            f"saved the last good weights ({trainer.updates} updates) to {out}; try a lower --lr"
+        )
     _save(save_checkpoint, out, trainer, corpus)
     seconds = time.perf_counter() - t0
     print(f"saved {out} ({trainer.updates} updates, {seconds:.1f} s)", file=sys.stderr)
@@ -176,18 +178,35 @@ def cmd_train(a) -> int:
         doc = {
             "steps": trainer.updates,
             "seconds": round(seconds, 3),
-            "loss": metrics.loss if metrics else None,
-            "accuracy": metrics.accuracy if metrics else None,
-            "val_loss": evaluation.loss if evaluation else None,
-            "val_accuracy": evaluation.accuracy if evaluation else None,
+            "loss": _finite(metrics.loss if metrics else None),
+            "accuracy": _finite(metrics.accuracy if metrics else None),
+            "val_loss": _finite(evaluation.loss if evaluation else None),
+            "val_accuracy": _finite(evaluation.accuracy if evaluation else None),
             "out": str(out),
         }
-        print(json.dumps(doc, allow_nan=False, default=_none_if_nan))
+        print(json.dumps(doc, allow_nan=False))
     return 0
 
 
-def _none_if_nan(v):
-    return None
+def _run_steps(trainer, steps: int, eval_every: int, progress):
+    """Train; stop early (diverged=True) after NONFINITE_LIMIT skipped steps in a row."""
+    from rnnviz.core.train import NONFINITE_LIMIT
+
+    metrics = evaluation = None
+    in_row = 0
+    for _ in range(steps):
+        metrics = trainer.step()
+        in_row = in_row + 1 if metrics.skipped else 0
+        if in_row >= NONFINITE_LIMIT:
+            return metrics, evaluation, True
+        if metrics.step % eval_every == 0 or metrics.step == steps:
+            evaluation = trainer.evaluate()
+        progress.show(metrics, evaluation)
+    return metrics, evaluation, False
+
+
+def _finite(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
 
 
 def _save(save_checkpoint, out, trainer, corpus) -> None:

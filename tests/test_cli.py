@@ -220,3 +220,94 @@ def test_version_and_help():
 )
 def test_app_launch_errors_are_one_line(tmp_path, args, pattern):
     one_line_error(run(*args, cwd=tmp_path, check_ok=False), pattern)
+
+
+def test_divergence_stops_saves_the_last_good_weights_and_says_so(tmp_path):
+    out = tmp_path / "m.safetensors"
+    p = run(
+        "train",
+        "--corpus",
+        "builtin:words",
+        "--hidden",
+        8,
+        "--steps",
+        300,
+        "--seq-len",
+        16,
+        "--batch",
+        2,
+        "--optimizer",
+        "adam",
+        "--lr",
+        10000,
+        "--clip",
+        0,
+        "--arch",
+        "rnn",
+        "--nonlinearity",
+        "relu",
+        "--out",
+        out,
+        check_ok=False,
+    )
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    last = p.stderr.strip().splitlines()[-1]  # after the progress lines
+    assert (
+        last.startswith("rnnviz: error: training diverged at step") and "saved the last good weights" in last
+    )
+    cfg, meta, state = independent_load(out)
+    assert all(np.isfinite(v.numpy()).all() for v in state.values())
+
+
+def test_latin1_corpus_with_an_encoding(tmp_path):
+    (tmp_path / "latin.txt").write_bytes("na\xefve caf\xe9 soci\xe9t\xe9 ".encode("latin-1") * 100)
+    one_line_error(run("train", "--corpus", "latin.txt", cwd=tmp_path, check_ok=False), "latin-1")
+    run(
+        "train",
+        "--corpus",
+        "latin.txt",
+        "--encoding",
+        "latin-1",
+        "--hidden",
+        8,
+        "--steps",
+        2,
+        "--seq-len",
+        8,
+        "--batch",
+        2,
+        "--out",
+        "m.safetensors",
+        cwd=tmp_path,
+    )
+    _, meta, _ = independent_load(tmp_path / "m.safetensors")
+    assert "\xef" in meta["vocab"] and "\xe9" in meta["vocab"]
+    one_line_error(
+        run("train", "--corpus", "latin.txt", "--encoding", "klingon", cwd=tmp_path, check_ok=False),
+        "unknown text encoding",
+    )
+
+
+def test_tiny_and_repetitive_corpora(tmp_path):
+    (tmp_path / "aaa.txt").write_text("a" * 500)
+    (tmp_path / "short.txt").write_text("hello there")
+    run(
+        "train",
+        "--corpus",
+        "aaa.txt",
+        "--hidden",
+        4,
+        "--steps",
+        3,
+        "--seq-len",
+        8,
+        "--batch",
+        2,
+        "--out",
+        "a.safetensors",
+        cwd=tmp_path,
+    )
+    one_line_error(
+        run("train", "--corpus", "short.txt", cwd=tmp_path, check_ok=False),
+        "fewer than one training sequence",
+    )

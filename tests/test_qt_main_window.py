@@ -231,7 +231,9 @@ def test_failed_save_says_why_and_keeps_the_old_file(qtbot, window, tmp_path, mo
     blocker = tmp_path / "file.txt"
     blocker.write_text("x")
     target = blocker / "model.safetensors"  # a folder that is a file: the save must fail
-    monkeypatch.setattr("rnnviz.qt.main_window.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), ""))
+    monkeypatch.setattr(
+        "rnnviz.qt.main_window.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), "")
+    )
     window.save_model()
     assert "cannot save" in window.last_dialog.text() and blocker.read_text() == "x"
 

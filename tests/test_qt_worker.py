@@ -6,8 +6,8 @@ from PySide6.QtCore import QObject, Slot
 
 from rnnviz.core.corpus import Corpus
 from rnnviz.core.model import ModelConfig
-from rnnviz.core.train import TrainConfig, Trainer
-from rnnviz.qt.worker import NONFINITE_PAUSE, TrainerThread, TrainWorker
+from rnnviz.core.train import NONFINITE_LIMIT, TrainConfig, Trainer
+from rnnviz.qt.worker import TrainerThread, TrainWorker
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 40
 
@@ -121,7 +121,7 @@ def test_repeated_non_finite_steps_pause(qtbot, runner):
     qtbot.waitUntil(lambda: bool(runner.rec.failures), timeout=10_000)
     assert "non-finite" in runner.rec.failures[0]
     qtbot.waitUntil(lambda: runner.snaps[-1].metrics is not None and runner.snaps[-1].metrics.skipped)
-    assert runner.worker.trainer.steps == NONFINITE_PAUSE and runner.worker.trainer.updates == 0
+    assert runner.worker.trainer.steps == NONFINITE_LIMIT and runner.worker.trainer.updates == 0
 
 
 def test_restore_after_divergence_goes_back_to_good_weights(qtbot, runner):

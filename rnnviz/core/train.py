@@ -28,6 +28,7 @@ OPTIMIZERS = {
 LOSS_MODES = ("many-to-many", "many-to-one")
 LN2 = math.log(2.0)
 GOOD_EVERY = 20  # updates between copies of the last good weights
+NONFINITE_LIMIT = 10  # skipped (non-finite) steps in a row before training stops by itself
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,9 @@ import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from rnnviz.core.errors import RnnvizError
-from rnnviz.core.train import Trainer
+from rnnviz.core.train import NONFINITE_LIMIT, Trainer
 
 EMIT_INTERVAL = 1 / 30
-NONFINITE_PAUSE = 10  # consecutive skipped steps before training pauses itself
 
 
 class TrainWorker(QObject):
@@ -144,10 +143,10 @@ class TrainWorker(QObject):
 
     def _watch_nonfinite(self, m) -> None:
         self._skipped_in_row = self._skipped_in_row + 1 if m.skipped else 0
-        if self._skipped_in_row >= NONFINITE_PAUSE:
+        if self._skipped_in_row >= NONFINITE_LIMIT:
             self._skipped_in_row = 0
             self._pause_with(
-                f"training paused: {NONFINITE_PAUSE} steps in a row had a non-finite loss or gradient "
+                f"training paused: {NONFINITE_LIMIT} steps in a row had a non-finite loss or gradient "
                 "(skipped: the weights never saw them)",
                 self.diverged,
             )

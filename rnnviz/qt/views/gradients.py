@@ -21,6 +21,8 @@ class GradientBars(QWidget):
         super().__init__(parent)
         self.grad = np.zeros((1, 0))
         self.tokens: list[str] = []
+        self._decades: tuple[int, int] | None = None
+        self._title = ""
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setMinimumHeight(90)
         self.plot = self.glw.addPlot()
@@ -30,6 +32,13 @@ class GradientBars(QWidget):
         self.plot.setLabel("left", "||dL/dh_t||")
         self.plot.showGrid(y=True, alpha=0.25)
         self.plot.getAxis("bottom").setHeight(30)
+        for side in (
+            "left",
+            "bottom",
+            "right",
+            "top",
+        ):  # no SI prefixes: labels redrawn on every range change
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.bars: list[pg.BarGraphItem] = []
         self.target_line = pg.InfiniteLine(
             angle=90, movable=False, pen=pg.mkPen("#D55E00", style=Qt.PenStyle.DashLine)
@@ -58,8 +67,9 @@ class GradientBars(QWidget):
         """grad: (L, T) norms, zero after target_step."""
         L, T = grad.shape
         self._ensure_layers(L)
-        first = list(tokens) != self.tokens
-        self.grad, self.tokens = grad, list(tokens)
+        tokens = list(tokens)
+        relabel, resized = tokens != self.tokens, T != len(self.tokens)
+        self.grad, self.tokens = grad, tokens
         positive = grad[grad > 0]
         top = np.log10(positive.max()) if positive.size else 0.0
         low = np.log10(positive.min()) if positive.size else top
@@ -72,31 +82,36 @@ class GradientBars(QWidget):
             logs = np.maximum(np.log10(np.where(ok, g, 1.0)), floor)
             x = np.arange(T)[ok] + 0.1 + width * (k + 0.5)
             bar.setOpts(x=x, height=(logs - floor)[ok], y0=floor, width=width)
-        self._set_axes(floor, top, T, first)
-        self.target_line.setValue(target_step + 0.5)
-        self.target_line.setVisible(True)
-        key = (
-            "  ".join(
-                f"<span style='color:{PALETTE[k % len(PALETTE)]}'>&#9632;</span> layer {k + 1}"
-                for k in range(L)
-            )
-            if L > 1
-            else ""
-        )
-        self.plot.setTitle(
-            f"||dL/dh_t|| for -log p({show_token(target_token)!r}) at step {target_step} (log scale) {key}",
-            size="9pt",
-        )
-
-    def _set_axes(self, floor: float, top: float, T: int, first: bool) -> None:
-        decades = range(int(floor), int(np.ceil(top)) + 1)
-        major = [(d, f"1e{d}") for d in decades if (d - int(floor)) % 2 == 0]
-        self.plot.getAxis("left").setTicks([major, [(d, "") for d in decades]])
-        self.plot.setYRange(floor, np.ceil(top) + 0.2, padding=0)
-        if first:
+        self._set_y_axis(int(floor), int(np.ceil(top)))
+        if relabel:
             self._set_ticks()
+        if resized:
             self.plot.setLimits(xMin=0, xMax=max(T, 1))
             self.plot.setXRange(0, max(T, 1), padding=0)
+        self.target_line.setValue(target_step + 0.5)
+        self.target_line.setVisible(True)
+        self._set_title(L, target_step, target_token)
+
+    def _set_y_axis(self, floor: int, top: int) -> None:
+        if (floor, top) == self._decades:
+            return
+        self._decades = (floor, top)
+        major = [(d, f"1e{d}") for d in range(floor, top + 1) if (d - floor) % 2 == 0]
+        self.plot.getAxis("left").setTicks([major, [(d, "") for d in range(floor, top + 1)]])
+        self.plot.setYRange(floor, top + 0.2, padding=0)
+
+    def _set_title(self, layers: int, target_step: int, target_token: str) -> None:
+        key = "  ".join(
+            f"<span style='color:{PALETTE[k % len(PALETTE)]}'>&#9632;</span> layer {k + 1}"
+            for k in range(layers)
+        )
+        title = (
+            f"||dL/dh_t|| for -log p({show_token(target_token)!r}) at step {target_step} (log scale) "
+            f"{key if layers > 1 else ''}"
+        )
+        if title != self._title:
+            self._title = title
+            self.plot.setTitle(title, size="9pt")
 
     def _set_ticks(self, *_args) -> None:
         self.plot.getAxis("bottom").setTicks([token_ticks(self.tokens, None, self.plot.vb.width()), []])

@@ -39,6 +39,13 @@ class SequenceHeatmap(QWidget):
         self.plot.invertY(True)
         self.plot.setLabel("left", "unit")
         self.plot.getAxis("bottom").setHeight(30)
+        for side in (
+            "left",
+            "bottom",
+            "right",
+            "top",
+        ):  # no SI prefixes: labels redrawn on every range change
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
         lo, hi = levels if levels is not None else (-1.0, 1.0)
@@ -46,6 +53,7 @@ class SequenceHeatmap(QWidget):
             values=(lo, hi), colorMap=colormap(cmap), interactive=False, width=12, label=value_name
         )
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
+        self.colorbar.axis.enableAutoSIPrefix(False)
         self._set_bar_ticks(lo, hi)
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ff3b30", width=2))
         self.cursor.setVisible(False)
@@ -60,7 +68,9 @@ class SequenceHeatmap(QWidget):
     def set_data(self, data: np.ndarray, tokens: Sequence[str], unknown=None) -> None:
         """data: (T, H) values for each step and unit; tokens: the T input tokens."""
         T, H = data.shape
-        first = self.data.shape != (T, H) or list(tokens) != self.tokens
+        resized = self.data.shape != (T, H)
+        tokens = list(tokens)
+        relabel = resized or tokens != self.tokens
         self.data = data
         levels = self.fixed_levels or symmetric_levels(data)
         self.image.setImage(np.ascontiguousarray(data.T), autoLevels=False, levels=levels)
@@ -68,10 +78,11 @@ class SequenceHeatmap(QWidget):
         if self.fixed_levels is None:
             self.colorbar.setLevels(levels)
             self._set_bar_ticks(*levels)
-        if first:
-            self.tokens = list(tokens)
+        if relabel:  # only what changed: axis work is the costly part of a keystroke
+            self.tokens = tokens
             self.unknown = np.zeros(T, bool) if unknown is None else np.asarray(unknown, bool)
             self._set_ticks()
+        if resized:
             self.plot.setLimits(xMin=0, xMax=max(T, 1), yMin=0, yMax=H)
             self.plot.setRange(xRange=(0, max(T, 1)), yRange=(0, H), padding=0)
 
