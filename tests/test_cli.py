@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -311,3 +312,18 @@ def test_tiny_and_repetitive_corpora(tmp_path):
         run("train", "--corpus", "short.txt", cwd=tmp_path, check_ok=False),
         "fewer than one training sequence",
     )
+
+
+def test_every_bad_checkpoint_is_one_line_exit_2(tmp_path):
+    """Truncated, tiny, pickle, zip, noise, foreign, bad metadata, wrong shapes, NaN weights."""
+    from test_checkpoint import _variants, saved
+
+    _, good = saved(tmp_path)
+    for name, (data, pattern) in _variants(tmp_path, good.read_bytes()).items():
+        path = tmp_path / f"{name}.safetensors"
+        path.write_bytes(data)
+        p = run("trace", path, "--text", "abc", cwd=tmp_path, check_ok=False)
+        assert p.returncode == 2 and "Traceback" not in p.stderr, (name, p.stderr)
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and re.search(pattern, lines[0]), (name, lines)
+    assert not (tmp_path / "pwned").exists()  # the pickle's payload never ran

@@ -243,3 +243,48 @@ def test_pasting_megabytes_traces_a_window(qtbot, window):
     probe = window.last_probe
     assert probe.clipped and probe.trace.steps == 200 and probe.total_chars == 2_200_000
     assert "showing the last 200 tokens of 2,200,000 characters" in window.typing.info.text()
+
+
+def test_absurd_learning_rate_diverges_and_restore_brings_it_back(qtbot, window):
+    window.controls.arch.setCurrentText("rnn")
+    window.controls.nonlinearity.setCurrentText("relu")
+    window.controls.hidden.setValue(8)
+    window._on_reset()
+    trainer = window.runner.worker.trainer
+    window.controls.optimizer.setCurrentText("adam")
+    window.controls.lr.setText("10000")
+    window.controls.lr.editingFinished.emit()
+    window.controls.clip_on.setChecked(False)
+    window.runner.worker.play()
+    qtbot.waitUntil(
+        lambda: window.last_dialog is not None and "non-finite" in window.last_dialog.text(), timeout=30_000
+    )
+    assert not window.controls.play.isChecked()
+    restore = next(b for b in window.last_dialog.buttons() if b.text().startswith("Restore"))
+    qtbot.mouseClick(restore, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: trainer.cfg.lr == pytest.approx(1000.0), timeout=5000)
+    assert window.controls.lr.text() == "1000"
+    assert all(np.isfinite(v).all() for v in trainer.snapshot().weights.values())
+
+
+def test_an_error_in_training_is_a_dialog_and_the_app_lives(qtbot, window):
+    import torch
+
+    window.runner.worker.trainer.model.head = torch.nn.Linear(3, 3)
+    window.runner.worker.step_once()
+    qtbot.waitUntil(lambda: window.last_dialog is not None, timeout=10_000)
+    assert window.last_dialog.text().startswith("training stopped: RuntimeError")
+    window.typing.editor.setPlainText("still here")
+    assert "".join(window.last_probe.trace.tokens) == "still here"
+
+
+def test_closing_while_a_corpus_loads_is_quick(qtbot, window, tmp_path):
+    import time
+
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"abc " * (60 * 2**20 // 4))
+    window.opener.open(str(big), "char", ask=False)
+    t0 = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - t0 < 2.0
+    assert not window.opener.busy()
