@@ -143,14 +143,28 @@ def test_closing_while_training_exits_0(tmp_path):
     assert float(p.stdout.split("closed in ")[1]) < 2.0
 
 
-def test_a_bad_model_file_is_a_message_and_training_goes_on(qtbot, window, tmp_path, monkeypatch):
-    bad = tmp_path / "bad.safetensors"
-    bad.write_bytes(b"\x80\x04not a model")
+def test_bad_model_files_are_messages_and_training_goes_on(qtbot, window, tmp_path, monkeypatch):
+    """Missing, truncated, tiny, pickle, zip, noise, foreign, bad metadata, wrong shapes, NaN weights."""
+    from test_checkpoint import _variants, saved
+
+    monkeypatch.chdir(tmp_path)  # where the pickle's payload would write, if it ever ran
+    _, good = saved(tmp_path)
+    cases = {name: data for name, (data, _) in _variants(tmp_path, good.read_bytes()).items()}
     before = window.latest.model_cfg
-    monkeypatch.setattr("rnnviz.qt.main_window.QFileDialog.getOpenFileName", lambda *a, **k: (str(bad), ""))
-    window.open_model()
-    assert "pickle" in window.last_dialog.text() and window.last_dialog.isVisible()
-    assert window.runner is not None and window.latest.model_cfg == before
+    for name, data in [*cases.items(), ("missing", None)]:
+        path = tmp_path / f"{name}.safetensors"
+        if data is not None:
+            path.write_bytes(data)
+        monkeypatch.setattr(
+            "rnnviz.qt.main_window.QFileDialog.getOpenFileName", lambda *a, p=path, **k: (str(p), "")
+        )
+        window.last_dialog = None
+        window.open_model()
+        assert window.last_dialog is not None and window.last_dialog.isVisible(), name
+        assert "\n" not in window.last_dialog.text()
+        window.last_dialog.close()
+        assert window.runner is not None and window.latest.model_cfg == before, name
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_a_bad_corpus_file_is_a_message_and_the_old_corpus_stays(qtbot, window, tmp_path, monkeypatch):
