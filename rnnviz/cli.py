@@ -16,7 +16,7 @@ from pathlib import Path
 from rnnviz import __version__
 from rnnviz.core.errors import ConfigError, RnnvizError
 
-COMMANDS = ("train", "trace", "generate")
+COMMANDS = ("train", "trace", "generate", "compare")
 
 
 class UsageError(RnnvizError):
@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int)
     g.add_argument("--unknown", choices=("error", "unk"), default="error")
     g.set_defaults(func=cmd_generate)
+
+    from rnnviz.cli_lab import add_compare_parser
+
+    add_compare_parser(sub)
     return p
 
 

@@ -213,6 +213,14 @@ class Trainer:
             seconds=dt,
         )
 
+    @torch.no_grad()
+    def scale_recurrent(self, factor: float) -> None:
+        """Multiply every W_hh by `factor` (> 1 makes gradients explode, < 1 vanish); 1/factor undoes it."""
+        if not math.isfinite(factor) or factor <= 0:
+            raise ConfigError(f"scale factor must be a positive number, not {factor!r}")
+        for n in range(self.model_cfg.layers):
+            getattr(self.model.rnn, f"weight_hh_l{n}").mul_(factor)
+
     def _keep_good(self) -> None:
         """Remember the weights (before this update: their loss was finite) to restore after a blow-up."""
         self._good = {k: v.detach().clone() for k, v in self.model.state_dict().items()}

@@ -1,0 +1,88 @@
+"""`rnnviz compare`: an RNN, an LSTM and a GRU trained side by side, with their gradient figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rnnviz.cli import Progress, _finite, _save
+from rnnviz.core.errors import ConfigError
+
+
+def add_compare_parser(sub) -> None:
+    c = sub.add_parser("compare", help="train an RNN, an LSTM and a GRU side by side; gradient figures")
+    c.add_argument("--corpus", default="builtin:story")
+    c.add_argument("--level", choices=("char", "word"), default="char")
+    c.add_argument("--layers", type=int, default=1)
+    c.add_argument("--hidden", type=int, default=64)
+    c.add_argument("--steps", type=int, default=300)
+    c.add_argument("--seq-len", type=int, default=64)
+    c.add_argument("--batch", type=int, default=32)
+    c.add_argument("--optimizer", choices=("sgd", "adam", "rmsprop", "adagrad"), default="adam")
+    c.add_argument("--lr", type=float, default=3e-3)
+    c.add_argument("--clip", type=float, default=1.0, help="0 turns clipping off")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--window", type=int, default=48, help="tokens per held-out probe window")
+    c.add_argument("--positions", type=int, default=8, help="probe windows averaged over")
+    c.add_argument("--save-dir", help="save the three checkpoints here")
+    c.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    c.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(a) -> int:
+    from rnnviz.core.checkpoint import save_checkpoint
+    from rnnviz.core.corpus import load_corpus
+    from rnnviz.core.lab import Comparison
+    from rnnviz.core.train import TrainConfig
+
+    if a.steps < 0 or a.window < 2 or a.positions < 1:
+        raise ConfigError("--steps must be >= 0, --window >= 2 and --positions >= 1")
+    if a.save_dir is not None and not Path(a.save_dir).is_dir():
+        raise ConfigError(f"--save-dir: no such folder: {a.save_dir}")
+    corpus = load_corpus(a.corpus, a.level)
+    cfg = TrainConfig(
+        seq_len=a.seq_len, batch=a.batch, optimizer=a.optimizer, lr=a.lr, clip=a.clip or None, seed=a.seed
+    )
+    lab = Comparison(corpus, a.hidden, a.layers, cfg, window=a.window, positions=a.positions)
+    progress = Progress(a.steps)
+    last = {}
+    for _ in range(a.steps):
+        last = lab.step()
+        progress.show(last["lstm"] if "lstm" in last else next(iter(last.values())), None)
+    progress.done()
+    models = {}
+    for arch, trainer in lab.trainers.items():
+        fig = lab.measure(arch)
+        ev = trainer.evaluate()
+        m = last.get(arch)
+        models[arch] = {
+            "loss": _finite(m.loss if m else None),
+            "val_loss": _finite(ev.loss if ev else None),
+            "horizon": fig.horizon,
+            "mean_sigma": fig.mean_sigma,
+        }
+        if a.save_dir is not None:
+            path = Path(a.save_dir) / f"{arch}.safetensors"
+            _save(save_checkpoint, path, trainer, corpus)
+            models[arch]["checkpoint"] = str(path)
+    doc = {
+        "corpus": corpus.name,
+        "steps": a.steps,
+        "hidden": a.hidden,
+        "layers": a.layers,
+        "window": lab.window,
+        "positions": len(lab.positions),
+        "models": models,
+    }
+    if a.json:
+        print(json.dumps(doc, allow_nan=False))
+    else:
+        print(f"{'model':<6} {'loss':>8} {'held-out':>9} {'horizon':>8} {'mean sigma_max':>15}")
+        for arch, f in models.items():
+            loss, val = _num(f["loss"]), _num(f["val_loss"])
+            print(f"{arch:<6} {loss:>8} {val:>9} {f['horizon']:>8.1f} {f['mean_sigma']:>15.3f}")
+    return 0
+
+
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
