@@ -327,3 +327,51 @@ def test_every_bad_checkpoint_is_one_line_exit_2(tmp_path):
         lines = p.stderr.strip().splitlines()
         assert len(lines) == 1 and re.search(pattern, lines[0]), (name, lines)
     assert not (tmp_path / "pwned").exists()  # the pickle's payload never ran
+
+
+def test_compare_prints_figures_and_saves_three_checkpoints(tmp_path):
+    p = run(
+        "compare",
+        "--corpus",
+        "builtin:fable",
+        "--steps",
+        4,
+        "--hidden",
+        8,
+        "--seq-len",
+        16,
+        "--batch",
+        4,
+        "--window",
+        16,
+        "--positions",
+        3,
+        "--save-dir",
+        tmp_path,
+        "--json",
+    )
+    doc = json.loads(p.stdout)
+    assert set(doc["models"]) == {"rnn", "lstm", "gru"} and doc["steps"] == 4 and doc["window"] == 16
+    for arch, f in doc["models"].items():
+        assert 0 <= f["horizon"] <= 15 and f["mean_sigma"] > 0 and f["loss"] > 0
+        cfg, meta, _ = independent_load(f["checkpoint"])
+        assert meta["arch"] == arch and meta["steps"] == 4 and cfg.hidden == 8
+    table = run(
+        "compare",
+        "--corpus",
+        "builtin:words",
+        "--steps",
+        1,
+        "--hidden",
+        4,
+        "--seq-len",
+        8,
+        "--batch",
+        2,
+        "--window",
+        8,
+        "--positions",
+        2,
+    ).stdout
+    assert "horizon" in table and len(table.strip().splitlines()) == 4
+    one_line_error(run("compare", "--save-dir", tmp_path / "none", check_ok=False), "no such folder")
