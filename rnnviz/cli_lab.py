@@ -59,6 +59,7 @@ def cmd_compare(a) -> int:
             "loss": _finite(m.loss if m else None),
             "val_loss": _finite(ev.loss if ev else None),
             "horizon": fig.horizon,
+            "cell_horizon": fig.cell_horizon,
             "mean_sigma": fig.mean_sigma,
         }
         if a.save_dir is not None:
@@ -77,10 +78,12 @@ def cmd_compare(a) -> int:
     if a.json:
         print(json.dumps(doc, allow_nan=False))
     else:
-        print(f"{'model':<6} {'loss':>8} {'held-out':>9} {'horizon':>8} {'mean sigma_max':>15}")
+        heads = ("loss", 8), ("held-out", 9), ("horizon", 8), ("mean sigma_max", 15), ("cell horizon", 13)
+        print(f"{'model':<6} " + " ".join(f"{h:>{n}}" for h, n in heads))
         for arch, f in models.items():
             loss, val = _num(f["loss"]), _num(f["val_loss"])
-            print(f"{arch:<6} {loss:>8} {val:>9} {f['horizon']:>8.1f} {f['mean_sigma']:>15.3f}")
+            cell = "-" if f["cell_horizon"] is None else f"{f['cell_horizon']:.1f}"
+            print(f"{arch:<6} {loss:>8} {val:>9} {f['horizon']:>8.1f} {f['mean_sigma']:>15.3f} {cell:>13}")
     return 0
 
 

@@ -145,6 +145,14 @@ def test_comparison_trains_three_models_and_measures_them():
     w = TraceWeights.from_state(lab.trainers["gru"].model_cfg, lab.trainers["gru"].snapshot().weights)
     assert fig.horizon == pytest.approx(mean_horizon(w, lab.probe_ids, lab.window, lab.positions))
     assert fig.grad_by_distance.shape == (20,) and fig.sigma_by_step.shape == (20,)
+    assert fig.cell_horizon is None
+    lstm = lab.measure("lstm")
+    w = TraceWeights.from_state(lab.trainers["lstm"].model_cfg, lab.trainers["lstm"].snapshot().weights)
+    cells = []
+    for p in lab.positions:
+        t = trace(w, lab.probe_ids[p - 19 : p + 1], target_id=int(lab.probe_ids[p + 1]))
+        cells.append(gradient_horizon(t.grad_c[0], t.target_step))
+    assert lstm.cell_horizon == pytest.approx(np.mean(cells))
     before = lab.trainers["lstm"].model.rnn.weight_hh_l0.detach().clone()
     lab.trainers["lstm"].scale_recurrent(2.0)
     assert torch.allclose(lab.trainers["lstm"].model.rnn.weight_hh_l0, 2 * before)

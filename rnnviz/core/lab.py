@@ -141,6 +141,7 @@ class LabFigures:
     mean_sigma: float  # mean largest singular value of dh_t/dh_(t-1) over the probe windows
     grad_by_distance: np.ndarray  # (window,) mean ||dL/dh|| at distance 0, 1, ... from the target
     sigma_by_step: np.ndarray  # (window,) largest singular value per step of the first probe window
+    cell_horizon: float | None = None  # LSTM: the same horizon for ||dL/dc_t||, along the cell-state path
 
 
 class Comparison:
@@ -179,12 +180,14 @@ class Comparison:
         """Horizon, spectrum and gradient-by-distance on the held-out probe windows."""
         tr = self.trainers[arch]
         w = TraceWeights.from_state(tr.model_cfg, weights if weights is not None else tr.snapshot().weights)
-        horizons, grads, sigmas = [], [], []
+        horizons, cell_horizons, grads, sigmas = [], [], [], []
         for p in self.positions:
             chunk = self.probe_ids[p - self.window + 1 : p + 1]
             t = trace(w, chunk, target_id=int(self.probe_ids[p + 1]))
             g = t.grad_h[-1]
             horizons.append(gradient_horizon(g, t.target_step))
+            if t.grad_c is not None:
+                cell_horizons.append(gradient_horizon(t.grad_c[-1], t.target_step))
             grads.append(g[::-1])
             sigmas.append(largest_singular_values(step_jacobians(w, t, w.cfg.layers - 1)))
         if not horizons:
@@ -197,4 +200,5 @@ class Comparison:
             float(np.mean(sigmas)),
             np.mean(grads, axis=0),
             sigmas[0],
+            float(np.mean(cell_horizons)) if cell_horizons else None,
         )
