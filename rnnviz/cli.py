@@ -214,6 +214,8 @@ def _finite(v: float | None) -> float | None:
 
 
 def _save(save_checkpoint, out, trainer, corpus) -> None:
+    from rnnviz.core.session import corpus_record
+
     save_checkpoint(
         out,
         trainer.model_cfg,
@@ -221,7 +223,7 @@ def _save(save_checkpoint, out, trainer, corpus) -> None:
         trainer.snapshot().weights,
         train=trainer.cfg.to_dict(),
         steps=trainer.updates,
-        extra={"corpus": corpus.name},
+        extra={"corpus": corpus_record(corpus)},
     )
 
 

@@ -375,3 +375,41 @@ def test_compare_prints_figures_and_saves_three_checkpoints(tmp_path):
     ).stdout
     assert "horizon" in table and len(table.strip().splitlines()) == 4
     one_line_error(run("compare", "--save-dir", tmp_path / "none", check_ok=False), "no such folder")
+
+
+def test_sampling_extremes_and_bad_seeds(tmp_path):
+    out = tmp_path / "m.safetensors"
+    run(
+        "train",
+        "--corpus",
+        "builtin:words",
+        "--hidden",
+        8,
+        "--steps",
+        2,
+        "--seq-len",
+        8,
+        "--batch",
+        2,
+        "--out",
+        out,
+    )
+    tiny = run("generate", out, "--prompt", "he", "--length", 5, "--temperature", "1e-310").stdout
+    greedy = run("generate", out, "--prompt", "he", "--length", 5, "--temperature", 0).stdout
+    assert tiny == greedy  # a vanishing temperature is the most likely token, not a crash
+    one_line_error(run("generate", out, "--prompt", "he", "--seed", -1, check_ok=False), "seed must be")
+
+
+@pytest.mark.parametrize("field,value", [("steps", "many"), ("train", [1, 2]), ("steps", -4)])
+def test_malformed_metadata_is_one_line(tmp_path, field, value):
+    from test_checkpoint import saved
+
+    _, path = saved(tmp_path)
+    with safe_open(str(path), "np") as f:
+        meta, tensors = json.loads(f.metadata()["rnnviz"]), {k: f.get_tensor(k) for k in f.keys()}
+    meta[field] = value
+    bad = tmp_path / "bad.safetensors"
+    from safetensors.numpy import save_file
+
+    save_file(tensors, str(bad), metadata={"rnnviz": json.dumps(meta)})
+    one_line_error(run("trace", bad, "--text", "abc", check_ok=False), "invalid rnnviz metadata")

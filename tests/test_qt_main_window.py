@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -114,30 +115,51 @@ def test_screenshot(qtbot, window, tmp_path):
     assert out.stat().st_size > 20_000
 
 
-def test_closing_while_training_exits_0(tmp_path):
-    """The real entry point: start training, close the window, the process ends cleanly and fast."""
+BIG_MODEL = (
+    "    c = win.controls\n"
+    "    c.hidden.setValue(1024); c.layers.setValue(3); c.seq_len.setValue(512); c.batch.setValue(64)\n"
+    "    win._on_reset()\n"
+)
+
+
+def run_and_close(extra: str = "") -> subprocess.CompletedProcess:
+    """The real entry point: start training, close the window 1.5 s later; report the close time."""
     code = (
         "import time\n"
         "from PySide6.QtCore import QTimer\n"
         "from PySide6.QtWidgets import QApplication\n"
         "from rnnviz.qt.app import run\n"
         "app = QApplication([])\n"
+        "def window():\n"
+        "    return next(x for x in QApplication.topLevelWidgets() if x.objectName() == 'rnnviz-main')\n"
         "def play():\n"
-        "    w = QApplication.topLevelWidgets()\n"
-        "    win = next(x for x in w if x.objectName() == 'rnnviz-main')\n"
-        "    win.controls.play.setChecked(True)\n"
+        "    win = window()\n" + extra + "    win.controls.play.setChecked(True)\n"
         "    QTimer.singleShot(1500, close)\n"
         "def close():\n"
         "    global t0\n"
         "    t0 = time.perf_counter()\n"
-        "    next(x for x in QApplication.topLevelWidgets() if x.objectName() == 'rnnviz-main').close()\n"
+        "    print(f'closing at {time.time():.3f}', flush=True)\n"
+        "    window().close()\n"
         "QTimer.singleShot(500, play)\n"
         "code = run()\n"
         "print(f'closed in {time.perf_counter() - t0:.3f}')\n"
         "raise SystemExit(code)\n"
     )
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=os.pathsep.join(sys.path))
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_closing_during_a_long_step_of_a_huge_model_exits_0_quickly():
+    p = run_and_close(BIG_MODEL)
+    ended = time.time()
+    assert p.returncode == 0, p.stderr
+    assert "QThread" not in p.stderr and "Traceback" not in p.stderr
+    closing = float(p.stdout.split("closing at ")[1].split()[0])
+    assert ended - closing < 2.5  # a step of this model takes several seconds: it was not waited for
+
+
+def test_closing_while_training_exits_0():
+    p = run_and_close()
     assert p.returncode == 0, p.stderr
     assert "QThread" not in p.stderr and "Traceback" not in p.stderr
     assert float(p.stdout.split("closed in ")[1]) < 2.0
@@ -302,3 +324,59 @@ def test_closing_while_a_corpus_loads_is_quick(qtbot, window, tmp_path):
     window.close()
     assert time.perf_counter() - t0 < 2.0
     assert not window.opener.busy()
+
+
+def test_reset_while_training_shows_the_new_model(qtbot, window):
+    """Snapshots still queued from the stopped trainer must not stand in for the new one."""
+    for arch in ("gru", "lstm", "rnn", "gru"):
+        window.runner.worker.play()
+        qtbot.waitUntil(lambda: window.controls.play.isChecked(), timeout=5000)
+        qtbot.wait(150)
+        window.controls.arch.setCurrentText(arch)
+        window.controls.hidden.setValue(16)
+        window._on_reset()
+        qtbot.waitUntil(
+            lambda a=arch: window.latest is not None and window.latest.model_cfg.arch == a, timeout=5000
+        )
+        qtbot.wait(200)
+        assert window.latest.model_cfg.arch == arch and window.latest.updates == 0
+        assert not window.controls.play.isChecked()  # the new model waits for Play
+    assert window.internals.cfg.arch == "gru"
+
+
+def test_the_step_budget_pauses_and_play_says_so(qtbot, window):
+    window.controls.budget.setValue(3)
+    qtbot.mouseClick(window.controls.play, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.controls.play.isChecked(), timeout=10_000)
+    assert window.latest.metrics.step == window.runner.worker.budget_end
+    qtbot.mouseClick(window.controls.play, Qt.MouseButton.LeftButton)  # the budget is spent
+    qtbot.waitUntil(lambda: not window.controls.play.isChecked(), timeout=5000)
+    assert "step budget reached" in window.statusBar().currentMessage()
+
+
+def test_emptying_the_text_clears_the_views(qtbot, window):
+    window.select_step(4)
+    window.typing.editor.setPlainText("")
+    assert window.last_probe.trace is None and window.selected is None
+    assert window.internals.h_maps[0].image.image is None
+    assert not window.internals.h_maps[0].cursor.isVisible()
+
+
+def test_an_out_of_range_learning_rate_is_refused_and_the_field_restored(qtbot, window):
+    before = window.controls.lr.text()
+    window.controls.lr.setText("100000")
+    window.controls.lr.editingFinished.emit()
+    assert window.controls.lr.text() == before
+    assert "learning rate" in window.statusBar().currentMessage()
+    qtbot.wait(200)
+    assert window.runner.worker.trainer.cfg.lr == float(before)
+
+
+def test_closing_while_a_big_corpus_is_tokenised_starts_nothing(qtbot, window, tmp_path):
+    big = tmp_path / "words.txt"
+    big.write_text("the keeper counted ships and wrote them in a book . " * 300_000)
+    window.opener.open(str(big), "word", ask=False)
+    qtbot.wait(300)
+    window.close()
+    qtbot.wait(2000)
+    assert window.runner is None and window.file_corpus is None

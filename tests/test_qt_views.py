@@ -104,3 +104,9 @@ def test_prediction_bars_rank_the_probabilities(qtbot):
     order = np.argsort(tr.probs[-1])[::-1][:4]
     assert [r[2] for r in p.rows] == list(order)
     assert [r[1] for r in p.rows] == pytest.approx(tr.probs[-1][order])
+
+
+def test_word_ticks_leave_room_for_words():
+    words = ["counted", "the", "ships", "and", "stars"] * 8
+    assert len(token_ticks(words, None, 400)) <= 400 // (7 * 7)
+    assert len(token_ticks(list("abcdefgh") * 5, None, 440)) == 40

@@ -135,6 +135,9 @@ def parse_checkpoint(data: bytes, name: str = "model") -> Checkpoint:
             embed_dim=meta.get("embed_dim", 32),
         )
         vocab = Vocab(tuple(meta["vocab"]), meta["level"])
+        steps, train = int(meta.get("steps", 0)), meta.get("train") or {}
+        if not isinstance(train, dict) or steps < 0:
+            raise ValueError("'train' must be an object and 'steps' a count")
     except (ValueError, KeyError, TypeError, RnnvizError) as exc:
         raise CheckpointError(f"{name} has invalid rnnviz metadata: {exc}") from None
     try:
@@ -142,7 +145,7 @@ def parse_checkpoint(data: bytes, name: str = "model") -> Checkpoint:
     except (SafetensorError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{name} is corrupt: {exc}") from None
     _check_shapes(weights, expected_shapes(model_cfg), name)
-    return Checkpoint(model_cfg, vocab, weights, meta.get("train") or {}, int(meta.get("steps", 0)), meta)
+    return Checkpoint(model_cfg, vocab, weights, train, steps, meta)
 
 
 def _header(data: bytes, name: str) -> dict:

@@ -19,3 +19,7 @@ class ConfigError(RnnvizError):
 
 class VocabError(RnnvizError):
     """Input that is not in a model's vocabulary."""
+
+
+class ModelError(RnnvizError):
+    """A model whose numbers cannot be used (e.g. non-finite outputs after divergence)."""

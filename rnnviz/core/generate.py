@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnviz.core.errors import ConfigError, VocabError
+from rnnviz.core.errors import ConfigError, ModelError, VocabError
 from rnnviz.core.trace import TraceWeights, final_state, forward, softmax
 
 MAX_LENGTH = 100_000
@@ -24,12 +24,18 @@ def sample(
         raise ConfigError(f"length must be a whole number from 0 to {MAX_LENGTH}, not {length!r}")
     if not np.isfinite(temperature) or not 0 <= temperature <= 100:
         raise ConfigError(f"temperature must be in [0, 100], not {temperature!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ConfigError(f"seed must be a whole number >= 0, not {seed!r}")
     rng = np.random.default_rng(seed)
     fwd = forward(w, prompt_ids)
     state, h = final_state(fwd), fwd[-1]["h"][-1]
     out = np.empty(length, dtype=np.int64)
     for k in range(length):
         logits = h @ w.head_w.T + w.head_b
+        if not np.isfinite(logits).all():
+            raise ModelError(
+                "the model's outputs are not finite (its weights have diverged): nothing to sample"
+            )
         logits[0] = -np.inf
         if temperature == 0:
             tok = int(np.argmax(logits))

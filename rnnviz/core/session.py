@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
 
 from rnnviz.core.checkpoint import Checkpoint, load_checkpoint
 from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus, load_corpus
@@ -22,20 +25,38 @@ def train_config_from(saved: dict) -> TrainConfig:
         raise ConfigError(f"the saved training settings are invalid: {exc}") from None
 
 
-def corpus_for(ck: Checkpoint, fallback: str) -> Corpus:
-    """The model's own built-in corpus if it names one, else `fallback`, read with the model's vocabulary."""
+def corpus_record(corpus: Corpus) -> str:
+    """What a checkpoint records of its corpus: the built-in's name, or the file's absolute path."""
+    name = corpus.name
+    return name if name.startswith(BUILTIN_PREFIX) else str(Path(name).resolve())
+
+
+def corpus_for(ck: Checkpoint, fallback: str) -> tuple[Corpus, str | None]:
+    """The corpus the model was trained on if it can be found, else `fallback`; read with the
+    model's vocabulary. The note says when the fallback was used and how much of it is <unk>."""
     spec = ck.meta.get("corpus") or ""
-    spec = spec if spec.startswith(BUILTIN_PREFIX) else fallback
-    text = load_corpus(spec, ck.vocab.level).text
-    return Corpus.from_text(text, ck.vocab.level, spec, vocab=ck.vocab)
+    found = spec.startswith(BUILTIN_PREFIX) or (spec != "" and Path(spec).is_file())
+    use = spec if found else fallback
+    corpus = Corpus.from_text(load_corpus(use, ck.vocab.level).text, ck.vocab.level, use, vocab=ck.vocab)
+    if found:
+        return corpus, None
+    unk = float(np.mean(corpus.ids == 0))
+    where = f"{spec} (not found)" if spec else "an unrecorded corpus"
+    return corpus, (
+        f"this model was trained on {where}; it now trains on {use}, where {unk:.0%} of the "
+        "tokens are outside its vocabulary"
+    )
 
 
 def trainer_from_checkpoint(path: str, fallback_corpus: str, device: str = "auto") -> Trainer:
     ck = load_checkpoint(path)
-    corpus = corpus_for(ck, fallback_corpus)
-    return Trainer(
+    corpus, note = corpus_for(ck, fallback_corpus)
+    trainer = Trainer(
         corpus, ck.model_cfg, train_config_from(ck.train), device=device, weights=ck.weights, updates=ck.steps
     )
+    if note:
+        trainer.notes.append(note)
+    return trainer
 
 
 def new_trainer(corpus: Corpus, model_of, cfg: TrainConfig, device: str = "auto") -> Trainer:

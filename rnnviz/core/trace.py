@@ -192,8 +192,7 @@ def final_state(fwd: list[dict]) -> list[tuple]:
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = logits / temperature
-    z = z - z.max(axis=-1, keepdims=True)
+    z = (logits - logits.max(axis=-1, keepdims=True)) / temperature  # shift first: any T > 0 is safe
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 
@@ -23,9 +24,14 @@ def run(model: str | None = None, corpus: str | None = None) -> int:
     app.exec()
     # pyqtgraph widgets alive at interpreter exit crash the process (GUIDE): delete them now.
     window.close()
+    unfinished = window.unfinished_threads()
     window.deleteLater()
     app.processEvents()
     app.sendPostedEvents(None, 0)
+    if unfinished:  # a huge model's step still running: it cannot be interrupted, and nothing is lost
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

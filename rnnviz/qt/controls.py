@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from rnnviz.core.corpus import BUILTIN_PREFIX, BUILTINS
 from rnnviz.core.errors import ConfigError
 from rnnviz.core.model import MAX_HIDDEN, MAX_LAYERS, ModelConfig
-from rnnviz.core.train import OPTIMIZERS, TrainConfig
+from rnnviz.core.train import OPTIMIZERS, TrainConfig, check_clip, check_lr
 
 
 def _combo(items, current=None) -> QComboBox:
@@ -105,6 +105,7 @@ class ControlsPanel(QWidget):
         self.budget.setSpecialValueText("no limit")
         self.budget.setToolTip("Pause after this many steps (0: no limit); the status bar shows the ETA")
 
+        self._applied = {"lr": self.lr.text(), "clip": self.clip.text()}  # what the trainer uses
         self.pending = QLabel("")
         self.pending.setWordWrap(True)
         self.pending.setStyleSheet("color: #D55E00;")
@@ -182,18 +183,39 @@ class ControlsPanel(QWidget):
             return None
         return v
 
+    def _checked(self, edit: QLineEdit, what: str, check, last: str) -> float | None:
+        """The field's value if the trainer will take it; else say why and put the last value back."""
+        value = self._float(edit, what)
+        try:
+            if value is None:
+                raise ConfigError(f"{what} must be a positive number")
+            check(value)
+        except ConfigError as exc:
+            if value is not None:
+                self.invalid.emit(str(exc))
+            edit.setText(last)
+            return None
+        return value
+
     def _on_lr(self) -> None:
-        lr = self._float(self.lr, "learning rate")
-        if lr is not None:
+        lr = self._checked(self.lr, "learning rate", check_lr, self._applied["lr"])
+        if lr is not None and self.lr.text() != self._applied["lr"]:
+            self._applied["lr"] = self.lr.text()
             self.live_changed.emit({"lr": lr})
+
+    def show_lr(self, lr: float) -> None:
+        """The trainer changed its learning rate (e.g. restored after divergence)."""
+        self.lr.setText(f"{lr:g}")
+        self._applied["lr"] = self.lr.text()
 
     def _on_clip(self) -> None:
         self.clip.setEnabled(self.clip_on.isChecked())
         if not self.clip_on.isChecked():
             self.live_changed.emit({"clip": None})
             return
-        clip = self._float(self.clip, "clipping norm")
+        clip = self._checked(self.clip, "clipping norm", check_clip, self._applied["clip"])
         if clip is not None:
+            self._applied["clip"] = self.clip.text()
             self.live_changed.emit({"clip": clip})
 
     def _on_structure(self) -> None:
@@ -275,13 +297,15 @@ class ControlsPanel(QWidget):
         self.nonlinearity.setEnabled(cfg.arch == "rnn")
         self.layers.setValue(cfg.layers)
         self.hidden.setValue(cfg.hidden)
-        self.input.setCurrentText(cfg.input)
+        auto = "onehot" if level == "char" else "embedding"
+        self.input.setCurrentText("auto" if cfg.input == auto else cfg.input)
         self.seq_len.setValue(train.seq_len)
         self.batch.setValue(train.batch)
         self.loss_mode.setCurrentText(train.loss_mode)
         self.seed.setValue(train.seed)
         self.optimizer.setCurrentText(train.optimizer)
         self.lr.setText(f"{train.lr:g}")
+        self._applied = {"lr": self.lr.text(), "clip": f"{train.clip or 1.0:g}"}
         self.clip_on.setChecked(train.clip is not None)
         self.clip.setText(f"{train.clip or 1.0:g}")
         self.clip.setEnabled(train.clip is not None)

@@ -38,8 +38,9 @@ class CorpusLoader(QObject):
     def run(self) -> None:
         try:
             text = read_text(self.path, self.encoding, self.max_bytes, self._progress)
-            if not self._cancel.is_set():
-                self.loaded.emit(Corpus.from_text(text, self.level, self.path))
+            corpus = None if self._cancel.is_set() else Corpus.from_text(text, self.level, self.path)
+            if corpus is not None and not self._cancel.is_set():  # cancelled while tokenising: drop it
+                self.loaded.emit(corpus)
         except LoadCancelled:
             pass  # the user asked for it: nothing to say
         except NotUtf8Error as exc:
@@ -105,12 +106,7 @@ class CorpusOpener(QObject):
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_failed)
         self.loader.finished.connect(self._on_finished)
-        self.progress = QProgressDialog(
-            f"Reading {Path(path).name}\u2026", "Cancel", 0, 1000, self.parent_widget
-        )
-        self.progress.setMinimumDuration(300)
-        self.progress.setWindowModality(Qt.WindowModality.WindowModal)
-        self.progress.canceled.connect(self.loader.cancel)
+        self._progress_dialog().setLabelText(f"Reading {Path(path).name}\u2026")
         self.thread = start_loader(self.loader)
 
     def _ask(self, text: str, choices: list[tuple[str, tuple]]) -> None:
@@ -142,12 +138,28 @@ class CorpusOpener(QObject):
         else:
             self.message.emit(text)
 
+    def _progress_dialog(self) -> QProgressDialog:
+        """One dialog, made once and reused: deleting it from a slot that its own setValue may be
+        running (a modal progress dialog processes events) crashed."""
+        if self.progress is None:
+            self.progress = QProgressDialog("", "Cancel", 0, 1000, self.parent_widget)
+            self.progress.setMinimumDuration(300)
+            self.progress.setWindowModality(Qt.WindowModality.WindowModal)
+            self.progress.setAutoClose(False)
+            self.progress.setAutoReset(False)
+            self.progress.canceled.connect(self._on_cancel)
+        self.progress.setValue(0)
+        return self.progress
+
+    @Slot()
+    def _on_cancel(self) -> None:
+        if self.loader is not None:
+            self.loader.cancel()
+
     @Slot()
     def _on_finished(self) -> None:
         if self.progress is not None:
             self.progress.reset()
-            self.progress.deleteLater()
-            self.progress = None
 
     def busy(self) -> bool:
         return self.thread is not None and self.thread.isRunning()

@@ -6,8 +6,10 @@ _on_frame (~30 Hz, only when something changed) -> views. Typed text -> TextProb
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -27,7 +29,7 @@ from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus, assets_dir, detokenize, l
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.generate import sample
 from rnnviz.core.probe import Probe, TextProbe
-from rnnviz.core.session import DEFAULT_MODEL, new_trainer, trainer_from_checkpoint
+from rnnviz.core.session import DEFAULT_MODEL, corpus_record, new_trainer, trainer_from_checkpoint
 from rnnviz.core.snapshot import Snapshot
 from rnnviz.core.train import Trainer
 from rnnviz.qt.controls import ControlsPanel
@@ -41,6 +43,8 @@ from rnnviz.qt.views.weights import WeightView
 from rnnviz.qt.worker import TrainerThread, TrainWorker
 
 FRAME_MS = 33
+RETRACE_S = 0.1  # while training, the typed text is re-traced with new weights at most 10 times a second
+CLOSE_WAIT_S = 1.5
 EVAL_EVERY = 100
 WELCOME_TEXT = "The keeper counted the ships"
 
@@ -59,6 +63,9 @@ class MainWindow(QMainWindow):
         self._new_weights = self._new_metrics = False
         self.last_dialog: QMessageBox | None = None
         self.file_corpus: Corpus | None = None
+        self._retired: list[TrainerThread] = []  # stopped trainers whose last step may still run
+        self._closing = False
+        self._last_retrace = 0.0
         self.opener = CorpusOpener(self)
         self.opener.opened.connect(self._on_corpus_opened)
         self.opener.message.connect(lambda text: self._warn(text, dialog=True))
@@ -153,6 +160,19 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(keys))
             action.triggered.connect(slot)
             train.addAction(action)
+        lab = self.menuBar().addMenu("&Lab")
+        lab.addAction("Compare RNN, LSTM and GRU\u2026", self.open_lab)
+        self.lab_window = None  # the gradient lab, made on first use
+
+    def open_lab(self) -> None:
+        """The gradient lab: an RNN, an LSTM and a GRU trained side by side, in a window of its own."""
+        from rnnviz.qt.lab_window import LabWindow  # on demand: most sessions never open it
+
+        if self.lab_window is None:
+            self.lab_window = LabWindow(parent=self)
+        self.lab_window.show()
+        self.lab_window.raise_()
+        self.lab_window.activateWindow()
 
     # ---- training sessions ---------------------------------------------------------------
     def _start_first(self, model: str | None, corpus: str | None) -> None:
@@ -200,26 +220,40 @@ class MainWindow(QMainWindow):
         self.gradnorms.set_clip(trainer.cfg.clip)
         self.typing.set_vocab(trainer.corpus.vocab.tokens)
         self.controls.show_config(trainer.corpus.name, trainer.corpus.level, trainer.model_cfg, trainer.cfg)
-        self.status.start(trainer, self.controls.budget.value())
+        self.controls.set_playing(False)
         for note in trainer.notes:
-            self._warn(note)
+            self._warn(note, dialog=True)
         worker = TrainWorker(trainer, eval_every=EVAL_EVERY, budget=self.controls.budget.value())
+        self.status.start(trainer, worker.budget_end)
         worker.snapshot_ready.connect(self._on_snapshot)
         worker.failed.connect(self._on_failed)
         worker.diverged.connect(self._on_diverged)
-        worker.running_changed.connect(self.controls.set_playing)
+        worker.notice.connect(self._on_notice)
+        worker.running_changed.connect(self._on_running)
         self.runner = TrainerThread(worker)
         self.runner.start()
 
     def _stop_runner(self) -> None:
+        """Ask the trainer to stop, without waiting: its last step may take a while (big models).
+        The thread is kept alive until it has finished; its late signals are ignored."""
+        self._retired = [r for r in self._retired if not r.thread.isFinished()]
         if self.runner is not None:
-            self.runner.stop()
+            self.runner.worker.stop()
+            self.runner.thread.quit()
+            self._retired.append(self.runner)
             self.runner = None
+
+    def unfinished_threads(self) -> int:
+        return sum(not r.thread.isFinished() for r in self._retired)
+
+    def _from_current(self) -> bool:
+        """True when the signal being handled comes from the current trainer, not a stopped one."""
+        return self.runner is not None and self.sender() is self.runner.worker
 
     # ---- slots ---------------------------------------------------------------------------
     @Slot(object)
     def _on_snapshot(self, snap: Snapshot) -> None:
-        if self.latest is not None and snap.model_cfg != self.latest.model_cfg:
+        if not self._from_current():
             return  # a late snapshot of a model already replaced
         if snap.recent:
             self.curves.add_metrics(snap.recent)
@@ -232,11 +266,24 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        self._warn(message, dialog=True)
+        if self._from_current():
+            self._warn(message, dialog=True)
+
+    @Slot(str)
+    def _on_notice(self, message: str) -> None:
+        if self._from_current():
+            self.statusBar().showMessage(message, 8000)
+
+    @Slot(bool)
+    def _on_running(self, on: bool) -> None:
+        if self._from_current():
+            self.controls.set_playing(on)
 
     @Slot(str)
     def _on_diverged(self, message: str) -> None:
         """Offer the way back: the last weights whose loss was finite, and a 10x lower learning rate."""
+        if not self._from_current():
+            return
         self._warn(message, dialog=True)
         box = self.last_dialog
         box.setInformativeText(
@@ -251,7 +298,7 @@ class MainWindow(QMainWindow):
             return
         lr = self.runner.worker.trainer.cfg.lr * 0.1
         self.runner.worker.apply(restore=True)
-        self.controls.lr.setText(f"{lr:g}")
+        self.controls.show_lr(lr)
         self.statusBar().showMessage(f"Restored the last good weights; learning rate now {lr:g}", 8000)
 
     def _on_frame(self) -> None:
@@ -260,8 +307,10 @@ class MainWindow(QMainWindow):
             self.curves.refresh()
             self.gradnorms.refresh()
             self.status.show(self.latest)
-        if self._new_weights and self.latest is not None:
+        now = time.perf_counter()
+        if self._new_weights and self.latest is not None and now - self._last_retrace >= RETRACE_S:
             self._new_weights = False
+            self._last_retrace = now
             snap = self.latest
             self.probe.set_weights(snap.model_cfg, snap.vocab, snap.weights)
             if self.weights.isVisible():
@@ -288,7 +337,7 @@ class MainWindow(QMainWindow):
     def _on_budget(self, steps: int) -> None:
         if self.runner:
             self.runner.worker.set_budget(steps)
-            self.status.budget = steps
+            self.status.budget_end = self.runner.worker.budget_end
 
     def _on_live(self, settings: dict) -> None:
         if self.runner:
@@ -312,17 +361,30 @@ class MainWindow(QMainWindow):
     def _retrace(self, *_args) -> None:
         probe = self.probe.run(self.typing.editor.toPlainText(), self.typing.target_token())
         self.last_probe = probe
-        if probe.trace is not None:
-            if self.selected is not None and self.selected >= probe.trace.steps:
+        tr = probe.trace
+        if tr is not None and not np.isfinite(tr.probs).all():
+            self.typing.info.setText(
+                "The model's outputs are not finite (its weights diverged): restore them or press Reset."
+            )
+            return
+        if tr is None:
+            self.selected = None
+            self.internals.clear()
+        else:
+            if self.selected is not None and self.selected >= tr.steps:
                 self.selected = None
-            self.internals.set_trace(probe.trace)
+            self.internals.set_trace(tr)
             self.internals.set_selected(self.selected)
         self.typing.show_probe(probe, self.selected)
         self._update_continuation()
 
     def _update_continuation(self) -> None:
         t = self.typing
-        more = self.probe.continuation(self.last_probe, t.cont_len.value(), t.temperature.value(), seed=0)
+        try:
+            more = self.probe.continuation(self.last_probe, t.cont_len.value(), t.temperature.value(), seed=0)
+        except RnnvizError as exc:
+            t.continuation.setText(str(exc))
+            return
         t.show_continuation(t.editor.toPlainText(), more)
 
     @Slot(int)
@@ -340,9 +402,13 @@ class MainWindow(QMainWindow):
         ):
             return
         start = snap.vocab.ids(["\n"]) if "\n" in snap.vocab.stoi else snap.vocab.ids([snap.vocab.tokens[1]])
-        ids = sample(
-            w, start, self.samples.length.value(), self.samples.temperature.value(), seed=snap.updates
-        )
+        try:
+            ids = sample(
+                w, start, self.samples.length.value(), self.samples.temperature.value(), seed=snap.updates
+            )
+        except RnnvizError as exc:
+            self.samples.caption.setText(str(exc))
+            return
         self.samples.show_sample(
             snap.updates, detokenize([snap.vocab.tokens[i] for i in ids], snap.vocab.level)
         )
@@ -365,6 +431,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_corpus_opened(self, corpus: Corpus) -> None:
+        if self._closing:
+            return
         try:
             trainer = new_trainer(corpus, self.controls.model_config, self.controls.train_config())
         except RnnvizError as exc:
@@ -393,7 +461,7 @@ class MainWindow(QMainWindow):
                 snap.weights,
                 train=trainer.cfg.to_dict() if trainer else {},
                 steps=snap.updates,
-                extra={"corpus": trainer.corpus.name} if trainer else None,
+                extra={"corpus": corpus_record(trainer.corpus)} if trainer else None,
             )
         except RnnvizError as exc:
             self._warn(str(exc), dialog=True)
@@ -411,7 +479,14 @@ class MainWindow(QMainWindow):
             self.last_dialog = box
 
     def closeEvent(self, event) -> None:
+        """Stop everything; wait a little for the trainer's last step (the app exits after anyway)."""
+        self._closing = True
         self.timer.stop()
         self.opener.cancel()
         self._stop_runner()
+        if self.lab_window is not None:
+            self.lab_window.close()
+        deadline = time.perf_counter() + CLOSE_WAIT_S
+        for r in self._retired:
+            r.thread.wait(max(0, int(1000 * (deadline - time.perf_counter()))))
         super().closeEvent(event)

@@ -10,11 +10,11 @@ from rnnviz.core.snapshot import Snapshot
 class TrainingStatus(QLabel):
     def __init__(self, parent=None):
         super().__init__(" ", parent)
-        self.budget = 0
+        self.budget_end = 0  # the step at which training pauses (0: no budget)
         self._tokens_per_step = 1
 
-    def start(self, trainer, budget: int) -> None:
-        self.budget = budget
+    def start(self, trainer, budget_end: int) -> None:
+        self.budget_end = budget_end
         self._tokens_per_step = trainer.data.numel() // trainer.data.shape[1] * trainer.cfg.seq_len
         cfg = trainer.model_cfg
         self.setText(
@@ -30,9 +30,10 @@ class TrainingStatus(QLabel):
         if snap.evaluation is not None:
             parts.append(f"held-out {snap.evaluation.loss:.3f}")
         parts.append(f"{m.tokens_per_s / 1000:.1f}k tokens/s")
-        if self.budget and m.step < self.budget:
-            eta = int((self.budget - m.step) * self._tokens_per_step / max(m.tokens_per_s, 1e-9))
-            parts.append(f"ETA {eta // 60}:{eta % 60:02d} to step {self.budget}")
-        elif self.budget:
-            parts.append(f"budget of {self.budget} steps reached")
+        end = self.budget_end
+        if end and m.step < end:
+            eta = int((end - m.step) * self._tokens_per_step / max(m.tokens_per_s, 1e-9))
+            parts.append(f"ETA {eta // 60}:{eta % 60:02d} to step {end}")
+        elif end:
+            parts.append(f"step budget reached (step {end})")
         self.setText(" \u00b7 ".join(parts))

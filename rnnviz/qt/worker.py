@@ -26,6 +26,7 @@ class TrainWorker(QObject):
     failed = Signal(str)  # a one-line message; training is paused, the app keeps running
     diverged = Signal(str)  # repeated non-finite steps: paused; apply(restore=True) offers a way back
     running_changed = Signal(bool)
+    notice = Signal(str)  # something worth a status-bar line (e.g. the step budget was reached)
     finished = Signal()
 
     def __init__(self, trainer: Trainer, eval_every: int = 100, budget: int = 0):
@@ -38,7 +39,7 @@ class TrainWorker(QObject):
         self._running = False
         self._pending_steps = 0
         self._settings: dict = {}
-        self._budget = budget
+        self._budget_end = trainer.steps + budget if budget else 0  # pause at this step (0: never)
         self._skipped_in_row = 0
 
     # ---- called from the GUI thread ------------------------------------------------------
@@ -54,7 +55,14 @@ class TrainWorker(QObject):
         self._wake.set()
 
     def set_budget(self, steps: int) -> None:
-        self._set(budget=steps)
+        """Pause after `steps` more steps (0: no limit)."""
+        with self._lock:
+            self._budget_end = self.trainer.steps + steps if steps else 0
+        self._wake.set()
+
+    @property
+    def budget_end(self) -> int:
+        return self._budget_end
 
     def apply(self, **settings) -> None:
         """lr=..., clip=..., optimizer=..., restore=True: applied before the next step, no reset.
@@ -68,12 +76,9 @@ class TrainWorker(QObject):
         self._stop.set()
         self._wake.set()
 
-    def _set(self, running: bool | None = None, budget: int | None = None) -> None:
+    def _set(self, running: bool) -> None:
         with self._lock:
-            if running is not None:
-                self._running = running
-            if budget is not None:
-                self._budget = budget
+            self._running = running
         self._wake.set()
 
     # ---- the loop, on the worker thread --------------------------------------------------
@@ -85,10 +90,12 @@ class TrainWorker(QObject):
         self.snapshot_ready.emit(tr.snapshot())
         was_running = False
         while not self._stop.is_set():
-            go, running, settings = self._next_command()
+            go, running, settings, budget_hit = self._next_command()
             if settings:
                 self._apply_settings(settings)
-            if running != was_running:
+            if budget_hit:
+                self.notice.emit(f"step budget reached at step {tr.steps}: paused")
+            if running != was_running or budget_hit:
                 was_running = running
                 self.running_changed.emit(running)
             if not go:
@@ -115,16 +122,18 @@ class TrainWorker(QObject):
             self.snapshot_ready.emit(tr.snapshot(recent[-1], evaluation, tuple(recent)))
         self.finished.emit()
 
-    def _next_command(self) -> tuple[bool, bool, dict]:
-        """Whether to take a step now, whether playing, and settings to apply first."""
+    def _next_command(self) -> tuple[bool, bool, dict, bool]:
+        """Whether to take a step now, whether playing, settings to apply first, and whether the
+        step budget has just stopped play (also when Play was pressed with the budget spent)."""
         with self._lock:
             settings, self._settings = self._settings, {}
-            if self._budget and self.trainer.steps >= self._budget:
+            budget_hit = bool(self._running and self._budget_end and self.trainer.steps >= self._budget_end)
+            if budget_hit:
                 self._running = False
             go = self._running or self._pending_steps > 0
             if not self._running and self._pending_steps:
                 self._pending_steps -= 1
-            return go, self._running, settings
+            return go, self._running, settings, budget_hit
 
     def _apply_settings(self, s: dict) -> None:
         try:
@@ -173,7 +182,8 @@ class TrainerThread:
         self.thread.start()
 
     def stop(self, timeout_ms: int = 5000) -> bool:
-        """Ask the loop to end and wait for the thread; True when it has."""
+        """Ask the loop to end and wait (at most timeout_ms) for the thread; True when it has ended.
+        A step under way is never interrupted: keep this object alive until the thread has finished."""
         self.worker.stop()
         self.thread.quit()
         return self.thread.wait(timeout_ms)

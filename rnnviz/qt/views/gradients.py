@@ -113,6 +113,16 @@ class GradientBars(QWidget):
             self._title = title
             self.plot.setTitle(title, size="9pt")
 
+    def clear(self) -> None:
+        self.grad, self.tokens = np.zeros((1, 0)), []
+        for bar in self.bars:
+            bar.setOpts(x=[], height=[])
+        self.plot.getAxis("bottom").setTicks([[], []])
+        self.plot.setTitle("||dL/dh_t||: type some text", size="9pt")
+        self._title = ""
+        self.target_line.setVisible(False)
+        self.cursor.setVisible(False)
+
     def _set_ticks(self, *_args) -> None:
         self.plot.getAxis("bottom").setTicks([token_ticks(self.tokens, None, self.plot.vb.width()), []])
 

@@ -86,6 +86,13 @@ class SequenceHeatmap(QWidget):
             self.plot.setLimits(xMin=0, xMax=max(T, 1), yMin=0, yMax=H)
             self.plot.setRange(xRange=(0, max(T, 1)), yRange=(0, H), padding=0)
 
+    def clear(self) -> None:
+        """No text: an empty plot."""
+        self.data, self.tokens = np.zeros((1, 1)), []
+        self.image.clear()
+        self.plot.getAxis("bottom").setTicks([[], []])
+        self.cursor.setVisible(False)
+
     def _set_ticks(self, *_args) -> None:
         self.plot.getAxis("bottom").setTicks(
             [token_ticks(self.tokens, self.unknown, self.plot.vb.width()), []]
@@ -130,9 +137,12 @@ class SequenceHeatmap(QWidget):
 
 
 def token_ticks(tokens, unknown, width_px: float) -> list[tuple[float, str]]:
-    """(x, label) at the middle of each labelled step; unknown tokens get a '?'."""
+    """(x, label) at the middle of each labelled step; unknown tokens get a '?'. Labels are thinned
+    so they never run together (words need more room than characters)."""
     T = len(tokens)
-    every = max(1, int(np.ceil(T * TICK_PX / max(width_px, 1.0))))
+    longest = max((len(show_token(t)) for t in tokens), default=1)
+    per_label = TICK_PX if longest <= 1 else 7 * min(longest, 12) + 8
+    every = max(1, int(np.ceil(T * per_label / max(width_px, 1.0))))
     return [
         (t + 0.5, show_token(tok) + ("?" if unknown is not None and unknown[t] else ""))
         for t, tok in enumerate(tokens)

@@ -7,7 +7,16 @@ layer, and ||dL/dh_t||, stacked in a splitter. Clicking any step selects it ever
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from rnnviz.core.model import ModelConfig
 from rnnviz.core.trace import Trace
@@ -24,7 +33,10 @@ GATE_TITLES = {
     "z": "update gate z",
     "n": "candidate n",
 }
-TANH_GATES = ("g", "n")  # in [-1, 1]; the others are sigmoids in [0, 1]
+TANH_GATES = ("g", "n")
+STATE_MIN_HEIGHT = (
+    140  # px per state heatmap; more layers scroll  # in [-1, 1]; the others are sigmoids in [0, 1]
+)
 
 
 class InternalsView(QWidget):
@@ -61,8 +73,12 @@ class InternalsView(QWidget):
         self.grads.hovered.connect(self._on_hovered)
         self.readout = readout_label()
         self._on_hovered("")
+        states_scroll = QScrollArea()  # 2-3 layers stay readable: each heatmap keeps a minimum height
+        states_scroll.setWidget(self.states)
+        states_scroll.setWidgetResizable(True)
+        states_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         split = QSplitter(Qt.Orientation.Vertical)
-        for w in (self.states, self.gates, self.grads):
+        for w in (states_scroll, self.gates, self.grads):
             split.addWidget(w)
         split.setSizes([240, 300, 160])
         lay = QVBoxLayout(self)
@@ -97,6 +113,8 @@ class InternalsView(QWidget):
             if cfg.arch == "lstm"
             else []
         )
+        for m in (*self.h_maps, *self.c_maps):
+            m.setMinimumHeight(STATE_MIN_HEIGHT)
         for n, m in enumerate(self.h_maps):
             self.states_grid.addWidget(m, n, 0)
         for n, m in enumerate(self.c_maps):
@@ -125,6 +143,12 @@ class InternalsView(QWidget):
             m.set_data(tr.c[n], tr.tokens, unknown)
         self._show_gates()
         self.grads.set_grads(tr.grad_h, tr.tokens, tr.target_step, tr.vocab[tr.target_id])
+
+    def clear(self) -> None:
+        """No text to show."""
+        self.trace = None
+        for m in (*self.h_maps, *self.c_maps, *self.gate_maps.values(), self.grads):
+            m.clear()
 
     def _show_gates(self) -> None:
         tr, n = self.trace, max(self.layer_box.currentIndex(), 0)
