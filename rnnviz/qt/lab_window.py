@@ -1,0 +1,426 @@
+"""LabWindow, the gradient lab: an RNN, an LSTM and a GRU trained side by side, and why RNNs forget.
+
+Data flow: LabWorker (own QThread) -> metrics_ready / figures_ready -> _on_metrics / _on_figures
+(keep, mark dirty) -> _on_frame (~30 Hz, only when something arrived) -> setData on items built once.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from functools import partial
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from rnnviz.core.corpus import BUILTIN_PREFIX, BUILTINS, load_corpus
+from rnnviz.core.errors import RnnvizError
+from rnnviz.core.lab import ARCHS, HORIZON_FRACTION, SATURATION, Comparison
+from rnnviz.core.model import MAX_LAYERS
+from rnnviz.core.train import TrainConfig
+from rnnviz.qt.lab_worker import MEASURE_EVERY, LabWorker
+from rnnviz.qt.views.common import PALETTE, fmt, on_hover, readout_label
+from rnnviz.qt.views.curves import LogAxis, set_curve
+from rnnviz.qt.views.history import EVENT_CAP, History
+from rnnviz.qt.worker import TrainerThread
+
+FRAME_MS = 33
+MAX_HIDDEN = 256  # measuring costs O(window x H^3): the lab is for small models
+NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+COLOURS = dict(zip(ARCHS, PALETTE[:3], strict=True))
+SAT_GATES = {("lstm", "i"): "o", ("lstm", "f"): "t", ("lstm", "o"): "s", ("gru", "r"): "d", ("gru", "z"): "+"}
+PCT = f"{HORIZON_FRACTION:.0%}"
+UNIT_LABEL = "1: below vanishes, above explodes"
+# key -> (title, x label, y label, log y)
+PLOTS = {
+    "loss": ("Training loss", "step", "loss (nats)", False),
+    "grad": (f"\u2016dL/dh\u209c\u2016 by distance back (dashed: {PCT} of distance 0)",
+             "distance from the target step", "\u2016dL/dh\u209c\u2016", True),
+    "horizon": (f"Gradient horizon: steps back above {PCT}", "step", "horizon (steps)", False),
+    "sigma": ("Largest singular value of dh\u209c/dh\u209c\u208b\u2081", "step of the probe window",
+              "\u03c3_max", True),
+    "sat": ("Gate saturation per unit (last layer)",
+            f"fraction of steps below {SATURATION[0]} (left-saturated)",
+            f"fraction of steps above {SATURATION[1]} (right-saturated)", False),
+}  # fmt: skip
+KEY = " &nbsp; ".join(
+    [f"<b style='color:{COLOURS[a]}'>\u2501\u2501 {NAMES[a]}</b>" for a in ARCHS]
+    + [
+        f"<b style='color:{COLOURS['lstm']}'>\u254d\u254d LSTM cell path (max f\u209c)</b>",
+        "\u00d7 gradient clipped",
+    ]
+    + ["<span style='color:gray'>hover a plot for exact values</span>"]
+)
+
+
+def _pen(arch: str, width: float = 2.0, dashed: bool = False) -> pg.QtGui.QPen:
+    style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+    return pg.mkPen(COLOURS[arch], width=width, style=style)
+
+
+def _spin(lo, hi, value, tip: str, cls=QSpinBox):
+    box = cls()
+    box.setRange(lo, hi)
+    box.setValue(value)
+    box.setToolTip(tip)
+    box.setMaximumWidth(90)
+    return box
+
+
+def _button(text: str, slot, tip: str = "") -> QPushButton:
+    button = QPushButton(text)
+    button.clicked.connect(lambda _checked=False: slot())  # same thread; drops `checked`
+    button.setToolTip(tip)
+    return button
+
+
+def _positive(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of the finite, positive points of y: a log axis cannot show the others."""
+    y = np.asarray(() if y is None else y, dtype=float)
+    ok = np.isfinite(y) & (y > 0)
+    return np.flatnonzero(ok).astype(float), y[ok]
+
+
+def _new_plot(title: str, xlabel: str, ylabel: str, log_y: bool) -> pg.PlotWidget:
+    axes = {"left": LogAxis("left")} if log_y else None
+    widget = pg.PlotWidget(axisItems=axes, labels={"bottom": xlabel, "left": ylabel})
+    plot = widget.getPlotItem()
+    plot.setTitle(title, size="10pt")
+    plot.getAxis("left").enableAutoSIPrefix(False)
+    plot.showGrid(x=True, y=True, alpha=0.15)
+    plot.setMenuEnabled(False)
+    plot.setLogMode(y=log_y)
+    return widget
+
+
+def _cell(*widgets: QWidget) -> QWidget:
+    """Widgets stacked; the first one stretches."""
+    cell = QWidget()
+    lay = QVBoxLayout(cell)
+    lay.setContentsMargins(0, 0, 0, 0)
+    for w in widgets:
+        lay.addWidget(w, 1 if w is widgets[0] else 0)
+    return cell
+
+
+class LabWindow(QMainWindow):
+    def __init__(self, corpus="builtin:story", hidden=64, layers=1, lr=3e-3, seed=0, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("rnnviz \u2014 gradient lab: RNN vs LSTM vs GRU")
+        self.setObjectName("rnnviz-lab")
+        self.resize(1400, 900)
+        self.measure_every = MEASURE_EVERY
+        self.lab: Comparison | None = None
+        self.runner: TrainerThread | None = None
+        self.figs: dict = {}  # arch -> LabMeasurement, the latest
+        self.last_metrics: dict = {}  # arch -> StepMetrics, the latest
+        self._metrics_dirty = self._figs_dirty = False
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.addLayout(self._build_controls(corpus, hidden, layers, lr, seed))
+        lay.addWidget(QLabel(KEY))
+        lay.addLayout(self._build_plots(), 1)
+        self.setCentralWidget(central)
+        self.timer = QTimer(self)
+        self.timer.setInterval(FRAME_MS)
+        self.timer.timeout.connect(self._on_frame)
+        self.reset()
+
+    # ---- layout --------------------------------------------------------------------------
+    def _build_controls(self, corpus: str, hidden: int, layers: int, lr: float, seed: int) -> QHBoxLayout:
+        self.corpus = QComboBox()
+        for name, (_, desc) in BUILTINS.items():
+            self.corpus.addItem(name, BUILTIN_PREFIX + name)
+            self.corpus.setItemData(self.corpus.count() - 1, desc, Qt.ItemDataRole.ToolTipRole)
+        self.corpus.setCurrentIndex(max(self.corpus.findData(corpus), 0))
+        self.hidden = _spin(1, MAX_HIDDEN, hidden, "Hidden units of each model (applies on Reset)")
+        self.layers = _spin(1, MAX_LAYERS, layers, "Layers of each model (applies on Reset)")
+        self.seed = _spin(0, 2**31 - 1, seed, "The same seed for all three models (applies on Reset)")
+        self.lr = QLineEdit(f"{lr:g}")
+        self.lr.setMaximumWidth(70)
+        self.lr.setToolTip("Learning rate of all three models: applies at once (Enter)")
+        self.lr.editingFinished.connect(partial(self._tell, "set_lr", self.lr.text))
+        self.play = QPushButton("Play")
+        self.play.setCheckable(True)
+        self.play.toggled.connect(self._on_play)
+        self.scale = _spin(0.1, 10.0, 1.5, "> 1 makes gradients explode, < 1 vanish", QDoubleSpinBox)
+        self.scale.setSingleStep(0.1)
+        self.scale_label = QLabel()
+        row = QHBoxLayout()
+        for text, w in (
+            ("Corpus", self.corpus),
+            ("Hidden", self.hidden),
+            ("Layers", self.layers),
+            ("Seed", self.seed),
+            (None, _button("Reset", self.reset, "New models from the corpus, size and seed chosen here")),
+            ("   Learning rate", self.lr),
+            (None, self.play),
+            (None, _button("Step", partial(self._tell, "step_once"), "One training step of each model")),
+            ("   Scale W_hh \u00d7", self.scale),
+            (
+                None,
+                _button(
+                    "Apply", partial(self._tell, "scale_recurrent", self.scale.value), "W_hh \u00d7= factor"
+                ),
+            ),
+            (None, _button("Undo", partial(self._tell, "undo_scaling"), "Divide out every factor applied")),
+            (None, self.scale_label),
+        ):
+            if text:
+                row.addWidget(QLabel(text))
+            row.addWidget(w)
+        row.addStretch(1)
+        return row
+
+    def _build_plots(self) -> QGridLayout:
+        grid = QGridLayout()
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.readouts: dict[str, QLabel] = {}
+        for k, (key, spec) in enumerate(PLOTS.items()):
+            widget = _new_plot(*spec)
+            plot, label = widget.getPlotItem(), readout_label()
+            self.plots[key], self.readouts[key] = plot, label
+            on_hover(plot, partial(self._on_hover, key), partial(label.setText, " "))
+            grid.addWidget(_cell(widget, label), k // 3, k % 3)
+        self._build_items()
+        self.table = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        grid.addWidget(self.table, 1, 2)
+        return grid
+
+    def _build_items(self) -> None:
+        p = self.plots
+        self.loss = {a: History() for a in ARCHS}
+        self.horizons = {a: History() for a in ARCHS}
+        self.clipped = {a: deque(maxlen=EVENT_CAP) for a in ARCHS}  # (step, loss) of clipped steps
+        # bottom left: the loss starts high and falls; it only rises (top right) when gradients explode
+        p["loss"].addLegend(offset=(6, -6), labelTextSize="8pt", brush=(255, 255, 255, 170), colCount=2)
+        self.loss_curves = {a: p["loss"].plot(pen=_pen(a, 1.5), name=NAMES[a]) for a in ARCHS}
+        self.clip_marks = {
+            a: p["loss"].plot(pen=None, symbol="x", symbolSize=6, symbolPen=_pen(a, 1.5)) for a in ARCHS
+        }
+        p["loss"].legend.addItem(pg.ScatterPlotItem(symbol="x", pen="#777"), "gradient clipped")
+        self.grad_curves = {a: p["grad"].plot(pen=_pen(a)) for a in ARCHS}
+        self.thresholds = {a: pg.InfiniteLine(angle=0, pen=_pen(a, 1, dashed=True)) for a in ARCHS}
+        self.horizon_curves = {
+            a: p["horizon"].plot(pen=_pen(a), symbol="o", symbolSize=5, symbolBrush=COLOURS[a]) for a in ARCHS
+        }
+        self.sigma_curves = {a: p["sigma"].plot(pen=_pen(a)) for a in ARCHS}
+        self.cell_curve = p["sigma"].plot(pen=_pen("lstm", 2, dashed=True))
+        pen, opts = (
+            pg.mkPen("#777", width=1.5, style=Qt.PenStyle.DashLine),
+            {"position": 0.02, "anchors": [(0, 1), (0, 1)], "color": "#333"},
+        )
+        self.unit_line = pg.InfiniteLine(0.0, 0, pen, label=UNIT_LABEL, labelOpts=opts)  # at log10(1) = 0
+        p["sigma"].addItem(self.unit_line)
+        for line in self.thresholds.values():
+            p["grad"].addItem(line)
+        p["sat"].plot([0, 1], [1, 0], pen=pg.mkPen("#999", width=1, style=Qt.PenStyle.DotLine))
+        p["sat"].setRange(xRange=(0, 1), yRange=(0, 1), padding=0.03, disableAutoRange=True)
+        legend = p["sat"].addLegend(offset=(-6, 6), labelTextSize="8pt")
+        self.sat_points = {}
+        for (arch, gate), symbol in SAT_GATES.items():
+            item = pg.ScatterPlotItem(size=8, symbol=symbol, pen=_pen(arch, 1), brush=COLOURS[arch])
+            p["sat"].addItem(item)
+            legend.addItem(item, f"{NAMES[arch]} gate {gate}")
+            self.sat_points[arch, gate] = item
+
+    # ---- the worker ----------------------------------------------------------------------
+    def reset(self) -> None:
+        """Three new models from the controls; the old ones (and their curves) go."""
+        self._stop_runner()
+        try:
+            corpus = load_corpus(self.corpus.currentData(), "char")
+            cfg = TrainConfig(lr=float(self.lr.text()), seed=self.seed.value(), clip=1.0)
+            self.lab = Comparison(corpus, self.hidden.value(), self.layers.value(), cfg, device="cpu")
+        except (RnnvizError, ValueError) as exc:
+            self.statusBar().showMessage(f"Reset failed: {exc}", 10000)
+            return
+        for h in (*self.loss.values(), *self.horizons.values(), *self.clipped.values()):
+            h.clear()
+        self.figs, self.last_metrics = {}, {}
+        self._metrics_dirty = self._figs_dirty = True
+        self._start_runner()
+
+    def _start_runner(self) -> None:
+        worker = LabWorker(self.lab, self.measure_every)
+        worker.metrics_ready.connect(self._on_metrics)
+        worker.figures_ready.connect(self._on_figures)
+        worker.failed.connect(self.statusBar().showMessage)
+        worker.running_changed.connect(self._on_running)
+        self.runner = TrainerThread(worker)
+        self.runner.thread.setObjectName("rnnviz-lab")
+        self._tell()
+        self.runner.start()
+        self.timer.start()
+
+    def _stop_runner(self) -> None:
+        if self.runner is not None:
+            self.runner.stop(30_000)
+            self.runner = None
+            # A stopped worker's queued signals must not reach the next run's curves.
+            QCoreApplication.removePostedEvents(self, QEvent.Type.MetaCall)
+        self.play.setChecked(False)
+
+    @property
+    def worker(self) -> LabWorker | None:
+        return self.runner.worker if self.runner is not None else None
+
+    def showEvent(self, event) -> None:
+        if self.runner is None and self.lab is not None:  # reopened: go on with the same models
+            self._start_runner()
+        super().showEvent(event)
+
+    def closeEvent(self, event) -> None:
+        self.timer.stop()
+        self._stop_runner()
+        super().closeEvent(event)
+
+    # ---- slots ---------------------------------------------------------------------------
+    @Slot(object)
+    def _on_metrics(self, batch: dict) -> None:
+        for arch, ms in batch.items():
+            ok = [m for m in ms if not m.skipped and np.isfinite(m.loss)]
+            self.loss[arch].extend([m.step for m in ok], [m.loss for m in ok])
+            self.clipped[arch].extend((m.step, m.loss) for m in ok if m.clipped)
+            if ms:
+                self.last_metrics[arch] = ms[-1]
+        self._metrics_dirty = True
+
+    @Slot(object)
+    def _on_figures(self, figs: dict) -> None:
+        for arch, f in figs.items():
+            if len(self.horizons[arch]) and f.step <= self.horizons[arch].x[-1]:
+                continue  # remeasured at the same step (e.g. after scaling W_hh): no new point
+            self.horizons[arch].extend([f.step], [f.horizon])
+        self.figs = dict(figs)
+        self._figs_dirty = True
+
+    @Slot(bool)
+    def _on_running(self, on: bool) -> None:
+        self.play.blockSignals(True)
+        self.play.setChecked(on)
+        self.play.blockSignals(False)
+        self.play.setText("Pause" if on else "Play")
+
+    def _on_play(self, on: bool) -> None:
+        if self.worker is not None:
+            self.worker.play() if on else self.worker.pause()
+        self.play.setText("Pause" if on else "Play")
+
+    def _tell(self, method: str | None = None, value=None) -> None:
+        """Call a control method of the worker (with float(value()) if given); errors become messages."""
+        try:
+            if method and self.worker is not None:
+                getattr(self.worker, method)(*(() if value is None else (float(value()),)))
+        except (RnnvizError, ValueError) as exc:
+            self.statusBar().showMessage(str(exc), 10000)
+        scale = self.worker.scale_applied if self.worker is not None else 1.0
+        self.scale_label.setText(f"W_hh \u00d7 {scale:.4g} applied")
+
+    # ---- drawing -------------------------------------------------------------------------
+    def _on_frame(self) -> None:
+        metrics, figs = self._metrics_dirty, self._figs_dirty
+        self._metrics_dirty = self._figs_dirty = False
+        if metrics:
+            for a in ARCHS:
+                set_curve(self.loss_curves[a], self.loss[a])
+                marks = np.array(self.clipped[a], dtype=float).reshape(-1, 2)
+                self.clip_marks[a].setData(x=marks[:, 0], y=marks[:, 1])
+        if figs:
+            self._draw_figures()
+        if metrics or figs:
+            self.table.setText(self._table_html())
+
+    def _draw_figures(self) -> None:
+        empty = np.zeros(0)
+        for a in ARCHS:
+            f = self.figs.get(a)
+            set_curve(self.horizon_curves[a], self.horizons[a])
+            self.grad_curves[a].setData(*_positive(getattr(f, "grad_by_distance", None)))
+            g0 = float(f.grad_by_distance[0]) if f is not None and len(f.grad_by_distance) else 0.0
+            self.thresholds[a].setVisible(g0 > 0)
+            if g0 > 0:
+                self.thresholds[a].setValue(np.log10(HORIZON_FRACTION * g0))
+            self.sigma_curves[a].setData(*_positive(getattr(f, "sigma_by_step", None)))
+        self.cell_curve.setData(*_positive(getattr(self.figs.get("lstm"), "cell_sigma", None)))
+        for (arch, gate), item in self.sat_points.items():
+            f = self.figs.get(arch)
+            left, right = f.saturation.get(gate, (empty, empty)) if f is not None else (empty, empty)
+            item.setData(x=left, y=right)
+
+    def _table_html(self) -> str:
+        head = "model|step|loss|horizon|mean \u03c3_max|\u2016J_T\u22efJ_1\u2016|W_hh \u00d7".split("|")
+        rows = ["<tr>" + "".join(f"<th align='right'>{h}</th>" for h in head) + "</tr>"]
+        for a in ARCHS:
+            m, f = self.last_metrics.get(a), self.figs.get(a)
+            cells = (
+                f"<b style='color:{COLOURS[a]}'>{NAMES[a]}</b>",
+                str(m.step) if m else "0",
+                fmt(m.loss) if m else "\u2013",
+                f"{f.horizon:.1f}" if f else "\u2013",
+                fmt(f.mean_sigma) if f else "\u2013",
+                fmt(f.window_gain) if f else "\u2013",
+                f"{f.scale:.4g}" if f else "\u2013",
+            )
+            rows.append("<tr>" + "".join(f"<td align='right'>{c}</td>" for c in cells) + "</tr>")
+        lab = self.lab
+        at = next(iter(self.figs.values())).step if self.figs else 0
+        note = (
+            f"Figures at step {at} on {len(lab.positions) if lab else 0} held-out windows of "
+            f"{lab.window if lab else 0} characters, measured every {self.measure_every} steps and on pause. "
+            f"Horizon: steps back that \u2016dL/dh\u209c\u2016 stays above {PCT} of its value at the target. "
+            "\u03c3_max &lt; 1 at every step: the gradient vanishes; &gt; 1: it can explode (clipping fires)."
+        )
+        return f"<table cellspacing='0' cellpadding='4'>{''.join(rows)}</table><p>{note}</p>"
+
+    # ---- hover read-outs -----------------------------------------------------------------
+    def _on_hover(self, key: str, x: float, y: float) -> None:
+        self.readouts[key].setText(self.readout_text(key, x, y))
+
+    def readout_text(self, key: str, x: float, y: float) -> str:
+        """Exact values under the mouse at data coordinates (x, y) of plot `key`."""
+        if key == "sat":
+            return self._sat_text(x, y)
+        parts, t = [], int(round(x))
+        where = f"distance {t}" if key == "grad" else f"step {t}"
+        for a in ARCHS:
+            if key in ("loss", "horizon"):
+                h = (self.loss if key == "loss" else self.horizons)[a]
+                i = h.nearest(x)
+                if i is not None:
+                    where = f"step {int(h.x[i])}"
+                    parts.append(f"{NAMES[a]} {fmt(h.y[i])}")
+                continue
+            f = self.figs.get(a)
+            values = (f.grad_by_distance if key == "grad" else f.sigma_by_step) if f is not None else ()
+            if 0 <= t < len(values):
+                cell = f.cell_sigma if key == "sigma" and f.cell_sigma is not None else None
+                parts.append(
+                    f"{NAMES[a]} {fmt(values[t])}" + (f" (cell {fmt(cell[t])})" if cell is not None else "")
+                )
+        return f"{where}: " + " \u00b7 ".join(parts) if parts else " "
+
+    def _sat_text(self, x: float, y: float) -> str:
+        best, text = 0.03**2, " "
+        for (arch, gate), item in self.sat_points.items():
+            xs, ys = item.getData()
+            if len(xs):
+                d = (xs - x) ** 2 + (ys - y) ** 2
+                j = int(np.argmin(d))
+                if d[j] < best:
+                    best = d[j]
+                    text = f"{NAMES[arch]} {gate}, unit {j}: left-saturated {xs[j]:.0%}, right {ys[j]:.0%}"
+        return text

@@ -1,0 +1,240 @@
+"""LabWorker: trains an RNN, an LSTM and a GRU side by side (core.lab.Comparison) on its own QThread.
+
+The same pattern as TrainWorker: control calls from the GUI thread set flags under a lock that
+the loop reads between steps. Metrics go out at most ~20 times a second, each batch carrying every
+step since the previous one; gradient figures (horizon, spectrum, gate saturation) are measured
+here, not on the GUI thread (~0.3-1 s for the three models), every `measure_every` steps, once at
+start, and whenever training pauses after a step or W_hh was rescaled.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import torch
+from PySide6.QtCore import QObject, Signal, Slot
+
+from rnnviz.core.errors import ConfigError, RnnvizError
+from rnnviz.core.lab import (
+    Comparison,
+    LabFigures,
+    cell_path_singular_values,
+    gate_saturation,
+    product_norm,
+    step_jacobians,
+)
+from rnnviz.core.trace import Trace, TraceWeights, trace
+from rnnviz.core.train import check_lr
+
+METRICS_INTERVAL = 1 / 20
+MEASURE_EVERY = 50
+
+
+@dataclass(frozen=True)
+class LabMeasurement(LabFigures):
+    """LabFigures plus what the lab window draws from a trace of the first probe window."""
+
+    cell_sigma: np.ndarray | None = None  # LSTM: largest singular value of dc_t/dc_(t-1) = max_j f_t[j]
+    saturation: dict = field(default_factory=dict)  # gate -> (left (H,), right (H,)), last layer
+    window_gain: float = float("nan")  # ||J_T ... J_1|| over the first probe window, last layer
+    scale: float = 1.0  # product of the W_hh scale factors applied when measured
+
+
+def probe_trace(lab: Comparison, w: TraceWeights) -> Trace | None:
+    """The trace of the first probe window, the one `sigma_by_step` is drawn from."""
+    if not len(lab.positions):
+        return None
+    p = int(lab.positions[0])
+    return trace(w, lab.probe_ids[p - lab.window + 1 : p + 1], target_id=int(lab.probe_ids[p + 1]))
+
+
+def measure(lab: Comparison, arch: str, scale: float = 1.0) -> LabMeasurement:
+    """Comparison.measure, plus the LSTM cell path, gate saturation and the window's gain."""
+    trainer = lab.trainers[arch]
+    weights = trainer.snapshot().weights
+    fig = lab.measure(arch, weights)
+    base = {f.name: getattr(fig, f.name) for f in fields(LabFigures)}
+    w = TraceWeights.from_state(trainer.model_cfg, weights)
+    tr = probe_trace(lab, w)
+    if tr is None:
+        return LabMeasurement(**base, scale=scale)
+    top = w.cfg.layers - 1
+    jac = step_jacobians(w, tr, top)
+    return LabMeasurement(
+        **base,
+        cell_sigma=cell_path_singular_values(tr, top) if arch == "lstm" else None,
+        saturation=gate_saturation(tr, top),
+        window_gain=product_norm(jac, 0, len(jac) - 1),
+        scale=scale,
+    )
+
+
+class LabWorker(QObject):
+    metrics_ready = Signal(object)  # dict arch -> tuple[StepMetrics, ...] since the last emit
+    figures_ready = Signal(object)  # dict arch -> LabMeasurement (a LabFigures)
+    failed = Signal(str)  # a one-line message; training is paused, the window keeps running
+    running_changed = Signal(bool)
+    finished = Signal()
+
+    def __init__(self, lab: Comparison, measure_every: int = MEASURE_EVERY):
+        super().__init__()
+        self.lab = lab
+        self.measure_every = max(1, measure_every)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._running = False
+        self._pending_steps = 0
+        self._lr: float | None = None
+        self._pending_scale = 1.0  # factors asked for, not yet applied to the weights
+        self._scale = 1.0  # product of every factor asked for: what undo_scaling() divides out
+        self._weights_scale = 1.0  # product of the factors applied to the weights (worker thread)
+
+    # ---- called from the GUI thread ------------------------------------------------------
+    def play(self) -> None:
+        self._set(running=True)
+
+    def pause(self) -> None:
+        self._set(running=False)
+
+    def step_once(self, n: int = 1) -> None:
+        with self._lock:
+            self._pending_steps += n
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def set_lr(self, lr: float) -> None:
+        """The learning rate of all three models, from the next step on. Raises ConfigError if invalid."""
+        check_lr(lr)
+        with self._lock:
+            self._lr = lr
+        self._wake.set()
+
+    def scale_recurrent(self, factor: float) -> None:
+        """Multiply W_hh of all three models by factor (between steps). Raises ConfigError if invalid."""
+        if not math.isfinite(factor) or factor <= 0:
+            raise ConfigError(f"scale factor must be a positive number, not {factor!r}")
+        with self._lock:
+            self._pending_scale *= factor
+            self._scale *= factor
+        self._wake.set()
+
+    def undo_scaling(self) -> None:
+        """Divide out every scale factor applied so far."""
+        with self._lock:
+            self._pending_scale /= self._scale
+            self._scale = 1.0
+        self._wake.set()
+
+    @property
+    def scale_applied(self) -> float:
+        """The product of the factors asked for (applied before the next step)."""
+        with self._lock:
+            return self._scale
+
+    @property
+    def steps(self) -> int:
+        return next(iter(self.lab.trainers.values())).steps
+
+    def _set(self, running: bool) -> None:
+        with self._lock:
+            self._running = running
+        self._wake.set()
+
+    # ---- the loop, on the worker thread --------------------------------------------------
+    @Slot()
+    def run(self) -> None:
+        torch.set_num_threads(1)  # per thread; more threads here train slower (GUIDE)
+        recent: dict[str, list] = {a: [] for a in self.lab.trainers}
+        last_emit, was_running = 0.0, False
+        measured_at: int | None = None
+        while not self._stop.is_set():
+            go, running, lr, scale = self._next_command()
+            if self._apply(lr, scale):
+                measured_at = None
+            if running != was_running:
+                was_running = running
+                self.running_changed.emit(running)
+            if not go:
+                self._flush(recent)
+                if measured_at != self.steps:
+                    measured_at = self._measure()
+                self._wake.wait(0.1)
+                self._wake.clear()
+                continue
+            if measured_at is None:  # the first figures, before any training
+                measured_at = self._measure()
+            try:
+                step = self.lab.step()
+            except Exception as exc:  # noqa: BLE001 - reported to the GUI, never kills the app
+                self._pause_with(f"training stopped: {type(exc).__name__}: {exc}")
+                continue
+            for arch, m in step.items():
+                recent[arch].append(m)
+            now = time.perf_counter()
+            if self.steps % self.measure_every == 0:
+                self._flush(recent)
+                measured_at = self._measure()
+            elif now - last_emit >= METRICS_INTERVAL:
+                self._flush(recent)
+                last_emit = now
+        self._flush(recent)
+        self.finished.emit()
+
+    def _next_command(self) -> tuple[bool, bool, float | None, float]:
+        """Whether to step now, whether playing, a new learning rate, a W_hh factor to apply first."""
+        with self._lock:
+            lr, scale = self._lr, self._pending_scale
+            self._lr, self._pending_scale = None, 1.0
+            go = self._running or self._pending_steps > 0
+            if not self._running and self._pending_steps:
+                self._pending_steps -= 1
+            return go, self._running, lr, scale
+
+    def _apply(self, lr: float | None, scale: float) -> bool:
+        """Apply settings; True when the weights changed (the figures are out of date)."""
+        try:
+            if lr is not None:
+                for trainer in self.lab.trainers.values():
+                    trainer.set_lr(lr)
+            if scale != 1.0:
+                for trainer in self.lab.trainers.values():
+                    trainer.scale_recurrent(scale)
+                self._weights_scale *= scale
+                return True
+        except RnnvizError as exc:
+            self.failed.emit(str(exc))
+        return False
+
+    def _flush(self, recent: dict[str, list]) -> None:
+        if any(recent.values()):
+            self.metrics_ready.emit({a: tuple(ms) for a, ms in recent.items()})
+            for ms in recent.values():
+                ms.clear()
+
+    def _measure(self) -> int:
+        """Emit every model's figures; returns the step they were measured at."""
+        steps, scale = self.steps, self._weights_scale
+        try:
+            figs = {}
+            for arch in self.lab.trainers:
+                if self._stop.is_set():  # closing: do not keep the window waiting
+                    return steps
+                figs[arch] = measure(self.lab, arch, scale)
+            self.figures_ready.emit(figs)
+        except Exception as exc:  # noqa: BLE001 - e.g. non-finite weights make the SVD fail
+            self._pause_with(f"measuring stopped: {type(exc).__name__}: {exc}")
+        return steps
+
+    def _pause_with(self, message: str) -> None:
+        with self._lock:
+            self._running = False
+            self._pending_steps = 0
+        self.failed.emit(message)
