@@ -99,7 +99,8 @@ def _new_plot(title: str, xlabel: str, ylabel: str, log_y: bool) -> pg.PlotWidge
     widget = pg.PlotWidget(axisItems=axes, labels={"bottom": xlabel, "left": ylabel})
     plot = widget.getPlotItem()
     plot.setTitle(title, size="10pt")
-    plot.getAxis("left").enableAutoSIPrefix(False)
+    for side in ("left", "bottom"):  # "step (x0.001)" is no way to label steps
+        plot.getAxis(side).enableAutoSIPrefix(False)
     plot.showGrid(x=True, y=True, alpha=0.15)
     plot.setMenuEnabled(False)
     plot.setLogMode(y=log_y)
