@@ -101,7 +101,7 @@ def test_reset_rebuilds_from_the_controls(qtbot, window):
 def test_save_model_writes_a_loadable_checkpoint(qtbot, window, tmp_path, monkeypatch):
     target = tmp_path / "mine.safetensors"
     monkeypatch.setattr(
-        "rnnviz.qt.main_window.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), "")
+        "rnnviz.qt.file_actions.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), "")
     )
     window.save_model()
     ck = load_checkpoint(target)
@@ -178,7 +178,7 @@ def test_bad_model_files_are_messages_and_training_goes_on(qtbot, window, tmp_pa
         if data is not None:
             path.write_bytes(data)
         monkeypatch.setattr(
-            "rnnviz.qt.main_window.QFileDialog.getOpenFileName", lambda *a, p=path, **k: (str(p), "")
+            "rnnviz.qt.file_actions.QFileDialog.getOpenFileName", lambda *a, p=path, **k: (str(p), "")
         )
         window.last_dialog = None
         window.open_model()
@@ -192,7 +192,7 @@ def test_bad_model_files_are_messages_and_training_goes_on(qtbot, window, tmp_pa
 def test_a_bad_corpus_file_is_a_message_and_the_old_corpus_stays(qtbot, window, tmp_path, monkeypatch):
     bad = tmp_path / "photo.txt"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
-    monkeypatch.setattr("rnnviz.qt.main_window.QFileDialog.getOpenFileName", lambda *a, **k: (str(bad), ""))
+    monkeypatch.setattr("rnnviz.qt.file_actions.QFileDialog.getOpenFileName", lambda *a, **k: (str(bad), ""))
     window.open_corpus()
     qtbot.waitUntil(lambda: window.last_dialog is not None, timeout=5000)
     assert "binary" in window.last_dialog.text()
@@ -268,7 +268,7 @@ def test_failed_save_says_why_and_keeps_the_old_file(qtbot, window, tmp_path, mo
     blocker.write_text("x")
     target = blocker / "model.safetensors"  # a folder that is a file: the save must fail
     monkeypatch.setattr(
-        "rnnviz.qt.main_window.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), "")
+        "rnnviz.qt.file_actions.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), "")
     )
     window.save_model()
     assert "cannot save" in window.last_dialog.text() and blocker.read_text() == "x"

@@ -10,7 +10,6 @@ start, and whenever training pauses after a step or W_hh was rescaled.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from dataclasses import dataclass, field, fields
 
@@ -29,6 +28,7 @@ from rnnviz.core.lab import (
 )
 from rnnviz.core.trace import Trace, TraceWeights, trace
 from rnnviz.core.train import check_lr
+from rnnviz.qt.worker import LoopControl
 
 METRICS_INTERVAL = 1 / 20
 MEASURE_EVERY = 50
@@ -73,7 +73,7 @@ def measure(lab: Comparison, arch: str, scale: float = 1.0) -> LabMeasurement:
     )
 
 
-class LabWorker(QObject):
+class LabWorker(LoopControl, QObject):
     metrics_ready = Signal(object)  # dict arch -> tuple[StepMetrics, ...] since the last emit
     figures_ready = Signal(object)  # dict arch -> LabMeasurement (a LabFigures)
     failed = Signal(str)  # a one-line message; training is paused, the window keeps running
@@ -84,32 +84,13 @@ class LabWorker(QObject):
         super().__init__()
         self.lab = lab
         self.measure_every = max(1, measure_every)
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._running = False
-        self._pending_steps = 0
+        self._init_control()
         self._lr: float | None = None
         self._pending_scale = 1.0  # factors asked for, not yet applied to the weights
         self._scale = 1.0  # product of every factor asked for: what undo_scaling() divides out
         self._weights_scale = 1.0  # product of the factors applied to the weights (worker thread)
 
     # ---- called from the GUI thread ------------------------------------------------------
-    def play(self) -> None:
-        self._set(running=True)
-
-    def pause(self) -> None:
-        self._set(running=False)
-
-    def step_once(self, n: int = 1) -> None:
-        with self._lock:
-            self._pending_steps += n
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-
     def set_lr(self, lr: float) -> None:
         """The learning rate of all three models, from the next step on. Raises ConfigError if invalid."""
         check_lr(lr)
@@ -142,11 +123,6 @@ class LabWorker(QObject):
     @property
     def steps(self) -> int:
         return next(iter(self.lab.trainers.values())).steps
-
-    def _set(self, running: bool) -> None:
-        with self._lock:
-            self._running = running
-        self._wake.set()
 
     # ---- the loop, on the worker thread --------------------------------------------------
     @Slot()

@@ -7,14 +7,11 @@ _on_frame (~30 Hz, only when something changed) -> views. Typed text -> TextProb
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QMainWindow,
     QMessageBox,
     QScrollArea,
@@ -24,17 +21,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rnnviz.core.checkpoint import save_checkpoint
-from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus, assets_dir, detokenize, load_corpus
+from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus, assets_dir, load_corpus
 from rnnviz.core.errors import RnnvizError
-from rnnviz.core.generate import sample
 from rnnviz.core.probe import Probe, TextProbe
-from rnnviz.core.session import DEFAULT_MODEL, corpus_record, new_trainer, trainer_from_checkpoint
+from rnnviz.core.session import DEFAULT_MODEL, new_trainer, trainer_from_checkpoint
 from rnnviz.core.snapshot import Snapshot
 from rnnviz.core.train import Trainer
 from rnnviz.qt.controls import ControlsPanel
+from rnnviz.qt.file_actions import FileActions
 from rnnviz.qt.loader import CorpusOpener
 from rnnviz.qt.status import TrainingStatus
+from rnnviz.qt.typed_text import TypedTextActions
 from rnnviz.qt.views.curves import GradNormHistory, TrainingCurves
 from rnnviz.qt.views.internals import InternalsView
 from rnnviz.qt.views.samples import SamplesView
@@ -49,7 +46,7 @@ EVAL_EVERY = 100
 WELCOME_TEXT = "The keeper counted the ships"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FileActions, TypedTextActions, QMainWindow):
     def __init__(self, model: str | None = None, corpus: str | None = None):
         super().__init__()
         self.setWindowTitle("rnnviz")
@@ -356,127 +353,6 @@ class MainWindow(QMainWindow):
             return
         self._start(trainer)
         self.statusBar().showMessage("Model re-created with fresh weights: press Play to train", 6000)
-
-    # ---- the typed text ------------------------------------------------------------------
-    def _retrace(self, *_args) -> None:
-        probe = self.probe.run(self.typing.editor.toPlainText(), self.typing.target_token())
-        self.last_probe = probe
-        tr = probe.trace
-        if tr is not None and not np.isfinite(tr.probs).all():
-            self.typing.info.setText(
-                "The model's outputs are not finite (its weights diverged): restore them or press Reset."
-            )
-            return
-        if tr is None:
-            self.selected = None
-            self.internals.clear()
-        else:
-            if self.selected is not None and self.selected >= tr.steps:
-                self.selected = None
-            self.internals.set_trace(tr)
-            self.internals.set_selected(self.selected)
-        self.typing.show_probe(probe, self.selected)
-        self._update_continuation()
-
-    def _update_continuation(self) -> None:
-        t = self.typing
-        try:
-            more = self.probe.continuation(self.last_probe, t.cont_len.value(), t.temperature.value(), seed=0)
-        except RnnvizError as exc:
-            t.continuation.setText(str(exc))
-            return
-        t.show_continuation(t.editor.toPlainText(), more)
-
-    @Slot(int)
-    def select_step(self, t: int) -> None:
-        self.selected = None if t == self.selected else t
-        self.internals.set_selected(self.selected)
-        self.typing.show_probe(self.last_probe, self.selected)
-
-    def _sample(self, force: bool = False) -> None:
-        snap, w = self.latest, self.probe.weights
-        if (
-            snap is None
-            or w is None
-            or not (force or (self.samples.isVisible() and self.samples.due(snap.updates)))
-        ):
-            return
-        start = snap.vocab.ids(["\n"]) if "\n" in snap.vocab.stoi else snap.vocab.ids([snap.vocab.tokens[1]])
-        try:
-            ids = sample(
-                w, start, self.samples.length.value(), self.samples.temperature.value(), seed=snap.updates
-            )
-        except RnnvizError as exc:
-            self.samples.caption.setText(str(exc))
-            return
-        self.samples.show_sample(
-            snap.updates, detokenize([snap.vocab.tokens[i] for i in ids], snap.vocab.level)
-        )
-
-    # ---- files ---------------------------------------------------------------------------
-    def open_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open model", "", "rnnviz models (*.safetensors);;All files (*)"
-        )
-        if path:
-            try:
-                self._start(trainer_from_checkpoint(path, self.controls.corpus_spec()), path)
-            except RnnvizError as exc:
-                self._warn(str(exc), dialog=True)
-
-    def open_corpus(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open corpus", "", "Text files (*.txt);;All files (*)")
-        if path:
-            self.opener.open(path, self.controls.level.currentText())
-
-    @Slot(object)
-    def _on_corpus_opened(self, corpus: Corpus) -> None:
-        if self._closing:
-            return
-        try:
-            trainer = new_trainer(corpus, self.controls.model_config, self.controls.train_config())
-        except RnnvizError as exc:
-            self._warn(str(exc), dialog=True)
-            return
-        self.file_corpus = corpus
-        self.controls.add_corpus_file(corpus.name)
-        self._start(trainer)
-        self.statusBar().showMessage(f"A fresh model on {Path(corpus.name).name}: press Play", 6000)
-
-    def save_model(self) -> None:
-        snap = self.latest
-        if snap is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save model", self.model_path or "model.safetensors", "rnnviz models (*.safetensors)"
-        )
-        if not path:
-            return
-        trainer = self.runner.worker.trainer if self.runner else None
-        try:
-            save_checkpoint(
-                path,
-                snap.model_cfg,
-                snap.vocab,
-                snap.weights,
-                train=trainer.cfg.to_dict() if trainer else {},
-                steps=snap.updates,
-                extra={"corpus": corpus_record(trainer.corpus)} if trainer else None,
-            )
-        except RnnvizError as exc:
-            self._warn(str(exc), dialog=True)
-            return
-        self.model_path = path
-        self.statusBar().showMessage(f"Saved {path} ({snap.updates} steps)", 6000)
-
-    def _warn(self, message: str, dialog: bool = False) -> None:
-        """A status-bar message; with dialog, also a message box that does not block training."""
-        self.statusBar().showMessage(message, 10000)
-        if dialog:
-            box = QMessageBox(QMessageBox.Icon.Warning, "rnnviz", message, parent=self)
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            box.open()
-            self.last_dialog = box
 
     def closeEvent(self, event) -> None:
         """Stop everything; wait a little for the trainer's last step (the app exits after anyway)."""

@@ -21,28 +21,17 @@ from rnnviz.core.train import NONFINITE_LIMIT, Trainer
 EMIT_INTERVAL = 1 / 30
 
 
-class TrainWorker(QObject):
-    snapshot_ready = Signal(object)  # core.snapshot.Snapshot
-    failed = Signal(str)  # a one-line message; training is paused, the app keeps running
-    diverged = Signal(str)  # repeated non-finite steps: paused; apply(restore=True) offers a way back
-    running_changed = Signal(bool)
-    notice = Signal(str)  # something worth a status-bar line (e.g. the step budget was reached)
-    finished = Signal()
+class LoopControl:
+    """Play / pause / step / stop for a worker loop on another thread: flags under a lock that the
+    loop reads between steps, and an Event that wakes it when paused. Call _init_control() first."""
 
-    def __init__(self, trainer: Trainer, eval_every: int = 100, budget: int = 0):
-        super().__init__()
-        self.trainer = trainer
-        self.eval_every = eval_every
+    def _init_control(self) -> None:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._running = False
         self._pending_steps = 0
-        self._settings: dict = {}
-        self._budget_end = trainer.steps + budget if budget else 0  # pause at this step (0: never)
-        self._skipped_in_row = 0
 
-    # ---- called from the GUI thread ------------------------------------------------------
     def play(self) -> None:
         self._set(running=True)
 
@@ -54,6 +43,34 @@ class TrainWorker(QObject):
             self._pending_steps += n
         self._wake.set()
 
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def _set(self, running: bool) -> None:
+        with self._lock:
+            self._running = running
+        self._wake.set()
+
+
+class TrainWorker(LoopControl, QObject):
+    snapshot_ready = Signal(object)  # core.snapshot.Snapshot
+    failed = Signal(str)  # a one-line message; training is paused, the app keeps running
+    diverged = Signal(str)  # repeated non-finite steps: paused; apply(restore=True) offers a way back
+    running_changed = Signal(bool)
+    notice = Signal(str)  # something worth a status-bar line (e.g. the step budget was reached)
+    finished = Signal()
+
+    def __init__(self, trainer: Trainer, eval_every: int = 100, budget: int = 0):
+        super().__init__()
+        self.trainer = trainer
+        self.eval_every = eval_every
+        self._init_control()
+        self._settings: dict = {}
+        self._budget_end = trainer.steps + budget if budget else 0  # pause at this step (0: never)
+        self._skipped_in_row = 0
+
+    # ---- called from the GUI thread (with play, pause, step_once, stop) --------------------
     def set_budget(self, steps: int) -> None:
         """Pause after `steps` more steps (0: no limit)."""
         with self._lock:
@@ -70,15 +87,6 @@ class TrainWorker(QObject):
         restore: back to the last weights whose loss was finite, learning rate x 0.1."""
         with self._lock:
             self._settings.update(settings)
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-
-    def _set(self, running: bool) -> None:
-        with self._lock:
-            self._running = running
         self._wake.set()
 
     # ---- the loop, on the worker thread --------------------------------------------------

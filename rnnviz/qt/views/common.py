@@ -76,3 +76,18 @@ def fmt(v: float) -> str:
 def show_token(tok: str) -> str:
     """A token made visible: spaces, newlines and tabs get symbols."""
     return {" ": "\u2423", "\n": "\u21b5", "\t": "\u21e5", "": "\u2205"}.get(tok, tok)
+
+
+def token_plot(min_height: int = 90) -> tuple[pg.GraphicsLayoutWidget, pg.PlotItem]:
+    """A plot over the time steps of a text: pans along x only, no menu, room for token labels,
+    and no SI prefixes (their labels would be redrawn on every range change)."""
+    glw = pg.GraphicsLayoutWidget()
+    glw.setMinimumHeight(min_height)
+    plot = glw.addPlot()
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+    plot.setMouseEnabled(x=True, y=False)
+    plot.getAxis("bottom").setHeight(30)
+    for side in ("left", "bottom", "right", "top"):
+        plot.getAxis(side).enableAutoSIPrefix(False)
+    return glw, plot

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from rnnviz.qt.views.common import PALETTE, fmt, on_hover, show_token
+from rnnviz.qt.views.common import PALETTE, fmt, on_hover, show_token, token_plot
 from rnnviz.qt.views.heatmap import token_ticks
 
 DECADES_SHOWN = 12  # bars start at most this many decades below the largest norm
@@ -23,22 +23,9 @@ class GradientBars(QWidget):
         self.tokens: list[str] = []
         self._decades: tuple[int, int] | None = None
         self._title = ""
-        self.glw = pg.GraphicsLayoutWidget()
-        self.glw.setMinimumHeight(90)
-        self.plot = self.glw.addPlot()
-        self.plot.setMenuEnabled(False)
-        self.plot.hideButtons()
-        self.plot.setMouseEnabled(x=True, y=False)
+        self.glw, self.plot = token_plot()
         self.plot.setLabel("left", "||dL/dh_t||")
         self.plot.showGrid(y=True, alpha=0.25)
-        self.plot.getAxis("bottom").setHeight(30)
-        for side in (
-            "left",
-            "bottom",
-            "right",
-            "top",
-        ):  # no SI prefixes: labels redrawn on every range change
-            self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.bars: list[pg.BarGraphItem] = []
         self.target_line = pg.InfiniteLine(
             angle=90, movable=False, pen=pg.mkPen("#D55E00", style=Qt.PenStyle.DashLine)

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from rnnviz.qt.views.common import colormap, fmt, on_hover, show_token, symmetric_levels
+from rnnviz.qt.views.common import colormap, fmt, on_hover, show_token, symmetric_levels, token_plot
 
 TICK_PX = 11  # at least this many pixels per token label along x; denser texts label every k-th
 
@@ -29,23 +29,10 @@ class SequenceHeatmap(QWidget):
         self.data = np.zeros((1, 1))
         self.tokens: list[str] = []
         self.unknown = np.zeros(0, bool)
-        self.glw = pg.GraphicsLayoutWidget()
-        self.glw.setMinimumHeight(90)
-        self.plot = self.glw.addPlot()
+        self.glw, self.plot = token_plot()
         self.plot.setTitle(title, size="9pt")
-        self.plot.setMenuEnabled(False)
-        self.plot.hideButtons()
-        self.plot.setMouseEnabled(x=True, y=False)
         self.plot.invertY(True)
         self.plot.setLabel("left", "unit")
-        self.plot.getAxis("bottom").setHeight(30)
-        for side in (
-            "left",
-            "bottom",
-            "right",
-            "top",
-        ):  # no SI prefixes: labels redrawn on every range change
-            self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
         lo, hi = levels if levels is not None else (-1.0, 1.0)
