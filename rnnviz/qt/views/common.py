@@ -91,3 +91,15 @@ def token_plot(min_height: int = 90) -> tuple[pg.GraphicsLayoutWidget, pg.PlotIt
     for side in ("left", "bottom", "right", "top"):
         plot.getAxis(side).enableAutoSIPrefix(False)
     return glw, plot
+
+
+class LogAxis(pg.AxisItem):
+    """A log axis labelled at 1, 2 and 5 times powers of ten only: the other labels crowd together."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        strings = super().tickStrings(values, scale, spacing)
+        if not self.logMode:
+            return strings
+        return [
+            s if round(10 ** (v % 1)) in (1, 2, 5, 10) else "" for v, s in zip(values, strings, strict=True)
+        ]

@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from rnnviz.core.snapshot import EvalMetrics, StepMetrics
-from rnnviz.qt.views.common import PALETTE, fmt, on_hover, readout_label
+from rnnviz.qt.views.common import PALETTE, LogAxis, fmt, on_hover, readout_label
 from rnnviz.qt.views.history import Events, History
 
 GRAD_HISTORY_CAP = 5_000  # per parameter: a dozen lines of 20k points made each refresh cost ~10 ms
@@ -63,18 +63,6 @@ class LaneViewBox(pg.ViewBox):
 
     def suggestPadding(self, axis: int) -> float:
         return self.LANE if axis == 1 else super().suggestPadding(axis)
-
-
-class LogAxis(pg.AxisItem):
-    """A log axis labelled at 1, 2 and 5 times powers of ten only: the other labels crowd together."""
-
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        strings = super().tickStrings(values, scale, spacing)
-        if not self.logMode:
-            return strings
-        return [
-            s if round(10 ** (v % 1)) in (1, 2, 5, 10) else "" for v, s in zip(values, strings, strict=True)
-        ]
 
 
 def new_plot(graphics: pg.GraphicsLayoutWidget, row: int, label: str, **kwargs) -> pg.PlotItem:
