@@ -301,8 +301,9 @@ class MainWindow(FileActions, TypedTextActions, QMainWindow):
     def _on_frame(self) -> None:
         if self._new_metrics:
             self._new_metrics = False
-            self.curves.refresh()
-            self.gradnorms.refresh()
+            for view in (self.curves, self.gradnorms):  # a hidden tab catches up when shown
+                if view.isVisible():
+                    view.refresh()
             self.status.show(self.latest)
         now = time.perf_counter()
         if self._new_weights and self.latest is not None and now - self._last_retrace >= RETRACE_S:
@@ -319,6 +320,9 @@ class MainWindow(FileActions, TypedTextActions, QMainWindow):
         """Hidden tabs are not drawn while training; a tab shown is brought up to date."""
         if self.weights.isVisible() and self.latest is not None:
             self.weights.set_weights(self.latest.weights)
+        for view in (self.curves, self.gradnorms):
+            if view.isVisible():
+                view.refresh()
         self._sample()
 
     def _on_play(self, on: bool) -> None:
