@@ -155,14 +155,16 @@ def test_closing_during_a_long_step_of_a_huge_model_exits_0_quickly():
     assert p.returncode == 0, p.stderr
     assert "QThread" not in p.stderr and "Traceback" not in p.stderr
     closing = float(p.stdout.split("closing at ")[1].split()[0])
-    assert ended - closing < 2.5  # a step of this model takes several seconds: it was not waited for
+    # A step of this model takes 6 s or more here: the app did not wait for it. (Generous bound: this is a
+    # behaviour check; the exit takes about 1.6 s on these machines.)
+    assert ended - closing < 5.0
 
 
 def test_closing_while_training_exits_0():
     p = run_and_close()
     assert p.returncode == 0, p.stderr
     assert "QThread" not in p.stderr and "Traceback" not in p.stderr
-    assert float(p.stdout.split("closed in ")[1]) < 2.0
+    assert float(p.stdout.split("closed in ")[1]) < 5.0  # about 0.05 s here; generous against CI load
 
 
 def test_bad_model_files_are_messages_and_training_goes_on(qtbot, window, tmp_path, monkeypatch):
@@ -322,7 +324,7 @@ def test_closing_while_a_corpus_loads_is_quick(qtbot, window, tmp_path):
     window.opener.open(str(big), "char", ask=False)
     t0 = time.perf_counter()
     window.close()
-    assert time.perf_counter() - t0 < 2.0
+    assert time.perf_counter() - t0 < 5.0  # the read is cancelled, not waited for (generous bound)
     assert not window.opener.busy()
 
 
