@@ -37,6 +37,27 @@ def one_line_error(p, pattern):
     assert pattern in lines[0], lines[0]
 
 
+def train_tiny(tmp_path, steps: int):
+    """A small char LSTM on the toy words, trained through the CLI; returns its path."""
+    out = tmp_path / "m.safetensors"
+    run(
+        "train",
+        "--corpus",
+        "builtin:words",
+        "--hidden",
+        8,
+        "--steps",
+        steps,
+        "--seq-len",
+        8,
+        "--batch",
+        2,
+        "--out",
+        out,
+    )
+    return out
+
+
 def independent_load(path):
     """Read the checkpoint without rnnviz's loader: safetensors + the documented metadata."""
     with safe_open(str(path), "pt") as f:
@@ -143,22 +164,7 @@ def test_word_level_train_trace_generate(tmp_path):
 
 
 def test_generate_and_readable_trace(tmp_path):
-    out = tmp_path / "m.safetensors"
-    run(
-        "train",
-        "--corpus",
-        "builtin:words",
-        "--hidden",
-        8,
-        "--steps",
-        3,
-        "--seq-len",
-        8,
-        "--batch",
-        2,
-        "--out",
-        out,
-    )
+    out = train_tiny(tmp_path, steps=3)
     g = run("generate", out, "--prompt", "hel", "--length", 20, "--temperature", 0).stdout
     assert g.startswith("hel") and len(g.rstrip("\n")) == 23
     table = run("trace", out, "--text", "hello").stdout
@@ -378,22 +384,7 @@ def test_compare_prints_figures_and_saves_three_checkpoints(tmp_path):
 
 
 def test_sampling_extremes_and_bad_seeds(tmp_path):
-    out = tmp_path / "m.safetensors"
-    run(
-        "train",
-        "--corpus",
-        "builtin:words",
-        "--hidden",
-        8,
-        "--steps",
-        2,
-        "--seq-len",
-        8,
-        "--batch",
-        2,
-        "--out",
-        out,
-    )
+    out = train_tiny(tmp_path, steps=2)
     tiny = run("generate", out, "--prompt", "he", "--length", 5, "--temperature", "1e-310").stdout
     greedy = run("generate", out, "--prompt", "he", "--length", 5, "--temperature", 0).stdout
     assert tiny == greedy  # a vanishing temperature is the most likely token, not a crash
