@@ -6,9 +6,10 @@ from qt_helpers import VOCAB, assert_image, real_trace
 
 from rnnviz.qt.views.common import configure_pyqtgraph, fmt
 from rnnviz.qt.views.gradients import GradientBars
-from rnnviz.qt.views.heatmap import SequenceHeatmap, token_ticks
+from rnnviz.qt.views.heatmap import SequenceHeatmap
 from rnnviz.qt.views.internals import InternalsView
 from rnnviz.qt.views.predictions import PredictionBars
+from rnnviz.qt.views.step_plot import token_ticks
 
 
 @pytest.fixture(autouse=True)

@@ -4,42 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
 
-from rnnviz.qt.views.common import PALETTE, fmt, on_hover, show_token, token_plot
-from rnnviz.qt.views.heatmap import token_ticks
+from rnnviz.qt.views.common import PALETTE, fmt, show_token
+from rnnviz.qt.views.step_plot import StepPlot
 
 DECADES_SHOWN = 12  # bars start at most this many decades below the largest norm
 
 
-class GradientBars(QWidget):
-    step_clicked = Signal(int)
-    hovered = Signal(str)
-
+class GradientBars(StepPlot):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.grad = np.zeros((1, 0))
-        self.tokens: list[str] = []
         self._decades: tuple[int, int] | None = None
         self._title = ""
-        self.glw, self.plot = token_plot()
         self.plot.setLabel("left", "||dL/dh_t||")
         self.plot.showGrid(y=True, alpha=0.25)
         self.bars: list[pg.BarGraphItem] = []
         self.target_line = pg.InfiniteLine(
             angle=90, movable=False, pen=pg.mkPen("#D55E00", style=Qt.PenStyle.DashLine)
         )
-        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ff3b30", width=2))
-        for item in (self.target_line, self.cursor):
-            item.setVisible(False)
-            self.plot.addItem(item)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.glw, 1)
-        on_hover(self.plot, self._on_hover, lambda: self.hovered.emit(""))
-        self.plot.scene().sigMouseClicked.connect(self._on_click)
-        self.plot.vb.sigResized.connect(self._set_ticks)
+        self.target_line.setVisible(False)
+        self.plot.addItem(self.target_line)
 
     def _ensure_layers(self, n: int) -> None:
         while len(self.bars) > n:
@@ -101,26 +87,13 @@ class GradientBars(QWidget):
             self.plot.setTitle(title, size="9pt")
 
     def clear(self) -> None:
-        self.grad, self.tokens = np.zeros((1, 0)), []
+        self.grad = np.zeros((1, 0))
         for bar in self.bars:
             bar.setOpts(x=[], height=[])
-        self.plot.getAxis("bottom").setTicks([[], []])
         self.plot.setTitle("||dL/dh_t||: type some text", size="9pt")
         self._title = ""
         self.target_line.setVisible(False)
-        self.cursor.setVisible(False)
-
-    def _set_ticks(self, *_args) -> None:
-        self.plot.getAxis("bottom").setTicks([token_ticks(self.tokens, None, self.plot.vb.width()), []])
-
-    def set_selected(self, t: int | None) -> None:
-        self.cursor.setVisible(t is not None)
-        if t is not None:
-            self.cursor.setValue(t + 0.5)
-
-    def _step_at(self, x: float) -> int | None:
-        t = int(np.floor(x))
-        return t if 0 <= t < len(self.tokens) else None
+        self._clear_steps()
 
     def _on_hover(self, x: float, y: float) -> None:
         t = self._step_at(x)
@@ -129,10 +102,3 @@ class GradientBars(QWidget):
             return
         norms = "  ".join(f"layer {k + 1}: {fmt(float(g))}" for k, g in enumerate(self.grad[:, t]))
         self.hovered.emit(f"step {t} {show_token(self.tokens[t])!r}  ||dL/dh_t||  {norms}")
-
-    def _on_click(self, event) -> None:
-        pos = event.scenePos()
-        if event.button() == Qt.MouseButton.LeftButton and self.plot.vb.sceneBoundingRect().contains(pos):
-            t = self._step_at(self.plot.vb.mapSceneToView(pos).x())
-            if t is not None:
-                self.step_clicked.emit(t)

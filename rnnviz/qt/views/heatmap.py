@@ -6,35 +6,28 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from rnnviz.qt.views.common import colormap, fmt, on_hover, show_token, symmetric_levels, token_plot
-
-TICK_PX = 11  # at least this many pixels per token label along x; denser texts label every k-th
+from rnnviz.qt.views.common import colormap, fmt, show_token, symmetric_levels
+from rnnviz.qt.views.step_plot import StepPlot
 
 
-class SequenceHeatmap(QWidget):
+class SequenceHeatmap(StepPlot):
     """Time steps left to right, units top to bottom; click a column to select that step.
 
     levels: fixed (lo, hi), or None for symmetric levels fitted to the data (signed values).
     """
 
-    step_clicked = Signal(int)
-    hovered = Signal(str)  # exact values under the mouse, for a read-out label ("" when it leaves)
-
     def __init__(self, title: str, value_name: str, cmap: str, levels=None, parent=None):
         super().__init__(parent)
         self.value_name, self.fixed_levels = value_name, levels
         self.data = np.zeros((1, 1))
-        self.tokens: list[str] = []
         self.unknown = np.zeros(0, bool)
-        self.glw, self.plot = token_plot()
         self.plot.setTitle(title, size="9pt")
         self.plot.invertY(True)
         self.plot.setLabel("left", "unit")
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
+        self.cursor.setZValue(10)  # above the image
         lo, hi = levels if levels is not None else (-1.0, 1.0)
         self.colorbar = pg.ColorBarItem(
             values=(lo, hi), colorMap=colormap(cmap), interactive=False, width=12, label=value_name
@@ -42,15 +35,6 @@ class SequenceHeatmap(QWidget):
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
         self.colorbar.axis.enableAutoSIPrefix(False)
         self._set_bar_ticks(lo, hi)
-        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ff3b30", width=2))
-        self.cursor.setVisible(False)
-        self.plot.addItem(self.cursor)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.glw, 1)
-        on_hover(self.plot, self._on_hover, lambda: self.hovered.emit(""))
-        self.plot.scene().sigMouseClicked.connect(self._on_click)
-        self.plot.vb.sigResized.connect(self._set_ticks)
 
     def set_data(self, data: np.ndarray, tokens: Sequence[str], unknown=None) -> None:
         """data: (T, H) values for each step and unit; tokens: the T input tokens."""
@@ -75,24 +59,13 @@ class SequenceHeatmap(QWidget):
 
     def clear(self) -> None:
         """No text: an empty plot."""
-        self.data, self.tokens = np.zeros((1, 1)), []
+        self.data = np.zeros((1, 1))
         self.image.clear()
-        self.plot.getAxis("bottom").setTicks([[], []])
-        self.cursor.setVisible(False)
-
-    def _set_ticks(self, *_args) -> None:
-        self.plot.getAxis("bottom").setTicks(
-            [token_ticks(self.tokens, self.unknown, self.plot.vb.width()), []]
-        )
+        self._clear_steps()
 
     def _set_bar_ticks(self, lo: float, hi: float) -> None:
         """Three labels (low, middle, high): the colour bar stays readable when the plot is short."""
         self.colorbar.axis.setTicks([[(v, f"{v:.3g}") for v in (lo, (lo + hi) / 2, hi)], []])
-
-    def set_selected(self, t: int | None) -> None:
-        self.cursor.setVisible(t is not None)
-        if t is not None:
-            self.cursor.setValue(t + 0.5)
 
     def _cell(self, x: float, y: float):
         T, H = self.data.shape
@@ -110,28 +83,3 @@ class SequenceHeatmap(QWidget):
             f"step {t} {show_token(self.tokens[t])!r}  unit {u}  "
             f"{self.value_name} = {fmt(float(self.data[t, u]))}{unk}"
         )
-
-    def _on_click(self, event) -> None:
-        if event.button() != Qt.MouseButton.LeftButton:
-            return
-        pos = event.scenePos()
-        if not self.plot.vb.sceneBoundingRect().contains(pos):
-            return
-        p = self.plot.vb.mapSceneToView(pos)
-        cell = self._cell(p.x(), p.y())
-        if cell is not None:
-            self.step_clicked.emit(cell[0])
-
-
-def token_ticks(tokens, unknown, width_px: float) -> list[tuple[float, str]]:
-    """(x, label) at the middle of each labelled step; unknown tokens get a '?'. Labels are thinned
-    so they never run together (words need more room than characters)."""
-    T = len(tokens)
-    longest = max((len(show_token(t)) for t in tokens), default=1)
-    per_label = TICK_PX if longest <= 1 else 7 * min(longest, 12) + 8
-    every = max(1, int(np.ceil(T * per_label / max(width_px, 1.0))))
-    return [
-        (t + 0.5, show_token(tok) + ("?" if unknown is not None and unknown[t] else ""))
-        for t, tok in enumerate(tokens)
-        if t % every == 0
-    ]
