@@ -369,12 +369,9 @@ def _gui(argv: list[str]) -> int:
     if a.model is not None and not Path(a.model).is_file():
         raise ConfigError(f"no such model file: {a.model}")
     if a.corpus is not None:
-        from rnnviz.core.corpus import BUILTIN_PREFIX, BUILTINS
+        from rnnviz.core.corpus import builtin_path
 
-        name = a.corpus[len(BUILTIN_PREFIX) :] if a.corpus.startswith(BUILTIN_PREFIX) else None
-        if name is not None and name not in BUILTINS:
-            raise ConfigError(f"no built-in corpus {name!r}; choose one of: {', '.join(BUILTINS)}")
-        if name is None and not Path(a.corpus).is_file():
+        if builtin_path(a.corpus) is None and not Path(a.corpus).is_file():
             raise ConfigError(f"no such corpus file: {a.corpus}")
     try:
         from rnnviz.qt.app import run

@@ -99,3 +99,15 @@ def test_rnn_gradient_vanishes_further_than_lstm_cell_path():
     g = tr.grad_h[0]
     assert g[0] < 1e-10 * g[-1]
     assert np.all(np.diff(g[20:]) > 0)
+
+
+def test_sampling_from_a_traces_final_state_equals_reading_the_prompt_again():
+    from rnnviz.core.generate import sample
+
+    for arch in ("lstm", "gru"):
+        m = make_model(arch, layers=2, hidden=6, vocab=7)
+        w = TraceWeights.from_state(m.cfg, state_arrays(m))
+        ids = rng_ids(12, 7)
+        tr = trace(w, ids)
+        again = sample(w, ids, 20, 0.8, seed=5)
+        assert np.array_equal(sample(w, ids, 20, 0.8, seed=5, state=tr.final_state()), again)

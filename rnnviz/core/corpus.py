@@ -240,12 +240,18 @@ class Corpus:
         return self.ids[:-n_val], self.ids[-n_val:]
 
 
+def builtin_path(spec: str) -> Path | None:
+    """The file behind `builtin:NAME` (an unknown name is a CorpusError); None for any other spec."""
+    if not spec.startswith(BUILTIN_PREFIX):
+        return None
+    name = spec[len(BUILTIN_PREFIX) :]
+    if name not in BUILTINS:
+        raise CorpusError(f"no built-in corpus {name!r}; choose one of: {', '.join(BUILTINS)}")
+    return assets_dir() / "corpora" / BUILTINS[name][0]
+
+
 def load_corpus(spec: str, level: str = "char", encoding: str = "utf-8") -> Corpus:
     """`builtin:NAME` or a path to a text file (UTF-8 unless another encoding is named)."""
-    if spec.startswith(BUILTIN_PREFIX):
-        name = spec[len(BUILTIN_PREFIX) :]
-        if name not in BUILTINS:
-            raise CorpusError(f"no built-in corpus {name!r}; choose one of: {', '.join(BUILTINS)}")
-        text = read_text(assets_dir() / "corpora" / BUILTINS[name][0])
-        return Corpus.from_text(text, level, spec)
-    return Corpus.from_text(read_text(spec, encoding), level, spec)
+    builtin = builtin_path(spec)
+    text = read_text(builtin) if builtin is not None else read_text(spec, encoding)
+    return Corpus.from_text(text, level, spec)

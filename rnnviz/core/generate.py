@@ -11,11 +11,18 @@ MAX_LENGTH = 100_000
 
 
 def sample(
-    w: TraceWeights, prompt_ids, length: int, temperature: float = 1.0, seed: int | None = None
+    w: TraceWeights,
+    prompt_ids,
+    length: int,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    state: list[tuple] | None = None,
 ) -> np.ndarray:
     """Read the prompt, then draw `length` tokens (temperature 0: always the most likely).
 
-    <unk> (id 0) is never drawn: it only stands for input the model has not seen.
+    state: per layer (h, c) after the prompt, when it was already read (a Trace's `final_state()`):
+    the prompt is then not read again. <unk> (id 0) is never drawn: it only stands for input the
+    model has not seen.
     """
     prompt_ids = np.asarray(prompt_ids, dtype=np.int64)
     if len(prompt_ids) == 0:
@@ -27,8 +34,9 @@ def sample(
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise ConfigError(f"seed must be a whole number >= 0, not {seed!r}")
     rng = np.random.default_rng(seed)
-    fwd = forward(w, prompt_ids)
-    state, h = final_state(fwd), fwd[-1]["h"][-1]
+    if state is None:
+        state = final_state(forward(w, prompt_ids))
+    h = state[-1][0]
     out = np.empty(length, dtype=np.int64)
     for k in range(length):
         logits = h @ w.head_w.T + w.head_b

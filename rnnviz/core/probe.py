@@ -71,7 +71,8 @@ class TextProbe:
         """`length` tokens that follow the traced text, as text to append (with its leading space)."""
         if probe.trace is None or self.weights is None or self.vocab is None or length == 0:
             return ""
-        ids = sample(self.weights, probe.trace.ids, length, temperature, seed)
+        tr = probe.trace  # already read: continue from its final state
+        ids = sample(self.weights, tr.ids, length, temperature, seed, state=tr.final_state())
         last = [probe.trace.tokens[-1]]
         joined = detokenize(last + [self.vocab.tokens[i] for i in ids], self.vocab.level)
         return joined[len(detokenize(last, self.vocab.level)) :]

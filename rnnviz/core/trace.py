@@ -77,6 +77,10 @@ class Trace:
     def steps(self) -> int:
         return len(self.ids)
 
+    def final_state(self) -> list[tuple]:
+        """Per layer (h, c) after the last step (c None unless LSTM): where a continuation starts."""
+        return [(self.h[n, -1], None if self.c is None else self.c[n, -1]) for n in range(self.cfg.layers)]
+
     def to_json(self) -> dict:
         """The `rnnviz trace --json` document (see README, "Trace format")."""
         steps = []
