@@ -17,6 +17,11 @@ from rnnviz import __version__
 from rnnviz.core.errors import ConfigError, RnnvizError
 
 COMMANDS = ("train", "trace", "generate", "compare")
+# `train` options a preset sets its own way: None on the command line means "not given".
+TRAIN_DEFAULTS = dict(
+    corpus="builtin:story", arch="lstm", layers=1, hidden=128, steps=500, seq_len=64, batch=32,
+    optimizer="adam", lr=2e-3, seed=0,
+)  # fmt: skip
 
 
 class UsageError(RnnvizError):
@@ -60,29 +65,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"rnnviz {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train a model on a corpus and save it")
+    t = sub.add_parser("train", help="train a model on a corpus (or a preset) and save it")
+    t.add_argument(
+        "--preset",
+        help="one of the seeds' systems: words, sine, fable, fable-story (its settings; options "
+        "given with it override them)",
+    )
     t.add_argument(
         "--corpus",
-        default="builtin:story",
-        help="text file or builtin:NAME (story, fable, words, brackets)",
+        help="text file or builtin:NAME (story, fable, words, brackets); default builtin:story, or the "
+        "preset's data (for sine: a file of numbers)",
     )
     t.add_argument("--encoding", default="utf-8", help="of the corpus file, e.g. latin-1 (default: utf-8)")
     t.add_argument("--level", choices=("char", "word"), default="char")
-    t.add_argument("--arch", choices=("rnn", "lstm", "gru"), default="lstm")
+    t.add_argument("--arch", choices=("rnn", "lstm", "gru"), help="default: lstm")
     t.add_argument("--nonlinearity", choices=("tanh", "relu"), default="tanh", help="for --arch rnn")
-    t.add_argument("--layers", type=int, default=1)
-    t.add_argument("--hidden", type=int, default=128)
+    t.add_argument("--layers", type=int, help="default: 1")
+    t.add_argument("--hidden", type=int, help="default: 128")
     t.add_argument(
         "--input", choices=("onehot", "embedding"), help="default: onehot (char), embedding (word)"
     )
     t.add_argument("--embed-dim", type=int, default=32)
-    t.add_argument("--steps", type=int, default=500)
-    t.add_argument("--seq-len", type=int, default=64)
-    t.add_argument("--batch", type=int, default=32)
-    t.add_argument("--optimizer", choices=("sgd", "adam", "rmsprop", "adagrad"), default="adam")
-    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--steps", type=int, help="default: 500")
+    t.add_argument("--seq-len", type=int, help="default: 64 (with a window preset: the window length)")
+    t.add_argument("--batch", type=int, help="default: 32")
+    t.add_argument("--optimizer", choices=("sgd", "adam", "rmsprop", "adagrad"), help="default: adam")
+    t.add_argument("--lr", type=float, help="default: 0.002")
     t.add_argument("--clip", type=float, default=1.0, help="max gradient norm; 0 turns clipping off")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, help="default: 0")
     t.add_argument("--loss", choices=("many-to-many", "many-to-one"), default="many-to-many")
     t.add_argument("--val-fraction", type=float, default=0.1)
     t.add_argument("--eval-every", type=int, default=100)
@@ -129,6 +139,13 @@ def cmd_train(a) -> int:
     from rnnviz.core.model import ModelConfig
     from rnnviz.core.train import NONFINITE_LIMIT, TrainConfig, Trainer
 
+    if a.preset is not None:
+        from rnnviz.cli_presets import cmd_train_preset
+
+        return cmd_train_preset(a)
+    for k, v in TRAIN_DEFAULTS.items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
     if a.steps < 0:
         raise ConfigError(f"steps must be >= 0, not {a.steps}")
     if a.eval_every < 1:

@@ -76,7 +76,7 @@ def test_gradient_bars_are_log_norms(qtbot):
     tr = real_trace("rnn", layers=2, target_id=2)
     g = GradientBars()
     qtbot.addWidget(g)
-    g.set_grads(tr.grad_h, tr.tokens, tr.target_step, "a")
+    g.set_grads(tr.grad_h, tr.tokens, tr.target_step, tr.loss_label)
     floor = g.plot.getAxis("left")._tickLevels[0][0][0]
     for k, bar in enumerate(g.bars):
         heights = np.asarray(bar.opts["height"])
@@ -93,7 +93,7 @@ def test_gradient_bars_are_log_norms(qtbot):
 def test_gradient_bars_leave_out_zero_norms(qtbot):
     g = GradientBars()
     qtbot.addWidget(g)
-    g.set_grads(np.array([[1e-3, 1e-2, 0.0]]), list("abc"), 1, "b")
+    g.set_grads(np.array([[1e-3, 1e-2, 0.0]]), list("abc"), 1, "-log p('b')")
     assert list(g.bars[0].opts["x"]) == pytest.approx([0.5, 1.5])
 
 

@@ -30,7 +30,7 @@ _MAX_HEADER = 64 * 1024 * 1024
 @dataclass(frozen=True)
 class Checkpoint:
     model_cfg: ModelConfig
-    vocab: Vocab
+    vocab: Vocab | None  # None for a value model (a forecaster of real numbers)
     weights: dict[str, np.ndarray] = field(repr=False)
     train: dict = field(default_factory=dict)  # the training config, as saved
     steps: int = 0  # updates applied
@@ -40,7 +40,7 @@ class Checkpoint:
 def save_checkpoint(
     path: str | Path,
     model_cfg: ModelConfig,
-    vocab: Vocab,
+    vocab: Vocab | None,
     weights: dict[str, np.ndarray],
     train: dict | None = None,
     steps: int = 0,
@@ -56,8 +56,9 @@ def save_checkpoint(
         "hidden": model_cfg.hidden,
         "input": model_cfg.input,
         "embed_dim": model_cfg.embed_dim,
-        "level": vocab.level,
-        "vocab": list(vocab.tokens),
+        "output": model_cfg.output,
+        "level": "value" if vocab is None else vocab.level,
+        "vocab": [] if vocab is None else list(vocab.tokens),
         "train": train or {},
         "steps": steps,
         **(extra or {}),
@@ -125,16 +126,18 @@ def parse_checkpoint(data: bytes, name: str = "model") -> Checkpoint:
         )
     try:
         meta = json.loads(raw)
+        value = meta.get("output", "tokens") == "value"
         model_cfg = ModelConfig(
-            vocab_size=len(meta["vocab"]),
+            vocab_size=0 if value else len(meta["vocab"]),
             arch=meta["arch"],
             nonlinearity=meta["nonlinearity"],
             layers=meta["layers"],
             hidden=meta["hidden"],
             input=meta["input"],
             embed_dim=meta.get("embed_dim", 32),
+            output=meta.get("output", "tokens"),
         )
-        vocab = Vocab(tuple(meta["vocab"]), meta["level"])
+        vocab = None if value else Vocab(tuple(meta["vocab"]), meta["level"])
         steps, train = int(meta.get("steps", 0)), meta.get("train") or {}
         if not isinstance(train, dict) or steps < 0:
             raise ValueError("'train' must be an object and 'steps' a count")
@@ -170,7 +173,7 @@ def _header(data: bytes, name: str) -> dict:
 def expected_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     """state_dict key -> shape, the same as PyTorch's modules give (checked in the tests)."""
     G = {"rnn": 1, "lstm": 4, "gru": 3}[cfg.arch]
-    H, V = cfg.hidden, cfg.vocab_size
+    H, V = cfg.hidden, cfg.out_size
     shapes: dict[str, tuple[int, ...]] = {}
     if cfg.input == "embedding":
         shapes["embedding.weight"] = (V, cfg.embed_dim)

@@ -16,7 +16,8 @@ from rnnviz.core.errors import ConfigError
 
 ARCHS = ("rnn", "lstm", "gru")
 NONLINEARITIES = ("tanh", "relu")
-INPUTS = ("onehot", "embedding")
+INPUTS = ("onehot", "embedding", "value")  # "value": one real number per step (time series)
+OUTPUTS = ("tokens", "value")  # next-token logits, or one real number (regression)
 # Gate names per architecture, in PyTorch's row order inside weight_ih / weight_hh.
 GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 MAX_LAYERS = 3
@@ -32,6 +33,7 @@ class ModelConfig:
     hidden: int = 128
     input: str = "onehot"
     embed_dim: int = 32  # used by input "embedding" only
+    output: str = "tokens"
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -39,15 +41,31 @@ class ModelConfig:
         if self.nonlinearity not in NONLINEARITIES:
             raise ConfigError(f"unknown nonlinearity {self.nonlinearity!r}: choose tanh or relu")
         if self.input not in INPUTS:
-            raise ConfigError(f"unknown input {self.input!r}: choose onehot or embedding")
+            raise ConfigError(f"unknown input {self.input!r}: choose onehot, embedding or value")
+        if self.output not in OUTPUTS:
+            raise ConfigError(f"unknown output {self.output!r}: choose tokens or value")
+        if (self.input == "value") != (self.output == "value"):
+            raise ConfigError("a model reads and predicts real values together, or tokens together")
         _check_range("layers", self.layers, 1, MAX_LAYERS)
         _check_range("hidden size", self.hidden, 1, MAX_HIDDEN)
         _check_range("embedding size", self.embed_dim, 1, MAX_HIDDEN)
-        _check_range("vocabulary size", self.vocab_size, 2, 1_000_000)
+        if self.output == "value":
+            _check_range("vocabulary size of a value model", self.vocab_size, 0, 0)
+        else:
+            _check_range("vocabulary size", self.vocab_size, 2, 1_000_000)
+
+    @property
+    def regression(self) -> bool:
+        """True for a model that reads and predicts real numbers (MSE loss), not tokens."""
+        return self.output == "value"
+
+    @property
+    def out_size(self) -> int:
+        return 1 if self.regression else self.vocab_size
 
     @property
     def input_size(self) -> int:
-        return self.embed_dim if self.input == "embedding" else self.vocab_size
+        return {"embedding": self.embed_dim, "value": 1}.get(self.input, self.vocab_size)
 
     @property
     def gates(self) -> tuple[str, ...]:
@@ -78,7 +96,7 @@ class CharRNN(nn.Module):
             self.rnn = nn.RNN(nonlinearity=cfg.nonlinearity, **kw)
         else:
             self.rnn = (nn.LSTM if cfg.arch == "lstm" else nn.GRU)(**kw)
-        self.head = nn.Linear(cfg.hidden, cfg.vocab_size)
+        self.head = nn.Linear(cfg.hidden, cfg.out_size)
         if cfg.arch == "lstm":
             self._open_forget_gates()
 
@@ -92,13 +110,15 @@ class CharRNN(nn.Module):
             getattr(self.rnn, f"bias_hh_l{n}")[H : 2 * H] = 0.0
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        """(B, T) int64 -> (B, T, D) float inputs of the first recurrent layer."""
+        """(B, T) int64 ids (or float values) -> (B, T, D) float inputs of the first recurrent layer."""
+        if self.cfg.input == "value":
+            return ids.unsqueeze(-1).to(self.head.weight.dtype)
         if self.cfg.input == "embedding":
             return self.embedding(ids)
         return F.one_hot(ids, self.cfg.vocab_size).to(self.head.weight.dtype)
 
     def forward(self, ids: torch.Tensor, state=None):
-        """(B, T) ids -> logits (B, T, V) and the final state (h, or (h, c) for an LSTM)."""
+        """(B, T) ids -> logits (B, T, V) (or values (B, T, 1)) and the final state (h, or (h, c))."""
         out, state = self.rnn(self.embed(ids), state)  # (B, T, H)
         return self.head(out), state
 

@@ -48,8 +48,10 @@ class TraceWeights:
         return cls(cfg, emb, layers, get("head.weight"), get("head.bias"))
 
     def input_projection(self, ids: np.ndarray) -> np.ndarray:
-        """W_ih x_t + b_ih of layer 0 for every step: (T, G*H)."""
+        """W_ih x_t + b_ih of layer 0 for every step: (T, G*H). ids: token ids, or real values."""
         lw = self.layers[0]
+        if self.cfg.input == "value":  # x_t is one number: it scales W_ih's only column
+            return np.outer(np.asarray(ids, dtype=np.float64), lw.w_ih[:, 0]) + lw.b_ih
         if self.embedding is None:  # a one-hot x_t picks one column of W_ih
             return lw.w_ih[:, ids].T + lw.b_ih
         return self.embedding[ids] @ lw.w_ih.T + lw.b_ih
@@ -72,10 +74,26 @@ class Trace:
     grad_c: np.ndarray | None  # (L, T)  ||dL/dc^l_t||, LSTM only
     target_step: int
     target_id: int
+    values: np.ndarray | None = None  # (T,) a value model's forecasts (probs is then (T, 0))
+    target_value: float | None = None  # the value the gradient's squared error is taken against
 
     @property
     def steps(self) -> int:
         return len(self.ids)
+
+    @property
+    def unknown(self) -> np.ndarray:
+        """(T,) True where the input token is outside the vocabulary (never, for values)."""
+        return self.ids == 0 if self.values is None else np.zeros(self.steps, dtype=bool)
+
+    @property
+    def loss_label(self) -> str:
+        """The L that the gradients differentiate, as the views caption it."""
+        if self.values is None:
+            return f"-log p({self.vocab[self.target_id]!r})"
+        if self.target_value is None:
+            return "the forecast y"
+        return f"(y - {self.target_value:.3g})\u00b2/2"
 
     def final_state(self) -> list[tuple]:
         """Per layer (h, c) after the last step (c None unless LSTM): where a continuation starts."""
@@ -95,6 +113,10 @@ class Trace:
                 step["grad_c"] = self.grad_c[:, t].tolist()
             steps.append(step)
         cfg = self.cfg
+        if self.values is not None:
+            for t, step in enumerate(steps):
+                del step["probs"]
+                step["value"] = float(self.values[t])
         return {
             "arch": cfg.arch,
             "nonlinearity": cfg.nonlinearity,
@@ -104,9 +126,14 @@ class Trace:
             "vocab": list(self.vocab),
             "tokens": list(self.tokens),
             "ids": self.ids.tolist(),
-            "grad_target": {"step": self.target_step, "token": self.vocab[self.target_id]},
+            "grad_target": self._grad_target(),
             "steps": steps,
         }
+
+    def _grad_target(self) -> dict:
+        if self.values is None:
+            return {"step": self.target_step, "token": self.vocab[self.target_id]}
+        return {"step": self.target_step, "value": self.target_value}
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -123,6 +150,8 @@ def trace(
     target_id: int | None = None,
 ) -> Trace:
     """Replay the network on `ids`; gradients of -log p_s(target) (default: last step, argmax)."""
+    if w.cfg.regression:
+        raise VocabError("this model forecasts numbers: trace it on values, not tokens")
     ids = np.asarray(ids, dtype=np.int64)
     T, V = len(ids), w.head_b.shape[0]
     if T == 0:
@@ -133,19 +162,53 @@ def trace(
     if not 0 <= s < T:
         raise VocabError(f"target step {s} is outside 0..{T - 1}")
 
-    arch, L = w.cfg.arch, w.cfg.layers
     fwd = forward(w, ids)
     probs = softmax(fwd[-1]["h"] @ w.head_w.T + w.head_b)  # (T, V)
     tid = int(np.argmax(probs[s])) if target_id is None else int(target_id)
     if not 0 <= tid < V:
         raise VocabError(f"target token id {tid} is outside 0..{V - 1}")
 
+    dlogits = probs[s].copy()
+    dlogits[tid] -= 1.0
+    vocab = tuple(vocab) if vocab is not None else tuple(str(i) for i in range(V))
+    tokens = tuple(tokens) if tokens is not None else tuple(vocab[i] for i in ids)
+    return _assemble(
+        w, fwd, dlogits, s, vocab=vocab, level=level, tokens=tokens, ids=ids, probs=probs, target_id=tid
+    )
+
+
+def trace_series(w: TraceWeights, xs, target_step: int | None = None, target: float | None = None) -> Trace:
+    """Replay a value model on the real inputs `xs`. Gradients are of L = (y_s - target)^2 / 2, the
+    squared error of the forecast y_s made after step s (default: the last), or of y_s itself
+    when no target is given."""
+    xs = np.asarray(xs, dtype=np.float64)
+    T = len(xs)
+    if not w.cfg.regression:
+        raise VocabError("this model reads tokens, not numbers")
+    if T == 0:
+        raise VocabError("nothing to trace: no values")
+    if not np.isfinite(xs).all():
+        raise VocabError("the values must be finite numbers")
+    s = T - 1 if target_step is None else int(target_step)
+    if not 0 <= s < T:
+        raise VocabError(f"target step {s} is outside 0..{T - 1}")
+    fwd = forward(w, xs)
+    values = fwd[-1]["h"] @ w.head_w[0] + w.head_b[0]  # (T,)
+    d_out = np.array([1.0 if target is None else values[s] - float(target)])
+    tokens = tuple(f"{x:.3g}" for x in xs)
+    return _assemble(
+        w, fwd, d_out, s, vocab=(), level="value", tokens=tokens, ids=np.zeros(T, dtype=np.int64),
+        probs=np.zeros((T, 0)), target_id=0, values=values, target_value=target,
+    )  # fmt: skip
+
+
+def _assemble(w: TraceWeights, fwd: list[dict], d_out: np.ndarray, s: int, **fields) -> Trace:
+    """Backward from dL/d(output at step s) = d_out, then the Trace of everything."""
+    arch, L, T = w.cfg.arch, w.cfg.layers, len(fwd[0]["h"])
     # Backward, top layer first: each layer's input gradient is injected into the one below.
     grad_h, grad_c = np.zeros((L, T)), np.zeros((L, T)) if arch == "lstm" else None
     inject = np.zeros((T, w.cfg.hidden))
-    dlogits = probs[s].copy()
-    dlogits[tid] -= 1.0
-    inject[s] = dlogits @ w.head_w
+    inject[s] = d_out @ w.head_w
     for n in range(L - 1, -1, -1):
         d_in, gn, cn = _BACKWARD[arch](w.cfg, w.layers[n], fwd[n], inject, s)
         grad_h[n] = gn
@@ -153,25 +216,17 @@ def trace(
             grad_c[n] = cn
         inject = d_in
 
-    gate_names = GATES[arch]
     H = w.cfg.hidden
-    gates = {g: np.stack([f["act"][:, k * H : (k + 1) * H] for f in fwd]) for k, g in enumerate(gate_names)}
-    vocab = tuple(vocab) if vocab is not None else tuple(str(i) for i in range(V))
-    tokens = tuple(tokens) if tokens is not None else tuple(vocab[i] for i in ids)
+    gates = {g: np.stack([f["act"][:, k * H : (k + 1) * H] for f in fwd]) for k, g in enumerate(GATES[arch])}
     return Trace(
         cfg=w.cfg,
-        vocab=vocab,
-        level=level,
-        tokens=tokens,
-        ids=ids,
         h=np.stack([f["h"] for f in fwd]),
         c=np.stack([f["c"] for f in fwd]) if arch == "lstm" else None,
         gates=gates,
-        probs=probs,
         grad_h=grad_h,
         grad_c=grad_c,
         target_step=s,
-        target_id=tid,
+        **fields,
     )
 
 

@@ -11,12 +11,14 @@ import math
 import time
 from dataclasses import asdict, dataclass, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from rnnviz.core.corpus import Corpus
 from rnnviz.core.errors import ConfigError
 from rnnviz.core.model import CharRNN, ModelConfig, pick_device, state_arrays
+from rnnviz.core.samples import SAMPLE_MODES, Samples, build_samples
 from rnnviz.core.snapshot import EvalMetrics, Snapshot, StepMetrics
 
 OPTIMIZERS = {
@@ -41,6 +43,7 @@ class TrainConfig:
     seed: int = 0
     loss_mode: str = "many-to-many"
     val_fraction: float = 0.1
+    samples: str = "stream"  # or "windows" / "words": many-to-one samples (see core/samples.py)
 
     def __post_init__(self) -> None:
         for what, v, hi in (
@@ -54,6 +57,10 @@ class TrainConfig:
         check_clip(self.clip)
         if self.loss_mode not in LOSS_MODES:
             raise ConfigError(f"unknown loss mode {self.loss_mode!r}: choose {' or '.join(LOSS_MODES)}")
+        if self.samples not in SAMPLE_MODES:
+            raise ConfigError(f"unknown sample mode {self.samples!r}: choose {', '.join(SAMPLE_MODES)}")
+        if self.samples != "stream" and self.loss_mode != "many-to-one":
+            raise ConfigError(f"{self.samples} samples have one target each: the loss mode is many-to-one")
         if not 0.0 <= self.val_fraction < 0.9:
             raise ConfigError(f"held-out fraction must be in [0, 0.9), not {self.val_fraction!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
@@ -96,9 +103,23 @@ class Trainer:
             self.model.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
         self.model.to(self.device)
         self.params = dict(self.model.named_parameters())
-        train_ids, val_ids = corpus.split(cfg.val_fraction)
-        self.data, self.notes = self._streams(train_ids)  # (B, N)
-        self.val_data = torch.as_tensor(val_ids, device=self.device)
+        self.samples: Samples | None = None  # many-to-one samples, or None: ordered streams
+        self.val_samples: Samples | None = None
+        self.notes: list[str] = []
+        if model_cfg.regression and cfg.samples != "windows":
+            raise ConfigError("a model of real values trains on windows of the series (samples: windows)")
+        if (corpus.vocab is None) != model_cfg.regression:
+            raise ConfigError(f"{corpus.name} does not suit this model: numbers need a value model")
+        if cfg.samples == "stream":
+            train_ids, val_ids = corpus.split(cfg.val_fraction)
+            self.data, self.notes = self._streams(train_ids)  # (B, N)
+            self.val_data = torch.as_tensor(val_ids, device=self.device)
+        else:
+            self.samples, self.val_samples = build_samples(
+                corpus, cfg.samples, cfg.seq_len, cfg.val_fraction, self.device
+            )
+            self._rng = np.random.default_rng(cfg.seed)
+            self._order, self._at = np.empty(0, dtype=np.int64), 0
         self._optimizer: torch.optim.Optimizer | None = None  # built on first use: see `optimizer`
         self.pos, self.state = 0, None
         self._good: dict[str, torch.Tensor] | None = None  # last weights with a finite loss
@@ -122,12 +143,13 @@ class Trainer:
         return torch.as_tensor(ids[: b * n], device=self.device).view(b, n), notes
 
     def _next_chunk(self):
-        T = self.cfg.seq_len
-        if self.pos + T + 1 > self.data.shape[1]:  # wrap around: start the streams afresh
+        """The next seq_len tokens of every stream (fewer at the streams' end, so no tail is skipped)."""
+        if self.pos + 2 > self.data.shape[1]:  # wrap around: start the streams afresh
             self.pos, self.state = 0, None
-        x = self.data[:, self.pos : self.pos + T]
-        y = self.data[:, self.pos + 1 : self.pos + T + 1]
-        self.pos += T
+        end = min(self.pos + self.cfg.seq_len, self.data.shape[1] - 1)
+        x = self.data[:, self.pos : end]
+        y = self.data[:, self.pos + 1 : end + 1]
+        self.pos = end
         return x, y
 
     # ---- settings that apply between steps, without a reset ------------------------------
@@ -157,6 +179,31 @@ class Trainer:
             self._optimizer = None
 
     # ---- training ------------------------------------------------------------------------
+    def _pick(self) -> np.ndarray | None:
+        """The next batch of sample indices (None: all of them), in a fresh seeded order each epoch."""
+        n = len(self.samples)
+        if self.cfg.batch >= n:
+            return None
+        if self._at + self.cfg.batch > len(self._order):
+            self._order, self._at = self._rng.permutation(n), 0
+        self._at += self.cfg.batch
+        return self._order[self._at - self.cfg.batch : self._at]
+
+    def _sample_outputs(self, samples: Samples, pick=None):
+        """Last-step outputs (n, V) or (n,) and targets for the picked samples; tokens read."""
+        outs, ys, tokens = [], [], 0
+        for x, y, _ in samples.batches(pick):
+            out, _ = self.model(x)
+            outs.append(out[:, -1, 0] if self.model_cfg.regression else out[:, -1])
+            ys.append(y)
+            tokens += x.numel()
+        return torch.cat(outs), torch.cat(ys), tokens
+
+    def _last_loss(self, out, y):
+        if self.model_cfg.regression:
+            return F.mse_loss(out, y), torch.zeros((), device=out.device), y.numel()
+        return F.cross_entropy(out, y), (out.argmax(-1) == y).sum(), y.numel()
+
     def _loss(self, logits, y):
         if self.cfg.loss_mode == "many-to-one":
             logits, y = logits[:, -1], y[:, -1]
@@ -169,9 +216,15 @@ class Trainer:
         """One update. A non-finite loss or gradient is reported and never reaches the weights."""
         t0 = time.perf_counter()
         self.model.train()
-        x, y = self._next_chunk()
-        logits, state = self.model(x, _detach(self.state))
-        loss, correct, count = self._loss(logits, y)
+        if self.samples is None:
+            x, y = self._next_chunk()
+            logits, state = self.model(x, _detach(self.state))
+            loss, correct, count = self._loss(logits, y)
+            tokens = x.numel()
+        else:
+            out, y, tokens = self._sample_outputs(self.samples, self._pick())
+            loss, correct, count = self._last_loss(out, y)
+            state = None
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         names = [n for n, p in self.params.items() if p.grad is not None]
@@ -197,13 +250,13 @@ class Trainer:
             self.state = state
             self.updates += 1
         dt = time.perf_counter() - t0
-        tps = x.numel() / max(dt, 1e-9)
+        tps = tokens / max(dt, 1e-9)
         self._tps = tps if self._tps == 0.0 else 0.9 * self._tps + 0.1 * tps
         return StepMetrics(
             step=self.steps,
             loss=loss_v,
-            accuracy=correct_v / count,
-            bits_per_token=loss_v / LN2,
+            accuracy=math.nan if self.model_cfg.regression else correct_v / count,
+            bits_per_token=math.nan if self.model_cfg.regression else loss_v / LN2,
             tokens_per_s=self._tps,
             grad_norms=dict(zip(names, pnorms, strict=True)),
             total_norm=total,
@@ -238,8 +291,23 @@ class Trainer:
         return True
 
     @torch.no_grad()
+    def score(self, samples: Samples) -> EvalMetrics | None:
+        """Loss (MSE for values) and accuracy over every sample of a set; None if it is empty."""
+        if len(samples) == 0:
+            return None
+        self.model.eval()
+        out, y, _ = self._sample_outputs(samples)
+        loss, correct, count = self._last_loss(out, y)
+        mean = float(loss)
+        if self.model_cfg.regression:
+            return EvalMetrics(self.steps, mean, math.nan, math.nan, count)
+        return EvalMetrics(self.steps, mean, int(correct) / count, mean / LN2, count)
+
+    @torch.no_grad()
     def evaluate(self, max_tokens: int = 8192) -> EvalMetrics | None:
         """Loss and accuracy on the held-out split (its first max_tokens), in the training mode."""
+        if self.samples is not None:
+            return self.score(self.val_samples)
         ids = self.val_data[:max_tokens]
         T = self.cfg.seq_len
         b = min(self.cfg.batch, (len(ids) - 1) // T)

@@ -36,8 +36,8 @@ class GradientBars(StepPlot):
             self.plot.addItem(bar)
             self.bars.append(bar)
 
-    def set_grads(self, grad: np.ndarray, tokens, target_step: int, target_token: str) -> None:
-        """grad: (L, T) norms, zero after target_step."""
+    def set_grads(self, grad: np.ndarray, tokens, target_step: int, loss_label: str) -> None:
+        """grad: (L, T) norms, zero after target_step; loss_label: what L is, e.g. "-log p('e')"."""
         L, T = grad.shape
         self._ensure_layers(L)
         tokens = list(tokens)
@@ -63,7 +63,7 @@ class GradientBars(StepPlot):
             self.plot.setXRange(0, max(T, 1), padding=0)
         self.target_line.setValue(target_step + 0.5)
         self.target_line.setVisible(True)
-        self._set_title(L, target_step, target_token)
+        self._set_title(L, target_step, loss_label)
 
     def _set_y_axis(self, floor: int, top: int) -> None:
         if (floor, top) == self._decades:
@@ -73,14 +73,13 @@ class GradientBars(StepPlot):
         self.plot.getAxis("left").setTicks([major, [(d, "") for d in range(floor, top + 1)]])
         self.plot.setYRange(floor, top + 0.2, padding=0)
 
-    def _set_title(self, layers: int, target_step: int, target_token: str) -> None:
+    def _set_title(self, layers: int, target_step: int, loss_label: str) -> None:
         key = "  ".join(
             f"<span style='color:{PALETTE[k % len(PALETTE)]}'>&#9632;</span> layer {k + 1}"
             for k in range(layers)
         )
         title = (
-            f"||dL/dh_t|| for -log p({show_token(target_token)!r}) at step {target_step} (log scale) "
-            f"{key if layers > 1 else ''}"
+            f"||dL/dh_t|| for L = {loss_label} at step {target_step} (log scale) {key if layers > 1 else ''}"
         )
         if title != self._title:
             self._title = title

@@ -136,13 +136,13 @@ class InternalsView(QWidget):
     def set_trace(self, tr: Trace) -> None:
         self.set_model(tr.cfg)
         self.trace = tr
-        unknown = tr.ids == 0
+        unknown = tr.unknown
         for n, m in enumerate(self.h_maps):
             m.set_data(tr.h[n], tr.tokens, unknown)
         for n, m in enumerate(self.c_maps):
             m.set_data(tr.c[n], tr.tokens, unknown)
         self._show_gates()
-        self.grads.set_grads(tr.grad_h, tr.tokens, tr.target_step, tr.vocab[tr.target_id])
+        self.grads.set_grads(tr.grad_h, tr.tokens, tr.target_step, tr.loss_label)
 
     def clear(self) -> None:
         """No text to show."""
@@ -155,7 +155,7 @@ class InternalsView(QWidget):
         if tr is None:
             return
         for g, m in self.gate_maps.items():
-            m.set_data(tr.gates[g][n], tr.tokens, tr.ids == 0)
+            m.set_data(tr.gates[g][n], tr.tokens, tr.unknown)
 
     def set_selected(self, t: int | None) -> None:
         self.selected = t
