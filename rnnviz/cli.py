@@ -299,6 +299,8 @@ def _load(path: str):
     from rnnviz.core.trace import TraceWeights
 
     ck = load_checkpoint(path)
+    if ck.vocab is None:
+        raise ConfigError(f"{path} forecasts numbers (a value model): open it in the app with: rnnviz {path}")
     return ck, TraceWeights.from_state(ck.model_cfg, ck.weights)
 
 

@@ -23,12 +23,16 @@ def _cell(arch, nl, x, h, c, w_ih, w_hh, b_ih, b_hh):
     return (1 - z) * n + z * h, None, {"r": r, "z": z, "n": n}
 
 
-def reference_trace(cfg, state: dict, ids, target_step=None, target_id=None) -> dict:
-    """state: name -> tensor. Returns numpy arrays h, c, gates, probs, grad_h (layer, step, ...)."""
+def reference_trace(cfg, state: dict, ids, target_step=None, target_id=None, target_value=None) -> dict:
+    """state: name -> tensor. Returns numpy arrays h, c, gates, probs, grad_h (layer, step, ...).
+    A value model (cfg.input "value"): ids are real inputs, "values" the forecasts, and the loss is
+    (y_s - target_value)^2 / 2."""
     W = {k: torch.as_tensor(v).double() for k, v in state.items()}
     ids = torch.as_tensor(ids)
     T, L, H = len(ids), cfg.layers, cfg.hidden
-    if cfg.input == "embedding":
+    if cfg.input == "value":
+        xs = ids.double()[:, None]
+    elif cfg.input == "embedding":
         xs = W["embedding.weight"][ids]
     else:
         xs = torch.nn.functional.one_hot(ids, cfg.vocab_size).double()
@@ -50,10 +54,15 @@ def reference_trace(cfg, state: dict, ids, target_step=None, target_id=None) -> 
             hs[n][t], gates[n][t] = h[n], g
             x = h[n]
         logits.append(x @ W["head.weight"].T + W["head.bias"])
-    probs = torch.softmax(torch.stack(logits), -1)
     s = T - 1 if target_step is None else target_step
-    tid = int(probs[s].argmax()) if target_id is None else target_id
-    (-torch.log(probs[s, tid])).backward()
+    if cfg.input == "value":
+        probs = torch.stack(logits)[:, 0]  # the forecasts
+        tid = 0
+        (0.5 * (probs[s] - target_value) ** 2).backward()
+    else:
+        probs = torch.softmax(torch.stack(logits), -1)
+        tid = int(probs[s].argmax()) if target_id is None else target_id
+        (-torch.log(probs[s, tid])).backward()
     grad = [
         [0.0 if hs[n][t].grad is None else float(hs[n][t].grad.norm()) for t in range(T)] for n in range(L)
     ]

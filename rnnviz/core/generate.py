@@ -17,12 +17,15 @@ def sample(
     temperature: float = 1.0,
     seed: int | None = None,
     state: list[tuple] | None = None,
+    window: int | None = None,
 ) -> np.ndarray:
     """Read the prompt, then draw `length` tokens (temperature 0: always the most likely).
 
     state: per layer (h, c) after the prompt, when it was already read (a Trace's `final_state()`):
     the prompt is then not read again. <unk> (id 0) is never drawn: it only stands for input the
     model has not seen.
+    window: for a model trained on windows of this many tokens (from a zero state): each token is
+    drawn after reading only the last `window` tokens, as in training (`state` is then unused).
     """
     prompt_ids = np.asarray(prompt_ids, dtype=np.int64)
     if len(prompt_ids) == 0:
@@ -33,23 +36,31 @@ def sample(
         raise ConfigError(f"temperature must be in [0, 100], not {temperature!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise ConfigError(f"seed must be a whole number >= 0, not {seed!r}")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+        raise ConfigError(f"window must be a whole number >= 1, not {window!r}")
     rng = np.random.default_rng(seed)
+    out = np.empty(length, dtype=np.int64)
+    if window is not None:
+        ids = np.concatenate([prompt_ids, out])
+        for k in range(length):
+            at = len(prompt_ids) + k
+            h = forward(w, ids[max(at - window, 0) : at])[-1]["h"][-1]
+            ids[at] = out[k] = _draw(h @ w.head_w.T + w.head_b, temperature, rng)
+        return out
     if state is None:
         state = final_state(forward(w, prompt_ids))
     h = state[-1][0]
-    out = np.empty(length, dtype=np.int64)
     for k in range(length):
-        logits = h @ w.head_w.T + w.head_b
-        if not np.isfinite(logits).all():
-            raise ModelError(
-                "the model's outputs are not finite (its weights have diverged): nothing to sample"
-            )
-        logits[0] = -np.inf
-        if temperature == 0:
-            tok = int(np.argmax(logits))
-        else:
-            tok = int(rng.choice(len(logits), p=softmax(logits, temperature)))
-        out[k] = tok
+        out[k] = _draw(h @ w.head_w.T + w.head_b, temperature, rng)
         fwd = forward(w, out[k : k + 1], state)
         state, h = final_state(fwd), fwd[-1]["h"][-1]
     return out
+
+
+def _draw(logits: np.ndarray, temperature: float, rng) -> int:
+    if not np.isfinite(logits).all():
+        raise ModelError("the model's outputs are not finite (its weights have diverged): nothing to sample")
+    logits[0] = -np.inf
+    if temperature == 0:
+        return int(np.argmax(logits))
+    return int(rng.choice(len(logits), p=softmax(logits, temperature)))

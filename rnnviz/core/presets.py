@@ -127,7 +127,9 @@ def preset_trainer(
 ) -> Trainer:
     """A fresh Trainer with the preset's settings; `model` and `train` override some of them."""
     model_cfg = replace(preset.model_config(source), **(model or {}))
-    return Trainer(source, model_cfg, replace(preset.train, **train), device=device)
+    trainer = Trainer(source, model_cfg, replace(preset.train, **train), device=device)
+    trainer.preset = preset.name
+    return trainer
 
 
 def report(preset: Preset, trainer: Trainer, seconds: float | None = None) -> dict:
@@ -239,29 +241,35 @@ def _accuracy(model, samples: Samples) -> float:
     return float((out.argmax(-1) == y).double().mean())
 
 
+# The report's figures in order: (key, label, the model's own figure or a reference).
+FIGURES = (
+    ("accuracy", "accuracy", True),
+    ("held_out_accuracy", "held-out accuracy", True),
+    ("train_mse", "train MSE", True),
+    ("test_mse", "test MSE", True),
+    ("prev_value_mse", "predict the previous value (test MSE)", False),
+    ("noise_floor", "noise floor: variance of 2u", False),
+    ("perfect_test_mse", "the true sine + 1 on the test part (MSE)", False),
+    ("majority_accuracy", "always the most frequent target", False),
+    ("best_possible_accuracy", "the best any predictor can do from the window", False),
+    ("tutorial_accuracy", "the tutorial's 2-layer LSTM(512) after 50,000 iterations", False),
+    ("tutorial_train_mse", "the tutorial's Keras RNN (train MSE)", False),
+)
+
+
+def figure_text(key: str, value: float) -> str:
+    return f"{value:.1%}" if "accuracy" in key else f"{value:.4g}"
+
+
 def format_report(doc: dict) -> str:
     """The figures as readable lines: the model's first, then the references."""
-    names = {
-        "accuracy": "accuracy",
-        "held_out_accuracy": "held-out accuracy",
-        "train_mse": "train MSE",
-        "test_mse": "test MSE",
-        "prev_value_mse": "reference: predict the previous value (test MSE)",
-        "noise_floor": "reference: noise floor (variance of 2u)",
-        "perfect_test_mse": "reference: the true sine + 1 on the test part (its MSE)",
-        "majority_accuracy": "reference: always the most frequent target",
-        "best_possible_accuracy": "reference: the best any predictor can do from the window",
-        "tutorial_accuracy": "reference: the tutorial's 2-layer LSTM(512) after 50,000 iterations",
-        "tutorial_train_mse": "reference: the tutorial's Keras RNN (train MSE)",
-        "seconds": "seconds of training",
-    }
-    lines = [f"preset {doc['preset']}: {doc['steps']} updates"]
-    for key, label in names.items():
+    lines = [f"preset {doc['preset']}: {doc['steps']} updates" + (
+        f" in {doc['seconds']:.1f} s" if "seconds" in doc else "")]  # fmt: skip
+    for key, label, own in FIGURES:
         v = doc.get(key)
         if isinstance(v, float) and math.isfinite(v):
-            pct = "accuracy" in key
-            lines.append(f"  {label}: {v:.1%}" if pct else f"  {label}: {v:.4g}")
-    wrong = [r["word"] for r in doc.get("words", []) if r["predicted"] != r["word"][-1]]
+            lines.append(f"  {'' if own else 'reference: '}{label}: {figure_text(key, v)}")
     if "words" in doc:
-        lines.append(f"  words wrong: {', '.join(wrong) if wrong else 'none'}")
+        wrong = [r["word"] for r in doc["words"] if r["predicted"] != r["word"][-1]]
+        lines.append(f"  words wrong: {', '.join(wrong) if wrong else 'none'} (of {len(doc['words'])})")
     return "\n".join(lines)

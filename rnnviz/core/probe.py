@@ -27,6 +27,7 @@ class Probe:
     total_chars: int  # characters in the whole text
     clipped: bool  # True when only the last max_tokens tokens were traced
     unknown: tuple[str, ...]  # distinct tokens not in the vocabulary
+    window: int | str | None = None  # the reading window applied (see TextProbe.window)
 
 
 class TextProbe:
@@ -34,6 +35,9 @@ class TextProbe:
         self.max_tokens = max_tokens
         self.weights: TraceWeights | None = None
         self.vocab: Vocab | None = None
+        # How the model reads text, as it was trained: None (everything typed), N (the last N
+        # tokens: a model trained on N-token windows) or "word" (the last word: a last-letter model).
+        self.window: int | str | None = None
 
     def set_weights(self, cfg: ModelConfig, vocab: Vocab, weights: dict[str, np.ndarray]) -> None:
         self.weights = TraceWeights.from_state(cfg, weights)
@@ -53,6 +57,11 @@ class TextProbe:
         if clipped and level == "word" and len(tail) < len(text):
             tokens = tokens[1:]  # the first word of the tail may be cut
         shown = tokens[-self.max_tokens :]
+        if self.window == "word":
+            shown = tokenize(text.rsplit(None, 1)[-1], level) if text.strip() else []
+            clipped = len(shown) < len(tokens)
+        elif self.window is not None and len(shown) > self.window:
+            shown, clipped = shown[-self.window :], True
         unknown = tuple(self.vocab.unknown(shown))
         if not shown:
             return Probe(None, len(text), clipped, unknown)
@@ -65,14 +74,17 @@ class TextProbe:
             level=level,
             target_id=target_id,
         )
-        return Probe(tr, len(text), clipped, unknown)
+        return Probe(tr, len(text), clipped, unknown, self.window)
 
     def continuation(self, probe: Probe, length: int, temperature: float, seed: int = 0) -> str:
         """`length` tokens that follow the traced text, as text to append (with its leading space)."""
         if probe.trace is None or self.weights is None or self.vocab is None or length == 0:
             return ""
         tr = probe.trace  # already read: continue from its final state
-        ids = sample(self.weights, tr.ids, length, temperature, seed, state=tr.final_state())
+        window = self.window if isinstance(self.window, int) else None
+        if self.window == "word":  # a last-letter model completes one word with one letter
+            length = min(length, 1)
+        ids = sample(self.weights, tr.ids, length, temperature, seed, state=tr.final_state(), window=window)
         last = [probe.trace.tokens[-1]]
         joined = detokenize(last + [self.vocab.tokens[i] for i in ids], self.vocab.level)
         return joined[len(detokenize(last, self.vocab.level)) :]

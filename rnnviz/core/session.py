@@ -11,6 +11,7 @@ from rnnviz.core.checkpoint import Checkpoint, load_checkpoint
 from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus, load_corpus
 from rnnviz.core.errors import ConfigError
 from rnnviz.core.model import ModelConfig
+from rnnviz.core.series import SINE, Series, load_series
 from rnnviz.core.train import TrainConfig, Trainer
 
 DEFAULT_MODEL = "models/default.safetensors"  # under assets/: a small LSTM pre-trained on builtin:story
@@ -31,11 +32,17 @@ def corpus_record(corpus: Corpus) -> str:
     return name if name.startswith(BUILTIN_PREFIX) else str(Path(name).resolve())
 
 
-def corpus_for(ck: Checkpoint, fallback: str) -> tuple[Corpus, str | None]:
+def corpus_for(ck: Checkpoint, fallback: str) -> tuple[Corpus | Series, str | None]:
     """The corpus the model was trained on if it can be found, else `fallback`; read with the
-    model's vocabulary. The note says when the fallback was used and how much of it is <unk>."""
+    model's vocabulary. The note says when the fallback was used and how much of it is <unk>.
+    A value model gets its series of numbers (the built-in noisy sine if it cannot be found)."""
     spec = ck.meta.get("corpus") or ""
     found = spec.startswith(BUILTIN_PREFIX) or (spec != "" and Path(spec).is_file())
+    if ck.model_cfg.regression:
+        split = 1.0 - float(ck.train.get("val_fraction", 0.2))
+        if found:
+            return load_series(spec, split), None
+        return load_series(SINE, split), f"this model's series ({spec or 'unrecorded'}) was not found: {SINE}"
     use = spec if found else fallback
     corpus = Corpus.from_text(load_corpus(use, ck.vocab.level).text, ck.vocab.level, use, vocab=ck.vocab)
     if found:
@@ -56,6 +63,7 @@ def trainer_from_checkpoint(path: str, fallback_corpus: str, device: str = "auto
     )
     if note:
         trainer.notes.append(note)
+    trainer.preset = ck.meta.get("preset")
     return trainer
 
 

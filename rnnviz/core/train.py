@@ -125,6 +125,7 @@ class Trainer:
         self._good: dict[str, torch.Tensor] | None = None  # last weights with a finite loss
         self.good_updates = updates
         self.steps, self.updates = updates, updates
+        self.preset: str | None = None  # the name of the preset this session started from, if any
         self._tps = 0.0
 
     # ---- data ----------------------------------------------------------------------------
@@ -151,6 +152,14 @@ class Trainer:
         y = self.data[:, self.pos + 1 : end + 1]
         self.pos = end
         return x, y
+
+    @property
+    def tokens_per_step(self) -> float:
+        """Input tokens (or values) one step reads, on average."""
+        if self.samples is None:
+            return self.data.shape[0] * self.cfg.seq_len
+        n = len(self.samples)
+        return self.samples.tokens() * min(self.cfg.batch, n) / n
 
     # ---- settings that apply between steps, without a reset ------------------------------
     @property

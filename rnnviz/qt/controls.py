@@ -29,6 +29,13 @@ from rnnviz.core.errors import ConfigError
 from rnnviz.core.model import MAX_HIDDEN, MAX_LAYERS, ModelConfig
 from rnnviz.core.train import OPTIMIZERS, TrainConfig, check_clip, check_lr
 
+# How the text becomes training examples: (label, TrainConfig.samples).
+SAMPLES = (
+    ("ordered text", "stream"),
+    ("windows \u2192 next", "windows"),
+    ("words \u2192 last letter", "words"),
+)
+
 
 def _combo(items, current=None) -> QComboBox:
     box = compact(QComboBox())
@@ -89,6 +96,19 @@ class ControlsPanel(QWidget):
         self.hidden = _spin(1, MAX_HIDDEN, 128)
         self.input = _combo(("auto", "onehot", "embedding"))
         self.input.setToolTip("auto: one-hot for characters, an embedding for words")
+        self.embed_dim = _spin(1, MAX_HIDDEN, 32)
+        self.embed_dim.setToolTip("Size of each token's embedding vector (input: embedding)")
+        self.samples = compact(QComboBox())
+        for label, mode in SAMPLES:
+            self.samples.addItem(label, mode)
+        self.samples.setToolTip(
+            "ordered text: read in order, the state carried between chunks (truncated BPTT)\n"
+            "windows: every run of 'seq. length' tokens predicts the next one (from a zero state)\n"
+            "words: each word's letters but the last predict the last letter"
+        )
+        self.val_pct = _spin(0, 89, 10)
+        self.val_pct.setSuffix(" %")
+        self.val_pct.setToolTip("The end of the text held out: never trained on, used for the held-out curve")
         self.seq_len = _spin(1, 1024, 64)
         self.batch = _spin(1, 1024, 32)
         self.loss_mode = _combo(("many-to-many", "many-to-one"))
@@ -118,9 +138,12 @@ class ControlsPanel(QWidget):
         form.addRow("Layers", self.layers)
         form.addRow("Hidden units", self.hidden)
         form.addRow("Input", self.input)
+        form.addRow("Embedding size", self.embed_dim)
+        form.addRow("Examples", self.samples)
         form.addRow("Seq. length", self.seq_len)
         form.addRow("Batch size", self.batch)
         form.addRow("Loss on", self.loss_mode)
+        form.addRow("Held out", self.val_pct)
         form.addRow("Seed", self.seed)
         live = QGroupBox("Optimisation (applies at once)")
         form2 = QFormLayout(live)
@@ -155,12 +178,30 @@ class ControlsPanel(QWidget):
         self.lr.editingFinished.connect(self._on_lr)
         self.clip.editingFinished.connect(self._on_clip)
         self.clip_on.toggled.connect(self._on_clip)
-        for box in (self.corpus, self.level, self.arch, self.nonlinearity, self.input, self.loss_mode):
+        for box in (
+            self.corpus, self.level, self.arch, self.nonlinearity, self.input, self.loss_mode, self.samples
+        ):  # fmt: skip
             box.currentIndexChanged.connect(self._on_structure)
-        for spin in (self.layers, self.hidden, self.seq_len, self.batch, self.seed):
+        for spin in (
+            self.layers,
+            self.hidden,
+            self.seq_len,
+            self.batch,
+            self.seed,
+            self.embed_dim,
+            self.val_pct,
+        ):
             spin.valueChanged.connect(self._on_structure)
         self.arch.currentTextChanged.connect(lambda a: self.nonlinearity.setEnabled(a == "rnn"))
         self.nonlinearity.setEnabled(False)
+        self.samples.currentIndexChanged.connect(self._sync_loss_mode)
+
+    def _sync_loss_mode(self) -> None:
+        """Windows and words have one target each: the loss is on the last step only."""
+        stream = self.samples.currentData() == "stream"
+        if not stream:
+            self.loss_mode.setCurrentText("many-to-one")
+        self.loss_mode.setEnabled(stream)
 
     def _on_play(self, on: bool) -> None:
         self.play.setText("Pause" if on else "Play")
@@ -250,6 +291,7 @@ class ControlsPanel(QWidget):
             layers=self.layers.value(),
             hidden=self.hidden.value(),
             input=inp,
+            embed_dim=self.embed_dim.value(),
         )
 
     def train_config(self) -> TrainConfig:
@@ -265,6 +307,8 @@ class ControlsPanel(QWidget):
             clip=clip,
             seed=self.seed.value(),
             loss_mode=self.loss_mode.currentText(),
+            val_fraction=self.val_pct.value() / 100,
+            samples=self.samples.currentData(),
         )
 
     def show_config(self, corpus: str, level: str, cfg: ModelConfig, train: TrainConfig) -> None:
@@ -281,6 +325,9 @@ class ControlsPanel(QWidget):
             self.batch,
             self.loss_mode,
             self.seed,
+            self.embed_dim,
+            self.samples,
+            self.val_pct,
             self.optimizer,
             self.lr,
             self.clip,
@@ -303,6 +350,10 @@ class ControlsPanel(QWidget):
         self.batch.setValue(train.batch)
         self.loss_mode.setCurrentText(train.loss_mode)
         self.seed.setValue(train.seed)
+        self.embed_dim.setValue(cfg.embed_dim)
+        self.samples.setCurrentIndex(max(self.samples.findData(train.samples), 0))
+        self.val_pct.setValue(round(train.val_fraction * 100))
+        self._sync_loss_mode()
         self.optimizer.setCurrentText(train.optimizer)
         self.lr.setText(f"{train.lr:g}")
         self._applied = {"lr": self.lr.text(), "clip": f"{train.clip or 1.0:g}"}

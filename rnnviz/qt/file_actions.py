@@ -64,7 +64,9 @@ class FileActions:
                 snap.weights,
                 train=trainer.cfg.to_dict() if trainer else {},
                 steps=snap.updates,
-                extra={"corpus": corpus_record(trainer.corpus)} if trainer else None,
+                extra={"corpus": corpus_record(trainer.corpus), "preset": trainer.preset}
+                if trainer
+                else None,
             )
         except RnnvizError as exc:
             self._warn(str(exc), dialog=True)

@@ -30,9 +30,11 @@ from rnnviz.core.train import Trainer
 from rnnviz.qt.controls import ControlsPanel
 from rnnviz.qt.file_actions import FileActions
 from rnnviz.qt.loader import CorpusOpener
+from rnnviz.qt.preset_actions import PresetActions
 from rnnviz.qt.status import TrainingStatus
 from rnnviz.qt.typed_text import TypedTextActions
 from rnnviz.qt.views.curves import GradNormHistory, TrainingCurves
+from rnnviz.qt.views.figures import FiguresPanel
 from rnnviz.qt.views.internals import InternalsView
 from rnnviz.qt.views.samples import SamplesView
 from rnnviz.qt.views.typing_panel import TypingPanel
@@ -46,7 +48,7 @@ EVAL_EVERY = 100
 WELCOME_TEXT = "The keeper counted the ships"
 
 
-class MainWindow(FileActions, TypedTextActions, QMainWindow):
+class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
     def __init__(self, model: str | None = None, corpus: str | None = None):
         super().__init__()
         self.setWindowTitle("rnnviz")
@@ -101,10 +103,12 @@ class MainWindow(FileActions, TypedTextActions, QMainWindow):
         self.curves, self.gradnorms = TrainingCurves(), GradNormHistory()
         self.weights, self.samples = WeightView(), SamplesView()
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.curves, "Loss and accuracy")
-        self.tabs.addTab(self.gradnorms, "Gradient norms")
+        self.tabs.addTab(self.curves, "Loss")
+        self.tabs.addTab(self.gradnorms, "Grad. norms")
         self.tabs.addTab(self.weights, "Weights")
         self.tabs.addTab(self.samples, "Samples")
+        self.figures = FiguresPanel()
+        self.tabs.addTab(self.figures, "Preset")
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(self.tabs)
@@ -157,6 +161,7 @@ class MainWindow(FileActions, TypedTextActions, QMainWindow):
             action.setShortcut(QKeySequence(keys))
             action.triggered.connect(slot)
             train.addAction(action)
+        self._preset_menu()
         lab = self.menuBar().addMenu("&Lab")
         lab.addAction("Compare RNN, LSTM and GRU\u2026", self.open_lab)
         self.lab_window = None  # the gradient lab, made on first use
@@ -206,6 +211,9 @@ class MainWindow(FileActions, TypedTextActions, QMainWindow):
         return load_corpus(spec, level)
 
     def _start(self, trainer: Trainer, model_path: str | None = None) -> None:
+        if trainer.model_cfg.regression:  # a forecaster of numbers has a window of its own
+            self.open_series(trainer)
+            return
         self._stop_runner()
         self.model_path = model_path
         self.latest = None
@@ -218,6 +226,7 @@ class MainWindow(FileActions, TypedTextActions, QMainWindow):
         self.typing.set_vocab(trainer.corpus.vocab.tokens)
         self.controls.show_config(trainer.corpus.name, trainer.corpus.level, trainer.model_cfg, trainer.cfg)
         self.controls.set_playing(False)
+        self._preset_started(trainer)
         for note in trainer.notes:
             self._warn(note, dialog=True)
         worker = TrainWorker(trainer, eval_every=EVAL_EVERY, budget=self.controls.budget.value())
@@ -259,6 +268,7 @@ class MainWindow(FileActions, TypedTextActions, QMainWindow):
         if snap.evaluation is not None and snap.evaluation is not prev:
             self.curves.add_evaluation(snap.evaluation)
         self.latest = snap
+        self._count_seconds(snap)
         self._new_weights = self._new_metrics = True
 
     @Slot(str)
@@ -315,6 +325,7 @@ class MainWindow(FileActions, TypedTextActions, QMainWindow):
                 self.weights.set_weights(snap.weights)
             self._retrace()
             self._sample()
+            self._score()
 
     def _on_tab(self, _index: int) -> None:
         """Hidden tabs are not drawn while training; a tab shown is brought up to date."""
@@ -324,6 +335,7 @@ class MainWindow(FileActions, TypedTextActions, QMainWindow):
             if view.isVisible():
                 view.refresh()
         self._sample()
+        self._score(force=True)
 
     def _on_play(self, on: bool) -> None:
         if self.runner:
@@ -355,6 +367,7 @@ class MainWindow(FileActions, TypedTextActions, QMainWindow):
         except RnnvizError as exc:
             self._warn(str(exc), dialog=True)
             return
+        self.keep_preset(trainer)
         self._start(trainer)
         self.statusBar().showMessage("Model re-created with fresh weights: press Play to train", 6000)
 
@@ -364,8 +377,9 @@ class MainWindow(FileActions, TypedTextActions, QMainWindow):
         self.timer.stop()
         self.opener.cancel()
         self._stop_runner()
-        if self.lab_window is not None:
-            self.lab_window.close()
+        for window in (self.lab_window, self.series_window):
+            if window is not None:
+                window.close()
         deadline = time.perf_counter() + CLOSE_WAIT_S
         for r in self._retired:
             r.thread.wait(max(0, int(1000 * (deadline - time.perf_counter()))))

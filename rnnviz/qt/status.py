@@ -15,7 +15,7 @@ class TrainingStatus(QLabel):
 
     def start(self, trainer, budget_end: int) -> None:
         self.budget_end = budget_end
-        self._tokens_per_step = trainer.data.numel() // trainer.data.shape[1] * trainer.cfg.seq_len
+        self._tokens_per_step = trainer.tokens_per_step
         cfg = trainer.model_cfg
         self.setText(
             f"{cfg.arch.upper()} {cfg.layers}x{cfg.hidden} on {trainer.corpus.name} \u00b7 "

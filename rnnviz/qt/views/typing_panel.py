@@ -103,13 +103,19 @@ class TypingPanel(QWidget):
             return
         t = tr.steps - 1 if selected is None or selected >= tr.steps else selected
         self.bars.set_probs(tr.probs[t], tr.vocab, f"next after step {t} {show_token(tr.tokens[t])!r}:")
-        if probe.clipped:
+        if probe.window == "word":
+            parts = [f"reads the last word only, as it was trained: {tr.steps} letters"]
+        elif probe.window is not None and probe.clipped:
+            parts = [
+                f"reads the last {probe.window} tokens only, as it was trained ({probe.window}-token windows)"
+            ]
+        elif probe.clipped:
             parts = [f"showing the last {tr.steps} tokens of {probe.total_chars:,} characters"]
         else:
             parts = [f"{tr.steps} tokens"]
         if probe.unknown:
             shown = ", ".join(repr(u) for u in probe.unknown[:6])
-            parts.append(f"not in the vocabulary, read as <unk>: {shown}")
+            parts.append(f"not in the vocabulary: {shown} (read as <unk>)")
         self.info.setText(" \u00b7 ".join(parts))
 
     def show_continuation(self, typed: str, more: str) -> None:
