@@ -16,7 +16,7 @@ from pathlib import Path
 from rnnviz import __version__
 from rnnviz.core.errors import ConfigError, RnnvizError
 
-COMMANDS = ("train", "trace", "generate", "compare")
+COMMANDS = ("train", "trace", "generate", "compare", "animate")
 # `train` options a preset sets its own way: None on the command line means "not given".
 TRAIN_DEFAULTS = dict(
     corpus="builtin:story", arch="lstm", layers=1, hidden=128, steps=500, seq_len=64, batch=32,
@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rnnviz.cli_lab import add_compare_parser
 
     add_compare_parser(sub)
+    from rnnviz.cli_animate import add_animate_parser
+
+    add_animate_parser(sub)
     return p
 
 

@@ -76,6 +76,7 @@ class Trace:
     target_id: int
     values: np.ndarray | None = None  # (T,) a value model's forecasts (probs is then (T, 0))
     target_value: float | None = None  # the value the gradient's squared error is taken against
+    inputs: np.ndarray | None = None  # (T,) a value model's real inputs (ids are then zeros)
 
     @property
     def steps(self) -> int:
@@ -198,7 +199,7 @@ def trace_series(w: TraceWeights, xs, target_step: int | None = None, target: fl
     tokens = tuple(f"{x:.3g}" for x in xs)
     return _assemble(
         w, fwd, d_out, s, vocab=(), level="value", tokens=tokens, ids=np.zeros(T, dtype=np.int64),
-        probs=np.zeros((T, 0)), target_id=0, values=values, target_value=target,
+        probs=np.zeros((T, 0)), target_id=0, values=values, target_value=target, inputs=xs,
     )  # fmt: skip
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QProgressDialog
 
 from rnnviz.core.checkpoint import save_checkpoint
 from rnnviz.core.corpus import Corpus
@@ -73,6 +73,53 @@ class FileActions:
             return
         self.model_path = path
         self.statusBar().showMessage(f"Saved {path} ({snap.updates} steps)", 6000)
+
+    def export_animation(self, path: str | None = None) -> bool:
+        """The step-through of the typed text as an animated GIF (the unrolled view's unit, layer,
+        detail and speed), rendered frame by frame with a cancellable progress dialog."""
+        from rnnviz.qt.animate import render_frames, save_gif
+
+        tr, w = self.last_probe.trace, self.probe.weights
+        if tr is None or w is None:
+            self._warn("Type some text first: the animation unrolls the network over it.", dialog=True)
+            return False
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export animation", "rnnviz.gif", "GIF images (*.gif)"
+            )
+            if not path:
+                return False
+        u = self.unrolled
+        dialog = QProgressDialog("Rendering frames\u2026", "Cancel", 0, 100, self)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(300)
+
+        def progress(done: int, total: int) -> bool:
+            dialog.setMaximum(total)
+            dialog.setValue(done)
+            QApplication.processEvents()
+            return not dialog.wasCanceled()
+
+        trainer = self.runner.worker.trainer if self.runner else None
+        try:
+            images = render_frames(
+                tr,
+                w,
+                trainer.cfg.loss_mode if trainer else "many-to-many",
+                detail=u.detail.isChecked(),
+                unit=u.unit.value(),
+                layer=u.layer.value() - 1,
+                progress=progress,
+            )
+            save_gif(images, path, u.speed.value())
+        except RnnvizError as exc:
+            self._warn(str(exc), dialog=not str(exc).endswith("cancelled"))
+            return False
+        finally:
+            dialog.close()
+            dialog.deleteLater()
+        self.statusBar().showMessage(f"Exported {len(images)} frames to {path}", 8000)
+        return True
 
     def _warn(self, message: str, dialog: bool = False) -> None:
         """A status-bar message; with dialog, also a message box that does not block training."""

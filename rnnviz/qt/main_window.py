@@ -38,6 +38,7 @@ from rnnviz.qt.views.figures import FiguresPanel
 from rnnviz.qt.views.internals import InternalsView
 from rnnviz.qt.views.samples import SamplesView
 from rnnviz.qt.views.typing_panel import TypingPanel
+from rnnviz.qt.views.unrolled import UnrolledPanel
 from rnnviz.qt.views.weights import WeightView
 from rnnviz.qt.worker import TrainerThread, TrainWorker
 
@@ -95,11 +96,15 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
         self.resizeDocks([dock], [300], Qt.Orientation.Horizontal)
         self.typing = TypingPanel()
         self.internals = InternalsView()
+        self.unrolled = UnrolledPanel()
+        self.inside = QTabWidget()
+        self.inside.addTab(self.internals, "Inside: states, gates, gradients")
+        self.inside.addTab(self.unrolled, "Unrolled: step through")
         left = QWidget()
         lay = QVBoxLayout(left)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.typing)
-        lay.addWidget(self.internals, 1)
+        lay.addWidget(self.inside, 1)
         self.curves, self.gradnorms = TrainingCurves(), GradNormHistory()
         self.weights, self.samples = WeightView(), SamplesView()
         self.tabs = QTabWidget()
@@ -131,6 +136,8 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
         self.typing.target_changed.connect(self._retrace)
         self.typing.continuation_changed.connect(self._update_continuation)
         self.internals.step_clicked.connect(self.select_step)
+        self.unrolled.step_selected.connect(self.show_step)
+        self.inside.currentChanged.connect(lambda _i: self._show_unrolled())
         self.samples.sample_requested.connect(lambda: self._sample(force=True))
         self.tabs.currentChanged.connect(self._on_tab)
 
@@ -140,6 +147,7 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
             ("&Open model...", QKeySequence.StandardKey.Open, self.open_model),
             ("Open &corpus...", None, self.open_corpus),
             ("&Save model...", QKeySequence.StandardKey.Save, self.save_model),
+            ("Export &animation (GIF)...", None, self.export_animation),
             (None, None, None),
             ("&Quit", QKeySequence("Ctrl+Q"), self.close),
         ):

@@ -32,7 +32,16 @@ class TypedTextActions:
             self.internals.set_trace(tr)
             self.internals.set_selected(self.selected)
         self.typing.show_probe(probe, self.selected)
+        self._show_unrolled()
         self._update_continuation()
+
+    def _show_unrolled(self) -> None:
+        """The unrolled view follows the typed text (when shown: it is drawn by hand)."""
+        if not self.unrolled.isVisible():
+            return
+        trainer = self.runner.worker.trainer if self.runner else None
+        mode = trainer.cfg.loss_mode if trainer else "many-to-many"
+        self.unrolled.set_trace(self.last_probe.trace, self.probe.weights, mode)
 
     def _update_continuation(self) -> None:
         t = self.typing
@@ -42,6 +51,13 @@ class TypedTextActions:
             t.continuation.setText(str(exc))
             return
         t.show_continuation(t.editor.toPlainText(), more)
+
+    @Slot(int)
+    def show_step(self, t: int) -> None:
+        """The step-through reached step t: select it in every other view."""
+        self.selected = t
+        self.internals.set_selected(t)
+        self.typing.show_probe(self.last_probe, t)
 
     @Slot(int)
     def select_step(self, t: int) -> None:

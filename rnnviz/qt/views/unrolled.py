@@ -1,0 +1,251 @@
+"""UnrolledPanel: the unrolled network and its step-through animation.
+
+Frames (core.unroll.frames) go forward one step at a time (each gate, in detail mode), then back
+through time from the target step. Keys while the panel has focus: Space play/pause, Left/Right
+one frame (Shift: 10), Home/End; a speed control and a scrubber. Editing the text or training
+further re-traces: the animation keeps its place.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QPainter, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollBar,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from rnnviz.core.trace import Trace, TraceWeights
+from rnnviz.core.unroll import Frame, cell_detail, frames
+from rnnviz.qt.views.unrolled_paint import View, columns, paint
+
+MIN_COL, MAX_COL = 64.0, 220.0
+
+
+class StepThrough(QObject):
+    """The frame sequence and where the animation is in it; plays on a timer."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.frames: list[Frame] = []
+        self.index = 0
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._tick)
+        self.set_speed(2.0)
+
+    @property
+    def frame(self) -> Frame | None:
+        return self.frames[self.index] if self.frames else None
+
+    def set_frames(self, new: list[Frame]) -> None:
+        """New frames (a re-trace): stay on the same frame if it still exists, else the nearest."""
+        old = self.frame
+        self.frames = new
+        if old is not None and old in new:
+            self.index = new.index(old)
+        else:
+            self.index = min(self.index, max(len(new) - 1, 0))
+        self.changed.emit()
+
+    def go(self, index: int) -> None:
+        index = max(0, min(index, len(self.frames) - 1))
+        if index != self.index:
+            self.index = index
+            self.changed.emit()
+
+    def step(self, n: int) -> None:
+        self.go(self.index + n)
+
+    def set_speed(self, frames_per_s: float) -> None:
+        self.timer.setInterval(max(20, int(1000 / frames_per_s)))
+
+    def play(self, on: bool) -> None:
+        if on and self.index >= len(self.frames) - 1:
+            self.go(0)  # Play at the end starts over
+        (self.timer.start if on else self.timer.stop)()
+
+    def _tick(self) -> None:
+        if self.index >= len(self.frames) - 1:
+            self.timer.stop()
+            self.changed.emit()  # the Play button follows
+            return
+        self.step(1)
+
+
+class UnrolledCanvas(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.trace: Trace | None = None
+        self.view = View()
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMinimumHeight(260)
+
+    def paintEvent(self, _event) -> None:
+        p = QPainter(self)
+        if self.trace is None:
+            p.drawText(
+                self.rect(), Qt.AlignmentFlag.AlignCenter, "Type some text to unroll the network over it."
+            )
+        else:
+            paint(p, QRectF(self.rect()), self.trace, self.view)
+        p.end()
+
+    def wheelEvent(self, event) -> None:
+        """Ctrl+wheel zooms (column width); the wheel alone scrolls the steps."""
+        steps = event.angleDelta().y() / 120
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.view.col_w = max(MIN_COL, min(MAX_COL, self.view.col_w * (1.15**steps)))
+            self.parent().sync_scroll()
+        else:
+            self.parent().scroll.setValue(self.parent().scroll.value() - int(steps))
+        event.accept()
+
+
+class UnrolledPanel(QWidget):
+    step_selected = Signal(int)  # the time step of the current frame, for the other views
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.anim = StepThrough(self)
+        self.weights: TraceWeights | None = None
+        self.canvas = UnrolledCanvas(self)
+        self.scroll = QScrollBar(Qt.Orientation.Horizontal)
+        self.play = QPushButton("Play")
+        self.play.setCheckable(True)
+        self.play.setToolTip("Play / pause the step-through (Space)")
+        buttons = []
+        for text, tip, fn in (
+            ("\u23ee", "First frame (Home)", lambda: self.anim.go(0)),
+            ("\u25c0", "Previous frame (Left; Shift+Left: 10)", lambda: self.anim.step(-1)),
+            ("\u25b6", "Next frame (Right; Shift+Right: 10)", lambda: self.anim.step(1)),
+            ("\u23ed", "Last frame (End)", lambda: self.anim.go(len(self.anim.frames) - 1)),
+        ):
+            b = QPushButton(text)
+            b.setToolTip(tip)
+            b.setMaximumWidth(36)
+            b.clicked.connect(fn)
+            buttons.append(b)
+        self.speed = QDoubleSpinBox()
+        self.speed.setRange(0.25, 30.0)
+        self.speed.setValue(2.0)
+        self.speed.setSuffix(" frames/s")
+        self.detail = QCheckBox("each gate")
+        self.detail.setToolTip("Forward frames for every sub-step of the cell (each gate), not one per step")
+        self.unit = QSpinBox()
+        self.unit.setPrefix("unit ")
+        self.layer = QSpinBox()
+        self.layer.setPrefix("layer ")
+        self.layer.setMinimum(1)
+        self.scrubber = QSlider(Qt.Orientation.Horizontal)
+        self.caption = QLabel(" ")
+        bar = QHBoxLayout()
+        bar.addWidget(self.play)
+        for b in buttons:
+            bar.addWidget(b)
+        for w in (self.speed, self.detail, self.layer, self.unit):
+            bar.addWidget(w)
+        bar.addWidget(self.scrubber, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(bar)
+        lay.addWidget(self.caption)
+        lay.addWidget(self.canvas, 1)
+        lay.addWidget(self.scroll)
+        self._connect()
+
+    def _connect(self) -> None:
+        self.play.toggled.connect(self._on_play)
+        self.speed.valueChanged.connect(self.anim.set_speed)
+        self.detail.toggled.connect(self._refresh_frames)
+        self.unit.valueChanged.connect(self._update)
+        self.layer.valueChanged.connect(self._update)
+        self.scrubber.valueChanged.connect(self.anim.go)
+        self.scroll.valueChanged.connect(self._on_scroll)
+        self.anim.changed.connect(self._update)
+        for keys, fn in (
+            ("Space", lambda: self.play.toggle()),
+            ("Right", lambda: self.anim.step(1)),
+            ("Left", lambda: self.anim.step(-1)),
+            ("Shift+Right", lambda: self.anim.step(10)),
+            ("Shift+Left", lambda: self.anim.step(-10)),
+            ("Home", lambda: self.anim.go(0)),
+            ("End", lambda: self.anim.go(len(self.anim.frames) - 1)),
+        ):
+            sc = QShortcut(QKeySequence(keys), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(fn)
+
+    def set_trace(self, trace: Trace | None, weights: TraceWeights | None, loss_mode: str) -> None:
+        """The typed text's trace with the weights it came from; keeps the animation's place."""
+        self.canvas.trace, self.weights = trace, weights
+        self.canvas.view.loss_mode = loss_mode
+        if trace is None:
+            self.anim.set_frames([])
+            return
+        self.unit.setMaximum(trace.cfg.hidden - 1)
+        self.layer.setMaximum(trace.cfg.layers)
+        self._fit_columns()
+        self._refresh_frames()
+
+    def _fit_columns(self) -> None:
+        tr = self.canvas.trace
+        if tr is not None:
+            fit = (self.canvas.width() - 32) / max(tr.steps, 1)  # every step in view if they fit
+            self.canvas.view.col_w = max(MIN_COL, min(fit, 140.0))
+            self.sync_scroll()
+
+    def _refresh_frames(self) -> None:
+        tr = self.canvas.trace
+        self.anim.set_frames(frames(tr, self.detail.isChecked()) if tr is not None else [])
+
+    def _on_play(self, on: bool) -> None:
+        self.play.setText("Pause" if on else "Play")
+        self.anim.play(on)
+
+    def sync_scroll(self) -> None:
+        tr = self.canvas.trace
+        shown = len(columns(self.canvas.width(), self.canvas.view, tr.steps)) if tr else 0
+        self.scroll.setRange(0, max((tr.steps if tr else 0) - shown, 0))
+        self.scroll.setPageStep(max(shown, 1))
+        self.canvas.update()
+
+    def _on_scroll(self, first: int) -> None:
+        self.canvas.view.first = first
+        self.canvas.update()
+
+    def _update(self) -> None:
+        """Show the current frame: scroll it into view, fill the cell panel, tell the other views."""
+        f, tr, view = self.anim.frame, self.canvas.trace, self.canvas.view
+        self.scrubber.blockSignals(True)
+        self.scrubber.setRange(0, max(len(self.anim.frames) - 1, 0))
+        self.scrubber.setValue(self.anim.index)
+        self.scrubber.blockSignals(False)
+        if self.play.isChecked() and not self.anim.timer.isActive():
+            self.play.setChecked(False)
+        view.frame, view.unit, view.layer = f, self.unit.value(), self.layer.value() - 1
+        if f is None or tr is None:
+            view.detail = None
+            self.caption.setText(" ")
+            self.canvas.update()
+            return
+        view.detail = cell_detail(self.weights, tr, view.layer, f.t, view.unit) if self.weights else None
+        self.caption.setText(f"frame {self.anim.index + 1}/{len(self.anim.frames)} \u00b7 {f.caption(tr)}")
+        shown = len(columns(self.canvas.width(), view, tr.steps))
+        if not view.first <= f.t < view.first + shown:
+            self.scroll.setValue(max(0, f.t - shown + 2) if f.t >= view.first + shown else f.t)
+        self.canvas.update()
+        self.step_selected.emit(f.t)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_columns()

@@ -1,0 +1,299 @@
+"""Painting the unrolled network with QPainter, for the app's view and for exported frames alike.
+
+Columns are time steps: the input x_t at the bottom, one cell per layer above it (h_t as a small
+heatmap of every unit, the chosen unit outlined; the LSTM cell state c as a belt along the top
+of each layer), the top predictions y_t and the loss above. Arrows carry h_(t-1) -> h_t; in the
+backward phase dL/dh_t flows right to left, arrow width and colour by its magnitude.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPolygonF
+
+from rnnviz.core.trace import Trace
+from rnnviz.core.unroll import Frame, grad_shown, revealed
+from rnnviz.qt.views.common import colormap
+
+INK, MUTED, HILITE, GRAD = QColor("#222222"), QColor("#B0B0B0"), QColor("#E69F00"), QColor("#D55E00")
+INPUT_C, OUTPUT_C, LOSS_C = QColor("#009E73"), QColor("#0072B2"), QColor("#D55E00")
+TAXONOMY = ("one-to-one", "one-to-many", "many-to-one", "many-to-many")
+LEFT = 52  # the margin where rows are named
+
+
+@dataclass
+class View:
+    """What to draw besides the trace: the frame, the visible columns, the chosen unit."""
+
+    frame: Frame | None = None  # None: everything revealed, no gradient
+    first: int = 0  # the leftmost column shown
+    col_w: float = 96.0  # pixels per time step
+    unit: int = 0
+    layer: int = 0  # the layer whose chosen unit the detail panel explains
+    loss_mode: str = "many-to-many"
+    detail: dict | None = None  # core.unroll.cell_detail of the current step, for the panel
+    selected: int | None = None
+
+
+def _lut() -> np.ndarray:
+    return colormap("CET-CBD1").getLookupTable(nPts=256, alpha=False)
+
+
+def _colour(v: float, lut=None) -> QColor:
+    lut = _lut() if lut is None else lut
+    k = int(np.clip((v + 1) / 2 * 255, 0, 255))
+    r, g, b = lut[k][:3]
+    return QColor(int(r), int(g), int(b))
+
+
+def columns(width: float, view: View, steps: int) -> range:
+    n = max(1, int((width - LEFT - 8) // view.col_w))
+    return range(view.first, min(steps, view.first + n))
+
+
+def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
+    """Draw the unrolled network of `tr` in `rect` (white background, dark ink: prints well)."""
+    p.save()
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.fillRect(rect, QColor("white"))
+    font = QFont(p.font())
+    font.setPointSizeF(9)
+    p.setFont(font)
+    L, lut = tr.cfg.layers, _lut()
+    panel_h = 118.0 if view.detail is not None else 0.0
+    top, bottom = rect.top() + 34, rect.bottom() - panel_h - 8
+    out_h, in_h, gap = 56.0, 34.0, 18.0
+    layer_h = max(40.0, (bottom - top - out_h - in_h - gap * (L + 1)) / L)
+    cell = min(layer_h - 14, view.col_w - 30)
+    frame = view.frame
+    _header(p, rect, tr, view)
+    cols = columns(rect.width(), view, tr.steps)
+    x0 = rect.left() + LEFT
+    for k, t in enumerate(cols):
+        cx = x0 + k * view.col_w + view.col_w / 2
+        shown = frame is None or revealed(frame, t)
+        current = frame is not None and frame.t == t
+        # input x_t
+        box = QRectF(cx - view.col_w / 2 + 6, bottom - in_h, view.col_w - 12, in_h - 6)
+        _box(p, box, INPUT_C if shown else MUTED, current)
+        if k == 0:
+            _label(p, rect.left() + 2, box.center().y(), "input")
+        p.setPen(INK if shown else MUTED)
+        p.drawText(box, Qt.AlignmentFlag.AlignCenter, f"x{t}  {_tok(tr.tokens[t])}")
+        y_cell = bottom - in_h - gap
+        below = box.top()
+        for n in range(L):
+            cbox = QRectF(cx - cell / 2, y_cell - layer_h + 7, cell, cell)
+            _arrow(p, QPointF(cx, below), QPointF(cx, cbox.bottom()), INK if shown else MUTED, 1.2)
+            if shown:
+                _state(p, cbox, tr.h[n, t], view.unit, lut)
+            else:
+                _box(p, cbox, MUTED, False)
+            if current and frame.phase == "forward":
+                p.setPen(QPen(HILITE, 3))
+                p.drawRect(cbox.adjusted(-3, -3, 3, 3))
+            if t > cols.start or t > 0:  # the recurrence h_(t-1) -> h_t
+                a, b = QPointF(cbox.left() - view.col_w + cell + 4, cbox.center().y()), cbox.center()
+                _arrow(p, a, QPointF(cbox.left() - 2, b.y()), INK if shown else MUTED, 1.2)
+            if tr.c is not None:  # the cell state's conveyor belt along the top of the layer
+                belt_y = cbox.top() - 4
+                p.setPen(QPen(MUTED, 3))
+                p.drawLine(QPointF(cx - view.col_w / 2, belt_y), QPointF(cx + view.col_w / 2, belt_y))
+                if shown:
+                    v = float(tr.c[n, t, view.unit])
+                    p.setBrush(_colour(math.tanh(v), lut))
+                    p.setPen(QPen(INK, 0.8))
+                    p.drawEllipse(QPointF(cx + cell / 2 - 4, belt_y), 4.5, 4.5)
+            if k == 0:  # name the rows once, in the margin
+                _label(p, rect.left() + 2, cbox.center().y(), f"h, layer {n + 1}" if L > 1 else "h")
+                if tr.c is not None:
+                    _label(p, rect.left() + 2, cbox.top() - 4, "c belt")
+            if frame is not None and grad_shown(frame, tr, t):
+                _grad(p, tr, n, t, cbox, view.col_w)
+            below = cbox.top()
+            y_cell -= layer_h + gap
+        # outputs y_t and where the loss is taken
+        obox = QRectF(cx - view.col_w / 2 + 4, top, view.col_w - 8, out_h - 8)
+        _arrow(p, QPointF(cx, below), QPointF(cx, obox.bottom()), INK if shown else MUTED, 1.2)
+        _box(p, obox, OUTPUT_C if shown else MUTED, current)
+        if k == 0:
+            _label(p, rect.left() + 2, obox.center().y(), "output")
+        if shown:
+            _outputs(p, obox, tr, t)
+        if _loss_at(view.loss_mode, t, tr.steps):
+            p.setPen(LOSS_C)
+            p.drawText(
+                QRectF(obox.left(), obox.top() - 16, obox.width(), 14), Qt.AlignmentFlag.AlignCenter, "L"
+            )
+        if view.selected == t:
+            p.setPen(QPen(GRAD, 1.5, Qt.PenStyle.DashLine))
+            p.drawRect(QRectF(cx - view.col_w / 2 + 1, top - 18, view.col_w - 2, bottom - top + 18))
+    if view.detail is not None and frame is not None:
+        _panel(p, QRectF(rect.left() + 8, rect.bottom() - panel_h, rect.width() - 16, panel_h - 4), tr, view)
+    p.restore()
+
+
+def _label(p: QPainter, x: float, y: float, text: str) -> None:
+    p.setPen(MUTED)
+    p.drawText(
+        QRectF(x, y - 14, LEFT - 4, 28), Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, text
+    )
+
+
+def _loss_at(mode: str, t: int, steps: int) -> bool:
+    return mode == "many-to-many" or t == steps - 1
+
+
+def _tok(tok: str) -> str:
+    return {"\n": "\u21b5", " ": "\u2423", "\t": "\u21e5"}.get(tok, tok)[:10]
+
+
+def _box(p: QPainter, r: QRectF, colour: QColor, current: bool) -> None:
+    p.setPen(QPen(HILITE if current else colour, 2.5 if current else 1.2))
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawRoundedRect(r, 4, 4)
+
+
+def _arrow(p: QPainter, a: QPointF, b: QPointF, colour: QColor, width: float) -> None:
+    p.setPen(QPen(colour, width))
+    p.drawLine(a, b)
+    d = b - a
+    n = math.hypot(d.x(), d.y()) or 1.0
+    ux, uy = d.x() / n, d.y() / n
+    s = 4 + width
+    head = QPolygonF([b, QPointF(b.x() - s * ux + s * 0.6 * uy, b.y() - s * uy - s * 0.6 * ux),
+                      QPointF(b.x() - s * ux - s * 0.6 * uy, b.y() - s * uy + s * 0.6 * ux)])  # fmt: skip
+    p.setBrush(colour)
+    p.drawPolygon(head)
+
+
+def _state(p: QPainter, r: QRectF, h: np.ndarray, unit: int, lut) -> None:
+    """Every unit of h_t as a square grid of colours; the chosen unit outlined."""
+    H = len(h)
+    side = math.ceil(math.sqrt(H))
+    px = r.width() / side
+    p.setPen(Qt.PenStyle.NoPen)
+    for u in range(H):
+        q = QRectF(r.left() + (u % side) * px, r.top() + (u // side) * px, px, px)
+        p.fillRect(q, _colour(float(h[u]), lut))
+    q = QRectF(r.left() + (unit % side) * px, r.top() + (unit // side) * px, px, px)
+    p.setPen(QPen(INK, 1.5))
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawRect(q.adjusted(-1, -1, 1, 1))
+    p.setPen(QPen(MUTED, 1))
+    p.drawRect(r)
+
+
+def _grad(p: QPainter, tr: Trace, n: int, t: int, cbox: QRectF, col_w: float) -> None:
+    """dL/dh_t arriving from step t+1 (and from the output at the target step): width and colour
+    by log10 of the norm relative to the largest."""
+    g = tr.grad_h[n]
+    top = max(float(g.max()), 1e-300)
+    v = float(g[t])
+    rel = max(math.log10(max(v, 1e-300) / top), -12.0) if v > 0 else -12.0
+    strength = 1 + rel / 12  # 1: the largest, 0: twelve decades below
+    colour = QColor(GRAD)
+    colour.setAlphaF(0.25 + 0.75 * strength)
+    y = cbox.bottom() + 6
+    if t < tr.target_step:
+        _arrow(p, QPointF(cbox.right() + col_w - cbox.width() - 4, y), QPointF(cbox.right() - 4, y), colour,
+               1 + 6 * strength)  # fmt: skip
+    p.setPen(GRAD)
+    label = QRectF(cbox.left() - 14, cbox.bottom() + 9, cbox.width() + 28, 14)
+    p.drawText(label, Qt.AlignmentFlag.AlignCenter, f"{v:.1e}")
+
+
+def _outputs(p: QPainter, r: QRectF, tr: Trace, t: int) -> None:
+    p.setPen(INK)
+    if tr.values is not None:
+        p.drawText(r, Qt.AlignmentFlag.AlignCenter, f"y{t} = {tr.values[t]:.3f}")
+        return
+    top = np.argsort(tr.probs[t])[::-1][:3]
+    lines = [f"{_tok(tr.vocab[i])} {tr.probs[t, i]:.2f}" for i in top]
+    p.drawText(r, Qt.AlignmentFlag.AlignCenter, "\n".join(lines))
+
+
+def _header(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
+    cfg = tr.cfg
+    text = f"{cfg.arch.upper()} {cfg.layers}x{cfg.hidden} unrolled over {tr.steps} steps"
+    if view.frame is not None:
+        text += " \u00b7 " + view.frame.caption(tr)
+    p.setPen(INK)
+    p.drawText(
+        QRectF(rect.left() + 8, rect.top() + 4, rect.width() * 0.62, 26), Qt.AlignmentFlag.AlignVCenter, text
+    )
+    # the taxonomy: this training mode highlighted
+    kind = "many-to-one" if view.loss_mode == "many-to-one" else "many-to-many"
+    x = rect.left() + rect.width() * 0.64
+    for name in TAXONOMY:
+        on = name == kind
+        p.setPen(QPen(LOSS_C if on else MUTED))
+        w = p.fontMetrics().horizontalAdvance(name) + 12
+        r = QRectF(x, rect.top() + 6, w, 20)
+        p.drawRoundedRect(r, 3, 3)
+        p.drawText(r, Qt.AlignmentFlag.AlignCenter, name)
+        x += w + 6
+
+
+def _panel(p: QPainter, r: QRectF, tr: Trace, view: View) -> None:
+    """The equations of the current cell for the chosen unit, with their numbers."""
+    d, f = view.detail, view.frame
+    p.setPen(QPen(MUTED, 1))
+    p.setBrush(QColor("#F7F7F7"))
+    p.drawRoundedRect(r, 4, 4)
+    lines = equations(tr.cfg.arch, tr.cfg.nonlinearity, d)
+    title = f"inside the cell: layer {view.layer + 1}, step {f.t}, unit {view.unit}"
+    p.setPen(INK)
+    p.drawText(QRectF(r.left() + 8, r.top() + 2, r.width() - 16, 18), Qt.AlignmentFlag.AlignVCenter, title)
+    mono = QFont("monospace")
+    mono.setStyleHint(QFont.StyleHint.Monospace)
+    mono.setPointSizeF(9)
+    p.setFont(mono)
+    for k, line in enumerate(lines):
+        on = f.phase == "forward" and (f.sub < 0 or LINE_SUB[tr.cfg.arch][k] == f.sub)
+        p.setPen(INK if on else MUTED)
+        p.drawText(
+            QRectF(r.left() + 12, r.top() + 22 + k * 18, r.width() - 24, 18),
+            Qt.AlignmentFlag.AlignVCenter,
+            line,
+        )
+
+
+# Which detail sub-step (core.unroll.SUBSTEPS) each line of `equations` belongs to.
+LINE_SUB = {"rnn": (0, 0, 1), "lstm": (0, 1, 1, 2, 3), "gru": (0, 0, 1, 2)}
+
+
+def _gate(d: dict, g: str, fn: str = "sigmoid", note: str = "") -> str:
+    """`g = fn(input term + recurrent term) = value   (note)`."""
+    return f"{g} = {fn}({d['input_' + g]:+.3f} {d['recurrent_' + g]:+.3f}) = {d[g]:+.3f}   {note}".rstrip()
+
+
+def equations(arch: str, nl: str, d: dict) -> list[str]:
+    """The cell's equations for one unit, filled with its numbers."""
+    if arch == "rnn":
+        act = "tanh" if nl == "tanh" else "relu"
+        return [
+            f"W_xh x_t + b_ih = {d['input']:+.3f}    W_hh h_(t-1) + b_hh = {d['recurrent']:+.3f}",
+            f"pre-activation a = {d['input']:+.3f} + {d['recurrent']:+.3f} = {d['pre']:+.3f}",
+            f"h_t = {act}(a) = {d['h']:+.3f}",
+        ]
+    if arch == "lstm":
+        f, i, g, cp, c = d["f"], d["i"], d["g"], d["c_prev"], d["c"]
+        return [
+            _gate(d, "f", note="(forget: how much of c_(t-1) to keep)"),
+            _gate(d, "i", note="(input: how much of g to write)"),
+            _gate(d, "g", "tanh", "(candidate)"),
+            f"c_t = f*c_(t-1) + i*g = {f:.3f}*{cp:+.3f} + {i:.3f}*{g:+.3f} = {c:+.3f}",
+            _gate(d, "o", note=f"(output)   h_t = o*tanh(c_t) = {d['h']:+.3f}"),
+        ]
+    z, n = d["z"], d["n"]
+    return [
+        _gate(d, "r", note="(reset)"),
+        _gate(d, "z", note="(update: how much of h_(t-1) to keep)"),
+        f"n = tanh({d['input_n']:+.3f} + r*({d['recurrent_n']:+.3f})) = {n:+.3f}   (candidate)",
+        f"h_t = (1-z)*n + z*h_(t-1) = {1 - z:.3f}*{n:+.3f} + {z:.3f}*{d['h_prev']:+.3f} = {d['h']:+.3f}",
+    ]
