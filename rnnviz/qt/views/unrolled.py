@@ -100,6 +100,11 @@ class UnrolledCanvas(QWidget):
             paint(p, QRectF(self.rect()), self.trace, self.view)
         p.end()
 
+    def keyPressEvent(self, event) -> None:
+        """The step-through keys when the drawing has focus (the panel's shortcuts cover the rest)."""
+        if not self.parent().key(event.key(), event.modifiers()):
+            super().keyPressEvent(event)
+
     def wheelEvent(self, event) -> None:
         """Ctrl+wheel zooms (column width); the wheel alone scrolls the steps."""
         steps = event.angleDelta().y() / 120
@@ -172,18 +177,27 @@ class UnrolledPanel(QWidget):
         self.scrubber.valueChanged.connect(self.anim.go)
         self.scroll.valueChanged.connect(self._on_scroll)
         self.anim.changed.connect(self._update)
-        for keys, fn in (
-            ("Space", lambda: self.play.toggle()),
-            ("Right", lambda: self.anim.step(1)),
-            ("Left", lambda: self.anim.step(-1)),
-            ("Shift+Right", lambda: self.anim.step(10)),
-            ("Shift+Left", lambda: self.anim.step(-10)),
-            ("Home", lambda: self.anim.go(0)),
-            ("End", lambda: self.anim.go(len(self.anim.frames) - 1)),
-        ):
+        for keys in ("Space", "Right", "Left", "Shift+Right", "Shift+Left", "Home", "End"):
             sc = QShortcut(QKeySequence(keys), self)
             sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            sc.activated.connect(fn)
+            seq = QKeySequence(keys)[0]
+            sc.activated.connect(lambda c=seq: self.key(c.key(), c.keyboardModifiers()))
+
+    def key(self, key, modifiers) -> bool:
+        """Space play/pause, Left/Right one frame (Shift: 10), Home/End. True if handled."""
+        ten = 10 if modifiers & Qt.KeyboardModifier.ShiftModifier else 1
+        K = Qt.Key
+        if key == K.Key_Space:
+            self.play.toggle()
+        elif key in (K.Key_Right, K.Key_Left):
+            self.anim.step(ten if key == K.Key_Right else -ten)
+        elif key == K.Key_Home:
+            self.anim.go(0)
+        elif key == K.Key_End:
+            self.anim.go(len(self.anim.frames) - 1)
+        else:
+            return False
+        return True
 
     def set_trace(self, trace: Trace | None, weights: TraceWeights | None, loss_mode: str) -> None:
         """The typed text's trace with the weights it came from; keeps the animation's place."""
