@@ -38,6 +38,7 @@ class FiguresPanel(QWidget):
         self.table.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
         self.words = _table(["word", "reads", "predicts", "p"])
         self.caption = QLabel("")
+        self.caption.setWordWrap(True)
         self.caption.setStyleSheet(f"color: {MUTED.name()};")
         lay = QVBoxLayout(self)
         for w in (self.title, self.summary, self.table, self.words, self.caption):

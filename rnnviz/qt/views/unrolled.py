@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 
 from rnnviz.core.trace import Trace, TraceWeights
 from rnnviz.core.unroll import Frame, cell_detail, frames
-from rnnviz.qt.views.unrolled_paint import View, columns, paint
+from rnnviz.qt.views.unrolled_paint import LEFT, View, columns, paint
 
-MIN_COL, MAX_COL = 64.0, 220.0
+MIN_COL, MAX_COL = 56.0, 220.0
 
 
 class StepThrough(QObject):
@@ -130,10 +130,10 @@ class UnrolledPanel(QWidget):
         self.play.setToolTip("Play / pause the step-through (Space)")
         buttons = []
         for text, tip, fn in (
-            ("\u23ee", "First frame (Home)", lambda: self.anim.go(0)),
+            ("|\u25c0", "First frame (Home)", lambda: self.anim.go(0)),
             ("\u25c0", "Previous frame (Left; Shift+Left: 10)", lambda: self.anim.step(-1)),
             ("\u25b6", "Next frame (Right; Shift+Right: 10)", lambda: self.anim.step(1)),
-            ("\u23ed", "Last frame (End)", lambda: self.anim.go(len(self.anim.frames) - 1)),
+            ("\u25b6|", "Last frame (End)", lambda: self.anim.go(len(self.anim.frames) - 1)),
         ):
             b = QPushButton(text)
             b.setToolTip(tip)
@@ -153,6 +153,8 @@ class UnrolledPanel(QWidget):
         self.layer.setMinimum(1)
         self.scrubber = QSlider(Qt.Orientation.Horizontal)
         self.caption = QLabel(" ")
+        self.caption.setWordWrap(True)
+        self.caption.setMinimumWidth(10)
         bar = QHBoxLayout()
         bar.addWidget(self.play)
         for b in buttons:
@@ -214,7 +216,7 @@ class UnrolledPanel(QWidget):
     def _fit_columns(self) -> None:
         tr = self.canvas.trace
         if tr is not None:
-            fit = (self.canvas.width() - 32) / max(tr.steps, 1)  # every step in view if they fit
+            fit = (self.canvas.width() - LEFT - 8) / max(tr.steps, 1)  # every step in view if they fit
             self.canvas.view.col_w = max(MIN_COL, min(fit, 140.0))
             self.sync_scroll()
 

@@ -222,17 +222,17 @@ def _header(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
     text = f"{cfg.arch.upper()} {cfg.layers}x{cfg.hidden} unrolled over {tr.steps} steps"
     if view.frame is not None:
         text += " \u00b7 " + view.frame.caption(tr)
-    p.setPen(INK)
-    p.drawText(
-        QRectF(rect.left() + 8, rect.top() + 4, rect.width() * 0.62, 26), Qt.AlignmentFlag.AlignVCenter, text
-    )
-    # the taxonomy: this training mode highlighted
+    # the taxonomy, right-aligned, this training mode highlighted; the caption gets the rest
     kind = "many-to-one" if view.loss_mode == "many-to-one" else "many-to-many"
-    x = rect.left() + rect.width() * 0.64
-    for name in TAXONOMY:
-        on = name == kind
-        p.setPen(QPen(LOSS_C if on else MUTED))
-        w = p.fontMetrics().horizontalAdvance(name) + 12
+    fm = p.fontMetrics()
+    widths = [fm.horizontalAdvance(name) + 12 for name in TAXONOMY]
+    x = rect.right() - 8 - sum(widths) - 6 * (len(widths) - 1)
+    room = max(int(x - rect.left() - 16), 0)
+    p.setPen(INK)
+    caption = fm.elidedText(text, Qt.TextElideMode.ElideRight, room)
+    p.drawText(QRectF(rect.left() + 8, rect.top() + 4, room, 26), Qt.AlignmentFlag.AlignVCenter, caption)
+    for name, w in zip(TAXONOMY, widths, strict=True):
+        p.setPen(QPen(LOSS_C if name == kind else MUTED))
         r = QRectF(x, rect.top() + 6, w, 20)
         p.drawRoundedRect(r, 3, 3)
         p.drawText(r, Qt.AlignmentFlag.AlignCenter, name)
