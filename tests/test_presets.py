@@ -7,8 +7,8 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 from reference import reference_trace
+from safetensors.torch import load_file
 from test_cli import one_line_error, run
 
 from rnnviz.core.checkpoint import load_checkpoint, parse_checkpoint

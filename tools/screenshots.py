@@ -2,7 +2,8 @@
 
 Run from the repository root: QT_QPA_PLATFORM=offscreen python tools/screenshots.py
 It opens the main window on the built-in pre-trained model, trains for a few seconds,
-types "welcom" and grabs the window; then the gradient lab after ~150 steps.
+types "welcom" and grabs the window; then the last-letter words unrolled, and the gradient lab
+after ~150 steps.
 """
 
 import os
@@ -41,6 +42,23 @@ def shoot_lab(app: QApplication, main_window) -> None:
     print(f"wrote {OUT / 'gradient-lab.png'}")
 
 
+def shoot_presets(app: QApplication, w) -> None:
+    """The last-letter words unrolled over "welcome", stopped in the backward pass; then the
+    fable preset's figures."""
+    w.open_preset("words")
+    w.controls.play.setChecked(True)
+    pump(app, 4.0)
+    w.controls.play.setChecked(False)
+    w.typing.editor.setPlainText("welcome")
+    w.inside.setCurrentWidget(w.unrolled)
+    pump(app, 1.0)
+    w.unrolled.anim.go(9)  # backward, three steps back from the target
+    pump(app, 0.5)
+    w.grab().save(str(OUT / "unrolled.png"))
+    print(f"wrote {OUT / 'unrolled.png'}")
+    w.inside.setCurrentWidget(w.internals)
+
+
 def main() -> None:
     app = QApplication([])
     configure_pyqtgraph()
@@ -58,6 +76,7 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     w.grab().save(str(OUT / "main-window.png"))
     print(f"wrote {OUT / 'main-window.png'}")
+    shoot_presets(app, w)
     shoot_lab(app, w)
     w.close()
     w.deleteLater()

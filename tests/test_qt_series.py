@@ -1,0 +1,282 @@
+"""The noisy-sine forecaster's window as a user meets it: train, read the figures, click a window,
+look inside, reset with other settings, open another series or model, close."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QApplication
+
+from rnnviz.core.model import CharRNN
+from rnnviz.core.presets import PRESETS, Scorer, load_source, preset_trainer
+from rnnviz.core.samples import predict, window_samples
+from rnnviz.core.series import noisy_sine
+from rnnviz.core.snapshot import StepMetrics
+from rnnviz.core.trace import TraceWeights, trace_series
+from rnnviz.qt.series_controls import BAD, GOOD, TARGET_MSE
+from rnnviz.qt.series_window import SeriesWindow
+from rnnviz.qt.views.common import configure_pyqtgraph, fmt
+from rnnviz.qt.views.mse_plot import EMA_ALPHA, MsePlot
+
+SINE = noisy_sine()
+
+
+def make_window(qtbot, **kwargs) -> SeriesWindow:
+    configure_pyqtgraph()
+    w = SeriesWindow(**kwargs)
+    qtbot.addWidget(w)
+    w.resize(1400, 880)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: w.latest is not None, timeout=10_000)
+    return w
+
+
+@pytest.fixture
+def window(qtbot):
+    w = make_window(qtbot)
+    yield w
+    thread = w.runner.thread if w.runner is not None else None
+    w.close()
+    assert w.runner is None and w.unfinished_threads() == 0
+    assert thread is None or thread.isFinished()
+
+
+def train(qtbot, w: SeriesWindow, steps: int) -> None:
+    """`steps` updates, then wait until the window has drawn the forecasts and figures of them."""
+    start = w.latest.updates
+    w.worker.step_once(steps)
+
+    def shown() -> bool:
+        u = w.latest.updates
+        return u >= start + steps and w.forecast_updates == u and w.scored_updates == u
+
+    qtbot.waitUntil(shown, timeout=20_000)
+
+
+def trainer_model(w: SeriesWindow) -> CharRNN:
+    """A CPU copy of the paused trainer's own weights (not the window's copy of them)."""
+    tr = w.worker.trainer
+    model = CharRNN(tr.model_cfg)
+    model.load_state_dict({k: v.detach().cpu().clone() for k, v in tr.model.state_dict().items()})
+    return model
+
+
+def trainer_weights(w: SeriesWindow) -> dict:
+    return {k: v.detach().cpu().numpy() for k, v in w.worker.trainer.model.state_dict().items()}
+
+
+def test_opens_paused_on_the_sine_with_the_tutorial_settings(window):
+    assert window.windowTitle() == "rnnviz \u2014 noisy-sine forecaster"
+    c = window.controls
+    assert (c.arch.currentText(), c.hidden.value(), c.window.value(), c.lr.text()) == ("rnn", 32, 8, "0.001")
+    assert "tutorial used 4" in c.window.toolTip()
+    assert not c.play.isChecked() and window.latest.updates == 0
+    plot = window.series_plot
+    x, y = plot.points.getData()
+    np.testing.assert_array_equal(y, SINE.values)
+    np.testing.assert_array_equal(plot.signal.getData()[1], SINE.signal)
+    assert plot.split_line.value() == 799.5
+    assert window.selected == 800  # the first target of the test part
+    assert plot.region.getRegion() == (791.5, 799.5)
+
+
+def test_training_updates_the_forecast_and_figures_to_a_direct_computation(qtbot, window):
+    train(qtbot, window, 40)
+    model = trainer_model(window)
+    train_s, test_s = window_samples(SINE, 8, 0.2)
+    expected = np.concatenate([predict(model, train_s), predict(model, test_s)])
+    t, y = window.series_plot.forecast_curve.getData()
+    np.testing.assert_array_equal(t, np.arange(8, 1000))
+    np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-7)
+    assert np.isfinite(y).all() and np.ptp(y) > 0
+
+    tr = window.worker.trainer
+    doc = Scorer(PRESETS["sine"], load_source(PRESETS["sine"]), tr.cfg).figures(model)
+    c = window.controls
+    assert c.figure("train MSE") == f"{doc['train_mse']:.4g}"
+    assert c.figure("test MSE") == f"{doc['test_mse']:.4g}"
+    mse = np.mean((expected[792:] - SINE.values[800:]) ** 2)  # the test targets are t = 800..999
+    assert window.figures_doc["test_mse"] == pytest.approx(mse, rel=1e-5)
+    prev = np.mean((SINE.values[800:] - SINE.values[799:-1]) ** 2)
+    assert c.figure("predict the previous value") == f"{prev:.4g}"
+    assert c.figure("noise floor (variance of 2u = 1/3)") == "0.3333"
+    assert c.figure("tutorial's Keras RNN (train MSE)") == "0.3537"
+    row = next(r for r in range(c.table.rowCount()) if c.table.item(r, 0).text() == "test MSE")
+    colour = c.table.item(row, 1).foreground().color()
+    assert colour == (GOOD if window.figures_doc["test_mse"] <= TARGET_MSE else BAD)
+
+    curve = window.mse.raw_curve  # getData() would give log10 of the values: the axis is logarithmic
+    np.testing.assert_array_equal(curve.xData, np.arange(1, 41))
+    assert curve.yData[-1] == window.latest.metrics.loss and (curve.yData > 0).all()
+
+
+def click_at(qtbot, w: SeriesWindow, x: float, y: float) -> None:
+    plot = w.series_plot
+    scene = plot.plot.vb.mapViewToScene(QPointF(x, y))
+    pos = plot.graphics.mapFromScene(scene)
+    qtbot.mouseClick(plot.graphics.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(pos.x(), pos.y()))
+
+
+def test_clicking_selects_a_window_and_the_inside_shows_its_trace(qtbot, window):
+    train(qtbot, window, 10)
+    window.series_plot.plot.setXRange(280, 320, padding=0)  # zoomed in: a pixel is far less than a step
+    click_at(qtbot, window, 300.3, 1.0)
+    assert window.selected == 300
+    plot = window.series_plot
+    assert plot.region.getRegion() == (291.5, 299.5)
+    assert plot.target.data["x"][0] == 300 and plot.target.data["y"][0] == SINE.values[300]
+
+    def expected():
+        w = TraceWeights.from_state(window.latest.model_cfg, trainer_weights(window))
+        return trace_series(w, SINE.values[292:300], target=SINE.values[300])
+
+    tr = window.internals.trace
+    assert tr.steps == 8
+    np.testing.assert_allclose(tr.h, expected().h, rtol=1e-12)
+    np.testing.assert_allclose(tr.grad_h, expected().grad_h, rtol=1e-12)
+    np.testing.assert_allclose(window.internals.h_maps[0].image.image, tr.h[0].T)
+    assert "x[292..299]" in window.inside_title.text()
+    plot._on_hover(300.2, 0.0)  # hover reads t, the value and the forecast there
+    forecast = plot.forecast_curve.yData[300 - 8]
+    assert plot.readout.text().startswith(f"t 300 (train) \u00b7 x {fmt(SINE.values[300])}")
+    assert f"forecast {fmt(forecast)}" in plot.readout.text()
+
+    before = tr.h.copy()
+    train(qtbot, window, 20)  # new weights: the same window is traced again
+    np.testing.assert_allclose(window.internals.trace.h, expected().h, rtol=1e-12)
+    assert not np.allclose(window.internals.trace.h, before)
+
+    window.series_plot.plot.setXRange(0, 40, padding=0)
+    click_at(qtbot, window, 2.0, 1.0)  # before the first full window: the first target it can have
+    assert window.selected == 8 and window.internals.trace.tokens[0] == f"{SINE.values[0]:.3g}"
+
+
+def test_reset_rebuilds_with_the_settings_and_stops_the_old_thread(qtbot, window):
+    old, old_thread = window.trainer, window.runner.thread
+    c = window.controls
+    c.arch.setCurrentText("gru")
+    c.hidden.setValue(12)
+    c.window.setValue(16)
+    c.lr.setText("0.003")
+    assert window.trainer is old  # settings wait for Reset
+    qtbot.mouseClick(c.reset, Qt.MouseButton.LeftButton)
+    assert old_thread.isFinished() and window.trainer is not old
+    tr = window.trainer
+    assert (tr.model_cfg.arch, tr.model_cfg.hidden, tr.cfg.seq_len, tr.cfg.lr) == ("gru", 12, 16, 0.003)
+    qtbot.waitUntil(lambda: window.latest is not None, timeout=10_000)
+    train(qtbot, window, 5)
+    assert window.latest.model_cfg.hidden == 12
+    t, _ = window.series_plot.forecast_curve.getData()
+    np.testing.assert_array_equal(t, np.arange(16, 1000))
+    assert window.series_plot.region.getRegion() == (783.5, 799.5)
+    inside = window.internals.trace
+    assert inside.steps == 16 and set(inside.gates) == {"r", "z", "n"}
+    assert inside.h.shape == (1, 16, 12)
+
+    c.lr.setText("fast")
+    qtbot.mouseClick(c.reset, Qt.MouseButton.LeftButton)
+    assert window.trainer is tr and "learning rate must be a number" in window.statusBar().currentMessage()
+
+
+def test_space_plays_but_not_in_the_text_fields(qtbot, window):
+    c = window.controls
+    c.lr.setFocus()
+    qtbot.keyClick(c.lr, Qt.Key.Key_Space)
+    assert c.lr.text() == "0.001 " and not c.play.isChecked()
+    c.window.setFocus()
+    qtbot.keyClick(c.window, Qt.Key.Key_Space)
+    assert c.window.value() == 8 and not c.play.isChecked()
+    qtbot.mouseClick(c.reset, Qt.MouseButton.LeftButton)  # from the text field: Space then plays
+    assert window.trainer.cfg.lr == 0.001
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
+    assert c.play.isChecked() and c.play.text() == "Pause"
+    qtbot.waitUntil(lambda: window.latest is not None and window.latest.updates > 5, timeout=10_000)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
+    assert not c.play.isChecked()
+
+
+def test_closing_stops_a_playing_trainer(qtbot):
+    w = make_window(qtbot)
+    thread = w.runner.thread
+    w.controls.play.setChecked(True)
+    qtbot.waitUntil(lambda: w.latest.updates > 3, timeout=10_000)
+    w.close()
+    assert thread.isFinished() and w.runner is None and w.unfinished_threads() == 0
+    updates = w.trainer.updates
+    w.show()  # reopened: the same model goes on, paused
+    qtbot.waitUntil(lambda: w.runner is not None and w.latest.updates == updates, timeout=10_000)
+    assert w.trainer.updates == updates and not w.controls.play.isChecked()
+    w.close()
+
+
+def test_open_trainer_shows_a_model_made_elsewhere(qtbot, window):
+    sine = PRESETS["sine"]
+    tr = preset_trainer(sine, load_source(sine), device="cpu", model={"arch": "lstm", "hidden": 6}, seq_len=4)
+    for _ in range(7):
+        tr.step()
+    assert window.open_trainer(tr)
+    qtbot.waitUntil(lambda: window.latest is not None and window.forecast_updates == 7, timeout=10_000)
+    c = window.controls
+    assert (c.arch.currentText(), c.hidden.value(), c.window.value()) == ("lstm", 6, 4)
+    t, y = window.series_plot.forecast_curve.getData()
+    np.testing.assert_array_equal(t, np.arange(4, 1000))
+    model = trainer_model(window)
+    np.testing.assert_allclose(y[-200:], predict(model, window_samples(SINE, 4, 0.2)[1]), rtol=1e-6)
+    assert window.internals.trace.c is not None and window.internals.trace.steps == 4
+
+    words = PRESETS["words"]
+    assert not window.open_trainer(preset_trainer(words, load_source(words), device="cpu"))
+    assert "forecasts numbers" in window.statusBar().currentMessage() and window.trainer is tr
+
+
+def test_a_file_series_has_no_signal_and_bad_files_are_one_line_messages(qtbot, tmp_path):
+    values = np.cos(0.3 * np.arange(60))
+    path = tmp_path / "cos.txt"
+    path.write_text("\n".join(f"{v:.6f}" for v in values))
+    w = make_window(qtbot, source_spec=str(path))
+    assert w.source.name == str(path) and w.source.split == 48
+    assert not w.series_plot.signal.isVisible()
+    train(qtbot, w, 3)
+    labels = {w.controls.table.item(r, 0).text() for r in range(w.controls.table.rowCount())}
+    assert labels == {"train MSE", "test MSE", "predict the previous value"}
+    w.controls.window.setValue(50)  # 48 training values: no window of 50 fits before the test part
+    w.reset()
+    assert w.trainer.cfg.seq_len == 8 and "Reset failed" in w.statusBar().currentMessage()
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1 2 three")
+    assert not w.open_source(str(bad)) and "not a number" in w.statusBar().currentMessage()
+    assert w.open_source("builtin:sine") and w.series_plot.signal.isVisible()
+    w.close()
+    assert w.unfinished_threads() == 0
+
+    w2 = make_window(qtbot, source_spec=str(bad))  # a bad file at start: the built-in sine instead
+    assert w2.source.name == "builtin:sine" and "not a number" in w2.statusBar().currentMessage()
+    w2.close()
+
+
+def test_mse_plot_widens_its_step_axis_in_jumps_and_keeps_a_users_zoom(qtbot):
+    configure_pyqtgraph()
+    m = MsePlot()
+    qtbot.addWidget(m)
+    m.set_references(1 / 3, 0.62)
+    assert m.floor_line.value() == pytest.approx(np.log10(1 / 3))  # the view's y is log10(MSE)
+    ranges = []
+    for k in range(0, 2000, 20):
+        m.add_metrics([metric(s, 0.3 + 0.1 * np.sin(s)) for s in range(k + 1, k + 21)])
+        m.refresh()
+        ranges.append(m.plot.vb.viewRange()[0][1])
+    # 100 refreshes, a few new layouts per decade of steps, and always room ahead of the last step
+    assert len(set(ranges)) <= 16 and ranges[-1] >= 2000 / 0.9
+    np.testing.assert_array_equal(m.smooth_curve.xData, np.arange(1, 2001))
+    ema = 0.3 + 0.1 * np.sin(1)
+    for s in range(2, 2001):
+        ema = (1 - EMA_ALPHA) * ema + EMA_ALPHA * (0.3 + 0.1 * np.sin(s))
+    assert m.smooth_curve.yData[-1] == pytest.approx(ema)
+    m.plot.setXRange(100, 200, padding=0)  # the user zooms in: training goes on, the zoom stays
+    m.add_metrics([metric(s, 0.3) for s in range(2001, 2400)])
+    m.refresh()
+    assert m.plot.vb.viewRange()[0] == [100, 200]
+
+
+def metric(step: int, loss: float) -> StepMetrics:
+    return StepMetrics(step, loss, np.nan, np.nan, 0.0, {}, 1.0, False, False, 1e-3, 0.001)
