@@ -112,3 +112,22 @@ def test_a_preset_that_cannot_load_says_so(window, monkeypatch):
     window.open_preset("fable")
     assert window.runner is before  # the model that was training goes on
     assert isinstance(window.last_dialog, QMessageBox) and "cannot read" in window.last_dialog.text()
+
+
+def test_sine_preset_and_value_models_open_the_forecaster(qtbot, window, tmp_path):
+    window.open_preset("sine")
+    sw = window.series_window
+    assert sw is not None and sw.isVisible() and sw.trainer.model_cfg.regression
+    before = window.runner
+    # a saved forecaster opened from the main window goes to the same window; the main one goes on
+    from rnnviz.cli_presets import save_preset_model
+    from rnnviz.core.presets import PRESETS, load_source, preset_trainer
+    from rnnviz.core.session import trainer_from_checkpoint
+
+    trainer = preset_trainer(PRESETS["sine"], load_source(PRESETS["sine"]), device="cpu", seq_len=12)
+    path = tmp_path / "sine.safetensors"
+    save_preset_model(path, trainer, "sine")
+    window._start(trainer_from_checkpoint(str(path), "builtin:story"))
+    assert window.runner is before and sw.trainer.cfg.seq_len == 12
+    window.close()
+    assert not sw.isVisible() and sw.unfinished_threads() == 0

@@ -57,6 +57,19 @@ def shoot_presets(app: QApplication, w) -> None:
     w.grab().save(str(OUT / "unrolled.png"))
     print(f"wrote {OUT / 'unrolled.png'}")
     w.inside.setCurrentWidget(w.internals)
+    w.open_preset("sine")  # the forecaster's own window, after ~3000 steps
+    sw = w.series_window
+    sw.resize(1440, 900)
+    sw.controls.play.setChecked(True)
+    end = time.perf_counter() + 60
+    while time.perf_counter() < end and (sw.latest is None or sw.latest.updates < 3000):
+        app.processEvents()
+        time.sleep(0.01)
+    sw.controls.play.setChecked(False)
+    pump(app, 1.0)
+    sw.grab().save(str(OUT / "sine.png"))
+    print(f"wrote {OUT / 'sine.png'}")
+    sw.close()
 
 
 def main() -> None:
