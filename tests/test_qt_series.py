@@ -17,6 +17,8 @@ from rnnviz.qt.series_window import SeriesWindow
 from rnnviz.qt.views.common import configure_pyqtgraph, fmt
 from rnnviz.qt.views.mse_plot import EMA_ALPHA, MsePlot
 
+LR = f"{PRESETS['sine'].train.lr:g}"  # the preset's learning rate, as the field shows it
+
 SINE = noisy_sine()
 
 
@@ -65,10 +67,10 @@ def trainer_weights(w: SeriesWindow) -> dict:
     return {k: v.detach().cpu().numpy() for k, v in w.worker.trainer.model.state_dict().items()}
 
 
-def test_opens_paused_on_the_sine_with_the_tutorial_settings(window):
+def test_opens_paused_on_the_sine_with_the_preset_settings(window):
     assert window.windowTitle() == "rnnviz \u2014 noisy-sine forecaster"
     c = window.controls
-    assert (c.arch.currentText(), c.hidden.value(), c.window.value(), c.lr.text()) == ("rnn", 32, 8, "0.001")
+    assert (c.arch.currentText(), c.hidden.value(), c.window.value(), c.lr.text()) == ("rnn", 32, 8, LR)
     assert "tutorial used 4" in c.window.toolTip()
     assert not c.play.isChecked() and window.latest.updates == 0
     plot = window.series_plot
@@ -182,12 +184,12 @@ def test_space_plays_but_not_in_the_text_fields(qtbot, window):
     c = window.controls
     c.lr.setFocus()
     qtbot.keyClick(c.lr, Qt.Key.Key_Space)
-    assert c.lr.text() == "0.001 " and not c.play.isChecked()
+    assert c.lr.text() == LR + " " and not c.play.isChecked()
     c.window.setFocus()
     qtbot.keyClick(c.window, Qt.Key.Key_Space)
     assert c.window.value() == 8 and not c.play.isChecked()
     qtbot.mouseClick(c.reset, Qt.MouseButton.LeftButton)  # from the text field: Space then plays
-    assert window.trainer.cfg.lr == 0.001
+    assert window.trainer.cfg.lr == PRESETS["sine"].train.lr
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
     assert c.play.isChecked() and c.play.text() == "Pause"
     qtbot.waitUntil(lambda: window.latest is not None and window.latest.updates > 5, timeout=10_000)

@@ -124,11 +124,9 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
             _label(p, rect.left() + 2, obox.center().y(), "output")
         if shown:
             _outputs(p, obox, tr, t)
-        if _loss_at(view.loss_mode, t, tr.steps):
-            p.setPen(LOSS_C)
-            p.drawText(
-                QRectF(obox.left(), obox.top() - 16, obox.width(), 14), Qt.AlignmentFlag.AlignCenter, "L"
-            )
+        if _loss_at(view.loss_mode, t, tr.steps):  # a loss is taken here: an L in the box's corner
+            p.setPen(QPen(LOSS_C, 1.5))
+            p.drawText(QRectF(obox.right() - 15, obox.top() + 1, 13, 14), Qt.AlignmentFlag.AlignCenter, "L")
         if view.selected == t:
             p.setPen(QPen(GRAD, 1.5, Qt.PenStyle.DashLine))
             p.drawRect(QRectF(cx - view.col_w / 2 + 1, top - 18, view.col_w - 2, bottom - top + 18))
