@@ -5,7 +5,9 @@
 - sine: train and test MSE after the preset's budget, for window lengths 4 (the tutorial's),
   8 (the preset's) and 16, beside predicting the previous value and the noise floor; target
   test MSE <= 0.36;
-- words: accuracy over the words after the preset's budget.
+- words: accuracy over the words after the preset's budget;
+- a reference no network can beat on average: the Bayes forecaster that knows the signal's form
+  (sin(0.02 t + phase) + 2u, u uniform) and infers the phase from the window, per window length.
 
 Prints figures; asserts nothing.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
 import torch
 
 from rnnviz.core.presets import PRESETS, Scorer, load_source, preset_trainer
@@ -47,6 +50,23 @@ def sine(window: int, steps: int) -> dict:
     return Scorer(preset, trainer.corpus, trainer.cfg).figures(trainer.model) | {"seconds": seconds}
 
 
+def bayes_mse(window: int, phases: int = 20000) -> tuple[float, float]:
+    """(train, test) MSE of the posterior-mean forecast given the window, over a uniform prior on
+    the phase: the best any forecaster can do from `window` values of this series."""
+    series = load_source(PRESETS["sine"])
+    x, grid = series.values, np.linspace(0, 2 * np.pi, phases, endpoint=False)
+    signal = np.sin(grid[:, None] + 0.02 * np.arange(window + 1))  # (phases, window + 1)
+    errs = []
+    for t in range(window, len(x)):
+        d = x[t - window : t] - signal[:, :window]
+        ok = np.all((d >= 0) & (d < 2), axis=1)  # phases under which every u lies in [0, 1)
+        pred = signal[ok, window].mean() + 1.0 if ok.any() else x[t - window : t].mean()
+        errs.append((pred - x[t]) ** 2)
+    errs = np.asarray(errs)
+    split = series.split - window
+    return float(errs[:split].mean()), float(errs[split:].mean())
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", type=int, default=10, help="steps between accuracy checks")
@@ -64,6 +84,9 @@ def main() -> None:
             f"previous value {f['prev_value_mse']:.4f}  noise floor {f['noise_floor']:.4f}  "
             f"perfect on this test part {f['perfect_test_mse']:.4f}  ({f['seconds']:.1f} s)  [target <= 0.36]"
         )
+        train_b, test_b = bayes_mse(window)
+        print(f"         the Bayes forecaster from {window} values: train MSE {train_b:.4f}  "
+              f"test MSE {test_b:.4f}")  # fmt: skip
     preset = PRESETS["words"]
     trainer = preset_trainer(preset, load_source(preset), device="cpu")
     t0 = time.perf_counter()

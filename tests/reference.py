@@ -63,13 +63,14 @@ def reference_trace(cfg, state: dict, ids, target_step=None, target_id=None, tar
         probs = torch.softmax(torch.stack(logits), -1)
         tid = int(probs[s].argmax()) if target_id is None else target_id
         (-torch.log(probs[s, tid])).backward()
-    grad = [
-        [0.0 if hs[n][t].grad is None else float(hs[n][t].grad.norm()) for t in range(T)] for n in range(L)
-    ]
+    zero = torch.zeros(hs[0][0].shape[-1], dtype=torch.double)  # h_t after the target step: no gradient
+    dh = torch.stack([torch.stack([zero if h.grad is None else h.grad for h in row]) for row in hs])
+    grad = dh.norm(dim=-1)
     out = {
         "h": torch.stack([torch.stack(r) for r in hs]).detach().numpy(),
         "probs": probs.detach().numpy(),
-        "grad_h": torch.tensor(grad).numpy(),
+        "grad_h": grad.detach().numpy(),
+        "dh": dh.detach().numpy(),
         "target_id": tid,
         "gates": {
             k: torch.stack([torch.stack([gates[n][t][k] for t in range(T)]) for n in range(L)])

@@ -10,10 +10,11 @@ from test_qt_presets import train
 
 from rnnviz.core.checkpoint import load_checkpoint
 from rnnviz.core.trace import TraceWeights, trace_text
-from rnnviz.core.unroll import cell_detail, frames
+from rnnviz.core.unroll import backward_detail, cell_detail, frames
 from rnnviz.qt.animate import gif_bytes, render_frames
 from rnnviz.qt.main_window import MainWindow
 from rnnviz.qt.views.common import configure_pyqtgraph
+from rnnviz.qt.views.unrolled_paint import backward_equations
 
 
 @pytest.fixture
@@ -53,6 +54,10 @@ def test_keyboard_steps_forward_and_backward_through_welcome(qtbot, window):
         f = panel.anim.frame
         assert (f.phase, f.t) == ("backward", t)
         assert f"{tr.grad_h[0, t]:.2e}" in panel.caption.text()
+        d = backward_detail(window.probe.weights, tr, 0, t, panel.unit.value())  # the panel's numbers
+        assert canvas.view.detail == d and d["dh"] == tr.dh[0, t, panel.unit.value()]
+        lines = backward_equations("rnn", "tanh", d, panel.unit.value(), 6)
+        assert f"= {d['norm']:.3g}" in lines[-1] and (t == 6 or "x ||dL/dh_(t+1)||" in lines[-1])
         qtbot.keyClick(canvas, Qt.Key.Key_Right)
     assert panel.anim.index == len(panel.anim.frames) - 1  # stays at the end
     qtbot.keyClick(canvas, Qt.Key.Key_Home)

@@ -77,3 +77,34 @@ def test_cell_detail_gru_and_value_models():
     d = cell_detail(w, tr, 0, 2, 1)
     assert d["input"] == pytest.approx(2.0 * w.layers[0].w_ih[1, 0] + w.layers[0].b_ih[1])
     assert np.tanh(d["pre"]) == pytest.approx(d["h"])
+
+
+@pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
+def test_backward_detail_adds_up_to_the_trace(arch):
+    """Through time + from above = dL/dh_t of every unit, at every layer and step; for an LSTM the
+    cell path f_(t+1) dL/dc_(t+1) + the part through h = dL/dc_t."""
+    from rnnviz.core.unroll import backward_detail
+
+    cfg, w = model(arch, layers=2, hidden=4, input="embedding", embed_dim=3)
+    tr = trace(w, [1, 2, 3, 4, 5, 6], target_step=4)
+    for layer in range(2):
+        for t in range(5):
+            for u in range(cfg.hidden):
+                d = backward_detail(w, tr, layer, t, u)
+                assert d["through_time"] + d["from_above"] == pytest.approx(d["dh"], abs=1e-12)
+                assert d["dh"] == tr.dh[layer, t, u] and d["steps_back"] == 4 - t
+                if arch == "lstm":
+                    assert d["f_next"] * d["dc_next"] + d["dc_via_h"] == pytest.approx(d["dc"], abs=1e-12)
+            assert (d["source"] == "the loss") == (layer == 1 and t == 4)
+    assert backward_detail(w, tr, 1, 2, 0)["from_above"] == 0.0  # one loss, at step 4 only
+
+
+def test_backward_detail_of_a_value_model():
+    from rnnviz.core.unroll import backward_detail
+
+    cfg, w = model("rnn", layers=1, vocab=0, input="value", output="value")
+    tr = trace_series(w, [0.5, -1.0, 2.0], target=0.1)
+    for t in range(3):
+        for u in range(cfg.hidden):
+            d = backward_detail(w, tr, 0, t, u)
+            assert d["through_time"] + d["from_above"] == pytest.approx(d["dh"], abs=1e-12)

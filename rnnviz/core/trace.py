@@ -74,6 +74,9 @@ class Trace:
     grad_c: np.ndarray | None  # (L, T)  ||dL/dc^l_t||, LSTM only
     target_step: int
     target_id: int
+    dh: np.ndarray | None = None  # (L, T, H)  dL/dh^l_t itself (the total derivative)
+    dc: np.ndarray | None = None  # (L, T, H)  dL/dc^l_t, LSTM only
+    grad_above: np.ndarray | None = None  # (L, T)  ||the part of dL/dh^l_t from the loss or the layer above||
     values: np.ndarray | None = None  # (T,) a value model's forecasts (probs is then (T, 0))
     target_value: float | None = None  # the value the gradient's squared error is taken against
     inputs: np.ndarray | None = None  # (T,) a value model's real inputs (ids are then zeros)
@@ -205,28 +208,26 @@ def trace_series(w: TraceWeights, xs, target_step: int | None = None, target: fl
 
 def _assemble(w: TraceWeights, fwd: list[dict], d_out: np.ndarray, s: int, **fields) -> Trace:
     """Backward from dL/d(output at step s) = d_out, then the Trace of everything."""
-    arch, L, T = w.cfg.arch, w.cfg.layers, len(fwd[0]["h"])
+    arch, L, T, H = w.cfg.arch, w.cfg.layers, len(fwd[0]["h"]), w.cfg.hidden
     # Backward, top layer first: each layer's input gradient is injected into the one below.
-    grad_h, grad_c = np.zeros((L, T)), np.zeros((L, T)) if arch == "lstm" else None
-    inject = np.zeros((T, w.cfg.hidden))
+    dh, dc = np.zeros((L, T, H)), np.zeros((L, T, H)) if arch == "lstm" else None
+    inject, above = np.zeros((T, H)), np.zeros((L, T))
     inject[s] = d_out @ w.head_w
     for n in range(L - 1, -1, -1):
-        d_in, gn, cn = _BACKWARD[arch](w.cfg, w.layers[n], fwd[n], inject, s)
-        grad_h[n] = gn
-        if grad_c is not None:
-            grad_c[n] = cn
-        inject = d_in
-
-    H = w.cfg.hidden
+        above[n] = np.linalg.norm(inject, axis=-1)
+        inject = _BACKWARD[arch](w.cfg, w.layers[n], fwd[n], inject, s, dh[n], None if dc is None else dc[n])
     gates = {g: np.stack([f["act"][:, k * H : (k + 1) * H] for f in fwd]) for k, g in enumerate(GATES[arch])}
     return Trace(
         cfg=w.cfg,
         h=np.stack([f["h"] for f in fwd]),
         c=np.stack([f["c"] for f in fwd]) if arch == "lstm" else None,
         gates=gates,
-        grad_h=grad_h,
-        grad_c=grad_c,
+        grad_h=np.linalg.norm(dh, axis=-1),
+        grad_c=None if dc is None else np.linalg.norm(dc, axis=-1),
         target_step=s,
+        dh=dh,
+        dc=dc,
+        grad_above=above,
         **fields,
     )
 
@@ -300,60 +301,57 @@ def _gru_forward(cfg, lw, x_proj, h0=None, c0=None):
     return {"h": hs, "act": act, "hn": hn, "h0": h0}
 
 
-# ---- backward, one layer: inject (T, H) = dL/dh_t from above; returns dL/dx_t and norms ----
+# ---- backward, one layer: inject (T, H) = dL/dh_t from above; fills dh (T, H) with the total
+# dL/dh_t (and dc with dL/dc_t, LSTM) for t <= s; returns dL/dx_t, the injection for the layer below.
 
 
-def _rnn_backward(cfg, lw, f, inject, s):
+def _rnn_backward(cfg, lw, f, inject, s, dh, dc=None):
     T, H = inject.shape
-    hs, d_a, gn = f["h"], np.zeros((T, H)), np.zeros(T)
+    hs, d_a = f["h"], np.zeros((T, H))
     dh_next = np.zeros(H)
     for t in range(s, -1, -1):
-        dh = inject[t] + dh_next
-        gn[t] = np.sqrt(dh @ dh)
-        d_a[t] = dh * (1.0 - hs[t] ** 2) if cfg.nonlinearity == "tanh" else dh * (hs[t] > 0)
+        dh[t] = inject[t] + dh_next
+        d_a[t] = dh[t] * (1.0 - hs[t] ** 2) if cfg.nonlinearity == "tanh" else dh[t] * (hs[t] > 0)
         dh_next = d_a[t] @ lw.w_hh
-    return d_a @ lw.w_ih, gn, None
+    return d_a @ lw.w_ih
 
 
-def _lstm_backward(cfg, lw, f, inject, s):
+def _lstm_backward(cfg, lw, f, inject, s, dh, dc):
     T, H = inject.shape
     act, cs, d_a = f["act"], f["c"], np.zeros((T, 4 * H))
-    gn, cn = np.zeros(T), np.zeros(T)
     dh_next, dc_next = np.zeros(H), np.zeros(H)
     for t in range(s, -1, -1):
         i, fg, g, o = act[t, :H], act[t, H : 2 * H], act[t, 2 * H : 3 * H], act[t, 3 * H :]
-        dh = inject[t] + dh_next
+        dh[t] = inject[t] + dh_next
         tc = np.tanh(cs[t])
-        dc = dc_next + dh * o * (1.0 - tc * tc)
-        gn[t], cn[t] = np.sqrt(dh @ dh), np.sqrt(dc @ dc)
+        dc[t] = dc_next + dh[t] * o * (1.0 - tc * tc)
         c_prev = cs[t - 1] if t else f["c0"]
         da = d_a[t]
-        da[:H] = dc * g * i * (1.0 - i)
-        da[H : 2 * H] = dc * c_prev * fg * (1.0 - fg)
-        da[2 * H : 3 * H] = dc * i * (1.0 - g * g)
-        da[3 * H :] = dh * tc * o * (1.0 - o)
-        dh_next, dc_next = da @ lw.w_hh, dc * fg
-    return d_a @ lw.w_ih, gn, cn
+        da[:H] = dc[t] * g * i * (1.0 - i)
+        da[H : 2 * H] = dc[t] * c_prev * fg * (1.0 - fg)
+        da[2 * H : 3 * H] = dc[t] * i * (1.0 - g * g)
+        da[3 * H :] = dh[t] * tc * o * (1.0 - o)
+        dh_next, dc_next = da @ lw.w_hh, dc[t] * fg
+    return d_a @ lw.w_ih
 
 
-def _gru_backward(cfg, lw, f, inject, s):
+def _gru_backward(cfg, lw, f, inject, s, dh, dc=None):
     T, H = inject.shape
     act, hs, hn, d_a = f["act"], f["h"], f["hn"], np.zeros((T, 3 * H))
-    gn, dhh = np.zeros(T), np.empty(3 * H)
+    dhh = np.empty(3 * H)
     dh_next = np.zeros(H)
     for t in range(s, -1, -1):
         r, z, n = act[t, :H], act[t, H : 2 * H], act[t, 2 * H :]
         h_prev = hs[t - 1] if t else f["h0"]
-        dh = inject[t] + dh_next
-        gn[t] = np.sqrt(dh @ dh)
-        dan = dh * (1.0 - z) * (1.0 - n * n)
+        dh[t] = inject[t] + dh_next
+        dan = dh[t] * (1.0 - z) * (1.0 - n * n)
         da = d_a[t]
         da[:H] = dan * hn[t] * r * (1.0 - r)
-        da[H : 2 * H] = dh * (h_prev - n) * z * (1.0 - z)
+        da[H : 2 * H] = dh[t] * (h_prev - n) * z * (1.0 - z)
         da[2 * H :] = dan
         dhh[: 2 * H], dhh[2 * H :] = da[: 2 * H], dan * r
-        dh_next = dh * z + dhh @ lw.w_hh
-    return d_a @ lw.w_ih, gn, None
+        dh_next = dh[t] * z + dhh @ lw.w_hh
+    return d_a @ lw.w_ih
 
 
 _FORWARD = {"rnn": _rnn_forward, "lstm": _lstm_forward, "gru": _gru_forward}

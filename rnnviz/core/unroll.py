@@ -103,3 +103,75 @@ def cell_detail(w: TraceWeights, trace: Trace, layer: int, t: int, unit: int) ->
         for g in rows:
             d[g] = float(trace.gates[g][layer, t, unit])
     return d
+
+
+def frame_detail(w: TraceWeights, tr: Trace, frame: Frame, layer: int, unit: int) -> dict:
+    """The numbers the cell panel shows at a frame: the forward equations' terms, or how the
+    gradient arrived (backward)."""
+    if frame.phase == "forward":
+        return cell_detail(w, tr, layer, frame.t, unit)
+    return backward_detail(w, tr, layer, frame.t, unit)
+
+
+def _pre_grad(w: TraceWeights, tr: Trace, n: int, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """dL/d(pre-activations) of layer n at step t, from the trace's dL/dh_t (and dL/dc_t):
+    (d_a for W_ih, d_a for W_hh); they differ only for a GRU, whose candidate sees r * W_hn h."""
+    H, arch, dh = tr.cfg.hidden, tr.cfg.arch, tr.dh[n, t]
+    h_prev = tr.h[n, t - 1] if t else np.zeros(H)
+    if arch == "rnn":
+        da = dh * (1.0 - tr.h[n, t] ** 2) if tr.cfg.nonlinearity == "tanh" else dh * (tr.h[n, t] > 0)
+        return da, da
+    gate = {k: v[n, t] for k, v in tr.gates.items()}
+    if arch == "lstm":
+        i, f, g, o, c, dc = gate["i"], gate["f"], gate["g"], gate["o"], tr.c[n, t], tr.dc[n, t]
+        c_prev = tr.c[n, t - 1] if t else np.zeros(H)
+        tc = np.tanh(c)
+        da = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
+                             dh * tc * o * (1 - o)])  # fmt: skip
+        return da, da
+    r, z, nn = gate["r"], gate["z"], gate["n"]
+    lw = w.layers[n]
+    hn = h_prev @ lw.w_hh[2 * H :].T + lw.b_hh[2 * H :]
+    dan = dh * (1 - z) * (1 - nn * nn)
+    da = np.concatenate([dan * hn * r * (1 - r), dh * (h_prev - nn) * z * (1 - z), dan])
+    return da, np.concatenate([da[: 2 * H], dan * r])
+
+
+def _d_out(tr: Trace) -> np.ndarray:
+    """dL/d(output) at the target step: softmax minus one-hot, or the forecast's error."""
+    s = tr.target_step
+    if tr.values is not None:
+        return np.array([1.0 if tr.target_value is None else tr.values[s] - tr.target_value])
+    d = tr.probs[s].copy()
+    d[tr.target_id] -= 1.0
+    return d
+
+
+def backward_detail(w: TraceWeights, tr: Trace, layer: int, t: int, unit: int) -> dict:
+    """How dL/dh_t of one unit is made, for the backward phase: the part arriving through time
+    (from step t+1), the part from above (the loss at the target step, or the layer above), their
+    sum, and the norms beside step t+1's; for an LSTM also dL/dc_t = f_(t+1) dL/dc_(t+1) + the
+    part through h_t. Recomputed from the trace's dL/dh and dL/dc (tested to add up)."""
+    s, L, u = tr.target_step, tr.cfg.layers, unit
+    d: dict = {"dh": float(tr.dh[layer, t, u]), "norm": float(tr.grad_h[layer, t]), "steps_back": s - t}
+    d["norm_target"] = float(tr.grad_h[layer, s])
+    d["through_time"] = 0.0
+    if t < s:
+        _, da_next = _pre_grad(w, tr, layer, t + 1)
+        d["through_time"] = float(da_next @ w.layers[layer].w_hh[:, u])
+        if tr.cfg.arch == "gru":
+            d["through_time"] += float(tr.dh[layer, t + 1, u] * tr.gates["z"][layer, t + 1, u])
+        d["norm_next"] = float(tr.grad_h[layer, t + 1])
+    if layer < L - 1:
+        da_above, _ = _pre_grad(w, tr, layer + 1, t)
+        d["from_above"], d["source"] = float(da_above @ w.layers[layer + 1].w_ih[:, u]), f"layer {layer + 2}"
+    else:
+        d["from_above"] = float(_d_out(tr) @ w.head_w[:, u]) if t == s else 0.0
+        d["source"] = "the loss" if t == s else "none"
+    if tr.dc is not None:
+        o, c = tr.gates["o"][layer, t, u], tr.c[layer, t, u]
+        d["dc"], d["dc_norm"] = float(tr.dc[layer, t, u]), float(tr.grad_c[layer, t])
+        d["dc_via_h"] = float(tr.dh[layer, t, u] * o * (1 - np.tanh(c) ** 2))
+        d["f_next"] = float(tr.gates["f"][layer, t + 1, u]) if t < s else 0.0
+        d["dc_next"] = float(tr.dc[layer, t + 1, u]) if t < s else 0.0
+    return d

@@ -13,8 +13,8 @@ from PySide6.QtGui import QImage, QPainter
 from rnnviz.core.checkpoint import write_atomic
 from rnnviz.core.errors import ConfigError, RnnvizError
 from rnnviz.core.trace import Trace, TraceWeights
-from rnnviz.core.unroll import cell_detail, frames
-from rnnviz.qt.views.unrolled_paint import View, columns, paint
+from rnnviz.core.unroll import frame_detail, frames
+from rnnviz.qt.views.unrolled_paint import View, columns, paint, panel_height
 
 MIN_WIDTH, MAX_WIDTH = 640, 4096
 
@@ -24,7 +24,7 @@ class ExportCancelled(RnnvizError):
 
 
 def frame_size(trace: Trace, width: int) -> tuple[int, int]:
-    return width, int(150 + 125 * trace.cfg.layers + 120)
+    return width, int(150 + 125 * trace.cfg.layers + panel_height(trace.cfg.arch))
 
 
 def render_frames(
@@ -53,7 +53,7 @@ def render_frames(
     images = []
     for k, f in enumerate(todo):
         view.frame = f
-        view.detail = cell_detail(weights, trace, layer, f.t, unit)
+        view.detail = frame_detail(weights, trace, f, layer, unit)
         if not view.first <= f.t < view.first + shown:  # keep the current step in the picture
             view.first = max(0, min(f.t - shown // 2, trace.steps - shown))
         img = QImage(w, h, QImage.Format.Format_RGB32)

@@ -293,6 +293,7 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
     def _on_running(self, on: bool) -> None:
         if self._from_current():
             self.controls.set_playing(on)
+            self.status.set_running(on)
 
     @Slot(str)
     def _on_diverged(self, message: str) -> None:

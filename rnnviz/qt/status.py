@@ -12,9 +12,11 @@ class TrainingStatus(QLabel):
         super().__init__(" ", parent)
         self.budget_end = 0  # the step at which training pauses (0: no budget)
         self._tokens_per_step = 1
+        self.running = False
+        self._snap: Snapshot | None = None
 
     def start(self, trainer, budget_end: int) -> None:
-        self.budget_end = budget_end
+        self.budget_end, self.running, self._snap = budget_end, False, None
         self._tokens_per_step = trainer.tokens_per_step
         cfg = trainer.model_cfg
         self.setText(
@@ -22,10 +24,15 @@ class TrainingStatus(QLabel):
             f"step {trainer.steps} \u00b7 paused"
         )
 
+    def set_running(self, on: bool) -> None:
+        self.running = on
+        self.show(self._snap)
+
     def show(self, snap: Snapshot | None) -> None:
         m = snap.metrics if snap else None
         if m is None:
             return
+        self._snap = snap
         parts = [f"step {m.step}", "loss non-finite (skipped)" if m.skipped else f"loss {m.loss:.3f}"]
         if snap.evaluation is not None:
             parts.append(f"held-out {snap.evaluation.loss:.3f}")
@@ -36,4 +43,6 @@ class TrainingStatus(QLabel):
             parts.append(f"ETA {eta // 60}:{eta % 60:02d} to step {end}")
         elif end:
             parts.append(f"step budget reached (step {end})")
+        if not self.running:
+            parts.append("paused")
         self.setText(" \u00b7 ".join(parts))

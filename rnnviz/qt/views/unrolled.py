@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from rnnviz.core.trace import Trace, TraceWeights
-from rnnviz.core.unroll import Frame, cell_detail, frames
+from rnnviz.core.unroll import Frame, frame_detail, frames
 from rnnviz.qt.views.unrolled_paint import LEFT, View, columns, paint
 
 MIN_COL, MAX_COL = 56.0, 220.0
@@ -161,10 +161,12 @@ class UnrolledPanel(QWidget):
             bar.addWidget(b)
         for w in (self.speed, self.detail, self.layer, self.unit):
             bar.addWidget(w)
-        bar.addWidget(self.scrubber, 1)
+        bar.addStretch(1)
+        self.scrubber.setToolTip("Scrub through the frames: forward steps, then backward ones")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(bar)
+        lay.addWidget(self.scrubber)
         lay.addWidget(self.caption)
         lay.addWidget(self.canvas, 1)
         lay.addWidget(self.scroll)
@@ -254,7 +256,7 @@ class UnrolledPanel(QWidget):
             self.caption.setText(" ")
             self.canvas.update()
             return
-        view.detail = cell_detail(self.weights, tr, view.layer, f.t, view.unit) if self.weights else None
+        view.detail = frame_detail(self.weights, tr, f, view.layer, view.unit) if self.weights else None
         self.caption.setText(f"frame {self.anim.index + 1}/{len(self.anim.frames)} \u00b7 {f.caption(tr)}")
         shown = len(columns(self.canvas.width(), view, tr.steps))
         if not view.first <= f.t < view.first + shown:

@@ -20,6 +20,7 @@ from rnnviz.core.unroll import Frame, grad_shown, revealed
 from rnnviz.qt.views.common import colormap
 
 INK, MUTED, HILITE, GRAD = QColor("#222222"), QColor("#B0B0B0"), QColor("#E69F00"), QColor("#D55E00")
+QUIET = QColor("#7A7A7A")  # text that is not the current sub-step's, still readable
 INPUT_C, OUTPUT_C, LOSS_C = QColor("#009E73"), QColor("#0072B2"), QColor("#D55E00")
 TAXONOMY = ("one-to-one", "one-to-many", "many-to-one", "many-to-many")
 LEFT = 52  # the margin where rows are named
@@ -35,7 +36,7 @@ class View:
     unit: int = 0
     layer: int = 0  # the layer whose chosen unit the detail panel explains
     loss_mode: str = "many-to-many"
-    detail: dict | None = None  # core.unroll.cell_detail of the current step, for the panel
+    detail: dict | None = None  # core.unroll.frame_detail of the current frame, for the panel
     selected: int | None = None
 
 
@@ -64,7 +65,7 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
     font.setPointSizeF(9)
     p.setFont(font)
     L, lut = tr.cfg.layers, _lut()
-    panel_h = 118.0 if view.detail is not None else 0.0
+    panel_h = panel_height(tr.cfg.arch) if view.detail is not None else 0.0
     top, bottom = rect.top() + 34, rect.bottom() - panel_h - 8
     out_h, in_h, gap = 56.0, 34.0, 18.0
     layer_h = max(40.0, (bottom - top - out_h - in_h - gap * (L + 1)) / L)
@@ -75,6 +76,7 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
     x0 = rect.left() + LEFT
     for k, t in enumerate(cols):
         cx = x0 + k * view.col_w + view.col_w / 2
+        gx = cx + max(7.0, cell * 0.35)  # where gradients run down, clear of the norms written at cx
         shown = frame is None or revealed(frame, t)
         current = frame is not None and frame.t == t
         # input x_t
@@ -89,6 +91,8 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
         for n in range(L):
             cbox = QRectF(cx - cell / 2, y_cell - layer_h + 7, cell, cell)
             _arrow(p, QPointF(cx, below), QPointF(cx, cbox.bottom()), INK if shown else MUTED, 1.2)
+            if n and frame is not None and grad_shown(frame, tr, t):  # dL/dh of layer n-1 from layer n
+                _grad_down(p, tr, n - 1, t, QPointF(gx, cbox.bottom()), QPointF(gx, below))
             if shown:
                 _state(p, cbox, tr.h[n, t], view.unit, lut)
             else:
@@ -119,6 +123,8 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
         # outputs y_t and where the loss is taken
         obox = QRectF(cx - view.col_w / 2 + 4, top, view.col_w - 8, out_h - 8)
         _arrow(p, QPointF(cx, below), QPointF(cx, obox.bottom()), INK if shown else MUTED, 1.2)
+        if frame is not None and grad_shown(frame, tr, t) and t == tr.target_step:  # from the loss
+            _grad_down(p, tr, L - 1, t, QPointF(gx, obox.bottom()), QPointF(gx, below))
         _box(p, obox, OUTPUT_C if shown else MUTED, current)
         if k == 0:
             _label(p, rect.left() + 2, obox.center().y(), "output")
@@ -135,8 +141,13 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
     p.restore()
 
 
+def panel_height(arch: str) -> float:
+    """Room for the cell panel's title and its longest set of lines (forward or backward)."""
+    return 30.0 + 18.0 * max(len(LINE_SUB[arch]), 4)
+
+
 def _label(p: QPainter, x: float, y: float, text: str) -> None:
-    p.setPen(MUTED)
+    p.setPen(QUIET)
     p.drawText(
         QRectF(x, y - 14, LEFT - 4, 28), Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, text
     )
@@ -186,23 +197,38 @@ def _state(p: QPainter, r: QRectF, h: np.ndarray, unit: int, lut) -> None:
     p.drawRect(r)
 
 
-def _grad(p: QPainter, tr: Trace, n: int, t: int, cbox: QRectF, col_w: float) -> None:
-    """dL/dh_t arriving from step t+1 (and from the output at the target step): width and colour
-    by log10 of the norm relative to the largest."""
-    g = tr.grad_h[n]
-    top = max(float(g.max()), 1e-300)
-    v = float(g[t])
-    rel = max(math.log10(max(v, 1e-300) / top), -12.0) if v > 0 else -12.0
-    strength = 1 + rel / 12  # 1: the largest, 0: twelve decades below
+def _strength(tr: Trace, v: float) -> float:
+    """1 for the largest gradient norm of the trace, falling to 0 twelve decades below it."""
+    top = max(float(tr.grad_h.max()), 1e-300)
+    return 1 + max(math.log10(v / top), -12.0) / 12 if v > 0 else 0.0
+
+
+def _grad_pen(strength: float) -> QColor:
     colour = QColor(GRAD)
     colour.setAlphaF(0.25 + 0.75 * strength)
+    return colour
+
+
+def _grad(p: QPainter, tr: Trace, n: int, t: int, cbox: QRectF, col_w: float) -> None:
+    """dL/dh_t arriving from step t+1: width and colour by log10 of the norm relative to the
+    largest; the norm written under the cell."""
+    v = float(tr.grad_h[n, t])
+    strength = _strength(tr, v)
     y = cbox.bottom() + 6
     if t < tr.target_step:
-        _arrow(p, QPointF(cbox.right() + col_w - cbox.width() - 4, y), QPointF(cbox.right() - 4, y), colour,
-               1 + 6 * strength)  # fmt: skip
+        _arrow(p, QPointF(cbox.right() + col_w - cbox.width() - 4, y), QPointF(cbox.right() - 4, y),
+               _grad_pen(strength), 1 + 6 * strength)  # fmt: skip
     p.setPen(GRAD)
     label = QRectF(cbox.left() - 14, cbox.bottom() + 9, cbox.width() + 28, 14)
     p.drawText(label, Qt.AlignmentFlag.AlignCenter, f"{v:.1e}")
+
+
+def _grad_down(p: QPainter, tr: Trace, n: int, t: int, a: QPointF, b: QPointF) -> None:
+    """The part of dL/dh^n_t coming from above (the loss, or layer n+1), drawn downwards."""
+    v = float(tr.grad_above[n, t]) if tr.grad_above is not None else 0.0
+    if v > 0:
+        strength = _strength(tr, v)
+        _arrow(p, a, b, _grad_pen(strength), 1 + 4 * strength)
 
 
 def _outputs(p: QPainter, r: QRectF, tr: Trace, t: int) -> None:
@@ -238,13 +264,19 @@ def _header(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
 
 
 def _panel(p: QPainter, r: QRectF, tr: Trace, view: View) -> None:
-    """The equations of the current cell for the chosen unit, with their numbers."""
+    """The equations of the current cell for the chosen unit with their numbers: the forward
+    pass's terms, or (backward) how dL/dh_t is made from step t+1 and from above."""
     d, f = view.detail, view.frame
     p.setPen(QPen(MUTED, 1))
     p.setBrush(QColor("#F7F7F7"))
     p.drawRoundedRect(r, 4, 4)
-    lines = equations(tr.cfg.arch, tr.cfg.nonlinearity, d)
-    title = f"inside the cell: layer {view.layer + 1}, step {f.t}, unit {view.unit}"
+    forward = f.phase == "forward"
+    if forward:
+        lines = equations(tr.cfg.arch, tr.cfg.nonlinearity, d)
+        title = f"inside the cell: layer {view.layer + 1}, step {f.t}, unit {view.unit}"
+    else:
+        lines = backward_equations(tr.cfg.arch, tr.cfg.nonlinearity, d, view.unit, tr.target_step)
+        title = f"backpropagation through the cell: layer {view.layer + 1}, step {f.t}, unit {view.unit}"
     p.setPen(INK)
     p.drawText(QRectF(r.left() + 8, r.top() + 2, r.width() - 16, 18), Qt.AlignmentFlag.AlignVCenter, title)
     mono = QFont("monospace")
@@ -252,13 +284,48 @@ def _panel(p: QPainter, r: QRectF, tr: Trace, view: View) -> None:
     mono.setPointSizeF(9)
     p.setFont(mono)
     for k, line in enumerate(lines):
-        on = f.phase == "forward" and (f.sub < 0 or LINE_SUB[tr.cfg.arch][k] == f.sub)
-        p.setPen(INK if on else MUTED)
+        on = not forward or f.sub < 0 or LINE_SUB[tr.cfg.arch][k] == f.sub
+        p.setPen(INK if on else QUIET)
         p.drawText(
             QRectF(r.left() + 12, r.top() + 22 + k * 18, r.width() - 24, 18),
             Qt.AlignmentFlag.AlignVCenter,
             line,
         )
+
+
+def _num(v: float) -> str:
+    return f"{v:+.3f}" if v == 0 or 1e-3 <= abs(v) < 1e4 else f"{v:+.2e}"
+
+
+def backward_equations(arch: str, nl: str, d: dict, unit: int, target: int) -> list[str]:
+    """Backpropagation through one cell for one unit, with its numbers (core.unroll.backward_detail)."""
+    act = {"rnn": "(1 - h_(t+1)^2)" if nl == "tanh" else "[a_(t+1) > 0]"}.get(arch, "")
+    through = {
+        "rnn": f"W_hh^T (dL/dh_(t+1) * {act})",
+        "lstm": "W_hh^T dL/d(i, f, g, o)_(t+1)",
+        "gru": "z_(t+1) * dL/dh_(t+1) + W_hh^T dL/d(r, z, n)_(t+1)",
+    }[arch]
+    src = d["source"]
+    above = {"the loss": "W_hy^T dL/dy_t (the loss)", "none": "0 (no loss at this step)"}
+    above = above.get(src, f"from {src}")
+    lines = [
+        f"dL/dh_t = {through}  +  {above}",
+        f"unit {unit}: {_num(d['through_time'])} (through time) {_num(d['from_above'])} (from "
+        f"{'above' if src not in ('the loss', 'none') else 'the output'}) = {_num(d['dh'])}",
+    ]
+    norm = f"||dL/dh_t|| = {d['norm']:.3g}"
+    if d.get("norm_next"):
+        norm += f" = {d['norm'] / d['norm_next']:.3g} x ||dL/dh_(t+1)||"
+    if d["steps_back"] and d["norm_target"] > 0:
+        back = f"{d['steps_back']} step{'s' if d['steps_back'] > 1 else ''} back"
+        norm += f";  {back} from step {target}: {d['norm'] / d['norm_target']:.3g} x"
+    if arch == "lstm":
+        lines.append(
+            f"dL/dc_t = f_(t+1)*dL/dc_(t+1) + o_t*(1-tanh^2 c_t)*dL/dh_t = {d['f_next']:.3f}*"
+            f"{_num(d['dc_next'])} {_num(d['dc_via_h'])} = {_num(d['dc'])}"
+        )
+        norm += f";  ||dL/dc_t|| = {d['dc_norm']:.3g}"
+    return lines + [norm]
 
 
 # Which detail sub-step (core.unroll.SUBSTEPS) each line of `equations` belongs to.
