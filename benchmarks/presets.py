@@ -20,7 +20,8 @@ import time
 import numpy as np
 import torch
 
-from rnnviz.core.presets import PRESETS, Scorer, load_source, preset_trainer
+from rnnviz.core.presets import PRESETS, load_source, preset_trainer
+from rnnviz.core.scoring import Scorer
 
 
 def time_to_accuracy(name: str, target: float, limit_s: float, check: int) -> tuple[float | None, float, int]:

@@ -18,7 +18,8 @@ _TRAIN_OVERRIDES = ("seq_len", "batch", "optimizer", "lr", "seed")
 
 def cmd_train_preset(a) -> int:
     from rnnviz.cli import Progress, _run_steps, check_writable
-    from rnnviz.core.presets import format_report, get_preset, load_source, preset_trainer, report
+    from rnnviz.core.presets import format_report, get_preset, load_source, preset_trainer
+    from rnnviz.core.scoring import report
     from rnnviz.core.train import NONFINITE_LIMIT
 
     preset = get_preset(a.preset)

@@ -16,9 +16,10 @@ from rnnviz.core.corpus import Corpus, load_corpus, tokenize
 from rnnviz.core.errors import ConfigError, CorpusError
 from rnnviz.core.generate import sample
 from rnnviz.core.model import CharRNN, ModelConfig
-from rnnviz.core.presets import PRESETS, Scorer, load_source, preset_trainer, report
+from rnnviz.core.presets import PRESETS, load_source, preset_trainer
 from rnnviz.core.probe import TextProbe
 from rnnviz.core.samples import predict, window_samples, word_samples
+from rnnviz.core.scoring import Scorer, report
 from rnnviz.core.series import load_series, noisy_sine, parse_values
 from rnnviz.core.trace import TraceWeights, forward, trace, trace_series
 from rnnviz.core.train import TrainConfig, Trainer

@@ -27,7 +27,7 @@ def window(qtbot, qapp):
     qtbot.waitUntil(lambda: w.latest is not None and w.last_probe.trace is not None, timeout=10_000)
     yield w
     w.close()
-    assert w.runner is None
+    assert w.worker is None and w.host.process.process.poll() is not None  # the trainer process ended
 
 
 def test_opens_on_the_pretrained_model_with_the_welcome_text(window):
@@ -187,7 +187,7 @@ def test_bad_model_files_are_messages_and_training_goes_on(qtbot, window, tmp_pa
         assert window.last_dialog is not None and window.last_dialog.isVisible(), name
         assert "\n" not in window.last_dialog.text()
         window.last_dialog.close()
-        assert window.runner is not None and window.latest.model_cfg == before, name
+        assert window.worker is not None and window.latest.model_cfg == before, name
     assert not (tmp_path / "pwned").exists()
 
 
@@ -199,7 +199,7 @@ def test_a_bad_corpus_file_is_a_message_and_the_old_corpus_stays(qtbot, window, 
     qtbot.waitUntil(lambda: window.last_dialog is not None, timeout=5000)
     assert "binary" in window.last_dialog.text()
     assert window.controls.corpus_spec() == "builtin:story" and window.controls.pending.text() == ""
-    assert window.runner is not None
+    assert window.worker is not None
 
 
 def test_settings_that_make_no_model_are_a_message(qtbot, window):
@@ -207,7 +207,7 @@ def test_settings_that_make_no_model_are_a_message(qtbot, window):
     window.controls.corpus.setCurrentIndex(window.controls.corpus.findData("builtin:words"))
     window._on_reset()
     assert "fewer than one training sequence" in window.last_dialog.text()
-    assert window.runner is not None  # the previous model keeps training
+    assert window.worker is not None  # the previous model keeps training
 
 
 def click(qtbot, box, label):
@@ -229,18 +229,18 @@ def test_a_huge_file_offers_a_prefix_and_loads_off_the_gui_thread(qtbot, window,
     assert window.controls.corpus_spec() == str(big)
     window.controls.hidden.setValue(16)
     window._on_reset()  # Reset reuses the text read, without reading the file again
-    assert window.runner.worker.trainer.corpus is window.file_corpus
+    assert window.worker.trainer.corpus is window.file_corpus
 
 
 def test_cancelling_a_read_changes_nothing(qtbot, window, tmp_path):
     big = tmp_path / "big.txt"
     big.write_bytes(b"abc " * (40 * 2**20 // 4))
-    before = window.runner
+    before = window.worker
     window.opener.open(str(big), "char", max_bytes=None, ask=False)
     window.opener.loader.cancel()
     qtbot.waitUntil(lambda: not window.opener.busy(), timeout=10_000)
     qtbot.wait(100)
-    assert window.runner is before and window.file_corpus is None and window.last_dialog is None
+    assert window.worker is before and window.file_corpus is None and window.last_dialog is None
 
 
 def test_not_utf8_offers_latin1(qtbot, window, tmp_path):
@@ -260,7 +260,7 @@ def test_a_single_repeated_character_trains(qtbot, window, tmp_path):
     window.opener.open(str(f), "char")
     qtbot.waitUntil(lambda: window.file_corpus is not None, timeout=10_000)
     assert window.file_corpus.vocab.tokens == ("<unk>", "a")
-    window.runner.worker.step_once()
+    window.worker.step_once()
     qtbot.waitUntil(lambda: window.latest.updates == 1, timeout=10_000)
     assert window.latest.metrics is not None and not window.latest.metrics.skipped
 
@@ -288,12 +288,12 @@ def test_absurd_learning_rate_diverges_and_restore_brings_it_back(qtbot, window)
     window.controls.nonlinearity.setCurrentText("relu")
     window.controls.hidden.setValue(8)
     window._on_reset()
-    trainer = window.runner.worker.trainer
+    trainer = window.worker.trainer
     window.controls.optimizer.setCurrentText("adam")
     window.controls.lr.setText("10000")
     window.controls.lr.editingFinished.emit()
     window.controls.clip_on.setChecked(False)
-    window.runner.worker.play()
+    window.worker.play()
     qtbot.waitUntil(
         lambda: window.last_dialog is not None and "non-finite" in window.last_dialog.text(), timeout=30_000
     )
@@ -302,16 +302,32 @@ def test_absurd_learning_rate_diverges_and_restore_brings_it_back(qtbot, window)
     qtbot.mouseClick(restore, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: trainer.cfg.lr == pytest.approx(1000.0), timeout=5000)
     assert window.controls.lr.text() == "1000"
-    assert all(np.isfinite(v).all() for v in trainer.snapshot().weights.values())
+    qtbot.waitUntil(lambda: all(np.isfinite(v).all() for v in window.latest.weights.values()), timeout=5000)
 
 
-def test_an_error_in_training_is_a_dialog_and_the_app_lives(qtbot, window):
+def test_an_error_in_training_is_a_dialog_and_the_app_lives(qtbot, qapp):
     import torch
 
-    window.runner.worker.trainer.model.head = torch.nn.Linear(3, 3)
-    window.runner.worker.step_once()
+    configure_pyqtgraph()
+    window = MainWindow(backend="thread")  # training in this process, to break its model
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.latest is not None, timeout=10_000)
+    window.worker.trainer.model.head = torch.nn.Linear(3, 3)
+    window.worker.step_once()
     qtbot.waitUntil(lambda: window.last_dialog is not None, timeout=10_000)
     assert window.last_dialog.text().startswith("training stopped: RuntimeError")
+    window.typing.editor.setPlainText("still here")
+    assert "".join(window.last_probe.trace.tokens) == "still here"
+    window.close()
+
+
+def test_the_training_process_dying_is_a_dialog_and_the_app_lives(qtbot, window):
+    window.worker.play()
+    qtbot.waitUntil(lambda: window.controls.play.isChecked(), timeout=10_000)
+    window.host.process.process.kill()
+    qtbot.waitUntil(lambda: window.last_dialog is not None, timeout=10_000)
+    assert "the training process has ended unexpectedly" in window.last_dialog.text()
     window.typing.editor.setPlainText("still here")
     assert "".join(window.last_probe.trace.tokens) == "still here"
 
@@ -331,7 +347,7 @@ def test_closing_while_a_corpus_loads_is_quick(qtbot, window, tmp_path):
 def test_reset_while_training_shows_the_new_model(qtbot, window):
     """Snapshots still queued from the stopped trainer must not stand in for the new one."""
     for arch in ("gru", "lstm", "rnn", "gru"):
-        window.runner.worker.play()
+        window.worker.play()
         qtbot.waitUntil(lambda: window.controls.play.isChecked(), timeout=5000)
         qtbot.wait(150)
         window.controls.arch.setCurrentText(arch)
@@ -350,7 +366,7 @@ def test_the_step_budget_pauses_and_play_says_so(qtbot, window):
     window.controls.budget.setValue(3)
     qtbot.mouseClick(window.controls.play, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.controls.play.isChecked(), timeout=10_000)
-    assert window.latest.metrics.step == window.runner.worker.budget_end
+    assert window.latest.metrics.step == window.worker.budget_end
     qtbot.mouseClick(window.controls.play, Qt.MouseButton.LeftButton)  # the budget is spent
     qtbot.waitUntil(lambda: not window.controls.play.isChecked(), timeout=5000)
     assert "step budget reached" in window.statusBar().currentMessage()
@@ -371,7 +387,7 @@ def test_an_out_of_range_learning_rate_is_refused_and_the_field_restored(qtbot, 
     assert window.controls.lr.text() == before
     assert "learning rate" in window.statusBar().currentMessage()
     qtbot.wait(200)
-    assert window.runner.worker.trainer.cfg.lr == float(before)
+    assert window.worker.trainer.cfg.lr == float(before)
 
 
 def test_closing_while_a_big_corpus_is_tokenised_starts_nothing(qtbot, window, tmp_path):
@@ -381,4 +397,4 @@ def test_closing_while_a_big_corpus_is_tokenised_starts_nothing(qtbot, window, t
     qtbot.wait(300)
     window.close()
     qtbot.wait(2000)
-    assert window.runner is None and window.file_corpus is None
+    assert window.worker is None and window.file_corpus is None

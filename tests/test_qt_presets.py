@@ -24,10 +24,13 @@ def window(qtbot, qapp):
 
 
 def train(qtbot, w, steps: int) -> None:
-    start = w.latest.updates if w.latest else 0
-    w.runner.worker.step_once(steps)
-    qtbot.waitUntil(lambda: w.latest is not None and w.latest.updates >= start + steps, timeout=60_000)
-    w._new_weights, w._last_retrace, w._last_score = True, 0.0, 0.0
+    """`steps` updates, then wait until the weights and the preset's figures after them have come."""
+    end = (w.latest.updates if w.latest else 0) + steps
+    w.worker.step_once(steps)
+    qtbot.waitUntil(lambda: w.latest is not None and w.latest.weights_step >= end, timeout=60_000)
+    if w.preset is not None:
+        qtbot.waitUntil(lambda: w.figures.doc.get("steps", -1) >= end, timeout=10_000)
+    w._new_weights, w._last_retrace = True, 0.0
     w._on_frame()
 
 
@@ -69,7 +72,7 @@ def test_words_preset_trains_and_shows_each_words_guess(qtbot, window):
     # a Reset on the preset's own data keeps the preset, with the changed settings
     window.controls.hidden.setValue(16)
     window._on_reset()
-    assert window.preset.name == "words" and window.runner.worker.trainer.model_cfg.hidden == 16
+    assert window.preset.name == "words" and window.worker.trainer.model_cfg.hidden == 16
 
 
 def test_fable_reads_three_words_and_names_unknown_ones(qtbot, window, tmp_path, monkeypatch):
@@ -108,9 +111,9 @@ def test_a_preset_that_cannot_load_says_so(window, monkeypatch):
         raise CorpusError("cannot read the fable")
 
     monkeypatch.setattr("rnnviz.qt.preset_actions.load_source", broken)
-    before = window.runner
+    before = window.worker
     window.open_preset("fable")
-    assert window.runner is before  # the model that was training goes on
+    assert window.worker is before  # the model that was training goes on
     assert isinstance(window.last_dialog, QMessageBox) and "cannot read" in window.last_dialog.text()
 
 
@@ -118,16 +121,16 @@ def test_sine_preset_and_value_models_open_the_forecaster(qtbot, window, tmp_pat
     window.open_preset("sine")
     sw = window.series_window
     assert sw is not None and sw.isVisible() and sw.trainer.model_cfg.regression
-    before = window.runner
+    before = window.worker
     # a saved forecaster opened from the main window goes to the same window; the main one goes on
     from rnnviz.cli_presets import save_preset_model
     from rnnviz.core.presets import PRESETS, load_source, preset_trainer
-    from rnnviz.core.session import trainer_from_checkpoint
+    from rnnviz.core.session import spec_from_checkpoint
 
     trainer = preset_trainer(PRESETS["sine"], load_source(PRESETS["sine"]), device="cpu", seq_len=12)
     path = tmp_path / "sine.safetensors"
     save_preset_model(path, trainer, "sine")
-    window._start(trainer_from_checkpoint(str(path), "builtin:story"))
-    assert window.runner is before and sw.trainer.cfg.seq_len == 12
+    window._start(spec_from_checkpoint(str(path), "builtin:story"))
+    assert window.worker is before and sw.trainer.cfg.seq_len == 12
     window.close()
     assert not sw.isVisible() and sw.unfinished_threads() == 0

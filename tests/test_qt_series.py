@@ -7,8 +7,9 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QApplication
 
 from rnnviz.core.model import CharRNN
-from rnnviz.core.presets import PRESETS, Scorer, load_source, preset_trainer
+from rnnviz.core.presets import PRESETS, load_source, preset_trainer
 from rnnviz.core.samples import predict, window_samples
+from rnnviz.core.scoring import Scorer
 from rnnviz.core.series import noisy_sine
 from rnnviz.core.snapshot import StepMetrics
 from rnnviz.core.trace import TraceWeights, trace_series

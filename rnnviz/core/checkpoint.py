@@ -18,9 +18,9 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from rnnviz import __version__
+from rnnviz.core.config import ModelConfig
 from rnnviz.core.corpus import Vocab
 from rnnviz.core.errors import CheckpointError, RnnvizError
-from rnnviz.core.model import ModelConfig
 
 FORMAT = "rnnviz-checkpoint/1"
 META_KEY = "rnnviz"

@@ -6,78 +6,23 @@ checkpoint format: a plain `nn.LSTM` and `nn.Linear` load them directly.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnviz.core.errors import ConfigError
+from rnnviz.core.config import (
+    ARCHS,
+    GATES,
+    INPUTS,
+    MAX_HIDDEN,
+    MAX_LAYERS,
+    NONLINEARITIES,
+    OUTPUTS,
+    ModelConfig,
+)
 
-ARCHS = ("rnn", "lstm", "gru")
-NONLINEARITIES = ("tanh", "relu")
-INPUTS = ("onehot", "embedding", "value")  # "value": one real number per step (time series)
-OUTPUTS = ("tokens", "value")  # next-token logits, or one real number (regression)
-# Gate names per architecture, in PyTorch's row order inside weight_ih / weight_hh.
-GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-MAX_LAYERS = 3
-MAX_HIDDEN = 4096
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    vocab_size: int
-    arch: str = "lstm"
-    nonlinearity: str = "tanh"  # used by arch "rnn" only
-    layers: int = 1
-    hidden: int = 128
-    input: str = "onehot"
-    embed_dim: int = 32  # used by input "embedding" only
-    output: str = "tokens"
-
-    def __post_init__(self) -> None:
-        if self.arch not in ARCHS:
-            raise ConfigError(f"unknown architecture {self.arch!r}: choose rnn, lstm or gru")
-        if self.nonlinearity not in NONLINEARITIES:
-            raise ConfigError(f"unknown nonlinearity {self.nonlinearity!r}: choose tanh or relu")
-        if self.input not in INPUTS:
-            raise ConfigError(f"unknown input {self.input!r}: choose onehot, embedding or value")
-        if self.output not in OUTPUTS:
-            raise ConfigError(f"unknown output {self.output!r}: choose tokens or value")
-        if (self.input == "value") != (self.output == "value"):
-            raise ConfigError("a model reads and predicts real values together, or tokens together")
-        _check_range("layers", self.layers, 1, MAX_LAYERS)
-        _check_range("hidden size", self.hidden, 1, MAX_HIDDEN)
-        _check_range("embedding size", self.embed_dim, 1, MAX_HIDDEN)
-        if self.output == "value":
-            _check_range("vocabulary size of a value model", self.vocab_size, 0, 0)
-        else:
-            _check_range("vocabulary size", self.vocab_size, 2, 1_000_000)
-
-    @property
-    def regression(self) -> bool:
-        """True for a model that reads and predicts real numbers (MSE loss), not tokens."""
-        return self.output == "value"
-
-    @property
-    def out_size(self) -> int:
-        return 1 if self.regression else self.vocab_size
-
-    @property
-    def input_size(self) -> int:
-        return {"embedding": self.embed_dim, "value": 1}.get(self.input, self.vocab_size)
-
-    @property
-    def gates(self) -> tuple[str, ...]:
-        return GATES[self.arch]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _check_range(what: str, value, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ConfigError(f"{what} must be a whole number from {lo} to {hi}, not {value!r}")
+__all__ = ["ARCHS", "GATES", "INPUTS", "MAX_HIDDEN", "MAX_LAYERS", "NONLINEARITIES", "OUTPUTS", "ModelConfig",
+           "CharRNN", "pick_device", "state_arrays"]  # fmt: skip
 
 
 class CharRNN(nn.Module):

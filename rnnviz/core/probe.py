@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnviz.core.config import ModelConfig
 from rnnviz.core.corpus import Vocab, detokenize, tokenize
 from rnnviz.core.generate import sample
-from rnnviz.core.model import ModelConfig
 from rnnviz.core.trace import Trace, TraceWeights, trace
 
 MAX_TOKENS = 200

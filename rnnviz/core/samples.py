@@ -14,11 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from rnnviz.core.config import SAMPLE_MODES
 from rnnviz.core.corpus import Corpus, tokenize
 from rnnviz.core.errors import ConfigError
 from rnnviz.core.series import Series
-
-SAMPLE_MODES = ("stream", "windows", "words")
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,20 +1,49 @@
-"""Building Trainers from settings or from a saved model (shared by the app and the CLI)."""
+"""What a Trainer is built from, from settings or from a saved model (shared by the app and the CLI).
+
+A TrainerSpec holds no torch objects: the app's window builds one without importing torch and
+sends it to the training process, which calls `build()`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 
 from rnnviz.core.checkpoint import Checkpoint, load_checkpoint
+from rnnviz.core.config import ModelConfig, TrainConfig
 from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus, load_corpus
 from rnnviz.core.errors import ConfigError
-from rnnviz.core.model import ModelConfig
 from rnnviz.core.series import SINE, Series, load_series
-from rnnviz.core.train import TrainConfig, Trainer
 
 DEFAULT_MODEL = "models/default.safetensors"  # under assets/: a small LSTM pre-trained on builtin:story
+
+
+@dataclass(frozen=True, eq=False)
+class TrainerSpec:
+    """Everything a Trainer is made of: data, model and training settings, and optionally the
+    weights and step count to go on from. Picklable; `build()` imports torch."""
+
+    corpus: Corpus | Series
+    model_cfg: ModelConfig
+    cfg: TrainConfig
+    weights: dict[str, np.ndarray] | None = None  # None: fresh, seeded weights
+    updates: int = 0
+    device: str = "auto"
+    preset: str | None = None  # the preset this model started from, if any
+    notes: tuple[str, ...] = ()  # things to tell the user (e.g. which corpus was used instead)
+
+    def build(self):
+        from rnnviz.core.train import Trainer
+
+        trainer = Trainer(self.corpus, self.model_cfg, self.cfg, self.device, self.weights, self.updates)
+        trainer.preset = self.preset
+        trainer.notes = list(self.notes) + trainer.notes
+        return trainer
+
+    def with_preset(self, name: str | None) -> TrainerSpec:
+        return replace(self, preset=name)
 
 
 def train_config_from(saved: dict) -> TrainConfig:
@@ -26,7 +55,7 @@ def train_config_from(saved: dict) -> TrainConfig:
         raise ConfigError(f"the saved training settings are invalid: {exc}") from None
 
 
-def corpus_record(corpus: Corpus) -> str:
+def corpus_record(corpus: Corpus | Series) -> str:
     """What a checkpoint records of its corpus: the built-in's name, or the file's absolute path."""
     name = corpus.name
     return name if name.startswith(BUILTIN_PREFIX) else str(Path(name).resolve())
@@ -55,19 +84,24 @@ def corpus_for(ck: Checkpoint, fallback: str) -> tuple[Corpus | Series, str | No
     )
 
 
-def trainer_from_checkpoint(path: str, fallback_corpus: str, device: str = "auto") -> Trainer:
+def spec_from_checkpoint(path: str, fallback_corpus: str, device: str = "auto") -> TrainerSpec:
+    """A saved model, to go on training where it stopped (on its own corpus if it can be found)."""
     ck = load_checkpoint(path)
     corpus, note = corpus_for(ck, fallback_corpus)
-    trainer = Trainer(
-        corpus, ck.model_cfg, train_config_from(ck.train), device=device, weights=ck.weights, updates=ck.steps
-    )
-    if note:
-        trainer.notes.append(note)
-    trainer.preset = ck.meta.get("preset")
-    return trainer
+    return TrainerSpec(
+        corpus, ck.model_cfg, train_config_from(ck.train), ck.weights, ck.steps, device,
+        ck.meta.get("preset"), (note,) if note else (),
+    )  # fmt: skip
 
 
-def new_trainer(corpus: Corpus, model_of, cfg: TrainConfig, device: str = "auto") -> Trainer:
+def new_spec(corpus: Corpus, model_of, cfg: TrainConfig, device: str = "auto") -> TrainerSpec:
     """model_of(vocab_size) -> ModelConfig: the model's size depends on the corpus's vocabulary."""
-    model_cfg: ModelConfig = model_of(len(corpus.vocab))
-    return Trainer(corpus, model_cfg, cfg, device=device)
+    return TrainerSpec(corpus, model_of(len(corpus.vocab)), cfg, device=device)
+
+
+def trainer_from_checkpoint(path: str, fallback_corpus: str, device: str = "auto"):
+    return spec_from_checkpoint(path, fallback_corpus, device).build()
+
+
+def new_trainer(corpus: Corpus, model_of, cfg: TrainConfig, device: str = "auto"):
+    return new_spec(corpus, model_of, cfg, device).build()

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnnviz.core.config import ModelConfig
 from rnnviz.core.corpus import Vocab
-from rnnviz.core.model import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,9 @@ class Snapshot:
     metrics: StepMetrics | None = None  # the latest step
     evaluation: EvalMetrics | None = None  # the latest held-out evaluation
     recent: tuple[StepMetrics, ...] = ()  # every step since the previous snapshot, oldest first
+    weights_updates: int | None = None  # the updates the weights are from, when older (see TrainLoop)
+
+    @property
+    def weights_step(self) -> int:
+        """How many updates the weights have had (they travel less often than the metrics)."""
+        return self.updates if self.weights_updates is None else self.weights_updates

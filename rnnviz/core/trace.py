@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnviz.core.config import GATES, ModelConfig
 from rnnviz.core.errors import VocabError
-from rnnviz.core.model import GATES, ModelConfig
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,28 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rnnviz.core.config import (
+    LOSS_MODES,
+    NONFINITE_LIMIT,
+    TrainConfig,
+    check_clip,
+    check_lr,
+    check_optimizer,
+)
 from rnnviz.core.corpus import Corpus
 from rnnviz.core.errors import ConfigError
 from rnnviz.core.model import CharRNN, ModelConfig, pick_device, state_arrays
-from rnnviz.core.samples import SAMPLE_MODES, Samples, build_samples
+from rnnviz.core.samples import Samples, build_samples
 from rnnviz.core.snapshot import EvalMetrics, Snapshot, StepMetrics
+
+__all__ = ["LOSS_MODES", "NONFINITE_LIMIT", "OPTIMIZERS", "TrainConfig", "Trainer", "check_clip", "check_lr",
+           "check_optimizer"]  # fmt: skip
 
 OPTIMIZERS = {
     "sgd": torch.optim.SGD,
@@ -27,62 +38,8 @@ OPTIMIZERS = {
     "rmsprop": torch.optim.RMSprop,
     "adagrad": torch.optim.Adagrad,
 }
-LOSS_MODES = ("many-to-many", "many-to-one")
 LN2 = math.log(2.0)
 GOOD_EVERY = 20  # updates between copies of the last good weights
-NONFINITE_LIMIT = 10  # skipped (non-finite) steps in a row before training stops by itself
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    seq_len: int = 64
-    batch: int = 32
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    clip: float | None = 1.0  # max total gradient norm; None: no clipping
-    seed: int = 0
-    loss_mode: str = "many-to-many"
-    val_fraction: float = 0.1
-    samples: str = "stream"  # or "windows" / "words": many-to-one samples (see core/samples.py)
-
-    def __post_init__(self) -> None:
-        for what, v, hi in (
-            ("sequence length", self.seq_len, 100_000),
-            ("batch size", self.batch, 65_536),
-        ):
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
-                raise ConfigError(f"{what} must be a whole number from 1 to {hi}, not {v!r}")
-        check_optimizer(self.optimizer)
-        check_lr(self.lr)
-        check_clip(self.clip)
-        if self.loss_mode not in LOSS_MODES:
-            raise ConfigError(f"unknown loss mode {self.loss_mode!r}: choose {' or '.join(LOSS_MODES)}")
-        if self.samples not in SAMPLE_MODES:
-            raise ConfigError(f"unknown sample mode {self.samples!r}: choose {', '.join(SAMPLE_MODES)}")
-        if self.samples != "stream" and self.loss_mode != "many-to-one":
-            raise ConfigError(f"{self.samples} samples have one target each: the loss mode is many-to-one")
-        if not 0.0 <= self.val_fraction < 0.9:
-            raise ConfigError(f"held-out fraction must be in [0, 0.9), not {self.val_fraction!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
-            raise ConfigError(f"seed must be a whole number >= 0, not {self.seed!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def check_optimizer(name: str) -> None:
-    if name not in OPTIMIZERS:
-        raise ConfigError(f"unknown optimizer {name!r}: choose {', '.join(OPTIMIZERS)}")
-
-
-def check_lr(lr: float) -> None:
-    if not isinstance(lr, (int, float)) or not math.isfinite(lr) or not 0 < lr <= 1e4:
-        raise ConfigError(f"learning rate must be a number in (0, 10000], not {lr!r}")
-
-
-def check_clip(clip: float | None) -> None:
-    if clip is not None and (not isinstance(clip, (int, float)) or not math.isfinite(clip) or clip <= 0):
-        raise ConfigError(f"clipping must be off or a positive max norm, not {clip!r}")
 
 
 class Trainer:
@@ -343,9 +300,16 @@ class Trainer:
         metrics: StepMetrics | None = None,
         evaluation: EvalMetrics | None = None,
         recent: tuple[StepMetrics, ...] = (),
+        weights_from: Snapshot | None = None,
     ) -> Snapshot:
-        weights = state_arrays(self.model)
-        return Snapshot(self.model_cfg, self.corpus.vocab, self.updates, weights, metrics, evaluation, recent)
+        """The model now; `weights_from`: reuse that snapshot's weights instead of copying them."""
+        if weights_from is None:
+            weights, at = state_arrays(self.model), None
+        else:
+            weights, at = weights_from.weights, weights_from.weights_step
+        return Snapshot(
+            self.model_cfg, self.corpus.vocab, self.updates, weights, metrics, evaluation, recent, at
+        )
 
 
 def _detach(state):

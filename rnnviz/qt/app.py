@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 
 from PySide6.QtWidgets import QApplication
 
@@ -20,7 +19,6 @@ def run(model: str | None = None, corpus: str | None = None) -> int:
 
     window = MainWindow(model=model, corpus=corpus)
     window.show()
-    threading.Thread(target=_warm_up, name="rnnviz-warm-up", daemon=True).start()
     app.exec()
     # pyqtgraph widgets alive at interpreter exit crash the process (GUIDE): delete them now.
     window.close()
@@ -33,9 +31,3 @@ def run(model: str | None = None, corpus: str | None = None) -> int:
         sys.stderr.flush()
         os._exit(0)
     return 0
-
-
-def _warm_up() -> None:
-    """Import torch._dynamo in the background: torch imports it when the first optimizer is built
-    (~2 s here), which would otherwise delay the first training step or the first window."""
-    import torch._dynamo  # noqa: F401

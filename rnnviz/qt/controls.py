@@ -24,10 +24,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from rnnviz.core.config import (
+    MAX_HIDDEN,
+    MAX_LAYERS,
+    OPTIMIZER_NAMES,
+    ModelConfig,
+    TrainConfig,
+    check_clip,
+    check_lr,
+)
 from rnnviz.core.corpus import BUILTIN_PREFIX, BUILTINS
 from rnnviz.core.errors import ConfigError
-from rnnviz.core.model import MAX_HIDDEN, MAX_LAYERS, ModelConfig
-from rnnviz.core.train import OPTIMIZERS, TrainConfig, check_clip, check_lr
 
 # How the text becomes training examples: (label, TrainConfig.samples).
 SAMPLES = (
@@ -113,7 +120,7 @@ class ControlsPanel(QWidget):
         self.batch = _spin(1, 1024, 32)
         self.loss_mode = _combo(("many-to-many", "many-to-one"))
         self.seed = _spin(0, 2**31 - 1, 0)
-        self.optimizer = _combo(OPTIMIZERS, "adam")
+        self.optimizer = _combo(OPTIMIZER_NAMES, "adam")
         self.lr = _number(2e-3)
         self.clip_on = QCheckBox("clip")
         self.clip_on.setChecked(True)

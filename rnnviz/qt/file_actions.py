@@ -11,11 +11,11 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QProgressD
 from rnnviz.core.checkpoint import save_checkpoint
 from rnnviz.core.corpus import Corpus
 from rnnviz.core.errors import RnnvizError
-from rnnviz.core.session import corpus_record, new_trainer, trainer_from_checkpoint
+from rnnviz.core.session import corpus_record, new_spec, spec_from_checkpoint
 
 
 class FileActions:
-    """Mixed into MainWindow (uses its controls, runner, latest, opener and _start)."""
+    """Mixed into MainWindow (uses its controls, worker, latest, opener and _start)."""
 
     def open_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -23,7 +23,7 @@ class FileActions:
         )
         if path:
             try:
-                self._start(trainer_from_checkpoint(path, self.controls.corpus_spec()), path)
+                self._start(spec_from_checkpoint(path, self.controls.corpus_spec()), path)
             except RnnvizError as exc:
                 self._warn(str(exc), dialog=True)
 
@@ -37,13 +37,13 @@ class FileActions:
         if self._closing:
             return
         try:
-            trainer = new_trainer(corpus, self.controls.model_config, self.controls.train_config())
+            spec = new_spec(corpus, self.controls.model_config, self.controls.train_config())
+            self._start(spec)
         except RnnvizError as exc:
             self._warn(str(exc), dialog=True)
             return
         self.file_corpus = corpus
         self.controls.add_corpus_file(corpus.name)
-        self._start(trainer)
         self.statusBar().showMessage(f"A fresh model on {Path(corpus.name).name}: press Play", 6000)
 
     def save_model(self) -> None:
@@ -55,7 +55,7 @@ class FileActions:
         )
         if not path:
             return
-        trainer = self.runner.worker.trainer if self.runner else None
+        trainer = self.worker.trainer if self.worker else None
         try:
             save_checkpoint(
                 path,
@@ -63,7 +63,7 @@ class FileActions:
                 snap.vocab,
                 snap.weights,
                 train=trainer.cfg.to_dict() if trainer else {},
-                steps=snap.updates,
+                steps=snap.weights_step,
                 extra={"corpus": corpus_record(trainer.corpus), "preset": trainer.preset}
                 if trainer
                 else None,
@@ -100,7 +100,7 @@ class FileActions:
             QApplication.processEvents()
             return not dialog.wasCanceled()
 
-        trainer = self.runner.worker.trainer if self.runner else None
+        trainer = self.worker.trainer if self.worker else None
         try:
             images = render_frames(
                 tr,

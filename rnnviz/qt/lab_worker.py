@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
+from rnnviz.core.config import check_lr
 from rnnviz.core.errors import ConfigError, RnnvizError
 from rnnviz.core.lab import (
     Comparison,
@@ -26,9 +27,8 @@ from rnnviz.core.lab import (
     product_norm,
     step_jacobians,
 )
+from rnnviz.core.loop import LoopControl
 from rnnviz.core.trace import Trace, TraceWeights, trace
-from rnnviz.core.train import check_lr
-from rnnviz.qt.worker import LoopControl
 
 METRICS_INTERVAL = 1 / 20
 MEASURE_EVERY = 50

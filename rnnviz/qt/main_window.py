@@ -24,14 +24,14 @@ from PySide6.QtWidgets import (
 from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus, assets_dir, load_corpus
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.probe import Probe, TextProbe
-from rnnviz.core.session import DEFAULT_MODEL, new_trainer, trainer_from_checkpoint
+from rnnviz.core.session import DEFAULT_MODEL, TrainerSpec, new_spec, spec_from_checkpoint
 from rnnviz.core.snapshot import Snapshot
-from rnnviz.core.train import Trainer
 from rnnviz.qt.controls import ControlsPanel
 from rnnviz.qt.file_actions import FileActions
 from rnnviz.qt.loader import CorpusOpener
 from rnnviz.qt.preset_actions import PresetActions
 from rnnviz.qt.status import TrainingStatus
+from rnnviz.qt.training_hosts import ProcessHost, ThreadHost
 from rnnviz.qt.typed_text import TypedTextActions
 from rnnviz.qt.views.curves import GradNormHistory, TrainingCurves
 from rnnviz.qt.views.figures import FiguresPanel
@@ -40,22 +40,24 @@ from rnnviz.qt.views.samples import SamplesView
 from rnnviz.qt.views.typing_panel import TypingPanel
 from rnnviz.qt.views.unrolled import UnrolledPanel
 from rnnviz.qt.views.weights import WeightView
-from rnnviz.qt.worker import TrainerThread, TrainWorker
 
 FRAME_MS = 33
 RETRACE_S = 0.1  # while training, the typed text is re-traced with new weights at most 10 times a second
 CLOSE_WAIT_S = 1.5
+START_WAIT_S = 60.0  # building a trainer takes milliseconds, once torch is loaded (~2 s at launch)
 EVAL_EVERY = 100
 WELCOME_TEXT = "The keeper counted the ships"
 
 
 class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
-    def __init__(self, model: str | None = None, corpus: str | None = None):
+    def __init__(self, model: str | None = None, corpus: str | None = None, backend: str = "process"):
+        """backend: where training runs, "process" (a child process) or "thread" (this process)."""
         super().__init__()
         self.setWindowTitle("rnnviz")
         self.setObjectName("rnnviz-main")
         self.resize(1440, 900)
-        self.runner: TrainerThread | None = None
+        self.host = ProcessHost(self) if backend == "process" else ThreadHost()
+        self.worker = None  # the current session's worker (qt.training_hosts)
         self.latest: Snapshot | None = None
         self.probe, self.last_probe = TextProbe(), Probe(None, 0, False, ())
         self.selected: int | None = None
@@ -63,7 +65,6 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
         self._new_weights = self._new_metrics = False
         self.last_dialog: QMessageBox | None = None
         self.file_corpus: Corpus | None = None
-        self._retired: list[TrainerThread] = []  # stopped trainers whose last step may still run
         self._closing = False
         self._last_retrace = 0.0
         self.opener = CorpusOpener(self)
@@ -186,6 +187,8 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
 
     # ---- training sessions ---------------------------------------------------------------
     def _start_first(self, model: str | None, corpus: str | None) -> None:
+        """The pre-trained default model (or `model`), or a fresh one on `corpus`. It is shown at
+        once; the training process builds its trainer meanwhile (it is still importing torch)."""
         default = assets_dir() / DEFAULT_MODEL
         if corpus and corpus.startswith(BUILTIN_PREFIX):
             self.controls.corpus.setCurrentIndex(max(self.controls.corpus.findData(corpus), 0))
@@ -194,21 +197,20 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
         builtin = bool(corpus) and corpus.startswith(BUILTIN_PREFIX)
         try:
             if model or (default.is_file() and not builtin):
-                self._start(
-                    trainer_from_checkpoint(model or str(default), self.controls.corpus_spec()), model
-                )
+                spec = spec_from_checkpoint(model or str(default), self.controls.corpus_spec())
+                self._start(spec, model, wait=False)
             else:
-                self._start(self._trainer_from_controls())
+                self._start(self._spec_from_controls(), wait=False)
         except RnnvizError as exc:  # a bad file: say so, and start on the default corpus instead
             self._warn(str(exc), dialog=True)
             self.controls.corpus.setCurrentIndex(0)
-            self._start(self._trainer_from_controls())
+            self._start(self._spec_from_controls(), wait=False)
         self.typing.editor.setPlainText(WELCOME_TEXT)
         self.typing.editor.moveCursor(self.typing.editor.textCursor().MoveOperation.End)
 
-    def _trainer_from_controls(self) -> Trainer:
+    def _spec_from_controls(self) -> TrainerSpec:
         c = self.controls
-        return new_trainer(self._corpus_from_controls(), c.model_config, c.train_config())
+        return new_spec(self._corpus_from_controls(), c.model_config, c.train_config())
 
     def _corpus_from_controls(self) -> Corpus:
         """The chosen corpus: a built-in, or the file read last (kept: it may have been a slow read)."""
@@ -218,11 +220,33 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
             return kept if kept.level == level else Corpus.from_text(kept.text, level, spec)
         return load_corpus(spec, level)
 
-    def _start(self, trainer: Trainer, model_path: str | None = None) -> None:
-        if trainer.model_cfg.regression:  # a forecaster of numbers has a window of its own
-            self.open_series(trainer)
+    def _start(self, spec: TrainerSpec, model_path: str | None = None, wait: bool = True) -> None:
+        """A new training session; the current one goes on if this one cannot be built (RnnvizError).
+
+        wait=False (at launch): shown at once, built by the training process when it is ready."""
+        if spec.model_cfg.regression:  # a forecaster of numbers has a window of its own
+            self.open_series(spec)
             return
-        self._stop_runner()
+        worker = self.host.session(spec, EVAL_EVERY, self.controls.budget.value())
+        worker.snapshot_ready.connect(self._on_snapshot)
+        worker.failed.connect(self._on_failed)
+        worker.diverged.connect(self._on_diverged)
+        worker.notice.connect(self._on_notice)
+        worker.running_changed.connect(self._on_running)
+        worker.figures_ready.connect(self._on_figures)
+        if not wait:
+            worker.started.connect(self._on_started)
+            worker.start_failed.connect(self._on_start_failed)
+        self.host.start(worker, None if not wait else START_WAIT_S)
+        self._adopt(worker, model_path, show_notes=wait)
+        if spec.weights is not None and not wait:  # the saved weights, traced before training starts
+            self.probe.set_weights(spec.model_cfg, spec.corpus.vocab, spec.weights)
+
+    def _adopt(self, worker, model_path: str | None, show_notes: bool) -> None:
+        """The views follow the new session; the previous one is stopped (its late reports ignored)."""
+        if self.worker is not None:
+            self.host.stop(self.worker)
+        self.worker, trainer = worker, worker.trainer
         self.model_path = model_path
         self.latest = None
         for view in (self.curves, self.gradnorms):
@@ -235,34 +259,38 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
         self.controls.show_config(trainer.corpus.name, trainer.corpus.level, trainer.model_cfg, trainer.cfg)
         self.controls.set_playing(False)
         self._preset_started(trainer)
-        for note in trainer.notes:
-            self._warn(note, dialog=True)
-        worker = TrainWorker(trainer, eval_every=EVAL_EVERY, budget=self.controls.budget.value())
+        if show_notes:
+            for note in trainer.notes:
+                self._warn(note, dialog=True)
         self.status.start(trainer, worker.budget_end)
-        worker.snapshot_ready.connect(self._on_snapshot)
-        worker.failed.connect(self._on_failed)
-        worker.diverged.connect(self._on_diverged)
-        worker.notice.connect(self._on_notice)
-        worker.running_changed.connect(self._on_running)
-        self.runner = TrainerThread(worker)
-        self.runner.start()
 
-    def _stop_runner(self) -> None:
-        """Ask the trainer to stop, without waiting: its last step may take a while (big models).
-        The thread is kept alive until it has finished; its late signals are ignored."""
-        self._retired = [r for r in self._retired if not r.thread.isFinished()]
-        if self.runner is not None:
-            self.runner.worker.stop()
-            self.runner.thread.quit()
-            self._retired.append(self.runner)
-            self.runner = None
+    @Slot(object)
+    def _on_started(self, _info: dict) -> None:
+        """A session started at launch has been built: what only its trainer knows."""
+        if self._from_current():
+            trainer = self.worker.trainer
+            self.status.start(trainer, self.worker.budget_end)
+            for note in trainer.notes:
+                self._warn(note, dialog=True)
+
+    @Slot(str)
+    def _on_start_failed(self, message: str) -> None:
+        """The model shown at launch could not be trained: say why, and start a fresh one instead."""
+        if not self._from_current() or self._closing:
+            return
+        self._warn(message, dialog=True)
+        self.controls.corpus.setCurrentIndex(0)
+        try:
+            self._start(self._spec_from_controls())
+        except RnnvizError as exc:
+            self._warn(str(exc), dialog=True)
 
     def unfinished_threads(self) -> int:
-        return sum(not r.thread.isFinished() for r in self._retired)
+        return self.host.unfinished()
 
     def _from_current(self) -> bool:
-        """True when the signal being handled comes from the current trainer, not a stopped one."""
-        return self.runner is not None and self.sender() is self.runner.worker
+        """True when the signal being handled comes from the current session, not a stopped one."""
+        return self.worker is not None and self.sender() is self.worker
 
     # ---- slots ---------------------------------------------------------------------------
     @Slot(object)
@@ -273,11 +301,19 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
             self.curves.add_metrics(snap.recent)
             self.gradnorms.add_metrics(snap.recent)
         prev = self.latest.evaluation if self.latest else None
-        if snap.evaluation is not None and snap.evaluation is not prev:
+        if snap.evaluation is not None and (prev is None or snap.evaluation.step != prev.step):
             self.curves.add_evaluation(snap.evaluation)
+        if self.latest is None or snap.weights is not self.latest.weights:
+            self._new_weights = True  # the weights travel less often than the metrics
         self.latest = snap
-        self._count_seconds(snap)
-        self._new_weights = self._new_metrics = True
+        self._new_metrics = True
+
+    @Slot(object)
+    def _on_figures(self, doc: dict) -> None:
+        """A preset's figures, measured in the training session (core.scoring.PresetMonitor).
+        (Slots of cross-thread signals live here, on the QObject: not in the mixins.)"""
+        if self._from_current() and self.preset is not None:
+            self.figures.show_figures(doc)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -310,10 +346,10 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
         box.buttonClicked.connect(lambda button: self.restore_good() if button is restore else None)
 
     def restore_good(self) -> None:
-        if self.runner is None:
+        if self.worker is None:
             return
-        lr = self.runner.worker.trainer.cfg.lr * 0.1
-        self.runner.worker.apply(restore=True)
+        lr = self.worker.trainer.cfg.lr * 0.1
+        self.worker.apply(restore=True)
         self.controls.show_lr(lr)
         self.statusBar().showMessage(f"Restored the last good weights; learning rate now {lr:g}", 8000)
 
@@ -334,7 +370,6 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
                 self.weights.set_weights(snap.weights)
             self._retrace()
             self._sample()
-            self._score()
 
     def _on_tab(self, _index: int) -> None:
         """Hidden tabs are not drawn while training; a tab shown is brought up to date."""
@@ -344,26 +379,25 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
             if view.isVisible():
                 view.refresh()
         self._sample()
-        self._score(force=True)
 
     def _on_play(self, on: bool) -> None:
-        if self.runner:
-            (self.runner.worker.play if on else self.runner.worker.pause)()
+        if self.worker:
+            (self.worker.play if on else self.worker.pause)()
 
     def _on_step(self) -> None:
-        if self.runner:
+        if self.worker:
             self.controls.set_playing(False)
-            self.runner.worker.pause()
-            self.runner.worker.step_once()
+            self.worker.pause()
+            self.worker.step_once()
 
     def _on_budget(self, steps: int) -> None:
-        if self.runner:
-            self.runner.worker.set_budget(steps)
-            self.status.budget_end = self.runner.worker.budget_end
+        if self.worker:
+            self.worker.set_budget(steps)
+            self.status.budget_end = self.worker.budget_end
 
     def _on_live(self, settings: dict) -> None:
-        if self.runner:
-            self.runner.worker.apply(**settings)
+        if self.worker:
+            self.worker.apply(**settings)
             if "clip" in settings:
                 self.gradnorms.set_clip(settings["clip"])
             self.statusBar().showMessage(
@@ -372,12 +406,10 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
 
     def _on_reset(self) -> None:
         try:
-            trainer = self._trainer_from_controls()
+            self._start(self.keep_preset(self._spec_from_controls()))
         except RnnvizError as exc:
             self._warn(str(exc), dialog=True)
             return
-        self.keep_preset(trainer)
-        self._start(trainer)
         self.statusBar().showMessage("Model re-created with fresh weights: press Play to train", 6000)
 
     def closeEvent(self, event) -> None:
@@ -385,11 +417,9 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
         self._closing = True
         self.timer.stop()
         self.opener.cancel()
-        self._stop_runner()
         for window in (self.lab_window, self.series_window):
             if window is not None:
                 window.close()
-        deadline = time.perf_counter() + CLOSE_WAIT_S
-        for r in self._retired:
-            r.thread.wait(max(0, int(1000 * (deadline - time.perf_counter()))))
+        self.host.close(CLOSE_WAIT_S)
+        self.worker = None
         super().closeEvent(event)

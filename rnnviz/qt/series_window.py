@@ -19,8 +19,9 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidg
 
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.model import CharRNN
-from rnnviz.core.presets import PRESETS, Scorer, load_source, preset_trainer
+from rnnviz.core.presets import PRESETS, load_source, preset_trainer
 from rnnviz.core.samples import predict
+from rnnviz.core.scoring import Scorer
 from rnnviz.core.series import SINE, Series
 from rnnviz.core.snapshot import Snapshot
 from rnnviz.core.trace import Trace, TraceWeights, trace_series

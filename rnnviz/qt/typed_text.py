@@ -39,7 +39,7 @@ class TypedTextActions:
         """The unrolled view follows the typed text (when shown: it is drawn by hand)."""
         if not self.unrolled.isVisible():
             return
-        trainer = self.runner.worker.trainer if self.runner else None
+        trainer = self.worker.trainer if self.worker else None
         mode = trainer.cfg.loss_mode if trainer else "many-to-many"
         self.unrolled.set_trace(self.last_probe.trace, self.probe.weights, mode)
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rnnviz.core.model import ModelConfig
+from rnnviz.core.config import ModelConfig
 from rnnviz.core.trace import Trace
 from rnnviz.qt.views.common import SIGNED_CMAP, UNIT_CMAP, readout_label
 from rnnviz.qt.views.gradients import GradientBars

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
-from rnnviz.core.model import ModelConfig
+from rnnviz.core.config import ModelConfig
 from rnnviz.qt.views.common import (
     SIGNED_CMAP,
     colormap,

@@ -1,0 +1,224 @@
+"""TrainLoop: a Trainer stepped under play / pause / step / settings / stop commands, reporting
+through a callback. The same loop runs on a worker thread of the app (qt.worker.TrainWorker) and
+in the training process (core.remote); nothing here knows about Qt or about processes.
+
+Reports, as emit(kind, payload):
+  "snapshot"  Snapshot: at most ~30 a second, each with every step's metrics since the last one;
+              the weights in it are copied at most ~10 times a second (and whenever training stops)
+  "running"   bool: play / pause as the loop sees it (also when the step budget pauses it)
+  "failed"    str: a one-line message; training is paused
+  "diverged"  str: repeated non-finite steps; paused; apply(restore=True) offers a way back
+  "notice"    str: something worth a status line (e.g. the step budget was reached)
+  "config"    TrainConfig: the training settings after the loop changed them (restore lowers lr)
+  "figures"   dict: the monitor's figures (a preset's), at most every `monitor_every` s of training
+  "finished"  None: the loop has ended
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from rnnviz.core.config import NONFINITE_LIMIT
+from rnnviz.core.errors import RnnvizError
+
+EMIT_INTERVAL = 1 / 30
+WEIGHTS_INTERVAL = 0.1  # the views re-trace the typed text at most 10 times a second
+
+
+class LoopControl:
+    """Play / pause / step / stop for a loop on another thread: flags under a lock that the loop
+    reads between steps, and an Event that wakes it when paused. Call _init_control() first."""
+
+    def _init_control(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._running = False
+        self._pending_steps = 0
+
+    def play(self) -> None:
+        self._set(running=True)
+
+    def pause(self) -> None:
+        self._set(running=False)
+
+    def step_once(self, n: int = 1) -> None:
+        with self._lock:
+            self._pending_steps += n
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def _set(self, running: bool) -> None:
+        with self._lock:
+            self._running = running
+        self._wake.set()
+
+
+class TrainLoop(LoopControl):
+    def __init__(
+        self,
+        trainer,
+        emit: Callable[[str, object], None],
+        eval_every: int = 100,
+        budget: int = 0,
+        monitor: Callable[[object, float], dict] | None = None,
+        monitor_every: float = 0.5,
+    ):
+        """monitor(trainer, seconds_trained) -> figures, reported every `monitor_every` seconds of
+        training and whenever training stops."""
+        self.trainer, self.emit, self.eval_every = trainer, emit, eval_every
+        self._init_control()
+        self._settings: dict = {}
+        self._budget_end = trainer.steps + budget if budget else 0  # pause at this step (0: never)
+        self._skipped_in_row = 0
+        self.monitor, self.monitor_every = monitor, monitor_every
+        self.seconds = 0.0  # of training (the steps' own time)
+
+    # ---- commands, from any thread ---------------------------------------------------------
+    def set_budget(self, steps: int) -> None:
+        """Pause after `steps` more steps (0: no limit)."""
+        with self._lock:
+            self._budget_end = self.trainer.steps + steps if steps else 0
+        self._wake.set()
+
+    @property
+    def budget_end(self) -> int:
+        return self._budget_end
+
+    def apply(self, **settings) -> None:
+        """lr=..., clip=..., optimizer=..., restore=True: applied before the next step, no reset.
+
+        restore: back to the last weights whose loss was finite, learning rate x 0.1."""
+        with self._lock:
+            self._settings.update(settings)
+        self._wake.set()
+
+    # ---- the loop --------------------------------------------------------------------------
+    def run(self, poll: Callable[[float], None] | None = None) -> None:
+        """Until stop(). poll(timeout): called between steps (timeout 0) and while paused, to take
+        commands from elsewhere (the training process's pipe); by default the loop just waits."""
+        tr = self.trainer
+        self._recent, self._evaluation = [], None
+        self._last_emit = self._last_weights = self._last_monitor = 0.0
+        self._weights_snap = self._last_metrics = None
+        self._snapshot(fresh=True)
+        self._report_figures()
+        was_running = False
+        while not self._stop.is_set():
+            if poll is not None:
+                poll(0.0)
+            go, running, settings, budget_hit = self._next_command()
+            if settings:
+                self._apply_settings(settings)
+            if budget_hit:
+                self.emit("notice", f"step budget reached at step {tr.steps}: paused")
+            if running != was_running or budget_hit:
+                was_running = running
+                self.emit("running", running)
+            if not go:
+                if self._recent or self._weights_snap is None or self._weights_stale():
+                    self._snapshot(fresh=True)
+                    self._report_figures()
+                if poll is not None:
+                    poll(0.1)
+                else:
+                    self._wake.wait(0.1)
+                self._wake.clear()
+                continue
+            self._train_one()
+        if self._recent:
+            self._snapshot(fresh=True)
+        self.emit("finished", None)
+
+    def _train_one(self) -> None:
+        tr = self.trainer
+        try:
+            m = tr.step()
+            if m.step % self.eval_every == 0:
+                self._evaluation = tr.evaluate()
+        except Exception as exc:  # noqa: BLE001 - reported, never kills the app
+            self._pause_with(f"training stopped: {type(exc).__name__}: {exc}")
+            return
+        self.seconds += m.seconds
+        self._recent.append(m)
+        self._watch_nonfinite(m)
+        now = time.perf_counter()
+        if now - self._last_emit >= EMIT_INTERVAL:
+            self._snapshot(fresh=now - self._last_weights >= WEIGHTS_INTERVAL)
+        if self.monitor is not None and now - self._last_monitor >= self.monitor_every:
+            self._report_figures()
+
+    def _weights_stale(self) -> bool:
+        return self._weights_snap.weights_step != self.trainer.updates
+
+    def _snapshot(self, fresh: bool) -> None:
+        """Report the metrics since the last report; the weights copied afresh, or the last copy."""
+        tr = self.trainer
+        m = self._recent[-1] if self._recent else self._last_metrics  # the latest step's, either way
+        self._last_metrics = m
+        snap = tr.snapshot(m, self._evaluation, tuple(self._recent), None if fresh else self._weights_snap)
+        now = time.perf_counter()
+        if fresh:
+            self._weights_snap, self._last_weights = snap, now
+        self._recent, self._last_emit = [], now
+        self.emit("snapshot", snap)
+
+    def _report_figures(self) -> None:
+        if self.monitor is None:
+            return
+        self._last_monitor = time.perf_counter()
+        try:
+            self.emit("figures", self.monitor(self.trainer, self.seconds))
+        except RnnvizError as exc:
+            self.emit("notice", f"no preset figures: {exc}")
+
+    def _next_command(self) -> tuple[bool, bool, dict, bool]:
+        """Whether to take a step now, whether playing, settings to apply first, and whether the
+        step budget has just stopped play (also when Play was pressed with the budget spent)."""
+        with self._lock:
+            settings, self._settings = self._settings, {}
+            budget_hit = bool(self._running and self._budget_end and self.trainer.steps >= self._budget_end)
+            if budget_hit:
+                self._running = False
+            go = self._running or self._pending_steps > 0
+            if not self._running and self._pending_steps:
+                self._pending_steps -= 1
+            return go, self._running, settings, budget_hit
+
+    def _apply_settings(self, s: dict) -> None:
+        tr = self.trainer
+        try:
+            if "lr" in s:
+                tr.set_lr(s["lr"])
+            if "clip" in s:
+                tr.set_clip(s["clip"])
+            if "optimizer" in s:
+                tr.set_optimizer(s["optimizer"])
+            if s.get("restore"):
+                if not tr.restore_good():
+                    self.emit("failed", "no earlier weights with a finite loss were kept: press Reset")
+                self._snapshot(fresh=True)
+        except RnnvizError as exc:
+            self.emit("failed", str(exc))
+        self.emit("config", tr.cfg)
+
+    def _watch_nonfinite(self, m) -> None:
+        self._skipped_in_row = self._skipped_in_row + 1 if m.skipped else 0
+        if self._skipped_in_row >= NONFINITE_LIMIT:
+            self._skipped_in_row = 0
+            self._pause_with(
+                f"training paused: {NONFINITE_LIMIT} steps in a row had a non-finite loss or gradient "
+                "(skipped: the weights never saw them)",
+                "diverged",
+            )
+
+    def _pause_with(self, message: str, kind: str = "failed") -> None:
+        with self._lock:
+            self._running = False
+            self._pending_steps = 0
+        self.emit(kind, message)

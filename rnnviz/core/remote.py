@@ -1,0 +1,204 @@
+"""The training process: the app's Trainers run in a child process, so the window's Python never
+shares a GIL (or a core) with training.
+
+The child is spawned once per window and serves one training session at a time: a "start"
+command carries a TrainerSpec (core.session); the child builds the Trainer (it alone imports
+torch), answers "started" or "start_failed" (and keeps the previous session going on failure),
+then runs a TrainLoop (core.loop) whose reports come back over a pipe, tagged with the session's
+number. Commands go in over another pipe and are read between steps. The child runs one torch
+thread at a lower priority than the window (a busy window slows training a little; training
+never makes typing stutter). No Qt here: qt.remote_worker relays the reports as Qt signals.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from multiprocessing.connection import Connection
+
+from rnnviz.core.errors import RnnvizError
+from rnnviz.core.loop import TrainLoop
+
+NICE = 5  # the training process's priority below the window's
+
+
+class TrainerProcess:
+    """The child process and both ends of its pipes, as seen from the app.
+
+    On POSIX the child is `python -m rnnviz.core.remote FD FD` with the pipes' ends inherited, so
+    it never re-runs the app's main script (multiprocessing's spawn would); elsewhere it is a
+    multiprocessing spawn."""
+
+    def __init__(self) -> None:
+        if os.name == "posix":
+            cmd_r, cmd_w = os.pipe()
+            rep_r, rep_w = os.pipe()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "rnnviz.core.remote", str(cmd_r), str(rep_w)], pass_fds=(cmd_r, rep_w)
+            )
+            os.close(cmd_r)
+            os.close(rep_w)  # the child holds the only writing end: its exit ends the reports
+            self._cmd, self.reports = Connection(cmd_w, readable=False), Connection(rep_r, writable=False)
+        else:  # pragma: no cover - Windows
+            ctx = mp.get_context("spawn")
+            cmd_recv, self._cmd = ctx.Pipe(duplex=False)
+            self.reports, rep_send = ctx.Pipe(duplex=False)
+            self.process = ctx.Process(target=serve, args=(cmd_recv, rep_send), daemon=True)
+            self.process.start()
+            cmd_recv.close()
+            rep_send.close()
+
+    def send(self, kind: str, session: int, *args) -> None:
+        """A command for a session (or for the process). Only one thread sends."""
+        try:
+            self._cmd.send((kind, session, args))
+        except (BrokenPipeError, OSError):
+            pass  # the process is gone: the reports have ended, and the app has been told
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Ask the child to end; a step under way is not waited for beyond `timeout` (terminated)."""
+        self.send("quit", 0)
+        if not _wait(self.process, timeout):
+            self.process.terminate()
+            _wait(self.process, 1.0)
+        self._cmd.close()
+
+
+def _wait(process, timeout: float) -> bool:
+    """True once the child has ended (a Popen or a multiprocessing Process)."""
+    if isinstance(process, subprocess.Popen):
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    process.join(timeout)
+    return not process.is_alive()
+
+
+def serve(commands: Connection, reports: Connection) -> None:
+    """The child's main: sessions one after another until "quit" (or the app's end of the pipe closes)."""
+    try:
+        os.nice(NICE)
+    except (AttributeError, OSError):
+        pass
+    import threading
+
+    import torch
+
+    torch.set_num_threads(1)  # measured here: more threads in this setting train slower (GUIDE)
+    # The first optimizer imports torch._dynamo (~1-2 s): do it while the app is still starting.
+    threading.Thread(target=_import_dynamo, name="rnnviz-warm-up", daemon=True).start()
+    _Server(commands, reports).serve()
+
+
+def _import_dynamo() -> None:
+    import torch._dynamo  # noqa: F401
+
+
+class _Server:
+    def __init__(self, commands: Connection, reports: Connection):
+        self.commands, self.reports = commands, reports
+        self.loop: TrainLoop | None = None
+        self.session = 0
+        self.pending: tuple[int, TrainLoop] | None = None  # built, waiting for the current one to end
+        self.quitting = False
+        self._sent_weights = None
+
+    def send(self, session: int, kind: str, payload=None) -> None:
+        self.reports.send((session, kind, payload))
+
+    def _lighten(self, snap):
+        """A snapshot whose weights were sent before travels without them (weights=None): the
+        app's end keeps the last weights it received (qt.training_hosts.RemoteTrainWorker)."""
+        if snap.weights is self._sent_weights:
+            return replace(snap, weights=None)
+        self._sent_weights = snap.weights
+        return snap
+
+    def serve(self) -> None:
+        while not self.quitting:
+            if self.pending is None:
+                self._poll(None)  # nothing to run: wait for a command
+                continue
+            self.session, self.loop = self.pending
+            self.pending = None
+            self.loop.run(poll=self._poll)
+            self.loop = None
+
+    def _poll(self, timeout: float | None) -> None:
+        """Carry out every command waiting; wait up to `timeout` s (None: forever) for the first."""
+        try:
+            while self.commands.poll(timeout):
+                self._dispatch(*self.commands.recv())
+                timeout = 0
+        except (EOFError, OSError):  # the app has gone
+            self._quit()
+
+    def _quit(self) -> None:
+        self.quitting = True
+        if self.loop is not None:
+            self.loop.stop()
+
+    def _dispatch(self, kind: str, session: int, args: tuple) -> None:
+        if kind == "quit":
+            self._quit()
+            return
+        if kind == "start":
+            self._start(session, *args)
+            return
+        loop = self._loop_of(session)
+        if loop is None:
+            return  # for a session that has ended (or never started)
+        if kind in ("play", "pause", "stop"):
+            getattr(loop, kind)()
+        elif kind == "step":
+            loop.step_once(*args)
+        elif kind == "budget":
+            loop.set_budget(*args)
+        elif kind == "apply":
+            loop.apply(**args[0])
+
+    def _loop_of(self, session: int) -> TrainLoop | None:
+        """The running session's loop, or the one built and about to run."""
+        if self.pending is not None and self.pending[0] == session:
+            return self.pending[1]
+        return self.loop if session == self.session else None
+
+    def _start(self, session: int, spec, eval_every: int, budget: int) -> None:
+        """Build the new session's trainer; on success it replaces the current session."""
+        try:
+            trainer = spec.build()
+        except Exception as exc:  # noqa: BLE001 - the app says so; the current session goes on
+            msg = str(exc) if isinstance(exc, RnnvizError) else f"{type(exc).__name__}: {exc}"
+            self.send(session, "start_failed", msg)
+            return
+        from rnnviz.core.scoring import preset_monitor
+
+        monitor, why_not = preset_monitor(trainer)
+        if why_not:
+            self.send(session, "notice", why_not)
+        info = {
+            "tokens_per_step": trainer.tokens_per_step,
+            "notes": tuple(trainer.notes),
+            "steps": trainer.steps,
+            "cfg": trainer.cfg,
+            "device": str(trainer.device),
+        }
+        self.send(session, "started", info)
+
+        def emit(kind: str, payload, session=session) -> None:
+            if kind == "snapshot":
+                payload = self._lighten(payload)
+            self.send(session, kind, payload)
+
+        self.pending = (session, TrainLoop(trainer, emit, eval_every, budget, monitor))
+        if self.loop is not None:
+            self.loop.stop()
+
+
+if __name__ == "__main__":  # the child, started by TrainerProcess
+    serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
