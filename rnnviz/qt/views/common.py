@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtWidgets import QApplication, QGraphicsItem, QLabel
 
 # Signed values (tanh states, weights, signed gradients): diverging, colour-blind safe,
 # symmetric levels. Values in [0, 1] (gates, probabilities): sequential.
@@ -90,7 +90,55 @@ def token_plot(min_height: int = 90) -> tuple[pg.GraphicsLayoutWidget, pg.PlotIt
     plot.getAxis("bottom").setHeight(30)
     for side in ("left", "bottom", "right", "top"):
         plot.getAxis(side).enableAutoSIPrefix(False)
+    cache_axes(plot)
     return glw, plot
+
+
+def cache_axes(plot: pg.PlotItem) -> None:
+    """Axes drawn once into a pixmap and blitted after: an axis's grid lines span the whole plot,
+    so every change inside the plot repainted its tick labels (~1 ms an axis, measured)."""
+    for side in ("left", "bottom", "right", "top"):
+        plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
+def nice_ceiling(v: float) -> float:
+    """The smallest 1, 2 or 5 times a power of ten that is >= v (v > 0)."""
+    p = 10.0 ** np.floor(np.log10(v))
+    return float(next(m * p for m in (1, 2, 5, 10) if m * p >= v))
+
+
+class SteadyRange:
+    """A plot's view range that follows the data without moving on every new point (autorange
+    re-lays the axes out, ~2 ms each, on every refresh): x is [0, a round number] and grows in
+    jumps to 1.25x the latest step; y changes only when the data leaves it or fills less than
+    half of it. Once the user pans or zooms, the range is theirs until clear()."""
+
+    def __init__(self, plot: pg.PlotItem, lane: float = 0.05):
+        self.plot, self.lane = plot, lane  # lane: room under the data, a fraction of its span
+        plot.enableAutoRange(x=False, y=False)
+        plot.vb.sigRangeChangedManually.connect(self._on_user)
+        self.clear()
+
+    def clear(self) -> None:
+        self.user = False
+        self._x, self._y = (0.0, 10.0), (0.0, 1.0)
+        self.plot.setRange(xRange=self._x, yRange=self._y, padding=0)
+
+    def _on_user(self, *_args) -> None:
+        self.user = True
+
+    def follow(self, last_x: float, y_lo: float, y_hi: float) -> None:
+        if self.user:
+            return
+        x = self._x
+        if last_x > x[1]:
+            x = (0.0, nice_ceiling(max(1.25 * last_x, 10.0)))
+        y, span = self._y, max(y_hi - y_lo, 1e-9 * max(abs(y_hi), 1.0), 1e-12)
+        if y_lo < y[0] or y_hi > y[1] or span < 0.5 * (y[1] - y[0]):
+            y = (y_lo - max(self.lane, 0.05) * span, y_hi + 0.05 * span)
+        if (x, y) != (self._x, self._y):
+            self._x, self._y = x, y
+            self.plot.setRange(xRange=x, yRange=y, padding=0)
 
 
 class LogAxis(pg.AxisItem):

@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from rnnviz.core.snapshot import EvalMetrics, StepMetrics
-from rnnviz.qt.views.common import PALETTE, LogAxis, fmt, on_hover, readout_label
+from rnnviz.qt.views.common import PALETTE, LogAxis, SteadyRange, cache_axes, fmt, on_hover, readout_label
 from rnnviz.qt.views.history import Events, History
 
 GRAD_HISTORY_CAP = 5_000  # per parameter: a dozen lines of 20k points made each refresh cost ~10 ms
@@ -76,6 +76,7 @@ def new_plot(graphics: pg.GraphicsLayoutWidget, row: int, label: str, **kwargs) 
     plot.setClipToView(True)
     plot.setDownsampling(auto=True, mode="peak")
     plot.setMenuEnabled(False)
+    cache_axes(plot)
     return plot
 
 
@@ -116,6 +117,9 @@ class TrainingCurves(QWidget):
         self._plots["loss"].addItem(self._hint, ignoreBounds=True)
         self._hint.setPos(0.5, 0.5)
         self._link_axes()
+        self._ranges = {
+            m: SteadyRange(plot, LaneViewBox.LANE if m == "loss" else 0.05) for m, plot in self._plots.items()
+        }
         self.smooth = QCheckBox("smooth")
         self.smooth.setToolTip(f"Show an exponential moving average of the train curves (alpha {EMA_ALPHA})")
         self.smooth.toggled.connect(self._on_smooth_toggled)
@@ -153,6 +157,8 @@ class TrainingCurves(QWidget):
         self._ema_last.clear()
         self._skipped.clear()
         self._clipped.clear()
+        for r in self._ranges.values():
+            r.clear()
         self._dirty = True
         self.refresh()
 
@@ -171,6 +177,11 @@ class TrainingCurves(QWidget):
             steps = events.steps()
             marks.setData(x=steps, y=np.zeros_like(steps))
         self._hint.setVisible(len(self._train["loss"]) == 0)
+        for name, r in self._ranges.items():
+            ys = [h.y for h in (self._train[name], self._held_out[name]) if len(h)]
+            if ys:
+                y = np.concatenate(ys)
+                r.follow(self._train["loss"].x[-1], float(y.min()), float(y.max()))
         if not self._over:
             self._show_latest()
 
@@ -291,6 +302,7 @@ class GradNormHistory(QWidget):
         self._plot.setLabel("bottom", "step")
         self._plot.setLogMode(y=True)
         self._plot.setLimits(xMin=0)
+        self._range = SteadyRange(self._plot)
         self._legend = pg.LegendItem(labelTextSize="8pt", colCount=2)  # below: a dozen names would hide data
         self._graphics.addItem(self._legend, row=1, col=0)
         self._legend.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
@@ -334,6 +346,7 @@ class GradNormHistory(QWidget):
             self._plot.removeItem(line)
             self._legend.removeItem(line)
         self._lines.clear()
+        self._range.clear()
         self._dirty = True
         self.refresh()
 
@@ -344,6 +357,10 @@ class GradNormHistory(QWidget):
         self._dirty = False
         for history, line in self._lines.values():
             set_curve(line, history)
+        total = self._lines.get(TOTAL)
+        if total is not None and len(total[0]):
+            ys = np.log10(np.concatenate([h.y for h, _ in self._lines.values() if len(h)]))  # log axis
+            self._range.follow(total[0].x[-1], float(ys.min()), float(ys.max()))
         if not self._hovering:
             self._show_latest()
 
