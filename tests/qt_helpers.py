@@ -20,3 +20,14 @@ def real_trace(arch="lstm", layers=2, hidden=6, text="welcome", target_id=None):
 
 def assert_image(item, expected: np.ndarray) -> None:
     np.testing.assert_array_equal(item.image, expected)
+
+
+def assert_heatmap(m, expected: np.ndarray) -> None:
+    """A SequenceHeatmap shows `expected` (units x steps): it keeps the values (hover reads them)
+    and draws each as its colour index between the colour bar's levels."""
+    from rnnviz.qt.views.heatmap import quantise
+
+    np.testing.assert_array_equal(m.data.T, expected)
+    lo, hi = m.levels()
+    np.testing.assert_array_equal(m.image.image, quantise(expected, lo, hi))
+    assert m.image.image.dtype == np.uint8 and tuple(m.image.levels) == (0, 255)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from qt_helpers import assert_heatmap
 
 from rnnviz.core.checkpoint import load_checkpoint
 from rnnviz.qt.main_window import WELCOME_TEXT, MainWindow
@@ -48,8 +49,8 @@ def test_every_keystroke_updates_predictions_heatmaps_gates_and_gradients(qtbot,
         qtbot.keyClick(editor, ch)
         tr = window.last_probe.trace
         assert "".join(tr.tokens) == editor.toPlainText()
-        np.testing.assert_array_equal(window.internals.h_maps[0].image.image, tr.h[0].T)
-        np.testing.assert_array_equal(window.internals.gate_maps["f"].image.image, tr.gates["f"][0].T)
+        assert_heatmap(window.internals.h_maps[0], tr.h[0].T)
+        assert_heatmap(window.internals.gate_maps["f"], tr.gates["f"][0].T)
         heights = window.internals.grads.bars[0].opts["height"]
         assert len(heights) == len(tr.tokens)
         top = np.argsort(tr.probs[-1])[::-1][0]

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QApplication
+from qt_helpers import assert_heatmap
 
 from rnnviz.core.model import CharRNN
 from rnnviz.core.presets import PRESETS, load_source, preset_trainer
@@ -137,7 +138,7 @@ def test_clicking_selects_a_window_and_the_inside_shows_its_trace(qtbot, window)
     assert tr.steps == 8
     np.testing.assert_allclose(tr.h, expected().h, rtol=1e-12)
     np.testing.assert_allclose(tr.grad_h, expected().grad_h, rtol=1e-12)
-    np.testing.assert_allclose(window.internals.h_maps[0].image.image, tr.h[0].T)
+    assert_heatmap(window.internals.h_maps[0], tr.h[0].T)
     assert "x[292..299]" in window.inside_title.text()
     plot._on_hover(300.2, 0.0)  # hover reads t, the value and the forecast there
     forecast = plot.forecast_curve.yData[300 - 8]

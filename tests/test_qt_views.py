@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from qt_helpers import VOCAB, assert_image, real_trace
+from qt_helpers import VOCAB, assert_heatmap, real_trace
 
 from rnnviz.qt.views.common import configure_pyqtgraph, fmt
 from rnnviz.qt.views.gradients import GradientBars
@@ -22,8 +22,9 @@ def test_heatmap_shows_units_by_steps_with_fixed_levels(qtbot):
     qtbot.addWidget(m)
     data = np.linspace(-1, 1, 7 * 5).reshape(7, 5)  # (T, H)
     m.set_data(data, list("welcome"), [False] * 6 + [True])
-    assert_image(m.image, data.T)
-    assert tuple(m.image.levels) == (-1.0, 1.0)
+    assert_heatmap(m, data.T)
+    assert m.levels() == (-1.0, 1.0)
+    assert m.image.image[0, 0] == 0 and m.image.image[-1, -1] == 255  # the ends of the colour map
     seen = []
     m.hovered.connect(seen.append)
     m._on_hover(6.2, 3.7)
@@ -37,7 +38,8 @@ def test_heatmap_symmetric_levels_follow_data(qtbot):
     m = SequenceHeatmap("c", "c", "CET-CBD1", None)
     qtbot.addWidget(m)
     m.set_data(np.array([[0.5, -3.0], [2.0, 1.0]]), ["a", "b"])
-    assert tuple(m.image.levels) == (-3.0, 3.0)
+    assert m.levels() == (-3.0, 3.0)
+    assert_heatmap(m, np.array([[0.5, -3.0], [2.0, 1.0]]).T)
 
 
 def test_token_ticks_thin_out_when_narrow():
@@ -59,13 +61,13 @@ def test_internals_view_draws_every_state_and_gate(qtbot, arch, maps, gates):
     assert (len(v.h_maps), len(v.c_maps)) == maps
     assert "".join(v.gate_maps) == gates
     for n, m in enumerate(v.h_maps):
-        assert_image(m.image, tr.h[n].T)
+        assert_heatmap(m, tr.h[n].T)
     for n, m in enumerate(v.c_maps):
-        assert_image(m.image, tr.c[n].T)
+        assert_heatmap(m, tr.c[n].T)
     v.layer_box.setCurrentIndex(1)
     for g, m in v.gate_maps.items():
-        assert_image(m.image, tr.gates[g][1].T)
-        assert tuple(m.image.levels) == ((-1.0, 1.0) if g in "gn" else (0.0, 1.0))
+        assert_heatmap(m, tr.gates[g][1].T)
+        assert m.levels() == ((-1.0, 1.0) if g in "gn" else (0.0, 1.0))
     v.set_selected(3)
     assert all(m.cursor.isVisible() and m.cursor.value() == 3.5 for m in v.h_maps)
     v.set_selected(None)

@@ -30,12 +30,7 @@ def sample(
     prompt_ids = np.asarray(prompt_ids, dtype=np.int64)
     if len(prompt_ids) == 0:
         raise VocabError("the prompt is empty: give at least one token to start from")
-    if isinstance(length, bool) or not isinstance(length, int) or not 0 <= length <= MAX_LENGTH:
-        raise ConfigError(f"length must be a whole number from 0 to {MAX_LENGTH}, not {length!r}")
-    if not np.isfinite(temperature) or not 0 <= temperature <= 100:
-        raise ConfigError(f"temperature must be in [0, 100], not {temperature!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ConfigError(f"seed must be a whole number >= 0, not {seed!r}")
+    check_sampling(length, temperature, seed)
     if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
         raise ConfigError(f"window must be a whole number >= 1, not {window!r}")
     rng = np.random.default_rng(seed)
@@ -55,6 +50,15 @@ def sample(
         fwd = forward(w, out[k : k + 1], state)
         state, h = final_state(fwd), fwd[-1]["h"][-1]
     return out
+
+
+def check_sampling(length, temperature, seed) -> None:
+    if isinstance(length, bool) or not isinstance(length, int) or not 0 <= length <= MAX_LENGTH:
+        raise ConfigError(f"length must be a whole number from 0 to {MAX_LENGTH}, not {length!r}")
+    if not np.isfinite(temperature) or not 0 <= temperature <= 100:
+        raise ConfigError(f"temperature must be in [0, 100], not {temperature!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ConfigError(f"seed must be a whole number >= 0, not {seed!r}")
 
 
 def _draw(logits: np.ndarray, temperature: float, rng) -> int:

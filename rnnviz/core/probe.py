@@ -1,7 +1,8 @@
 """TextProbe: the typed text against the latest weights -> a Trace and a continuation.
 
-Keeps the float64 weights converted once per snapshot, and traces at most the last
-`max_tokens` tokens of very long texts (the views say so).
+Keeps the weights converted once per snapshot (and a FastTracer, whose forward pass carries over
+from keystroke to keystroke), and traces at most the last `max_tokens` tokens of very long texts
+(the views say so).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import numpy as np
 
 from rnnviz.core.config import ModelConfig
 from rnnviz.core.corpus import Vocab, detokenize, tokenize
+from rnnviz.core.fasttrace import FastTracer
 from rnnviz.core.generate import sample
-from rnnviz.core.trace import Trace, TraceWeights, trace
+from rnnviz.core.trace import Trace, TraceWeights
 
 MAX_TOKENS = 200
 
@@ -34,13 +36,19 @@ class TextProbe:
     def __init__(self, max_tokens: int = MAX_TOKENS):
         self.max_tokens = max_tokens
         self.weights: TraceWeights | None = None
+        self.tracer: FastTracer | None = None
         self.vocab: Vocab | None = None
         # How the model reads text, as it was trained: None (everything typed), N (the last N
         # tokens: a model trained on N-token windows) or "word" (the last word: a last-letter model).
         self.window: int | str | None = None
 
+    def clear(self) -> None:
+        """No model: nothing is traced until set_weights."""
+        self.weights = self.vocab = self.tracer = None
+
     def set_weights(self, cfg: ModelConfig, vocab: Vocab, weights: dict[str, np.ndarray]) -> None:
         self.weights = TraceWeights.from_state(cfg, weights)
+        self.tracer = FastTracer(self.weights)  # keeps its forward pass from keystroke to keystroke
         self.vocab = vocab
 
     def run(self, text: str, target: str | None = None) -> Probe:
@@ -66,8 +74,7 @@ class TextProbe:
         if not shown:
             return Probe(None, len(text), clipped, unknown)
         target_id = self.vocab.stoi.get(target) if target is not None else None
-        tr = trace(
-            self.weights,
+        tr = self.tracer.trace(
             self.vocab.ids(shown),
             tokens=shown,
             vocab=self.vocab.tokens,
@@ -84,7 +91,12 @@ class TextProbe:
         window = self.window if isinstance(self.window, int) else None
         if self.window == "word":  # a last-letter model completes one word with one letter
             length = min(length, 1)
-        ids = sample(self.weights, tr.ids, length, temperature, seed, state=tr.final_state(), window=window)
+        if window is None and np.array_equal(self.tracer.ids, tr.ids):  # from the kept forward pass
+            ids = self.tracer.sample(length, temperature, seed)
+        else:
+            ids = sample(
+                self.weights, tr.ids, length, temperature, seed, state=tr.final_state(), window=window
+            )
         last = [probe.trace.tokens[-1]]
         joined = detokenize(last + [self.vocab.tokens[i] for i in ids], self.vocab.level)
         return joined[len(detokenize(last, self.vocab.level)) :]

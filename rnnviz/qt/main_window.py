@@ -45,6 +45,9 @@ FRAME_MS = 25  # a frame every 25 ms at most (40 Hz), drawn only when something 
 RETRACE_S = 0.1  # while training, the typed text is re-traced with new weights at most 10 times a second
 CLOSE_WAIT_S = 1.5
 CURVES_S = 0.1  # the training curves and the status line: at most 10 times a second
+# While the user types, the typed text is traced on each keystroke with the weights it has; new
+# weights (a full re-trace) wait until typing pauses for this long, or the weights are this old:
+TYPING_QUIET_S, TYPING_STALE_S = 0.4, 3.0
 START_WAIT_S = 60.0  # building a trainer takes milliseconds, once torch is loaded (~2 s at launch)
 EVAL_EVERY = 100
 WELCOME_TEXT = "The keeper counted the ships"
@@ -76,7 +79,7 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
         self.last_dialog: QMessageBox | None = None
         self.file_corpus: Corpus | None = None
         self._closing = False
-        self._last_retrace = self._last_curves = 0.0
+        self._last_retrace = self._last_curves = self._last_key = 0.0
         self.opener = CorpusOpener(self)
         self.opener.opened.connect(self._on_corpus_opened)
         self.opener.message.connect(lambda text: self._warn(text, dialog=True))
@@ -144,7 +147,7 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
         c.open_corpus_requested.connect(self.open_corpus)
         c.invalid.connect(self._warn)
         c.budget.valueChanged.connect(self._on_budget)
-        self.typing.text_changed.connect(self._retrace)
+        self.typing.text_changed.connect(self._on_text_edited)
         self.typing.target_changed.connect(self._retrace)
         self.typing.continuation_changed.connect(self._update_continuation)
         self.internals.step_clicked.connect(self.select_step)
@@ -260,6 +263,7 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
         self.worker, trainer = worker, worker.trainer
         self.model_path = model_path
         self.latest = None
+        self.probe.clear()  # nothing of the previous model is traced from here on
         for view in (self.curves, self.gradnorms):
             view.clear()
         self.samples.last_step = None
@@ -314,10 +318,15 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
         prev = self.latest.evaluation if self.latest else None
         if snap.evaluation is not None and (prev is None or snap.evaluation.step != prev.step):
             self.curves.add_evaluation(snap.evaluation)
-        if self.latest is None or snap.weights is not self.latest.weights:
+        first = self.latest is None
+        if first or snap.weights is not self.latest.weights:
             self._new_weights = True  # the weights travel less often than the metrics
         self.latest = snap
         self._new_metrics = True
+        if first:  # the new model's own numbers at once, not at the next frame
+            self._new_weights = False
+            self.probe.set_weights(snap.model_cfg, snap.vocab, snap.weights)
+            self._retrace()
 
     @Slot(object)
     def _on_figures(self, doc: dict) -> None:
@@ -375,7 +384,9 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
                     view.refresh()
             self.status.show(self.latest)
             return
-        if self._new_weights and self.latest is not None and now - self._last_retrace >= RETRACE_S:
+        typing = now - self._last_key < TYPING_QUIET_S and now - self._last_retrace < TYPING_STALE_S
+        due = self._new_weights and now - self._last_retrace >= RETRACE_S and not typing
+        if due and self.latest is not None:
             self._new_weights = False
             self._last_retrace = now
             snap = self.latest
@@ -384,6 +395,10 @@ class MainWindow(FileActions, TypedTextActions, PresetActions, QMainWindow):
                 self.weights.set_weights(snap.weights)
             self._retrace()
             self._sample()
+
+    def _on_text_edited(self, _text: str) -> None:
+        self._last_key = time.perf_counter()
+        self._retrace()
 
     def _on_tab(self, _index: int) -> None:
         """Hidden tabs are not drawn while training; a tab shown is brought up to date."""

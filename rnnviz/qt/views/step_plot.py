@@ -3,6 +3,8 @@ bars): token labels along x, a cursor on the selected step, hover read-outs and 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -40,9 +42,8 @@ class StepPlot(QWidget):
             self.cursor.setValue(t + 0.5)
 
     def _set_ticks(self, *_args) -> None:
-        self.plot.getAxis("bottom").setTicks(
-            [token_ticks(self.tokens, self.unknown, self.plot.vb.width()), []]
-        )
+        ticks = token_ticks(self.tokens, self.unknown, self.plot.vb.width())
+        self.plot.getAxis("bottom").setTicks([ticks, []])
 
     def _clear_steps(self) -> None:
         self.tokens, self.unknown = [], None
@@ -66,7 +67,14 @@ class StepPlot(QWidget):
 
 def token_ticks(tokens, unknown, width_px: float) -> list[tuple[float, str]]:
     """(x, label) at the middle of each labelled step; unknown tokens get a '?'. Labels are thinned
-    so they never run together (words need more room than characters)."""
+    so they never run together (words need more room than characters). Remembered: every plot
+    over the same text asks for the same labels on each keystroke."""
+    flags = None if unknown is None else tuple(bool(u) for u in unknown)
+    return _token_ticks(tuple(tokens), flags, round(width_px))
+
+
+@lru_cache(maxsize=8)
+def _token_ticks(tokens: tuple, unknown: tuple | None, width_px: int) -> list[tuple[float, str]]:
     T = len(tokens)
     longest = max((len(show_token(t)) for t in tokens), default=1)
     per_label = TICK_PX if longest <= 1 else 7 * min(longest, 12) + 8
