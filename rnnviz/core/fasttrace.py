@@ -162,7 +162,12 @@ class FastTracer:
 
     # ---- a trace ----------------------------------------------------------------------------
     def trace(self, ids, tokens=None, vocab=None, level="char", target_step=None, target_id=None) -> Trace:
-        """As core.trace.trace (same arguments and result)."""
+        """As core.trace.trace (same arguments and result). Diverged weights give non-finite numbers
+        (sooner than in float64: beyond 3e38), which the app reports; numpy is not asked to warn."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._trace(ids, tokens, vocab, level, target_step, target_id)
+
+    def _trace(self, ids, tokens, vocab, level, target_step, target_id) -> Trace:
         from rnnviz.core.errors import VocabError
 
         ids = np.asarray(ids, dtype=np.int64)
@@ -331,11 +336,12 @@ class FastTracer:
             self._alloc(max(T + length, 2 * self.cap))
         rng, out = np.random.default_rng(seed), np.empty(length, dtype=np.int64)
         ids = np.concatenate([self.ids, out])
-        for k in range(length):
-            t = T + k
-            ids[t] = out[k] = _draw(self.buf["logits"][t - 1].astype(np.float64), temperature, rng)
-            if k + 1 < length:
-                self._forward_from(ids, t, t + 1)  # past the kept part: self.ids stays as it is
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(length):
+                t = T + k
+                ids[t] = out[k] = _draw(self.buf["logits"][t - 1].astype(np.float64), temperature, rng)
+                if k + 1 < length:
+                    self._forward_from(ids, t, t + 1)  # past the kept part: self.ids stays as it is
         return out
 
 
