@@ -22,6 +22,7 @@ from rnnviz.qt.views.common import show_token
 from rnnviz.qt.views.predictions import PredictionBars
 
 TOP_PREDICTION = "top prediction"
+CONT_LINES = 3  # lines of the continuation label
 
 
 class TypingPanel(QWidget):
@@ -40,6 +41,9 @@ class TypingPanel(QWidget):
         self.editor.textChanged.connect(lambda: self.text_changed.emit(self.editor.toPlainText()))
         self.info = QLabel(" ")
         self.info.setWordWrap(True)
+        # Labels of fixed heights: a label that grows or shrinks by a line re-lays out the window,
+        # and every plot below it repaints whole (measured: twice the paint work per keystroke).
+        self.info.setFixedHeight(self.info.fontMetrics().lineSpacing() * 2 + 4)
         self.target = compact(QComboBox(), 10)
         self.target.setEditable(False)
         self.target.addItem(TOP_PREDICTION)
@@ -61,6 +65,8 @@ class TypingPanel(QWidget):
         self.continuation = QLabel(" ")
         self.continuation.setWordWrap(True)
         self.continuation.setFont(mono)
+        self.continuation.setFixedHeight(self.continuation.fontMetrics().lineSpacing() * CONT_LINES + 6)
+        self.continuation.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.continuation.setTextFormat(Qt.TextFormat.RichText)
         self.continuation.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         grid = QGridLayout(self)
@@ -119,7 +125,13 @@ class TypingPanel(QWidget):
         self.info.setText(" \u00b7 ".join(parts))
 
     def show_continuation(self, typed: str, more: str) -> None:
-        tail = typed[-120:]
+        """The end of the typed text, then the continuation in blue: as much typed text as leaves
+        the continuation room in the label's lines."""
+        per_line = max(
+            20, self.continuation.width() // max(self.continuation.fontMetrics().averageCharWidth(), 1)
+        )
+        room = max(0, per_line * CONT_LINES - len(more) - per_line // 2)
+        tail = typed[-room:] if room else ""
         self.continuation.setText(
             f"<span>{html.escape(tail)}</span><b style='color:#0072B2'>{html.escape(more)}</b>"
             if more
