@@ -12,7 +12,8 @@ from PySide6.QtCore import Qt
 from qt_helpers import assert_heatmap
 
 from rnnviz.core.checkpoint import load_checkpoint
-from rnnviz.qt.main_window import WELCOME_TEXT, MainWindow
+from rnnviz.qt.main_window import MainWindow
+from rnnviz.qt.sessions import WELCOME_TEXT
 from rnnviz.qt.views.common import configure_pyqtgraph
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -148,9 +148,10 @@ def nice_ceiling(v: float) -> float:
 
 class SteadyRange:
     """A plot's view range that follows the data without moving on every new point (autorange
-    re-lays the axes out, ~2 ms each, on every refresh): x is [0, a round number] and grows in
-    jumps to 1.25x the latest step; y changes only when the data leaves it or fills less than
-    half of it. Once the user pans or zooms, the range is theirs until clear()."""
+    re-lays the axes out, ~2 ms each, on every refresh): x starts at the first step (0 for a fresh
+    model, the saved step count for a model trained on) and grows in jumps, 1.25x at a time, to
+    round numbers of steps; y changes only when the data leaves it or fills less than half of it.
+    Once the user pans or zooms, the range is theirs until clear()."""
 
     def __init__(self, plot: pg.PlotItem, lane: float = 0.05):
         self.plot, self.lane = plot, lane  # lane: room under the data, a fraction of its span
@@ -166,12 +167,13 @@ class SteadyRange:
     def _on_user(self, *_args) -> None:
         self.user = True
 
-    def follow(self, last_x: float, y_lo: float, y_hi: float) -> None:
+    def follow(self, first_x: float, last_x: float, y_lo: float, y_hi: float) -> None:
         if self.user:
             return
+        x0 = 0.0 if first_x <= 1 else first_x - 1
         x = self._x
-        if last_x > x[1]:
-            x = (0.0, nice_ceiling(max(1.25 * last_x, 10.0)))
+        if last_x > x[1] or x[0] != x0:
+            x = (x0, x0 + nice_ceiling(max(1.25 * (last_x - x0), 10.0)))
         y, span = self._y, max(y_hi - y_lo, 1e-9 * max(abs(y_hi), 1.0), 1e-12)
         if y_lo < y[0] or y_hi > y[1] or span < 0.5 * (y[1] - y[0]):
             y = (y_lo - max(self.lane, 0.05) * span, y_hi + 0.05 * span)

@@ -177,11 +177,12 @@ class TrainingCurves(QWidget):
             steps = events.steps()
             marks.setData(x=steps, y=np.zeros_like(steps))
         self._hint.setVisible(len(self._train["loss"]) == 0)
+        steps = self._train["loss"].x
         for name, r in self._ranges.items():
             ys = [h.y for h in (self._train[name], self._held_out[name]) if len(h)]
-            if ys:
+            if ys and len(steps):
                 y = np.concatenate(ys)
-                r.follow(self._train["loss"].x[-1], float(y.min()), float(y.max()))
+                r.follow(steps[0], steps[-1], float(y.min()), float(y.max()))
         if not self._over:
             self._show_latest()
 
@@ -360,7 +361,7 @@ class GradNormHistory(QWidget):
         total = self._lines.get(TOTAL)
         if total is not None and len(total[0]):
             ys = np.log10(np.concatenate([h.y for h, _ in self._lines.values() if len(h)]))  # log axis
-            self._range.follow(total[0].x[-1], float(ys.min()), float(ys.max()))
+            self._range.follow(total[0].x[0], total[0].x[-1], float(ys.min()), float(ys.max()))
         if not self._hovering:
             self._show_latest()
 
