@@ -9,24 +9,13 @@ Run: QT_QPA_PLATFORM=offscreen python benchmarks/app_throughput.py [--seconds 15
 """
 
 import argparse
-import os
 import statistics
 import time
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from qt_bench import application, close, main_window, pump, until
 
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from rnnviz.core.corpus import assets_dir  # noqa: E402
-from rnnviz.core.session import DEFAULT_MODEL, trainer_from_checkpoint  # noqa: E402
-from rnnviz.qt.views.common import configure_pyqtgraph  # noqa: E402
-
-
-def pump(app, seconds):
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        app.processEvents()
-        time.sleep(0.002)
+from rnnviz.core.corpus import assets_dir
+from rnnviz.core.session import DEFAULT_MODEL, trainer_from_checkpoint
 
 
 def headless(seconds):
@@ -43,11 +32,7 @@ def headless(seconds):
 
 
 def in_app(app, seconds):
-    from rnnviz.qt.main_window import MainWindow
-
-    w = MainWindow()
-    w.resize(1440, 900)
-    w.show()
+    w = main_window()
     until(app, lambda: w.latest is not None)
     w.typing.editor.setPlainText("The keeper counted the ships in the harbour every night")
     w.worker.step_once(3)
@@ -61,20 +46,10 @@ def in_app(app, seconds):
     frames = w.internals.h_maps[0].image.image is not None
     w.controls.play.setChecked(False)
     rate = (last - first) * w.worker.trainer.tokens_per_step / elapsed
-    w.close()
-    w.deleteLater()
+    close(app, w)
     pump(app, 0.3)
     assert frames, "the views were not drawn"
     return rate
-
-
-def until(app, cond, timeout=60):
-    end = time.perf_counter() + timeout
-    while not cond():
-        if time.perf_counter() > end:
-            raise TimeoutError
-        app.processEvents()
-        time.sleep(0.005)
 
 
 def main():
@@ -82,8 +57,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--rounds", type=int, default=2)
     a = ap.parse_args()
-    app = QApplication([])
-    configure_pyqtgraph()
+    app = application()
     bare, gui = [], []
     for _ in range(a.rounds):
         bare.append(headless(a.seconds))

@@ -10,21 +10,11 @@ Run: QT_QPA_PLATFORM=offscreen python benchmarks/frame_interval.py [--seconds 30
 """
 
 import argparse
-import os
 import statistics
 import time
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-from PySide6.QtCore import QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from rnnviz.qt.views.common import configure_pyqtgraph  # noqa: E402
-
-
-def pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * (len(values) - 1)))]
+from PySide6.QtCore import QTimer
+from qt_bench import application, close, main_window, pct
 
 
 def main():
@@ -32,13 +22,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--tab", choices=("inside", "unrolled"), default="inside")
     a = ap.parse_args()
-    app = QApplication([])
-    configure_pyqtgraph()
-    from rnnviz.qt.main_window import MainWindow
-
-    w = MainWindow()
-    w.resize(1440, 900)
-    w.show()
+    app = application()
+    w = main_window()
     if a.tab == "unrolled":
         w.inside.setCurrentWidget(w.unrolled)
     ticks, work = [], []
@@ -80,9 +65,7 @@ def main():
         f"max {max(gaps):.1f} ms  [target p99 <= 33 ms]"
     )
     print(f"frame work p50 {statistics.median(busy):.1f} ms, p99 {pct(busy, 0.99):.1f} ms")
-    w.close()
-    w.deleteLater()
-    app.processEvents()
+    close(app, w)
 
 
 if __name__ == "__main__":

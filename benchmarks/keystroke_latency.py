@@ -11,44 +11,18 @@ Run: QT_QPA_PLATFORM=offscreen python benchmarks/keystroke_latency.py [--keys 30
 """
 
 import argparse
-import os
 import random
 import statistics
 import time
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-from PySide6.QtCore import QCoreApplication, Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from rnnviz.qt.views.common import configure_pyqtgraph  # noqa: E402
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtTest import QTest
+from qt_bench import application, close, main_window, pct, pump, until
 
 TEXT = (
     "The keeper counted the ships that passed the point every night and wrote them down in a "
     "small green book with the hour, the wind and the colour of the lights they showed. "
 )
-
-
-def pump(app, seconds):
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        app.processEvents()
-        time.sleep(0.002)
-
-
-def until(app, cond, timeout=120):
-    end = time.perf_counter() + timeout
-    while not cond():
-        if time.perf_counter() > end:
-            raise TimeoutError
-        app.processEvents()
-        time.sleep(0.005)
-
-
-def pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * (len(values) - 1)))]
 
 
 def main():
@@ -59,13 +33,8 @@ def main():
     ap.add_argument("--tokens", type=int, default=200)
     ap.add_argument("--tab", choices=("inside", "unrolled"), default="inside")
     a = ap.parse_args()
-    app = QApplication([])
-    configure_pyqtgraph()
-    from rnnviz.qt.main_window import MainWindow
-
-    w = MainWindow()
-    w.resize(1440, 900)
-    w.show()
+    app = application()
+    w = main_window()
     until(app, lambda: w.latest is not None)
     c = w.controls
     c.layers.setValue(a.layers)
@@ -103,9 +72,7 @@ def main():
     for name, t in (("updated", updated), ("painted", painted)):
         p50, p99 = statistics.median(t), pct(t, 0.99)
         print(f"  {name:8s} p50 {p50:5.1f} ms, p99 {p99:5.1f} ms  (targets 8 / 16 ms)")
-    w.close()
-    w.deleteLater()
-    app.processEvents()
+    close(app, w)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,8 @@ import argparse
 import os
 import time
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-from PySide6.QtCore import QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from rnnviz.qt.views.common import configure_pyqtgraph  # noqa: E402
+from PySide6.QtCore import QTimer
+from qt_bench import application, close, main_window
 
 TEXTS = (
     "The keeper counted the ships",
@@ -39,13 +35,8 @@ def main():
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--every", type=float, default=10)
     a = ap.parse_args()
-    app = QApplication([])
-    configure_pyqtgraph()
-    from rnnviz.qt.main_window import MainWindow
-
-    w = MainWindow()
-    w.resize(1440, 900)
-    w.show()
+    app = application()
+    w = main_window()
     samples: list[tuple[float, float, float, int]] = []  # (minutes, window MB, trainer MB, step)
     state = {"t0": None, "k": 0}
 
@@ -86,9 +77,7 @@ def main():
     growth = (total[1] - total[0]) / total[0]
     print(f"both             : {total[0]:7.1f} -> {total[1]:7.1f} MB: growth {growth:+.1%}"
           f"  ({last[3] - after_1[3]} steps in between)")  # fmt: skip
-    w.close()
-    w.deleteLater()
-    app.processEvents()
+    close(app, w)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnviz.core.trace import Trace, TraceWeights, softmax
+from rnnviz.core.trace import Trace, TraceWeights, check_request, loss_gradient, softmax
 
 F32 = np.float32
 RESCALE_EVERY = 8  # backward steps between range checks
@@ -168,25 +168,13 @@ class FastTracer:
             return self._trace(ids, tokens, vocab, level, target_step, target_id)
 
     def _trace(self, ids, tokens, vocab, level, target_step, target_id) -> Trace:
-        from rnnviz.core.errors import VocabError
-
-        ids = np.asarray(ids, dtype=np.int64)
-        T, V = len(ids), len(self.head_b)
-        if T == 0:
-            raise VocabError("nothing to trace: the text is empty")
-        if ids.min() < 0 or ids.max() >= V:
-            raise VocabError(f"token ids must lie in 0..{V - 1}")
-        s = T - 1 if target_step is None else int(target_step)
-        if not 0 <= s < T:
-            raise VocabError(f"target step {s} is outside 0..{T - 1}")
+        V = len(self.head_b)
+        ids, s = check_request(ids, V, target_step)
+        T = len(ids)
         self._forward(ids)
         b, H, cfg = self.buf, self.H, self.cfg
         probs = softmax(b["logits"][:T].astype(np.float64))
-        tid = int(np.argmax(probs[s])) if target_id is None else int(target_id)
-        if not 0 <= tid < V:
-            raise VocabError(f"target token id {tid} is outside 0..{V - 1}")
-        d_out = probs[s].copy()
-        d_out[tid] -= 1.0
+        tid, d_out = loss_gradient(probs, s, target_id)
         dh, dc, above = self._backward(T, s, d_out)
         act = b["act"][:, :T].copy()  # float32 (the views draw them; gradients stay float64)
         names = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}[cfg.arch]

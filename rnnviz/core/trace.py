@@ -156,8 +156,22 @@ def trace(
     """Replay the network on `ids`; gradients of -log p_s(target) (default: last step, argmax)."""
     if w.cfg.regression:
         raise VocabError("this model forecasts numbers: trace it on values, not tokens")
+    V = w.head_b.shape[0]
+    ids, s = check_request(ids, V, target_step)
+    fwd = forward(w, ids)
+    probs = softmax(fwd[-1]["h"] @ w.head_w.T + w.head_b)  # (T, V)
+    tid, dlogits = loss_gradient(probs, s, target_id)
+    vocab = tuple(vocab) if vocab is not None else tuple(str(i) for i in range(V))
+    tokens = tuple(tokens) if tokens is not None else tuple(vocab[i] for i in ids)
+    return _assemble(
+        w, fwd, dlogits, s, vocab=vocab, level=level, tokens=tokens, ids=ids, probs=probs, target_id=tid
+    )
+
+
+def check_request(ids, V: int, target_step: int | None) -> tuple[np.ndarray, int]:
+    """The token ids as an array and the target step (default: the last), or a VocabError."""
     ids = np.asarray(ids, dtype=np.int64)
-    T, V = len(ids), w.head_b.shape[0]
+    T = len(ids)
     if T == 0:
         raise VocabError("nothing to trace: the text is empty")
     if ids.min() < 0 or ids.max() >= V:
@@ -165,20 +179,18 @@ def trace(
     s = T - 1 if target_step is None else int(target_step)
     if not 0 <= s < T:
         raise VocabError(f"target step {s} is outside 0..{T - 1}")
+    return ids, s
 
-    fwd = forward(w, ids)
-    probs = softmax(fwd[-1]["h"] @ w.head_w.T + w.head_b)  # (T, V)
+
+def loss_gradient(probs: np.ndarray, s: int, target_id: int | None) -> tuple[int, np.ndarray]:
+    """The target token (default: the most likely at step s) and dL/dlogits_s of L = -log p_s(target)."""
+    V = probs.shape[1]
     tid = int(np.argmax(probs[s])) if target_id is None else int(target_id)
     if not 0 <= tid < V:
         raise VocabError(f"target token id {tid} is outside 0..{V - 1}")
-
-    dlogits = probs[s].copy()
-    dlogits[tid] -= 1.0
-    vocab = tuple(vocab) if vocab is not None else tuple(str(i) for i in range(V))
-    tokens = tuple(tokens) if tokens is not None else tuple(vocab[i] for i in ids)
-    return _assemble(
-        w, fwd, dlogits, s, vocab=vocab, level=level, tokens=tokens, ids=ids, probs=probs, target_id=tid
-    )
+    d = probs[s].copy()
+    d[tid] -= 1.0
+    return tid, d
 
 
 def trace_series(w: TraceWeights, xs, target_step: int | None = None, target: float | None = None) -> Trace:

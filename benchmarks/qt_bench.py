@@ -1,0 +1,61 @@
+"""What the benchmarks that drive the real window share: the application, the window, waiting.
+
+Imported by the scripts in this folder (run them from the repository root); it sets the
+offscreen platform unless a display was chosen.
+"""
+
+import os
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from rnnviz.qt.views.common import configure_pyqtgraph  # noqa: E402
+
+
+def application() -> QApplication:
+    app = QApplication.instance() or QApplication([])
+    configure_pyqtgraph()
+    return app
+
+
+def main_window(**kwargs):
+    """The app's MainWindow at 1440x900, shown (training starts paused, as in the app)."""
+    from rnnviz.qt.main_window import MainWindow
+
+    w = MainWindow(**kwargs)
+    w.resize(1440, 900)
+    w.show()
+    return w
+
+
+def close(app: QApplication, w) -> None:
+    """Close and delete the window before the interpreter exits (pyqtgraph: GUIDE)."""
+    w.close()
+    w.deleteLater()
+    app.processEvents()
+
+
+def pump(app: QApplication, seconds: float) -> None:
+    """Run the event loop for `seconds`."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.002)
+
+
+def until(app: QApplication, cond, timeout: float = 120.0) -> None:
+    """Run the event loop until cond() holds (TimeoutError after `timeout` seconds)."""
+    end = time.perf_counter() + timeout
+    while not cond():
+        if time.perf_counter() > end:
+            raise TimeoutError("the window did not get there in time")
+        app.processEvents()
+        time.sleep(0.005)
+
+
+def pct(values, q: float) -> float:
+    """The q-quantile of `values` (nearest rank below)."""
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * (len(values) - 1)))]
