@@ -16,7 +16,7 @@ from pathlib import Path
 from rnnviz import __version__
 from rnnviz.core.errors import ConfigError, RnnvizError
 
-COMMANDS = ("train", "trace", "generate", "compare", "animate")
+COMMANDS = ("train", "trace", "generate", "compare", "animate", "units")
 # `train` options a preset sets its own way: None on the command line means "not given".
 TRAIN_DEFAULTS = dict(
     corpus="builtin:story", arch="lstm", layers=1, hidden=128, steps=500, seq_len=64, batch=32,
@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="tokens outside the vocabulary: refuse (default) or trace as <unk>",
     )
     r.add_argument("--json", action="store_true", help="print the trace as JSON (see README)")
+    r.add_argument(
+        "--attribution",
+        action="store_true",
+        help='also each input\'s ||d log p(target) / dx_t||^2 (JSON: "attribution"; table: a column)',
+    )
     r.set_defaults(func=cmd_trace)
 
     g = sub.add_parser("generate", help="continue a prompt by sampling from a model")
@@ -128,8 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_compare_parser(sub)
     from rnnviz.cli_animate import add_animate_parser
+    from rnnviz.cli_units import add_units_parser
 
     add_animate_parser(sub)
+    add_units_parser(sub)
     return p
 
 
@@ -342,25 +349,28 @@ def cmd_trace(a) -> int:
         target_id=target_id,
     )
     if a.json:
-        json.dump(tr.to_json(), sys.stdout, separators=(",", ":"))
+        json.dump(tr.to_json(attribution=a.attribution), sys.stdout, separators=(",", ":"))
         sys.stdout.write("\n")
     else:
-        print(format_trace(tr))
+        print(format_trace(tr, a.attribution))
     return 0
 
 
-def format_trace(tr) -> str:
-    """A readable table: each step's token, top-3 next tokens and ||dL/dh|| per layer."""
+def format_trace(tr, attribution: bool = False) -> str:
+    """A readable table: each step's token, top-3 next tokens and ||dL/dh|| per layer (and the
+    attribution of each input)."""
     lines = [
         f"{tr.cfg.arch} {tr.cfg.layers}x{tr.cfg.hidden}, gradient of -log p({tr.vocab[tr.target_id]!r}) "
         f"at step {tr.target_step}",
-        f"{'step':>4}  {'token':<10} {'top next tokens':<40} ||dL/dh|| per layer",
+        f"{'step':>4}  {'token':<10} {'top next tokens':<40} ||dL/dh|| per layer"
+        + ("  ||dL/dx||^2" if attribution else ""),
     ]
     for t, tok in enumerate(tr.tokens):
         top = tr.probs[t].argsort()[::-1][:3]
         preds = "  ".join(f"{tr.vocab[i]!r} {tr.probs[t, i]:.2f}" for i in top)
         grads = " ".join(f"{g:.2e}" for g in tr.grad_h[:, t])
-        lines.append(f"{t:>4}  {tok!r:<10} {preds:<40} {grads}")
+        extra = f"  {tr.attribution[t]:.2e}" if attribution else ""
+        lines.append(f"{t:>4}  {tok!r:<10} {preds:<40} {grads}{extra}")
     return "\n".join(lines)
 
 

@@ -36,6 +36,7 @@ def reference_trace(cfg, state: dict, ids, target_step=None, target_id=None, tar
         xs = W["embedding.weight"][ids]
     else:
         xs = torch.nn.functional.one_hot(ids, cfg.vocab_size).double()
+    xs = xs.detach().requires_grad_(True)  # the inputs (one-hot vectors, embedding rows): attribution
     hs = [[None] * T for _ in range(L)]
     cs = [[None] * T for _ in range(L)]
     gates = [[None] * T for _ in range(L)]
@@ -71,6 +72,7 @@ def reference_trace(cfg, state: dict, ids, target_step=None, target_id=None, tar
         "probs": probs.detach().numpy(),
         "grad_h": grad.detach().numpy(),
         "dh": dh.detach().numpy(),
+        "attribution": (xs.grad**2).sum(-1).numpy(),  # ||dL/dx_t||^2 per input
         "target_id": tid,
         "gates": {
             k: torch.stack([torch.stack([gates[n][t][k] for t in range(T)]) for n in range(L)])

@@ -130,6 +130,13 @@ def test_train_then_trace_agrees_with_independent_recomputation(tmp_path, arch):
     assert all(g == 0 for s in tr2["steps"][6:] for g in s["grad_h"])
     ref2 = reference_trace(cfg, state, ids, target_step=5, target_id=vocab.index("s"))
     np.testing.assert_allclose([s["grad_h"] for s in tr2["steps"]], ref2["grad_h"].T, rtol=1e-3, atol=1e-12)
+    assert "attribution" not in tr2
+
+    # --attribution: ||d log p_s(target) / dx_t||^2 for each input token (autograd on the inputs)
+    tr3 = run("trace", out, "--text", text, "--target", "s", "--target-step", 5, "--json", "--attribution")
+    attribution = json.loads(tr3.stdout)["attribution"]
+    assert len(attribution) == len(text) and all(a == 0 for a in attribution[6:])
+    np.testing.assert_allclose(attribution, ref2["attribution"], rtol=1e-3, atol=1e-20)
 
 
 def test_word_level_train_trace_generate(tmp_path):

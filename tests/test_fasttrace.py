@@ -43,6 +43,7 @@ def same(fast, ref, rtol=2e-4):
     assert fast.target_id == ref.target_id and fast.target_step == ref.target_step
     np.testing.assert_allclose(fast.grad_h, ref.grad_h, rtol=rtol, atol=1e-30)
     np.testing.assert_allclose(fast.grad_above, ref.grad_above, rtol=rtol, atol=1e-30)
+    np.testing.assert_allclose(fast.attribution, ref.attribution, rtol=2 * rtol, atol=1e-30)
     scale = np.abs(ref.dh).max(axis=-1, keepdims=True) + 1e-300  # each step's vector, to its size
     np.testing.assert_allclose(fast.dh / scale, ref.dh / scale, atol=rtol)
 

@@ -23,6 +23,8 @@ def test_trace_matches_autograd_reference(arch, inp, layers):
     assert tr.target_id == ref["target_id"]
     np.testing.assert_allclose(tr.grad_h, ref["grad_h"], rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(tr.dh, ref["dh"], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(tr.attribution, ref["attribution"], rtol=1e-6, atol=1e-24)
+    assert (tr.attribution[12:] == 0).all() and (tr.attribution[:12] > 0).all()
     assert (tr.grad_h[:, 12:] == 0).all() and (tr.grad_h[:, :12] > 0).all()
     assert set(tr.gates) == set(ref["gates"])
     for g, a in tr.gates.items():

@@ -59,6 +59,16 @@ def tokenize(text: str, level: str) -> list[str]:
     raise CorpusError(f"unknown level {level!r}: choose char or word")
 
 
+def token_spans(text: str, level: str) -> np.ndarray:
+    """(N, 2) where each token of a normalised text starts and ends in it (as tokenize splits it)."""
+    if level == "char":
+        starts = np.arange(len(text))
+        return np.stack([starts, starts + 1], axis=1)
+    if level == "word":
+        return np.array([m.span() for m in _WORD_RE.finditer(text)], dtype=np.int64).reshape(-1, 2)
+    raise CorpusError(f"unknown level {level!r}: choose char or word")
+
+
 def detokenize(tokens: list[str], level: str) -> str:
     """Join tokens back into readable text (word level: spaces, none before punctuation)."""
     if level == "char":

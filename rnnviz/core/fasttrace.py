@@ -175,7 +175,7 @@ class FastTracer:
         b, H, cfg = self.buf, self.H, self.cfg
         probs = softmax(b["logits"][:T].astype(np.float64))
         tid, d_out = loss_gradient(probs, s, target_id)
-        dh, dc, above = self._backward(T, s, d_out)
+        dh, dc, above, attribution = self._backward(T, s, d_out)
         act = b["act"][:, :T].copy()  # float32 (the views draw them; gradients stay float64)
         names = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}[cfg.arch]
         vocab = tuple(vocab) if vocab is not None else tuple(str(i) for i in range(V))
@@ -196,6 +196,7 @@ class FastTracer:
             dh=dh,
             dc=dc,
             grad_above=above,
+            attribution=attribution,
         )
 
     def _backward(self, T: int, s: int, d_out: np.ndarray):
@@ -213,12 +214,13 @@ class FastTracer:
             dh_all[n, : s + 1] = dh[: s + 1] / scale[: s + 1, None]
             if dc_all is not None:
                 dc_all[n, : s + 1] = dc[: s + 1] / scale[: s + 1, None]
-            if n:
-                inject = np.zeros((T, H), F32)
-                np.dot(da[: s + 1], self.layers[n]["w_ih"], out=inject[: s + 1])
-                inj_scale = np.ones(T)
-                inj_scale[: s + 1] = scale
-        return dh_all, dc_all, above
+            D = self.layers[n]["w_ih"].shape[1]  # what layer n reads: the layer below, or the input
+            inject = np.zeros((T, D), F32)
+            np.dot(da[: s + 1], self.layers[n]["w_ih"], out=inject[: s + 1])
+            inj_scale = np.ones(T)
+            inj_scale[: s + 1] = scale
+        dx = inject.astype(np.float64) / inj_scale[:, None]  # dL/dx_t of the inputs
+        return dh_all, dc_all, above, (dx * dx).sum(-1)
 
     # Each backward loop: row t of DH (and DC) first receives what flows back from step t+1; step t
     # adds the injection from above, makes dL/d(pre-activations) (DA[t]), and sends its share back to

@@ -77,6 +77,7 @@ class Trace:
     dh: np.ndarray | None = None  # (L, T, H)  dL/dh^l_t itself (the total derivative)
     dc: np.ndarray | None = None  # (L, T, H)  dL/dc^l_t, LSTM only
     grad_above: np.ndarray | None = None  # (L, T)  ||the part of dL/dh^l_t from the loss or the layer above||
+    attribution: np.ndarray | None = None  # (T,)  ||dL/dx_t||^2: how much each input matters to L
     values: np.ndarray | None = None  # (T,) a value model's forecasts (probs is then (T, 0))
     target_value: float | None = None  # the value the gradient's squared error is taken against
     inputs: np.ndarray | None = None  # (T,) a value model's real inputs (ids are then zeros)
@@ -103,8 +104,9 @@ class Trace:
         """Per layer (h, c) after the last step (c None unless LSTM): where a continuation starts."""
         return [(self.h[n, -1], None if self.c is None else self.c[n, -1]) for n in range(self.cfg.layers)]
 
-    def to_json(self) -> dict:
-        """The `rnnviz trace --json` document (see README, "Trace format")."""
+    def to_json(self, attribution: bool = False) -> dict:
+        """The `rnnviz trace --json` document (see README, "Trace format"); attribution adds
+        "attribution": ||d log p_s(target) / dx_t||^2 for each input token."""
         steps = []
         for t in range(self.steps):
             step = {"h": self.h[:, t].tolist()}
@@ -132,7 +134,7 @@ class Trace:
             "ids": self.ids.tolist(),
             "grad_target": self._grad_target(),
             "steps": steps,
-        }
+        } | ({"attribution": self.attribution.tolist()} if attribution else {})
 
     def _grad_target(self) -> dict:
         if self.values is None:
@@ -228,6 +230,7 @@ def _assemble(w: TraceWeights, fwd: list[dict], d_out: np.ndarray, s: int, **fie
     for n in range(L - 1, -1, -1):
         above[n] = np.linalg.norm(inject, axis=-1)
         inject = _BACKWARD[arch](w.cfg, w.layers[n], fwd[n], inject, s, dh[n], None if dc is None else dc[n])
+    # inject is now dL/dx_t: with respect to each one-hot vector, embedding row or value read
     gates = {g: np.stack([f["act"][:, k * H : (k + 1) * H] for f in fwd]) for k, g in enumerate(GATES[arch])}
     return Trace(
         cfg=w.cfg,
@@ -240,6 +243,7 @@ def _assemble(w: TraceWeights, fwd: list[dict], d_out: np.ndarray, s: int, **fie
         dh=dh,
         dc=dc,
         grad_above=above,
+        attribution=(inject**2).sum(-1),
         **fields,
     )
 

@@ -1,0 +1,217 @@
+"""The neuron finder's numbers: how every unit behaves over a stretch of a corpus (numpy, no Qt).
+
+- corpus_states(w, ids): every layer's h (and c, for an LSTM) after each token, the text read in
+  order from a zero state (as `rnnviz trace` reads a text);
+- a feature: a regular expression (1 where a match covers the position, else 0) or a built-in
+  one (FEATURES), one value per token;
+- rank_units: every unit (layer, unit, h or c) by the Pearson correlation, over every position,
+  between its activation and the feature; contexts: the places where a unit is most active, as
+  the text around them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnviz.core.corpus import token_spans
+from rnnviz.core.errors import ConfigError
+from rnnviz.core.trace import TraceWeights, final_state, forward
+
+FEATURES = {
+    "quotes": "inside quotes: 1 from an opening quote to its closing one, else 0",
+    "depth": "inside brackets: how many (, [ or { are open (the brackets themselves included)",
+    "word_position": "position in the word: 1 at its first letter, 2 at the second, ...; 0 between words",
+    "after_space": "after a space: 1 where the character before is a space",
+    "line_position": "line length so far: characters since the start of the line",
+}
+MAX_POSITIONS = 200_000  # the finder reads at most this many tokens of a corpus
+CHUNK = 4096  # tokens read at a time (the state carries over)
+
+
+@dataclass(frozen=True)
+class States:
+    """h (and c) of every layer after each of the first N tokens of a text: (L, N, H)."""
+
+    h: np.ndarray
+    c: np.ndarray | None
+    text: str  # the text these tokens were read from
+    spans: np.ndarray  # (N, 2) where each token lies in the text
+    level: str
+
+    def of(self, state: str) -> np.ndarray:
+        if state == "c" and self.c is None:
+            raise ConfigError("only an LSTM has a cell state c")
+        return self.h if state == "h" else self.c
+
+
+def corpus_states(
+    w: TraceWeights, text: str, ids: np.ndarray, level: str, limit: int = MAX_POSITIONS
+) -> States:
+    """Read the first `limit` tokens of a text (its ids) and keep every layer's states."""
+    ids = np.asarray(ids[:limit], dtype=np.int64)
+    if len(ids) < 2:
+        raise ConfigError("the neuron finder needs a text of at least 2 tokens")
+    L, H = w.cfg.layers, w.cfg.hidden
+    h = np.empty((L, len(ids), H))
+    c = np.empty((L, len(ids), H)) if w.cfg.arch == "lstm" else None
+    state = None
+    for at in range(0, len(ids), CHUNK):
+        fwd = forward(w, ids[at : at + CHUNK], state)
+        for n, f in enumerate(fwd):
+            h[n, at : at + len(f["h"])] = f["h"]
+            if c is not None:
+                c[n, at : at + len(f["h"])] = f["c"]
+        state = final_state(fwd)
+    spans = token_spans(text, level)[: len(ids)]
+    return States(h, c, text, spans, level)
+
+
+# ---- features: one value per character, then per token -------------------------------------
+def char_feature(text: str, feature: str) -> tuple[np.ndarray, str]:
+    """(one value per character, "builtin" or "regex"): a built-in feature's value, or 1 where a
+    match of the regular expression covers the character."""
+    if feature in FEATURES:
+        return _BUILTIN[feature](text), "builtin"
+    try:
+        pattern = re.compile(feature)
+    except re.error as exc:
+        names = ", ".join(FEATURES)
+        raise ConfigError(
+            f"{feature!r} is neither a built-in feature ({names}) nor a regular expression: {exc}"
+        ) from None
+    covered = np.zeros(len(text))
+    for m in pattern.finditer(text):
+        covered[m.start() : m.end()] = 1.0
+    return covered, "regex"
+
+
+def token_feature(states: States, feature: str) -> tuple[np.ndarray, str]:
+    """One value per token read: a character's value (word level: a regular expression covers a
+    token when it covers any of its characters; a built-in feature is read at its first one)."""
+    values, kind = char_feature(states.text, feature)
+    starts, ends = states.spans[:, 0], states.spans[:, 1]
+    if kind == "regex" and states.level != "char":
+        csum = np.concatenate([[0.0], np.cumsum(values)])
+        return (csum[ends] - csum[starts] > 0).astype(float), kind
+    return values[starts], kind
+
+
+def _quotes(text: str) -> np.ndarray:
+    out, inside = np.zeros(len(text)), False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            out[i] = 1.0
+            inside = not inside
+            continue
+        if ch == "\u201c":
+            inside = True
+        out[i] = float(inside or ch == "\u201d")
+        if ch == "\u201d":
+            inside = False
+    return out
+
+
+def _depth(text: str) -> np.ndarray:
+    out, d = np.zeros(len(text)), 0
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            d += 1
+        out[i] = d
+        if ch in ")]}":
+            d = max(d - 1, 0)
+    return out
+
+
+def _word_position(text: str) -> np.ndarray:
+    out, k = np.zeros(len(text)), 0
+    for i, ch in enumerate(text):
+        k = k + 1 if ch.isalnum() or ch == "_" else 0
+        out[i] = k
+    return out
+
+
+def _after_space(text: str) -> np.ndarray:
+    out = np.zeros(len(text))
+    out[1:] = [float(ch == " ") for ch in text[:-1]]
+    return out
+
+
+def _line_position(text: str) -> np.ndarray:
+    out, k = np.zeros(len(text)), 0
+    for i, ch in enumerate(text):
+        out[i] = k
+        k = 0 if ch == "\n" else k + 1
+    return out
+
+
+_BUILTIN = {
+    "quotes": _quotes,
+    "depth": _depth,
+    "word_position": _word_position,
+    "after_space": _after_space,
+    "line_position": _line_position,
+}
+
+
+# ---- ranking and contexts ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class UnitScore:
+    layer: int  # from 0
+    unit: int
+    state: str  # "h" or "c"
+    r: float  # Pearson correlation with the feature
+
+
+def correlations(a: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Pearson r of every column of a (N, U) with f (N,); 0 for a constant column."""
+    a = a - a.mean(axis=0)
+    f = f - f.mean()
+    norms = np.sqrt((a * a).sum(axis=0)) * np.sqrt(f @ f)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (f @ a) / norms
+    return np.where(norms > 0, r, 0.0)
+
+
+def rank_units(states: States, values: np.ndarray) -> list[UnitScore]:
+    """Every unit of every layer (h, and c for an LSTM), most correlated with `values` first."""
+    if np.ptp(values) == 0:
+        raise ConfigError("the feature is the same at every position of this text: nothing to correlate")
+    scores = []
+    for state in ("h", "c") if states.c is not None else ("h",):
+        acts = states.of(state)
+        for n in range(acts.shape[0]):
+            r = correlations(acts[n], values)
+            scores += [UnitScore(n, u, state, float(r[u])) for u in range(len(r))]
+    return sorted(scores, key=lambda s: -abs(s.r))
+
+
+@dataclass(frozen=True)
+class Context:
+    position: int  # the token's index
+    activation: float
+    before: str  # the text before the token (up to `width` characters)
+    token: str
+    after: str
+
+
+def top_contexts(states: States, layer: int, unit: int, state: str = "h", k: int = 5, sign: float = 1.0,
+                 width: int = 30) -> list[Context]:  # fmt: skip
+    """The k positions where the unit is most active (sign -1: most negative), each with its
+    text around it; positions closer than `width` characters to a chosen one are skipped."""
+    a = states.of(state)[layer, :, unit]
+    order = np.argsort(-sign * a, kind="stable")
+    chosen: list[int] = []
+    for p in order:
+        start = states.spans[p, 0]
+        if all(abs(start - states.spans[q, 0]) >= width for q in chosen):
+            chosen.append(int(p))
+            if len(chosen) == k:
+                break
+    text, out = states.text, []
+    for p in chosen:
+        s, e = states.spans[p]
+        out.append(Context(p, float(a[p]), text[max(0, s - width) : s], text[s:e], text[e : e + width // 2]))
+    return out
