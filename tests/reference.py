@@ -7,26 +7,38 @@ the fused modules; ||dL/dh^l_t|| comes from autograd on every h^l_t (retain_grad
 import torch
 
 
-def _cell(arch, nl, x, h, c, w_ih, w_hh, b_ih, b_hh):
+def _set(v, what, edits):
+    """An intervention, as autograd sees it: the edited entries are constants."""
+    if what not in edits:
+        return v
+    mask, value = edits[what]
+    return torch.where(mask, torch.full_like(v, value), v)
+
+
+def _cell(arch, nl, x, h, c, w_ih, w_hh, b_ih, b_hh, edits=None):
+    e = edits or {}
     if arch == "rnn":
         a = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
-        return (torch.tanh(a) if nl == "tanh" else torch.relu(a)), None, {}
+        return _set(torch.tanh(a) if nl == "tanh" else torch.relu(a), "h", e), None, {}
     if arch == "lstm":
         i, f, g, o = (x @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4)
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        i, f, g, o = (_set(v, k, e) for v, k in zip((i, f, g, o), "ifgo", strict=True))
         c = f * c + i * g
-        return o * torch.tanh(c), c, {"i": i, "f": f, "g": g, "o": o}
+        return _set(o * torch.tanh(c), "h", e), c, {"i": i, "f": f, "g": g, "o": o}
     xr, xz, xn = (x @ w_ih.T + b_ih).chunk(3)
     hr, hz, hn = (h @ w_hh.T + b_hh).chunk(3)
-    r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-    n = torch.tanh(xn + r * hn)
-    return (1 - z) * n + z * h, None, {"r": r, "z": z, "n": n}
+    r, z = _set(torch.sigmoid(xr + hr), "r", e), _set(torch.sigmoid(xz + hz), "z", e)
+    n = _set(torch.tanh(xn + r * hn), "n", e)
+    return _set((1 - z) * n + z * h, "h", e), None, {"r": r, "z": z, "n": n}
 
 
-def reference_trace(cfg, state: dict, ids, target_step=None, target_id=None, target_value=None) -> dict:
+def reference_trace(
+    cfg, state: dict, ids, target_step=None, target_id=None, target_value=None, edits=None
+) -> dict:
     """state: name -> tensor. Returns numpy arrays h, c, gates, probs, grad_h (layer, step, ...).
     A value model (cfg.input "value"): ids are real inputs, "values" the forecasts, and the loss is
-    (y_s - target_value)^2 / 2."""
+    (y_s - target_value)^2 / 2. edits: per layer {what: (bool mask tensor, value)} (interventions)."""
     W = {k: torch.as_tensor(v).double() for k, v in state.items()}
     ids = torch.as_tensor(ids)
     T, L, H = len(ids), cfg.layers, cfg.hidden
@@ -47,7 +59,7 @@ def reference_trace(cfg, state: dict, ids, target_step=None, target_id=None, tar
         x = xs[t]
         for n in range(L):
             p = [W[f"rnn.{k}_l{n}"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-            h[n], c_new, g = _cell(cfg.arch, cfg.nonlinearity, x, h[n], c[n], *p)
+            h[n], c_new, g = _cell(cfg.arch, cfg.nonlinearity, x, h[n], c[n], *p, (edits or {}).get(n))
             if c_new is not None:
                 c[n] = c_new
                 cs[n][t] = c_new

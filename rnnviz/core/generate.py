@@ -18,6 +18,7 @@ def sample(
     seed: int | None = None,
     state: list[tuple] | None = None,
     window: int | None = None,
+    interventions=(),
 ) -> np.ndarray:
     """Read the prompt, then draw `length` tokens (temperature 0: always the most likely).
 
@@ -26,6 +27,8 @@ def sample(
     model has not seen.
     window: for a model trained on windows of this many tokens (from a zero state): each token is
     drawn after reading only the last `window` tokens, as in training (`state` is then unused).
+    interventions: core.intervene.Intervention, applied to the network at every step (`state`
+    must then come from the same edited network).
     """
     prompt_ids = np.asarray(prompt_ids, dtype=np.int64)
     if len(prompt_ids) == 0:
@@ -39,15 +42,15 @@ def sample(
         ids = np.concatenate([prompt_ids, out])
         for k in range(length):
             at = len(prompt_ids) + k
-            h = forward(w, ids[max(at - window, 0) : at])[-1]["h"][-1]
+            h = forward(w, ids[max(at - window, 0) : at], interventions=interventions)[-1]["h"][-1]
             ids[at] = out[k] = _draw(h @ w.head_w.T + w.head_b, temperature, rng)
         return out
     if state is None:
-        state = final_state(forward(w, prompt_ids))
+        state = final_state(forward(w, prompt_ids, interventions=interventions))
     h = state[-1][0]
     for k in range(length):
         out[k] = _draw(h @ w.head_w.T + w.head_b, temperature, rng)
-        fwd = forward(w, out[k : k + 1], state)
+        fwd = forward(w, out[k : k + 1], state, interventions)
         state, h = final_state(fwd), fwd[-1]["h"][-1]
     return out
 

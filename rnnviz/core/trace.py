@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnviz.core.cells import BACKWARD, FORWARD
 from rnnviz.core.config import GATES, ModelConfig
 from rnnviz.core.errors import VocabError
+from rnnviz.core.intervene import layer_edits
 
 
 @dataclass(frozen=True)
@@ -142,10 +144,6 @@ class Trace:
         return {"step": self.target_step, "value": self.target_value}
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # exact and overflow-free
-
-
 def trace(
     w: TraceWeights,
     ids,
@@ -154,20 +152,23 @@ def trace(
     level="char",
     target_step: int | None = None,
     target_id: int | None = None,
+    interventions=(),
 ) -> Trace:
-    """Replay the network on `ids`; gradients of -log p_s(target) (default: last step, argmax)."""
+    """Replay the network on `ids`; gradients of -log p_s(target) (default: last step, argmax).
+    interventions: core.intervene.Intervention, applied at every step (forward and backward)."""
     if w.cfg.regression:
         raise VocabError("this model forecasts numbers: trace it on values, not tokens")
     V = w.head_b.shape[0]
     ids, s = check_request(ids, V, target_step)
-    fwd = forward(w, ids)
+    fwd = forward(w, ids, interventions=interventions)
     probs = softmax(fwd[-1]["h"] @ w.head_w.T + w.head_b)  # (T, V)
     tid, dlogits = loss_gradient(probs, s, target_id)
     vocab = tuple(vocab) if vocab is not None else tuple(str(i) for i in range(V))
     tokens = tuple(tokens) if tokens is not None else tuple(vocab[i] for i in ids)
     return _assemble(
-        w, fwd, dlogits, s, vocab=vocab, level=level, tokens=tokens, ids=ids, probs=probs, target_id=tid
-    )
+        w, fwd, dlogits, s, interventions, vocab=vocab, level=level, tokens=tokens, ids=ids, probs=probs,
+        target_id=tid,
+    )  # fmt: skip
 
 
 def check_request(ids, V: int, target_step: int | None) -> tuple[np.ndarray, int]:
@@ -220,16 +221,21 @@ def trace_series(w: TraceWeights, xs, target_step: int | None = None, target: fl
     )  # fmt: skip
 
 
-def _assemble(w: TraceWeights, fwd: list[dict], d_out: np.ndarray, s: int, **fields) -> Trace:
+def _assemble(
+    w: TraceWeights, fwd: list[dict], d_out: np.ndarray, s: int, interventions=(), **fields
+) -> Trace:
     """Backward from dL/d(output at step s) = d_out, then the Trace of everything."""
     arch, L, T, H = w.cfg.arch, w.cfg.layers, len(fwd[0]["h"]), w.cfg.hidden
+    edits = layer_edits(interventions, w.cfg)
     # Backward, top layer first: each layer's input gradient is injected into the one below.
     dh, dc = np.zeros((L, T, H)), np.zeros((L, T, H)) if arch == "lstm" else None
     inject, above = np.zeros((T, H)), np.zeros((L, T))
     inject[s] = d_out @ w.head_w
     for n in range(L - 1, -1, -1):
         above[n] = np.linalg.norm(inject, axis=-1)
-        inject = _BACKWARD[arch](w.cfg, w.layers[n], fwd[n], inject, s, dh[n], None if dc is None else dc[n])
+        inject = BACKWARD[arch](
+            w.cfg, w.layers[n], fwd[n], inject, s, dh[n], None if dc is None else dc[n], edits[n]
+        )
     # inject is now dL/dx_t: with respect to each one-hot vector, embedding row or value read
     gates = {g: np.stack([f["act"][:, k * H : (k + 1) * H] for f in fwd]) for k, g in enumerate(GATES[arch])}
     return Trace(
@@ -248,18 +254,19 @@ def _assemble(w: TraceWeights, fwd: list[dict], d_out: np.ndarray, s: int, **fie
     )
 
 
-def forward(w: TraceWeights, ids: np.ndarray, state=None) -> list[dict]:
+def forward(w: TraceWeights, ids: np.ndarray, state=None, interventions=()) -> list[dict]:
     """Per layer: h (T, H), c (LSTM), activated gates `act` (T, G*H) and what backward needs.
 
     `state`: per layer (h0, c0) to start from (c0 None unless LSTM); default zeros.
     """
+    edits = layer_edits(interventions, w.cfg)
     fwd: list[dict] = []
     x_proj = w.input_projection(ids)
     for n, lw in enumerate(w.layers):
         if n:
             x_proj = fwd[-1]["h"] @ lw.w_ih.T + lw.b_ih
         h0, c0 = state[n] if state is not None else (None, None)
-        fwd.append(_FORWARD[w.cfg.arch](w.cfg, lw, x_proj, h0, c0))
+        fwd.append(FORWARD[w.cfg.arch](w.cfg, lw, x_proj, h0, c0, edits[n]))
     return fwd
 
 
@@ -272,106 +279,6 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = (logits - logits.max(axis=-1, keepdims=True)) / temperature  # shift first: any T > 0 is safe
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
-
-
-# ---- forward, one layer over the whole sequence; x_proj = W_ih x_t + b_ih, (T, G*H) --------
-
-
-def _rnn_forward(cfg, lw, x_proj, h0=None, c0=None):
-    T, H = len(x_proj), cfg.hidden
-    hs, whh_t = np.empty((T, H)), lw.w_hh.T
-    h = h0 = np.zeros(H) if h0 is None else h0
-    for t in range(T):
-        a = x_proj[t] + h @ whh_t + lw.b_hh
-        h = np.tanh(a) if cfg.nonlinearity == "tanh" else np.maximum(a, 0.0)
-        hs[t] = h
-    return {"h": hs, "act": hs[:, :0], "h0": h0}
-
-
-def _lstm_forward(cfg, lw, x_proj, h0=None, c0=None):
-    T, H = len(x_proj), cfg.hidden
-    hs, cs, act, whh_t = np.empty((T, H)), np.empty((T, H)), np.empty((T, 4 * H)), lw.w_hh.T
-    h = h0 = np.zeros(H) if h0 is None else h0
-    c = c0 = np.zeros(H) if c0 is None else c0
-    for t in range(T):
-        a = x_proj[t] + h @ whh_t + lw.b_hh
-        row = act[t]  # i, f, g, o
-        row[:] = _sigmoid(a)
-        row[2 * H : 3 * H] = np.tanh(a[2 * H : 3 * H])
-        c = row[H : 2 * H] * c + row[:H] * row[2 * H : 3 * H]
-        h = row[3 * H :] * np.tanh(c)
-        hs[t], cs[t] = h, c
-    return {"h": hs, "c": cs, "act": act, "h0": h0, "c0": c0}
-
-
-def _gru_forward(cfg, lw, x_proj, h0=None, c0=None):
-    T, H = len(x_proj), cfg.hidden
-    hs, act, hn, whh_t = np.empty((T, H)), np.empty((T, 3 * H)), np.empty((T, H)), lw.w_hh.T
-    h = h0 = np.zeros(H) if h0 is None else h0
-    for t in range(T):
-        hh = h @ whh_t + lw.b_hh
-        rz = _sigmoid(x_proj[t, : 2 * H] + hh[: 2 * H])
-        n = np.tanh(x_proj[t, 2 * H :] + rz[:H] * hh[2 * H :])
-        h = (1.0 - rz[H:]) * n + rz[H:] * h
-        act[t, : 2 * H], act[t, 2 * H :], hn[t], hs[t] = rz, n, hh[2 * H :], h
-    return {"h": hs, "act": act, "hn": hn, "h0": h0}
-
-
-# ---- backward, one layer: inject (T, H) = dL/dh_t from above; fills dh (T, H) with the total
-# dL/dh_t (and dc with dL/dc_t, LSTM) for t <= s; returns dL/dx_t, the injection for the layer below.
-
-
-def _rnn_backward(cfg, lw, f, inject, s, dh, dc=None):
-    T, H = inject.shape
-    hs, d_a = f["h"], np.zeros((T, H))
-    dh_next = np.zeros(H)
-    for t in range(s, -1, -1):
-        dh[t] = inject[t] + dh_next
-        d_a[t] = dh[t] * (1.0 - hs[t] ** 2) if cfg.nonlinearity == "tanh" else dh[t] * (hs[t] > 0)
-        dh_next = d_a[t] @ lw.w_hh
-    return d_a @ lw.w_ih
-
-
-def _lstm_backward(cfg, lw, f, inject, s, dh, dc):
-    T, H = inject.shape
-    act, cs, d_a = f["act"], f["c"], np.zeros((T, 4 * H))
-    dh_next, dc_next = np.zeros(H), np.zeros(H)
-    for t in range(s, -1, -1):
-        i, fg, g, o = act[t, :H], act[t, H : 2 * H], act[t, 2 * H : 3 * H], act[t, 3 * H :]
-        dh[t] = inject[t] + dh_next
-        tc = np.tanh(cs[t])
-        dc[t] = dc_next + dh[t] * o * (1.0 - tc * tc)
-        c_prev = cs[t - 1] if t else f["c0"]
-        da = d_a[t]
-        da[:H] = dc[t] * g * i * (1.0 - i)
-        da[H : 2 * H] = dc[t] * c_prev * fg * (1.0 - fg)
-        da[2 * H : 3 * H] = dc[t] * i * (1.0 - g * g)
-        da[3 * H :] = dh[t] * tc * o * (1.0 - o)
-        dh_next, dc_next = da @ lw.w_hh, dc[t] * fg
-    return d_a @ lw.w_ih
-
-
-def _gru_backward(cfg, lw, f, inject, s, dh, dc=None):
-    T, H = inject.shape
-    act, hs, hn, d_a = f["act"], f["h"], f["hn"], np.zeros((T, 3 * H))
-    dhh = np.empty(3 * H)
-    dh_next = np.zeros(H)
-    for t in range(s, -1, -1):
-        r, z, n = act[t, :H], act[t, H : 2 * H], act[t, 2 * H :]
-        h_prev = hs[t - 1] if t else f["h0"]
-        dh[t] = inject[t] + dh_next
-        dan = dh[t] * (1.0 - z) * (1.0 - n * n)
-        da = d_a[t]
-        da[:H] = dan * hn[t] * r * (1.0 - r)
-        da[H : 2 * H] = dh[t] * (h_prev - n) * z * (1.0 - z)
-        da[2 * H :] = dan
-        dhh[: 2 * H], dhh[2 * H :] = da[: 2 * H], dan * r
-        dh_next = dh[t] * z + dhh @ lw.w_hh
-    return d_a @ lw.w_ih
-
-
-_FORWARD = {"rnn": _rnn_forward, "lstm": _lstm_forward, "gru": _gru_forward}
-_BACKWARD = {"rnn": _rnn_backward, "lstm": _lstm_backward, "gru": _gru_backward}
 
 
 def trace_text(

@@ -1,0 +1,64 @@
+"""Interventions: the network changed while it reads, to see what a unit or a gate does.
+
+A unit's h clamped to a value (zeroed: 0), or a gate's units forced (an LSTM's forget gate f = 1
+keeps the whole cell state; f = 0 forgets it at every step). The explicit replay (core.cells)
+applies them at every step of the typed text, and its backward pass treats the edited values as
+the constants they are; the continuation and the samples are drawn from the edited network too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnviz.core.cells import Edits
+from rnnviz.core.config import GATES, ModelConfig
+from rnnviz.core.errors import ConfigError
+
+GATE_RANGE = {"g": (-1.0, 1.0), "n": (-1.0, 1.0)}  # tanh candidates; the other gates are sigmoids
+H_LIMIT = 10.0
+
+
+@dataclass(frozen=True)
+class Intervention:
+    layer: int  # from 0
+    what: str  # "h", or a gate of the architecture ("i", "f", "g", "o"; GRU "r", "z", "n")
+    value: float
+    units: tuple[int, ...] | None = None  # None: every unit of the layer
+
+    def check(self, cfg: ModelConfig) -> None:
+        if not 0 <= self.layer < cfg.layers:
+            raise ConfigError(f"layer must be 1 to {cfg.layers}, not {self.layer + 1}")
+        if self.what != "h" and self.what not in GATES[cfg.arch]:
+            choices = ", ".join(("h", *GATES[cfg.arch]))
+            raise ConfigError(f"a {cfg.arch.upper()} has no {self.what!r} to change: choose {choices}")
+        if self.units is not None and (not self.units or not all(0 <= u < cfg.hidden for u in self.units)):
+            raise ConfigError(f"units must lie in 0..{cfg.hidden - 1}")
+        lo, hi = (-H_LIMIT, H_LIMIT) if self.what == "h" else GATE_RANGE.get(self.what, (0.0, 1.0))
+        if not (math.isfinite(self.value) and lo <= self.value <= hi):
+            raise ConfigError(f"{self.what} can be set to a value in [{lo:g}, {hi:g}], not {self.value!r}")
+
+    def describe(self) -> str:
+        who = "every unit" if self.units is None else ", ".join(f"unit {u}" for u in self.units)
+        how = "zeroed" if self.what == "h" and self.value == 0 else (
+            f"clamped to {self.value:g}" if self.what == "h" else f"forced to {self.value:g}")  # fmt: skip
+        return f"layer {self.layer + 1}, {who}: {self.what} {how}"
+
+
+def layer_edits(interventions, cfg: ModelConfig) -> list[Edits]:
+    """Per layer: what -> (mask over its units, value); later interventions win on overlaps."""
+    edits: list[Edits] = [{} for _ in range(cfg.layers)]
+    for iv in interventions:
+        iv.check(cfg)
+        mask = np.zeros(cfg.hidden, dtype=bool)
+        mask[list(range(cfg.hidden)) if iv.units is None else list(iv.units)] = True
+        old = edits[iv.layer].get(iv.what)
+        if old is not None:  # two on the same target: one mask, the later value where they meet
+            mask_old, value_old = old
+            if value_old != iv.value:
+                raise ConfigError(f"{iv.what} of layer {iv.layer + 1} is already set to {value_old:g}")
+            mask = mask | mask_old
+        edits[iv.layer][iv.what] = (mask, float(iv.value))
+    return edits
