@@ -8,7 +8,8 @@ import pytest
 
 from rnnviz.core.snapshot import EvalMetrics, StepMetrics
 from rnnviz.qt.views.common import configure_pyqtgraph, fmt
-from rnnviz.qt.views.curves import GradNormHistory, TrainingCurves
+from rnnviz.qt.views.curves import TrainingCurves
+from rnnviz.qt.views.grad_norms import GradNormHistory
 from rnnviz.qt.views.history import HISTORY_CAP, History
 
 LN2 = math.log(2)

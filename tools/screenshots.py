@@ -3,7 +3,7 @@
 Run from the repository root: QT_QPA_PLATFORM=offscreen python tools/screenshots.py
 It opens the main window on the built-in pre-trained model, trains for a few seconds,
 types "welcom" and grabs the window; then the last-letter words unrolled, and the gradient lab
-after ~150 steps.
+after ~150 steps; the neuron finder and the state trajectory on the nested brackets.
 """
 
 import os
@@ -72,6 +72,42 @@ def shoot_presets(app: QApplication, w) -> None:
     sw.close()
 
 
+def shoot_units(app: QApplication) -> None:
+    """The neuron finder on the nested brackets (an LSTM of 32 units trained for 500 steps): the
+    units ranked by their correlation with the bracket depth, the top one over the corpus; then
+    the state trajectory of a typed bracket expression."""
+    import tempfile
+
+    from rnnviz.cli import main as cli
+    from rnnviz.qt.main_window import MainWindow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = str(Path(tmp) / "brackets.safetensors")
+        cli(["train", "--corpus", "builtin:brackets", "--hidden", "32", "--steps", "500", "--lr", "3e-3",
+             "--out", model])  # fmt: skip
+        w = MainWindow(model=model)
+        w.resize(1440, 900)
+        w.show()
+        pump(app, 2.0)
+        w.typing.editor.setPlainText("(ab(cd(ef(gh)ij)kl)mn)")
+        w.tabs.setCurrentWidget(w.units)
+        end = time.perf_counter() + 60
+        while time.perf_counter() < end and w.units.analysis is None:
+            pump(app, 0.1)
+        w.units.feature.setCurrentText("depth")
+        w.units.rank()
+        pump(app, 0.5)
+        w.grab().save(str(OUT / "units.png"))
+        print(f"wrote {OUT / 'units.png'}")
+        w.tabs.setCurrentWidget(w.trajectory)
+        pump(app, 0.5)
+        w.grab().save(str(OUT / "trajectory.png"))
+        print(f"wrote {OUT / 'trajectory.png'}")
+        w.close()
+        w.deleteLater()
+        pump(app, 0.3)
+
+
 def main() -> None:
     app = QApplication([])
     configure_pyqtgraph()
@@ -94,6 +130,7 @@ def main() -> None:
     w.close()
     w.deleteLater()
     app.processEvents()
+    shoot_units(app)
 
 
 if __name__ == "__main__":

@@ -106,6 +106,7 @@ class TrainLoop(LoopControl):
         self._recent, self._evaluation = [], None
         self._last_emit = self._last_weights = self._last_monitor = 0.0
         self._weights_snap = self._last_metrics = None
+        self._figures_at = -1
         self._snapshot(fresh=True)
         self._report_figures()
         was_running = False
@@ -123,7 +124,8 @@ class TrainLoop(LoopControl):
             if not go:
                 if self._recent or self._weights_snap is None or self._weights_stale():
                     self._snapshot(fresh=True)
-                    self._report_figures()
+                if self.monitor is not None and self._figures_at != tr.updates:
+                    self._report_figures()  # the figures of the weights training stopped at
                 if poll is not None:
                     poll(0.1)
                 else:
@@ -171,7 +173,7 @@ class TrainLoop(LoopControl):
     def _report_figures(self) -> None:
         if self.monitor is None:
             return
-        self._last_monitor = time.perf_counter()
+        self._last_monitor, self._figures_at = time.perf_counter(), self.trainer.updates
         try:
             self.emit("figures", self.monitor(self.trainer, self.seconds))
         except RnnvizError as exc:

@@ -15,7 +15,7 @@ from rnnviz.core.config import ModelConfig
 from rnnviz.core.corpus import Vocab, detokenize, tokenize
 from rnnviz.core.fasttrace import FastTracer
 from rnnviz.core.generate import sample
-from rnnviz.core.trace import Trace, TraceWeights
+from rnnviz.core.trace import Trace, TraceWeights, trace
 
 MAX_TOKENS = 200
 
@@ -41,6 +41,7 @@ class TextProbe:
         # How the model reads text, as it was trained: None (everything typed), N (the last N
         # tokens: a model trained on N-token windows) or "word" (the last word: a last-letter model).
         self.window: int | str | None = None
+        self.interventions: tuple = ()  # core.intervene.Intervention: the network changed while it reads
 
     def clear(self) -> None:
         """No model: nothing is traced until set_weights."""
@@ -74,6 +75,10 @@ class TextProbe:
         if not shown:
             return Probe(None, len(text), clipped, unknown)
         target_id = self.vocab.stoi.get(target) if target is not None else None
+        if self.interventions:  # the explicit replay knows interventions (the fast tracer does not)
+            tr = trace(self.weights, self.vocab.ids(shown), shown, self.vocab.tokens, level, None, target_id,
+                       self.interventions)  # fmt: skip
+            return Probe(tr, len(text), clipped, unknown, self.window)
         tr = self.tracer.trace(
             self.vocab.ids(shown),
             tokens=shown,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnviz.core.corpus import token_spans
+from rnnviz.core.corpus import LoadCancelled, token_spans
 from rnnviz.core.errors import ConfigError
 from rnnviz.core.trace import TraceWeights, final_state, forward
 
@@ -48,9 +48,10 @@ class States:
 
 
 def corpus_states(
-    w: TraceWeights, text: str, ids: np.ndarray, level: str, limit: int = MAX_POSITIONS
+    w: TraceWeights, text: str, ids: np.ndarray, level: str, limit: int = MAX_POSITIONS, cancelled=None
 ) -> States:
-    """Read the first `limit` tokens of a text (its ids) and keep every layer's states."""
+    """Read the first `limit` tokens of a text (its ids) and keep every layer's states.
+    cancelled(): checked between chunks; True stops the reading (LoadCancelled)."""
     ids = np.asarray(ids[:limit], dtype=np.int64)
     if len(ids) < 2:
         raise ConfigError("the neuron finder needs a text of at least 2 tokens")
@@ -59,6 +60,8 @@ def corpus_states(
     c = np.empty((L, len(ids), H)) if w.cfg.arch == "lstm" else None
     state = None
     for at in range(0, len(ids), CHUNK):
+        if cancelled is not None and cancelled():
+            raise LoadCancelled("reading the corpus was cancelled")
         fwd = forward(w, ids[at : at + CHUNK], state)
         for n, f in enumerate(fwd):
             h[n, at : at + len(f["h"])] = f["h"]

@@ -33,8 +33,10 @@ from rnnviz.qt.sessions import SessionActions
 from rnnviz.qt.status import TrainingStatus
 from rnnviz.qt.training_hosts import ProcessHost, ThreadHost
 from rnnviz.qt.typed_text import TypedTextActions
-from rnnviz.qt.views.curves import GradNormHistory, TrainingCurves
+from rnnviz.qt.unit_actions import UnitActions
+from rnnviz.qt.views.curves import TrainingCurves
 from rnnviz.qt.views.figures import FiguresPanel
+from rnnviz.qt.views.grad_norms import GradNormHistory
 from rnnviz.qt.views.internals import InternalsView
 from rnnviz.qt.views.samples import SamplesView
 from rnnviz.qt.views.typing_panel import TypingPanel
@@ -58,7 +60,7 @@ def limit_blas_threads() -> None:
     threadpool_limits(1, user_api="blas")
 
 
-class MainWindow(SessionActions, FileActions, TypedTextActions, PresetActions, QMainWindow):
+class MainWindow(SessionActions, UnitActions, FileActions, TypedTextActions, PresetActions, QMainWindow):
     def __init__(self, model: str | None = None, corpus: str | None = None, backend: str = "process"):
         """backend: where training runs, "process" (a child process) or "thread" (this process)."""
         super().__init__()
@@ -112,11 +114,6 @@ class MainWindow(SessionActions, FileActions, TypedTextActions, PresetActions, Q
         self.inside = QTabWidget()
         self.inside.addTab(self.internals, "Inside: states, gates, gradients")
         self.inside.addTab(self.unrolled, "Unrolled: step through")
-        left = QWidget()
-        lay = QVBoxLayout(left)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.typing)
-        lay.addWidget(self.inside, 1)
         self.curves, self.gradnorms = TrainingCurves(), GradNormHistory()
         self.weights, self.samples = WeightView(), SamplesView()
         self.tabs = QTabWidget()
@@ -126,6 +123,13 @@ class MainWindow(SessionActions, FileActions, TypedTextActions, PresetActions, Q
         self.tabs.addTab(self.samples, "Samples")
         self.figures = FiguresPanel()
         self.tabs.addTab(self.figures, "Preset")
+        banner, timeline = self._build_units()
+        left = QWidget()
+        lay = QVBoxLayout(left)
+        lay.setContentsMargins(0, 0, 0, 0)
+        for w in (banner, self.typing, timeline):
+            lay.addWidget(w)
+        lay.addWidget(self.inside, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(self.tabs)
@@ -230,10 +234,11 @@ class MainWindow(SessionActions, FileActions, TypedTextActions, PresetActions, Q
             self.curves.add_evaluation(snap.evaluation)
         first = self.latest is None
         if first or snap.weights is not self.latest.weights:
-            self._new_weights = True  # the weights travel less often than the metrics
+            self._new_weights = self.pinned is None  # the weights travel less often than the metrics
+            self._keep_checkpoint(snap)
         self.latest = snap
         self._new_metrics = True
-        if first:  # the new model's own numbers at once, not at the next frame
+        if first and self.pinned is None:  # the new model's own numbers at once, not at the next frame
             self._new_weights = False
             self.probe.set_weights(snap.model_cfg, snap.vocab, snap.weights)
             self._retrace()
@@ -296,6 +301,7 @@ class MainWindow(SessionActions, FileActions, TypedTextActions, PresetActions, Q
             return
         typing = now - self._last_key < TYPING_QUIET_S and now - self._last_retrace < TYPING_STALE_S
         due = self._new_weights and now - self._last_retrace >= RETRACE_S and not typing
+        due = due and self.pinned is None  # the training timeline holds the views at an earlier step
         if due and self.latest is not None:
             self._new_weights = False
             self._last_retrace = now
@@ -305,6 +311,7 @@ class MainWindow(SessionActions, FileActions, TypedTextActions, PresetActions, Q
                 self.weights.set_weights(snap.weights)
             self._retrace()
             self._sample()
+        self._units_tab_shown()
 
     def _on_text_edited(self, _text: str) -> None:
         self._last_key = time.perf_counter()
@@ -356,6 +363,7 @@ class MainWindow(SessionActions, FileActions, TypedTextActions, PresetActions, Q
         self._closing = True
         self.timer.stop()
         self.opener.cancel()
+        self.analysis.stop()
         for window in (self.lab_window, self.series_window):
             if window is not None:
                 window.close()

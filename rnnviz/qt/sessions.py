@@ -92,6 +92,7 @@ class SessionActions:
         self.controls.show_config(trainer.corpus.name, trainer.corpus.level, trainer.model_cfg, trainer.cfg)
         self.controls.set_playing(False)
         self._preset_started(trainer)
+        self._units_follow(trainer)
         if show_notes:
             for note in trainer.notes:
                 self._warn(note, dialog=True)

@@ -32,6 +32,8 @@ class TypedTextActions:
             self.internals.set_trace(tr)
             self.internals.set_selected(self.selected)
         self.typing.show_probe(probe, self.selected)
+        self.typing.show_attribution(tr)
+        self.trajectory.set_trace(tr)
         self._show_unrolled()
         self._update_continuation()
 
@@ -76,8 +78,9 @@ class TypedTextActions:
         start = snap.vocab.ids(["\n"]) if "\n" in snap.vocab.stoi else snap.vocab.ids([snap.vocab.tokens[1]])
         try:
             ids = sample(
-                w, start, self.samples.length.value(), self.samples.temperature.value(), seed=snap.updates
-            )
+                w, start, self.samples.length.value(), self.samples.temperature.value(), seed=snap.updates,
+                interventions=self.probe.interventions,
+            )  # fmt: skip
         except RnnvizError as exc:
             self.samples.caption.setText(str(exc))
             return

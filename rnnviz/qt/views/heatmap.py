@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
 
 from rnnviz.qt.views.common import colormap, fmt, show_token, symmetric_levels
 from rnnviz.qt.views.step_plot import StepPlot
@@ -18,10 +19,13 @@ def quantise(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 class SequenceHeatmap(StepPlot):
-    """Time steps left to right, units top to bottom; click a column to select that step.
+    """Time steps left to right, units top to bottom; click a column to select that step (and that
+    unit: cell_clicked).
 
     levels: fixed (lo, hi), or None for symmetric levels fitted to the data (signed values).
     """
+
+    cell_clicked = Signal(int, int)  # step, unit
 
     def __init__(self, title: str, value_name: str, cmap: str, levels=None, parent=None):
         super().__init__(parent)
@@ -82,6 +86,15 @@ class SequenceHeatmap(StepPlot):
     def _set_bar_ticks(self, lo: float, hi: float) -> None:
         """Three labels (low, middle, high): the colour bar stays readable when the plot is short."""
         self.colorbar.axis.setTicks([[(v, f"{v:.3g}") for v in (lo, (lo + hi) / 2, hi)], []])
+
+    def _on_click(self, event) -> None:
+        super()._on_click(event)
+        pos = event.scenePos()
+        if event.button() == Qt.MouseButton.LeftButton and self.plot.vb.sceneBoundingRect().contains(pos):
+            p = self.plot.vb.mapSceneToView(pos)
+            cell = self._cell(p.x(), p.y())
+            if cell is not None:
+                self.cell_clicked.emit(*cell)
 
     def _cell(self, x: float, y: float):
         T, H = self.data.shape

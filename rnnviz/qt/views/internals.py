@@ -39,8 +39,12 @@ STATE_MIN_HEIGHT = (
 )
 
 
+HINT = "Hover for exact values; click a step to select it, a unit of h or c to see it in Units."
+
+
 class InternalsView(QWidget):
     step_clicked = Signal(int)
+    unit_clicked = Signal(int, int, str)  # layer (from 0), unit, "h" or "c": a cell of a state heatmap
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -93,7 +97,7 @@ class InternalsView(QWidget):
         return m
 
     def _on_hovered(self, text: str) -> None:
-        self.readout.setText(text or "Hover over any plot for exact values; click a step to select it.")
+        self.readout.setText(text or HINT)
 
     def set_model(self, cfg: ModelConfig) -> None:
         """Build one heatmap per layer and state, and one per gate."""
@@ -117,8 +121,10 @@ class InternalsView(QWidget):
             m.setMinimumHeight(STATE_MIN_HEIGHT)
         for n, m in enumerate(self.h_maps):
             self.states_grid.addWidget(m, n, 0)
+            m.cell_clicked.connect(lambda _t, u, n=n: self.unit_clicked.emit(n, u, "h"))
         for n, m in enumerate(self.c_maps):
             self.states_grid.addWidget(m, n, 1)
+            m.cell_clicked.connect(lambda _t, u, n=n: self.unit_clicked.emit(n, u, "c"))
         self.gate_maps = {}
         for k, g in enumerate(cfg.gates):
             tanh = g in TANH_GATES

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
@@ -22,7 +23,7 @@ from rnnviz.qt.views.common import show_token
 from rnnviz.qt.views.predictions import PredictionBars
 
 TOP_PREDICTION = "top prediction"
-CONT_LINES = 3  # lines of the continuation label
+CONT_LINES = 2  # lines of the continuation label
 
 
 class TypingPanel(QWidget):
@@ -69,6 +70,15 @@ class TypingPanel(QWidget):
         self.continuation.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.continuation.setTextFormat(Qt.TextFormat.RichText)
         self.continuation.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.attribution = QLabel(" ")
+        self.attribution.setTextFormat(Qt.TextFormat.RichText)
+        self.attribution.setFont(mono)
+        self.attribution.setFixedHeight(self.attribution.fontMetrics().lineSpacing() + 8)
+        self.attribution.setMinimumWidth(10)
+        self.attribution.setToolTip(
+            "Input attribution: how much each token matters to the prediction whose gradient is shown, "
+            "||d log p(target) / dx_t||^2 (darker: more; log scale over four decades)"
+        )
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
         grid.addWidget(self.editor, 0, 0, 1, 4)
@@ -80,6 +90,7 @@ class TypingPanel(QWidget):
         grid.addWidget(self.cont_len, 3, 1)
         grid.addWidget(self.temperature, 3, 2)
         grid.addWidget(self.continuation, 4, 0, 1, 5)
+        grid.addWidget(self.attribution, 5, 0, 1, 5)
         grid.setColumnStretch(3, 3)
         grid.setColumnStretch(4, 2)
 
@@ -123,6 +134,36 @@ class TypingPanel(QWidget):
             shown = ", ".join(repr(u) for u in probe.unknown[:6])
             parts.append(f"not in the vocabulary: {shown} (read as <unk>)")
         self.info.setText(" \u00b7 ".join(parts))
+
+    def show_attribution(self, tr) -> None:
+        """The typed tokens on a shade of their attribution to the current prediction."""
+        if tr is None or tr.attribution is None:
+            self.attribution.setText(" ")
+            return
+        a = tr.attribution
+        top = float(a.max()) if a.size else 0.0
+        char = max(self.attribution.fontMetrics().averageCharWidth(), 1)
+        head = f"attribution \u2192 {tr.vocab[tr.target_id]!r}: "
+        room = max(10, self.attribution.width() // char - len(head) - 2)
+        first, used = len(tr.tokens), 0
+        while first > 0 and used + len(tr.tokens[first - 1]) + 1 <= room:
+            first -= 1
+            used += len(tr.tokens[first]) + (tr.level == "word")
+        parts = []
+        for t in range(first, len(tr.tokens)):
+            strength = 0.0 if top <= 0 or a[t] <= 0 else float(np.clip(1 + np.log10(a[t] / top) / 4, 0, 1))
+            tok = html.escape(show_token(tr.tokens[t]))
+            parts.append(
+                f"<span style='background-color:rgba(213,94,0,{0.08 + 0.8 * strength:.2f})'>{tok}</span>"
+            )
+        sep = " " if tr.level == "word" else ""
+        best = int(np.argmax(a)) if a.size else 0
+        self.attribution.setText(f"<span style='color:#777'>{html.escape(head)}</span>" + sep.join(parts))
+        self.attribution.setToolTip(
+            f"Input attribution ||d log p({tr.vocab[tr.target_id]!r}) / dx_t||^2: how much each token "
+            f"matters to that prediction (darker: more; log scale over four decades). Most: step {best} "
+            f"{show_token(tr.tokens[best])!r} ({a[best]:.3g})."
+        )
 
     def show_continuation(self, typed: str, more: str) -> None:
         """The end of the typed text, then the continuation in blue: as much typed text as leaves

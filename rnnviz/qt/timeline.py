@@ -1,0 +1,130 @@
+"""The training timeline: weights kept every N updates (in memory, bounded), and the bar whose
+slider moves every view of the typed text back to one of them ("what did this unit do at step
+200?"), a second scrub axis beside the time-step scrubber of the unrolled view.
+
+"Train on from here" starts a new session from the chosen weights with the same settings and
+seed; from the first checkpoint (the initial weights) that replays training from the same
+initialisation.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QWidget
+
+from rnnviz.core.snapshot import Snapshot
+
+EVERY = 50  # updates between checkpoints
+CAP = 64  # checkpoints kept at most
+MAX_BYTES = 256 * 2**20  # and at most this much memory for them
+
+
+class Timeline:
+    """(updates, weights) every `every` updates; when full, every other one is dropped (the first
+    and the last kept), so the timeline spans all of training more coarsely as it goes on."""
+
+    def __init__(self, every: int = EVERY, cap: int = CAP, max_bytes: int = MAX_BYTES):
+        self.every, self.cap, self.max_bytes = every, cap, max_bytes
+        self.clear()
+
+    def clear(self) -> None:
+        self.points: list[tuple[int, dict]] = []
+        self._spacing = self.every
+
+    def offer(self, snap: Snapshot) -> bool:
+        """Keep the snapshot's weights if they are due (True when kept). They are never changed
+        after they are sent, so they are kept as they are, not copied."""
+        step = snap.weights_step
+        if self.points and step < self.points[-1][0] + self._spacing:
+            return False
+        self.points.append((step, snap.weights))
+        size = sum(a.nbytes for a in snap.weights.values())
+        while len(self.points) > self.cap or len(self.points) * size > self.max_bytes:
+            if len(self.points) <= 2:
+                break
+            self.points = self.points[:-1:2] + [self.points[-1]]
+            self._spacing *= 2
+        return True
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+
+class TimelineBar(QWidget):
+    """A slider over the kept checkpoints; its right end is "live" (the latest weights)."""
+
+    moved = Signal(object)  # None: live, or (updates, weights) to show
+    train_from = Signal(object)  # (updates, weights): train on from this checkpoint
+
+    def __init__(self, timeline: Timeline, parent=None):
+        super().__init__(parent)
+        self.timeline = timeline
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setToolTip(
+            "Move every view of the typed text back to the weights of an earlier step (right end: live)"
+        )
+        self.label = QLabel("live")
+        self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance("step 100,000 of 100,000"))
+        self.every = QSpinBox()
+        self.every.setRange(1, 100_000)
+        self.every.setValue(timeline.every)
+        self.every.setPrefix("every ")
+        self.every.setToolTip("Keep the weights every this many updates (older ones thin out)")
+        self.every.valueChanged.connect(self._on_every)
+        self.train_button = QPushButton("Train from here")
+        self.train_button.setToolTip(
+            "A new session from these weights, with the same settings and seed (from the first "
+            "checkpoint: training replayed from the same initialisation)"
+        )
+        self.train_button.clicked.connect(self._on_train)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 0, 4, 0)
+        lay.addWidget(QLabel("Timeline"))
+        lay.addWidget(self.slider, 1)
+        for w in (self.label, self.every, self.train_button):
+            lay.addWidget(w)
+        self.slider.valueChanged.connect(self._on_slider)
+        self.refresh()
+
+    @property
+    def live(self) -> bool:
+        return self.slider.value() >= self.slider.maximum()
+
+    def refresh(self) -> None:
+        """The checkpoints changed: a live slider stays live, a pinned one stays on its step."""
+        n, was_live = len(self.timeline), self.live
+        pinned = (
+            None if was_live or self.slider.value() >= n else self.timeline.points[self.slider.value()][0]
+        )
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, n)  # n: live
+        if was_live:
+            self.slider.setValue(n)
+        elif pinned is not None:
+            steps = [s for s, _ in self.timeline.points]
+            self.slider.setValue(min(range(n), key=lambda k: abs(steps[k] - pinned)))
+        self.slider.blockSignals(False)
+        self.train_button.setEnabled(not self.live)
+        self._show_label()
+
+    def go_live(self) -> None:
+        self.slider.setValue(self.slider.maximum())
+
+    def _on_slider(self, k: int) -> None:
+        self.train_button.setEnabled(not self.live)
+        self._show_label()
+        self.moved.emit(None if self.live else self.timeline.points[k])
+
+    def _on_train(self) -> None:
+        if not self.live:
+            self.train_from.emit(self.timeline.points[self.slider.value()])
+
+    def _on_every(self, n: int) -> None:
+        self.timeline.every = self.timeline._spacing = n
+
+    def _show_label(self) -> None:
+        if self.live or not len(self.timeline):
+            self.label.setText("live")
+        else:
+            step = self.timeline.points[self.slider.value()][0]
+            self.label.setText(f"step {step:,} of {self.timeline.points[-1][0]:,}")

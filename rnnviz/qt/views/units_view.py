@@ -1,0 +1,273 @@
+"""UnitsView, the neuron finder: one unit's activation over a stretch of the corpus as coloured
+text (as in Karpathy et al.'s figures) with its most active contexts; units ranked by how they
+follow a feature (a regular expression or a built-in one); and interventions on the unit.
+
+The corpus is read by the model on another thread (qt.analysis); this view only draws.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from rnnviz.core.config import GATES, ModelConfig
+from rnnviz.core.errors import RnnvizError
+from rnnviz.core.intervene import GATE_RANGE, Intervention
+from rnnviz.core.units import FEATURES, rank_units, token_feature, top_contexts
+from rnnviz.qt.views.common import SIGNED_CMAP, colormap
+
+STRETCH = 1500  # characters of corpus shown as coloured text
+RANKED = 40  # units listed
+
+
+def _colour(v: float, scale: float, lut: np.ndarray) -> str:
+    k = int(np.clip((v / scale + 1) / 2 * 255, 0, 255)) if scale > 0 else 128
+    r, g, b = lut[k][:3]
+    return f"#{int(r):02x}{int(g):02x}{int(b):02x}"
+
+
+class UnitsView(QWidget):
+    recompute_requested = Signal()
+    intervention_requested = Signal(object)  # core.intervene.Intervention
+    interventions_cleared = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.analysis = None
+        self.cfg: ModelConfig | None = None
+        self._lut = colormap(SIGNED_CMAP).getLookupTable(nPts=256, alpha=False)
+        self.status = QLabel("The corpus is read by the model when this tab is first shown.")
+        self.status.setWordWrap(True)
+        self.status.setMinimumWidth(10)
+        self.recompute = QPushButton("Read again")
+        self.recompute.setToolTip("Read the corpus with the weights the views show now")
+        self.recompute.clicked.connect(self.recompute_requested)
+        self.feature = QComboBox()
+        self.feature.setEditable(True)
+        for name, what in FEATURES.items():
+            self.feature.addItem(name)
+            self.feature.setItemData(self.feature.count() - 1, what, Qt.ItemDataRole.ToolTipRole)
+        self.feature.setToolTip(
+            "A built-in feature, or any regular expression (1 where a match covers the position)"
+        )
+        self.feature.lineEdit().returnPressed.connect(self.rank)
+        rank = QPushButton("Rank units")
+        rank.clicked.connect(self.rank)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["layer", "unit", "state", "r"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.cellClicked.connect(self._on_row)
+        self.layer, self.unit, self.state = QSpinBox(), QSpinBox(), QComboBox()
+        self.layer.setPrefix("layer ")
+        self.layer.setMinimum(1)
+        self.unit.setPrefix("unit ")
+        for box in (self.layer, self.unit):
+            box.valueChanged.connect(self._show)
+        self.state.currentTextChanged.connect(self._show)
+        self.text = QTextBrowser()
+        self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.contexts = QLabel(" ")
+        self.contexts.setTextFormat(Qt.TextFormat.RichText)
+        self.contexts.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.contexts.setWordWrap(True)
+        self._build_layout(rank, self._intervention_row())
+
+    def _build_layout(self, rank: QPushButton, intervene: QWidget) -> None:
+        lay = QVBoxLayout(self)
+        top = QHBoxLayout()
+        top.addWidget(self.status, 1)
+        top.addWidget(self.recompute)
+        lay.addLayout(top)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Feature"))
+        row.addWidget(self.feature, 1)
+        row.addWidget(rank)
+        lay.addLayout(row)
+        lay.addWidget(self.table, 2)
+        pick = QHBoxLayout()
+        for w in (self.layer, self.unit, self.state):
+            pick.addWidget(w)
+        pick.addStretch(1)
+        lay.addLayout(pick)
+        lay.addWidget(self.text, 3)
+        lay.addWidget(QLabel("Most active contexts:"))
+        lay.addWidget(self.contexts)
+        lay.addWidget(intervene)
+
+    def _intervention_row(self) -> QWidget:
+        box = QWidget()
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 4, 0, 0)
+        self.clamp_h, self.force_gate = QRadioButton("clamp h to"), QRadioButton("force gate")
+        self.clamp_h.setChecked(True)
+        self.h_value = QDoubleSpinBox()
+        self.h_value.setRange(-10.0, 10.0)
+        self.h_value.setSingleStep(0.1)
+        self.gate = QComboBox()
+        self.gate_value = QDoubleSpinBox()
+        self.gate_value.setRange(0.0, 1.0)
+        self.gate_value.setSingleStep(0.1)
+        self.gate_value.setValue(1.0)
+        self.gate.currentTextChanged.connect(self._on_gate)
+        self.whole_layer = QCheckBox("every unit of the layer")
+        apply = QPushButton("Intervene")
+        apply.setToolTip("Change the network for the typed text, its continuation and the samples")
+        apply.clicked.connect(self._on_apply)
+        clear = QPushButton("Clear all")
+        clear.setToolTip("Remove every intervention: the network as trained")
+        clear.clicked.connect(self.interventions_cleared)
+        grid.addWidget(QLabel("Intervene on this unit:"), 0, 0, 1, 2)
+        grid.addWidget(self.whole_layer, 0, 2, 1, 3)
+        grid.addWidget(self.clamp_h, 1, 0)
+        grid.addWidget(self.h_value, 1, 1, 1, 3)
+        grid.addWidget(apply, 1, 4)
+        grid.addWidget(self.force_gate, 2, 0)
+        grid.addWidget(self.gate, 2, 1)
+        grid.addWidget(QLabel("="), 2, 2)
+        grid.addWidget(self.gate_value, 2, 3)
+        grid.addWidget(clear, 2, 4)
+        return box
+
+    # ---- model, corpus and the unit shown ------------------------------------------------------
+    def set_model(self, cfg: ModelConfig) -> None:
+        self.cfg = cfg
+        self.layer.setMaximum(cfg.layers)
+        self.unit.setMaximum(cfg.hidden - 1)
+        self.state.blockSignals(True)
+        self.state.clear()
+        self.state.addItems(["h", "c"] if cfg.arch == "lstm" else ["h"])
+        self.state.blockSignals(False)
+        self.gate.clear()
+        self.gate.addItems(list(GATES[cfg.arch]))
+        self.force_gate.setEnabled(bool(GATES[cfg.arch]))
+        self.set_analysis(None)
+
+    @Slot(object)
+    def set_analysis(self, analysis) -> None:
+        self.analysis = analysis
+        if analysis is None:
+            self.table.setRowCount(0)
+            self.text.clear()
+            self.contexts.setText(" ")
+            return
+        n = analysis.states.h.shape[1]
+        self.status.setText(
+            f"{analysis.corpus}: the first {n:,} tokens read with the weights of step {analysis.step:,}"
+        )
+        self._show()
+
+    def say(self, message: str) -> None:
+        self.status.setText(message)
+
+    def show_unit(self, layer: int, unit: int, state: str = "h") -> None:
+        """layer from 0."""
+        for box, v in ((self.layer, layer + 1), (self.unit, unit)):
+            box.blockSignals(True)
+            box.setValue(v)
+            box.blockSignals(False)
+        if self.state.findText(state) >= 0:
+            self.state.setCurrentText(state)
+        self._show()
+
+    def chosen(self) -> tuple[int, int, str]:
+        return self.layer.value() - 1, self.unit.value(), self.state.currentText() or "h"
+
+    def _show(self, *_args) -> None:
+        a = self.analysis
+        if a is None:
+            return
+        layer, unit, state = self.chosen()
+        st = a.states
+        acts = st.of(state)[layer, :, unit]
+        scale = float(np.abs(acts).max())
+        ctx = top_contexts(st, layer, unit, state, k=5)
+        self._show_text(acts, scale, ctx[0].position if ctx else 0)
+        lines = []
+        for c in ctx:
+            before, tok, after = (
+                html.escape(x).replace("\n", "\u21b5") for x in (c.before, c.token, c.after)
+            )
+            lines.append(f"{c.activation:+.3f}  \u2026{before}<b><u>{tok}</u></b>{after}\u2026")
+        self.contexts.setText("<br>".join(lines) or " ")
+
+    def _show_text(self, acts: np.ndarray, scale: float, around: int) -> None:
+        """The corpus around position `around` with each token on its activation's colour."""
+        st = self.analysis.states
+        spans = st.spans
+        start_char = max(0, int(spans[around, 0]) - STRETCH // 3)
+        first = int(np.searchsorted(spans[:, 0], start_char))
+        last = int(np.searchsorted(spans[:, 0], start_char + STRETCH))
+        parts, at = [], int(spans[first, 0]) if first < len(spans) else 0
+        for p in range(first, last):
+            s, e = spans[p]
+            if s > at:
+                parts.append(html.escape(st.text[at:s]).replace("\n", "<br>"))
+            tok = html.escape(st.text[s:e]).replace("\n", "\u21b5<br>")
+            parts.append(f"<span style='background-color:{_colour(acts[p], scale, self._lut)}'>{tok}</span>")
+            at = e
+        self.text.setHtml(f"<div style='line-height:140%'>{''.join(parts)}</div>")
+
+    # ---- ranking --------------------------------------------------------------------------------
+    def rank(self) -> None:
+        a = self.analysis
+        feature = self.feature.currentText().strip()
+        if a is None or not feature:
+            self.say("Nothing to rank yet: the corpus is being read.")
+            return
+        try:
+            values, kind = token_feature(a.states, feature)
+            ranked = rank_units(a.states, values)[:RANKED]
+        except RnnvizError as exc:
+            self.say(str(exc))
+            return
+        self.table.setRowCount(len(ranked))
+        for r, s in enumerate(ranked):
+            for c, v in enumerate((str(s.layer + 1), str(s.unit), s.state, f"{s.r:+.3f}")):
+                self.table.setItem(r, c, QTableWidgetItem(v))
+        self.say(f"units ranked by their correlation with the {kind} feature {feature!r} "
+                 f"over {len(values):,} positions")  # fmt: skip
+        if ranked:
+            self.table.selectRow(0)
+            self._on_row(0, 0)
+
+    def _on_row(self, row: int, _col: int) -> None:
+        items = [self.table.item(row, c) for c in range(3)]
+        if all(items):
+            self.show_unit(int(items[0].text()) - 1, int(items[1].text()), items[2].text())
+
+    # ---- interventions --------------------------------------------------------------------------
+    def _on_gate(self, gate: str) -> None:
+        lo, hi = GATE_RANGE.get(gate, (0.0, 1.0))
+        self.gate_value.setRange(lo, hi)
+
+    def _on_apply(self) -> None:
+        layer, unit, _ = self.chosen()
+        units = None if self.whole_layer.isChecked() else (unit,)
+        if self.clamp_h.isChecked():
+            iv = Intervention(layer, "h", self.h_value.value(), units)
+        else:
+            iv = Intervention(layer, self.gate.currentText(), self.gate_value.value(), units)
+        self.intervention_requested.emit(iv)

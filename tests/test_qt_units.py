@@ -1,0 +1,148 @@
+"""Inside the units, in the running window: the neuron finder on the bracket task, the state
+trajectory, interventions with their banner, the input attribution under the typed text and the
+training timeline, each against a direct computation."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
+from test_cli import run
+
+from rnnviz.core.generate import sample
+from rnnviz.core.intervene import Intervention
+from rnnviz.core.trace import TraceWeights, trace
+from rnnviz.core.units import token_feature
+from rnnviz.qt.main_window import MainWindow
+from rnnviz.qt.views.common import configure_pyqtgraph
+
+
+@pytest.fixture(scope="module")
+def brackets_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("units") / "brackets.safetensors"
+    run("train", "--corpus", "builtin:brackets", "--hidden", 32, "--steps", 500, "--lr", 3e-3, "--out", out)
+    return out
+
+
+def open_window(qtbot, model=None):
+    configure_pyqtgraph()
+    w = MainWindow(model=str(model) if model else None)
+    qtbot.addWidget(w)
+    w.resize(1400, 880)
+    w.show()
+    qtbot.waitUntil(lambda: w.latest is not None and w.last_probe.trace is not None, timeout=20_000)
+    return w
+
+
+def test_the_finder_ranks_the_depth_unit_first_on_brackets(qtbot, brackets_model):
+    w = open_window(qtbot, brackets_model)
+    w.tabs.setCurrentWidget(w.units)
+    qtbot.waitUntil(lambda: w.units.analysis is not None, timeout=60_000)
+    st = w.units.analysis.states
+    assert st.h.shape == (1, 20_000, 32) and st.c is not None
+    w.units.feature.setCurrentText("depth")
+    w.units.rank()
+    rows = w.units.table.rowCount()
+    layer, unit, state, r = (w.units.table.item(0, c).text() for c in range(4))
+    assert rows == 40 and abs(float(r)) > 0.8
+    depth, _ = token_feature(st, "depth")
+    a = st.of(state)[int(layer) - 1, :, int(unit)]
+    assert float(r) == pytest.approx(np.corrcoef(a, depth)[0, 1], abs=1e-3)  # the table shows 3 decimals
+    assert w.units.chosen() == (int(layer) - 1, int(unit), state)  # the top unit is shown
+    assert w.units.text.toHtml().count("background-color") > 500  # the corpus, coloured by the unit
+    assert w.units.contexts.text().count("<b><u>") == 5
+    # a regular expression as the feature; a bad one is a message, not a crash
+    w.units.feature.setCurrentText(r"\(\w")
+    w.units.rank()
+    assert "regex feature" in w.units.status.text()
+    w.units.feature.setCurrentText("(")
+    w.units.rank()
+    assert "neither a built-in feature" in w.units.status.text()
+    # a click on a cell of the h heatmap shows that unit in the finder
+    w.internals.h_maps[0].cell_clicked.emit(3, 17)
+    assert w.units.chosen() == (0, 17, "h")
+    w.close()
+
+
+def test_the_trajectory_projects_the_typed_text_on_the_corpus_map(qtbot, brackets_model):
+    w = open_window(qtbot, brackets_model)
+    w.tabs.setCurrentWidget(w.trajectory)
+    qtbot.waitUntil(lambda: w.trajectory.analysis is not None, timeout=60_000)
+    for text in ("(a(b", "(a(b(c)"):
+        w.typing.editor.setPlainText(text)
+        tr = w.last_probe.trace
+        path = w.trajectory.path
+        assert path.shape == (len(text), 2)  # the path grows as the text does
+        pca = w.trajectory.analysis.pca[0]
+        np.testing.assert_allclose(path, (tr.h[0] - pca.mean) @ pca.axes.T, atol=1e-9)
+    assert "of the variance" in w.trajectory.caption.text()
+    w.close()
+
+
+def test_an_intervention_changes_everything_typed_until_cleared(qtbot):
+    w = open_window(qtbot)
+    before = w.last_probe.trace
+    w.units.show_unit(0, 5, "h")
+    w.units.h_value.setValue(0.0)
+    qtbot.mouseClick(next(b for b in w.units.findChildren(QPushButton) if b.text() == "Intervene"),
+                     Qt.MouseButton.LeftButton)  # fmt: skip
+    assert w.banner.isVisible() and "layer 1, unit 5: h zeroed" in w.banner_text.text()
+    tr = w.last_probe.trace
+    assert (tr.h[0, :, 5] == 0).all() and not np.allclose(tr.probs, before.probs)
+    ref = trace(w.probe.weights, tr.ids, interventions=(Intervention(0, "h", 0.0, (5,)),))
+    np.testing.assert_allclose(tr.grad_h, ref.grad_h)
+    w.units.intervention_requested.emit(Intervention(0, "f", 1.0))  # and the forget gate held open
+    assert "f forced to 1" in w.banner_text.text() and (w.last_probe.trace.gates["f"][0] == 1).all()
+    # the samples come from the changed network
+    snap = w.latest
+    start = snap.vocab.ids(["\n"])
+    ivs = tuple(w.interventions)
+    expected = sample(w.probe.weights, start, w.samples.length.value(), w.samples.temperature.value(),
+                      seed=snap.updates, interventions=ivs)  # fmt: skip
+    text = "".join(snap.vocab.tokens[i] for i in expected)
+    assert w.samples.text.toPlainText() == text
+    w.units.intervention_requested.emit(Intervention(0, "f", 0.5))  # a contradiction: refused, said
+    assert w.last_dialog is not None and "already set to 1" in w.last_dialog.text()
+    qtbot.mouseClick(w.banner.findChild(QPushButton), Qt.MouseButton.LeftButton)  # Clear
+    assert not w.banner.isVisible() and w.interventions == []
+    np.testing.assert_allclose(w.last_probe.trace.probs, before.probs, atol=1e-6)
+    w.close()
+
+
+def test_the_attribution_is_drawn_under_the_typed_text(qtbot):
+    w = open_window(qtbot)
+    w.typing.editor.setPlainText("The keeper counted the ships")
+    tr = w.last_probe.trace
+    label = w.typing.attribution.text()
+    ref = trace(w.probe.weights, tr.ids)
+    np.testing.assert_allclose(tr.attribution, ref.attribution, rtol=1e-3)
+    best = int(np.argmax(ref.attribution))
+    assert f"Most: step {best}" in w.typing.attribution.toolTip()
+    assert label.count("<span style='background-color") == len(tr.tokens)  # every token shaded
+    w.close()
+
+
+def test_the_timeline_moves_the_views_to_an_earlier_step_and_trains_on_from_it(qtbot):
+    w = open_window(qtbot)
+    w.timeline_bar.every.setValue(10)
+    w.worker.step_once(35)
+    qtbot.waitUntil(lambda: w.latest.weights_step >= 835, timeout=60_000)
+    steps = [s for s, _ in w.timeline.points]
+    assert steps[0] == 800 and len(steps) >= 3 and w.timeline_bar.live
+    w.timeline_bar.slider.setValue(0)  # back to step 800
+    assert not w.timeline_bar.live and w.timeline_bar.label.text().startswith("step 800 of")
+    old = w.timeline.points[0][1]
+    tr = w.last_probe.trace
+    direct = trace(TraceWeights.from_state(w.latest.model_cfg, old), tr.ids)
+    np.testing.assert_allclose(tr.h, direct.h, atol=2e-5)
+    assert w.curves._marks[0].isVisible() and w.curves._marks[0].value() == 800
+    w.worker.step_once(12)  # training goes on; the views stay at step 800
+    qtbot.waitUntil(lambda: w.latest.weights_step >= 847, timeout=60_000)
+    w._new_weights, w._last_retrace = True, 0.0
+    w._on_frame()
+    np.testing.assert_allclose(w.last_probe.trace.h, direct.h, atol=2e-5)
+    w.timeline_bar.train_button.click()  # train on from step 800
+    qtbot.waitUntil(lambda: w.latest is not None and w.latest.updates == 800, timeout=30_000)
+    for k, v in old.items():
+        np.testing.assert_array_equal(w.latest.weights[k], v)
+    assert w.timeline_bar.live and not w.curves._marks[0].isVisible()
+    w.close()
