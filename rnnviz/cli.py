@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from rnnviz.cli_trace import add_trace_parser
+
     p = _Parser(
         prog="rnnviz",
         description="See inside recurrent neural networks. "
@@ -101,24 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="end with one JSON line of final figures")
     t.set_defaults(func=cmd_train)
 
-    r = sub.add_parser("trace", help="print every internal of a model on a text")
-    r.add_argument("model")
-    r.add_argument("--text", required=True)
-    r.add_argument("--target", help="token whose -log p at the target step is differentiated")
-    r.add_argument("--target-step", type=int, help="default: the last step")
-    r.add_argument(
-        "--unknown",
-        choices=("error", "unk"),
-        default="error",
-        help="tokens outside the vocabulary: refuse (default) or trace as <unk>",
-    )
-    r.add_argument("--json", action="store_true", help="print the trace as JSON (see README)")
-    r.add_argument(
-        "--attribution",
-        action="store_true",
-        help='also each input\'s ||d log p(target) / dx_t||^2 (JSON: "attribution"; table: a column)',
-    )
-    r.set_defaults(func=cmd_trace)
+    add_trace_parser(sub)
 
     g = sub.add_parser("generate", help="continue a prompt by sampling from a model")
     g.add_argument("model")
@@ -326,52 +311,6 @@ def _tokens(vocab, text: str, unknown: str, what: str) -> list[str]:
         except RnnvizError as exc:
             raise type(exc)(f"{exc} (--unknown unk traces them as <unk>)") from None
     return tokens
-
-
-def cmd_trace(a) -> int:
-    from rnnviz.core.trace import trace
-
-    ck, w = _load(a.model)
-    vocab = ck.vocab
-    tokens = _tokens(vocab, a.text, a.unknown, "--text")
-    target_id = None
-    if a.target is not None:
-        if a.target not in vocab.stoi:
-            raise ConfigError(f"--target not in the vocabulary: {a.target!r}")
-        target_id = vocab.stoi[a.target]
-    tr = trace(
-        w,
-        vocab.ids(tokens),
-        tokens=tokens,
-        vocab=vocab.tokens,
-        level=vocab.level,
-        target_step=a.target_step,
-        target_id=target_id,
-    )
-    if a.json:
-        json.dump(tr.to_json(attribution=a.attribution), sys.stdout, separators=(",", ":"))
-        sys.stdout.write("\n")
-    else:
-        print(format_trace(tr, a.attribution))
-    return 0
-
-
-def format_trace(tr, attribution: bool = False) -> str:
-    """A readable table: each step's token, top-3 next tokens and ||dL/dh|| per layer (and the
-    attribution of each input)."""
-    lines = [
-        f"{tr.cfg.arch} {tr.cfg.layers}x{tr.cfg.hidden}, gradient of -log p({tr.vocab[tr.target_id]!r}) "
-        f"at step {tr.target_step}",
-        f"{'step':>4}  {'token':<10} {'top next tokens':<40} ||dL/dh|| per layer"
-        + ("  ||dL/dx||^2" if attribution else ""),
-    ]
-    for t, tok in enumerate(tr.tokens):
-        top = tr.probs[t].argsort()[::-1][:3]
-        preds = "  ".join(f"{tr.vocab[i]!r} {tr.probs[t, i]:.2f}" for i in top)
-        grads = " ".join(f"{g:.2e}" for g in tr.grad_h[:, t])
-        extra = f"  {tr.attribution[t]:.2e}" if attribution else ""
-        lines.append(f"{t:>4}  {tok!r:<10} {preds:<40} {grads}{extra}")
-    return "\n".join(lines)
 
 
 def cmd_generate(a) -> int:
