@@ -327,11 +327,17 @@ def test_an_error_in_training_is_a_dialog_and_the_app_lives(qtbot, qapp):
 def test_the_training_process_dying_is_a_dialog_and_the_app_lives(qtbot, window):
     window.worker.play()
     qtbot.waitUntil(lambda: window.controls.play.isChecked(), timeout=10_000)
-    window.host.process.process.kill()
+    dead = window.host.process.process
+    dead.kill()
     qtbot.waitUntil(lambda: window.last_dialog is not None, timeout=10_000)
     assert "the training process has ended unexpectedly" in window.last_dialog.text()
     window.typing.editor.setPlainText("still here")
     assert "".join(window.last_probe.trace.tokens) == "still here"
+    window._on_reset()  # a new training process, at once (not a wait for the dead one)
+    assert window.host.process.process is not dead and window.host.process.process.poll() is None
+    qtbot.waitUntil(lambda: window.latest is not None and window.latest.updates == 0, timeout=30_000)
+    window.worker.step_once(2)
+    qtbot.waitUntil(lambda: window.latest.updates == 2, timeout=30_000)
 
 
 def test_closing_while_a_corpus_loads_is_quick(qtbot, window, tmp_path):

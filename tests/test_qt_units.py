@@ -2,6 +2,8 @@
 trajectory, interventions with their banner, the input attribution under the typed text and the
 training timeline, each against a direct computation."""
 
+import html
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -90,6 +92,12 @@ def test_an_intervention_changes_everything_typed_until_cleared(qtbot):
     assert (tr.h[0, :, 5] == 0).all() and not np.allclose(tr.probs, before.probs)
     ref = trace(w.probe.weights, tr.ids, interventions=(Intervention(0, "h", 0.0, (5,)),))
     np.testing.assert_allclose(tr.grad_h, ref.grad_h)
+    # the continuation is drawn from the changed network too
+    iv5 = (Intervention(0, "h", 0.0, (5,)),)
+    more = sample(w.probe.weights, tr.ids, w.typing.cont_len.value(), w.typing.temperature.value(), seed=0,
+                  state=ref.final_state(), interventions=iv5)  # fmt: skip
+    joined = "".join(w.latest.vocab.tokens[i] for i in more)
+    assert html.escape(joined) in w.typing.continuation.text()
     w.units.intervention_requested.emit(Intervention(0, "f", 1.0))  # and the forget gate held open
     assert "f forced to 1" in w.banner_text.text() and (w.last_probe.trace.gates["f"][0] == 1).all()
     # the samples come from the changed network

@@ -102,3 +102,14 @@ def test_quit_ends_the_process_even_mid_training(proc):
     t0 = time.monotonic()
     proc.close(timeout=5.0)
     assert proc.process.poll() is not None and time.monotonic() - t0 < 5.0
+
+
+def test_a_start_replaced_or_cancelled_before_it_is_built_is_never_built(proc):
+    proc.send("start", 1, spec(), 2, 0)  # read in one go with the next two: never built
+    proc.send("start", 2, spec(), 2, 0)
+    proc.send("cancel", 2)
+    proc.send("start", 3, spec(), 2, 0)
+    got = reports_until(proc, lambda g: any(n == 3 and k == "snapshot" for n, k, _ in g))
+    kinds = [(n, k) for n, k, _ in got]
+    assert (1, "finished") in kinds and (2, "finished") in kinds
+    assert (1, "started") not in kinds and (2, "started") not in kinds and (3, "started") in kinds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -59,13 +60,17 @@ def tokenize(text: str, level: str) -> list[str]:
     raise CorpusError(f"unknown level {level!r}: choose char or word")
 
 
-def token_spans(text: str, level: str) -> np.ndarray:
-    """(N, 2) where each token of a normalised text starts and ends in it (as tokenize splits it)."""
+def token_spans(text: str, level: str, limit: int | None = None) -> np.ndarray:
+    """(N, 2) where each token of a normalised text starts and ends in it (as tokenize splits it);
+    the first `limit` tokens only, if given."""
     if level == "char":
-        starts = np.arange(len(text))
+        starts = np.arange(len(text) if limit is None else min(limit, len(text)))
         return np.stack([starts, starts + 1], axis=1)
     if level == "word":
-        return np.array([m.span() for m in _WORD_RE.finditer(text)], dtype=np.int64).reshape(-1, 2)
+        spans = (m.span() for m in _WORD_RE.finditer(text))
+        if limit is not None:
+            spans = itertools.islice(spans, limit)
+        return np.array(list(spans), dtype=np.int64).reshape(-1, 2)
     raise CorpusError(f"unknown level {level!r}: choose char or word")
 
 

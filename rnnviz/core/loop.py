@@ -176,7 +176,7 @@ class TrainLoop(LoopControl):
         self._last_monitor, self._figures_at = time.perf_counter(), self.trainer.updates
         try:
             self.emit("figures", self.monitor(self.trainer, self.seconds))
-        except RnnvizError as exc:
+        except Exception as exc:  # noqa: BLE001 - figures are a report: training goes on without them
             self.emit("notice", f"no preset figures: {exc}")
 
     def _next_command(self) -> tuple[bool, bool, dict, bool]:
@@ -207,6 +207,8 @@ class TrainLoop(LoopControl):
                 self._snapshot(fresh=True)
         except RnnvizError as exc:
             self.emit("failed", str(exc))
+        except Exception as exc:  # noqa: BLE001 - reported, never ends the loop
+            self.emit("failed", f"the settings could not be applied: {type(exc).__name__}: {exc}")
         self.emit("config", tr.cfg)
 
     def _watch_nonfinite(self, m) -> None:

@@ -96,12 +96,12 @@ class TextProbe:
         window = self.window if isinstance(self.window, int) else None
         if self.window == "word":  # a last-letter model completes one word with one letter
             length = min(length, 1)
-        if window is None and np.array_equal(self.tracer.ids, tr.ids):  # from the kept forward pass
-            ids = self.tracer.sample(length, temperature, seed)
-        else:
-            ids = sample(
-                self.weights, tr.ids, length, temperature, seed, state=tr.final_state(), window=window
-            )
+        if window is None and not self.interventions and np.array_equal(self.tracer.ids, tr.ids):
+            ids = self.tracer.sample(length, temperature, seed)  # from the kept forward pass
+        else:  # the explicit replay: windows, and the network as the interventions change it
+            state, iv = tr.final_state(), self.interventions
+            ids = sample(self.weights, tr.ids, length, temperature, seed, state=state, window=window,
+                         interventions=iv)  # fmt: skip
         last = [probe.trace.tokens[-1]]
         joined = detokenize(last + [self.vocab.tokens[i] for i in ids], self.vocab.level)
         return joined[len(detokenize(last, self.vocab.level)) :]

@@ -7,7 +7,7 @@ torch), answers "started" or "start_failed" (and keeps the previous session goin
 then runs a TrainLoop (core.loop) whose reports come back over a pipe, tagged with the session's
 number. Commands go in over another pipe and are read between steps. The child runs one torch
 thread at a lower priority than the window (a busy window slows training a little; training
-never makes typing stutter). No Qt here: qt.remote_worker relays the reports as Qt signals.
+never makes typing stutter). No Qt here: qt.training_hosts relays the reports as Qt signals.
 """
 
 from __future__ import annotations
@@ -118,6 +118,7 @@ class _Server:
         self.loop: TrainLoop | None = None
         self.session = 0
         self.pending: tuple[int, TrainLoop] | None = None  # built, waiting for the current one to end
+        self.requested: tuple[int, tuple] | None = None  # a start read, built once the commands are read
         self.quitting = False
         self._sent_weights = None
 
@@ -139,17 +140,27 @@ class _Server:
                 continue
             self.session, self.loop = self.pending
             self.pending = None
-            self.loop.run(poll=self._poll)
+            try:
+                self.loop.run(poll=self._poll)
+            except Exception as exc:  # noqa: BLE001 - a bug must not end the process: say so, go on
+                self.send(self.session, "failed", f"training stopped: {type(exc).__name__}: {exc}")
+                self.send(self.session, "finished")
             self.loop = None
 
     def _poll(self, timeout: float | None) -> None:
-        """Carry out every command waiting; wait up to `timeout` s (None: forever) for the first."""
+        """Carry out every command waiting; wait up to `timeout` s (None: forever) for the first.
+        A start is carried out once every command waiting has been read: a later start, or the
+        app's cancel, replaces it before anything is built."""
         try:
             while self.commands.poll(timeout):
                 self._dispatch(*self.commands.recv())
                 timeout = 0
         except (EOFError, OSError):  # the app has gone
             self._quit()
+            return
+        if self.requested is not None and not self.quitting:
+            (session, args), self.requested = self.requested, None
+            self._start(session, *args)
 
     def _quit(self) -> None:
         self.quitting = True
@@ -161,8 +172,21 @@ class _Server:
             self._quit()
             return
         if kind == "start":
-            self._start(session, *args)
+            if self.requested is not None:  # never built: a later start replaces it
+                self.send(self.requested[0], "finished")
+            self.requested = (session, args)
             return
+        if kind == "cancel":  # the app gave up waiting for this start
+            if self.requested is not None and self.requested[0] == session:
+                self.requested = None
+                self.send(session, "finished")
+            elif self.pending is not None and self.pending[0] == session:
+                self.pending = None
+                self.send(session, "finished")
+            kind = "stop"
+        if self.requested is not None and self.requested[0] == session:  # a command for it: build it now
+            (_, start_args), self.requested = self.requested, None
+            self._start(session, *start_args)
         loop = self._loop_of(session)
         if loop is None:
             return  # for a session that has ended (or never started)

@@ -101,7 +101,3 @@ def new_spec(corpus: Corpus, model_of, cfg: TrainConfig, device: str = "auto") -
 
 def trainer_from_checkpoint(path: str, fallback_corpus: str, device: str = "auto"):
     return spec_from_checkpoint(path, fallback_corpus, device).build()
-
-
-def new_trainer(corpus: Corpus, model_of, cfg: TrainConfig, device: str = "auto"):
-    return new_spec(corpus, model_of, cfg, device).build()

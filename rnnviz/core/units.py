@@ -68,7 +68,7 @@ def corpus_states(
             if c is not None:
                 c[n, at : at + len(f["h"])] = f["c"]
         state = final_state(fwd)
-    spans = token_spans(text, level)[: len(ids)]
+    spans = token_spans(text, level, len(ids))
     return States(h, c, text, spans, level)
 
 

@@ -33,11 +33,12 @@ class _Job:
     corpus: Corpus
     step: int
     limit: int
+    generation: int  # results of an older generation (an earlier session) are dropped
 
 
 class _Reader(QObject):
-    done = Signal(object)  # Analysis
-    failed = Signal(str)
+    done = Signal(object, int)  # Analysis, its generation
+    failed = Signal(str, int)
 
     def __init__(self):
         super().__init__()
@@ -50,12 +51,12 @@ class _Reader(QObject):
             states = corpus_states(job.weights, c.text, c.ids, c.level, job.limit, self.stopping.is_set)
             pca = tuple(fit_pca(states.h[n]) for n in range(states.h.shape[0]))
         except RnnvizError as exc:
-            self.failed.emit(str(exc))
+            self.failed.emit(str(exc), job.generation)
             return
-        except (ValueError, FloatingPointError) as exc:  # e.g. diverged weights
-            self.failed.emit(f"the corpus could not be read: {exc}")
+        except Exception as exc:  # noqa: BLE001 - e.g. diverged weights, memory: said, never fatal
+            self.failed.emit(f"the corpus could not be read: {type(exc).__name__}: {exc}", job.generation)
             return
-        self.done.emit(Analysis(states, pca, job.step, c.name))
+        self.done.emit(Analysis(states, pca, job.step, c.name), job.generation)
 
 
 class CorpusAnalysis(QObject):
@@ -65,7 +66,7 @@ class CorpusAnalysis(QObject):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.busy, self._waiting = False, None
+        self.busy, self._waiting, self.generation = False, None, 0
         self.thread = QThread()
         self.thread.setObjectName("rnnviz-corpus-analysis")
         self._reader = _Reader()
@@ -76,28 +77,37 @@ class CorpusAnalysis(QObject):
         self.thread.start()
 
     def request(self, weights: TraceWeights, corpus: Corpus, step: int, limit: int = GUI_POSITIONS) -> None:
-        job = _Job(weights, corpus, step, limit)
+        self._run(_Job(weights, corpus, step, limit, self.generation))
+
+    def reset(self) -> None:
+        """A new session: what is being read, or waits to be, belongs to the old one."""
+        self.generation += 1
+        self._waiting = None
+
+    def _run(self, job: _Job) -> None:
         if self.busy:
             self._waiting = job
             return
         self.busy = True
         self._start.emit(job)
 
-    @Slot(object)
-    def _on_done(self, analysis: Analysis) -> None:
+    @Slot(object, int)
+    def _on_done(self, analysis: Analysis, generation: int) -> None:
         self._next()
-        self.ready.emit(analysis)
+        if generation == self.generation:
+            self.ready.emit(analysis)
 
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
+    @Slot(str, int)
+    def _on_failed(self, message: str, generation: int) -> None:
         self._next()
-        self.failed.emit(message)
+        if generation == self.generation:
+            self.failed.emit(message)
 
     def _next(self) -> None:
         self.busy, job = False, self._waiting
         self._waiting = None
         if job is not None:
-            self.request(job.weights, job.corpus, job.step, job.limit)
+            self._run(job)
 
     def stop(self) -> None:
         """End the thread (a reading under way stops at its next chunk of the corpus)."""

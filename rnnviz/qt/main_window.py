@@ -1,4 +1,5 @@
-"""MainWindow: wiring and layout. Training runs on a TrainerThread; views render what arrives.
+"""MainWindow: wiring and layout. Training runs in a training process (qt.training_hosts); views
+render what arrives.
 
 Data flow: TrainWorker -> snapshot_ready -> _on_snapshot (keep the latest, queue metrics) ->
 _on_frame (every 25 ms, only when something changed) -> views. Typed text -> TextProbe -> views.
@@ -283,10 +284,14 @@ class MainWindow(SessionActions, UnitActions, FileActions, TypedTextActions, Pre
     def restore_good(self) -> None:
         if self.worker is None:
             return
-        lr = self.worker.trainer.cfg.lr * 0.1
         self.worker.apply(restore=True)
-        self.controls.show_lr(lr)
-        self.statusBar().showMessage(f"Restored the last good weights; learning rate now {lr:g}", 8000)
+        self.statusBar().showMessage("Restoring the last good weights, with a 10x lower learning rate", 8000)
+
+    @Slot(object)
+    def _on_config(self, cfg) -> None:
+        """The training settings as the session applied them (a refused or restored learning rate)."""
+        if self._from_current():
+            self.controls.show_lr(cfg.lr)
 
     def _on_frame(self) -> None:
         """At most one heavy thing a frame: the curves, or the typed text re-traced with new weights

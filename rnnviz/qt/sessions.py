@@ -66,6 +66,7 @@ class SessionActions:
         worker.notice.connect(self._on_notice)
         worker.running_changed.connect(self._on_running)
         worker.figures_ready.connect(self._on_figures)
+        worker.config_changed.connect(self._on_config)
         if not wait:
             worker.started.connect(self._on_started)
             worker.start_failed.connect(self._on_start_failed)
@@ -82,6 +83,7 @@ class SessionActions:
         self.model_path = model_path
         self.latest = None
         self.probe.clear()  # nothing of the previous model is traced from here on
+        self._retrace()
         for view in (self.curves, self.gradnorms):
             view.clear()
         self.samples.last_step = None

@@ -107,9 +107,6 @@ class TimelineBar(QWidget):
         self.train_button.setEnabled(not self.live)
         self._show_label()
 
-    def go_live(self) -> None:
-        self.slider.setValue(self.slider.maximum())
-
     def _on_slider(self, k: int) -> None:
         self.train_button.setEnabled(not self.live)
         self._show_label()

@@ -114,13 +114,13 @@ class _Relay(QObject):
 
     gone = Signal()  # the process has ended (closed, or died)
 
-    def __init__(self, host: ProcessHost):
+    def __init__(self, host: ProcessHost, process: TrainerProcess):
         super().__init__()
-        self.host = host
+        self.host, self.process = host, process
 
     @Slot()
     def run(self) -> None:
-        conn = self.host.process.reports
+        conn = self.process.reports
         while True:
             try:
                 number, kind, payload = conn.recv()
@@ -131,11 +131,15 @@ class _Relay(QObject):
                 worker.receive(kind, payload)
                 if worker.ended:
                     self.host.sessions.pop(number, None)
+        self.host.dead = True  # the next session starts a new process
         for worker in list(self.host.sessions.values()):  # unexpected end: tell whoever waits
             worker.error = worker.error or "the training process has stopped"
             worker.answered.set()
             if not self.host.closing:
-                worker.failed.emit("training stopped: the training process has ended unexpectedly")
+                worker.failed.emit(
+                    "training stopped: the training process has ended unexpectedly (Reset starts a new one)"
+                )
+        self.host.sessions.clear()
         self.gone.emit()
 
 
@@ -144,11 +148,14 @@ class ProcessHost(QObject):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.process = TrainerProcess()
         self.sessions: dict[int, RemoteTrainWorker] = {}
         self.closing = False
         self._count = 0
-        self._relay = _Relay(self)
+        self._spawn()
+
+    def _spawn(self) -> None:
+        self.process, self.dead = TrainerProcess(), False
+        self._relay = _Relay(self, self.process)
         self._thread = QThread()
         self._thread.setObjectName("rnnviz-trainer-relay")
         self._relay.moveToThread(self._thread)
@@ -156,7 +163,16 @@ class ProcessHost(QObject):
         self._relay.gone.connect(self._thread.quit)
         self._thread.start()
 
+    def _end_process(self, timeout: float) -> None:
+        self.process.close(timeout)
+        self._thread.quit()
+        self._thread.wait(2000)
+        self.process.reports.close()
+
     def session(self, spec: TrainerSpec, eval_every: int = 100, budget: int = 0) -> RemoteTrainWorker:
+        if self.dead:  # the last one died (it said so): a new training process
+            self._end_process(0.5)
+            self._spawn()
         self._count += 1
         worker = RemoteTrainWorker(self, self._count, spec, eval_every, budget)
         self.sessions[self._count] = worker
@@ -169,6 +185,7 @@ class ProcessHost(QObject):
         if wait is None:
             return
         if not worker.answered.wait(wait):
+            worker._send("cancel")  # built later, it would replace the session that goes on
             raise RnnvizError(f"the training process did not answer within {wait:.0f} s")
         if worker.error is not None:
             raise ConfigError(worker.error)
@@ -182,9 +199,7 @@ class ProcessHost(QObject):
 
     def close(self, timeout: float = 1.5) -> None:
         self.closing = True
-        self.process.close(timeout)
-        self._thread.quit()
-        self._thread.wait(2000)
+        self._end_process(timeout)
 
 
 class ThreadHost:

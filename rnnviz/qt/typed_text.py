@@ -15,7 +15,8 @@ class TypedTextActions:
     """Mixed into MainWindow (uses its probe, typing panel, internals, samples and latest)."""
 
     def _retrace(self, *_args) -> None:
-        probe = self.probe.run(self.typing.editor.toPlainText(), self.typing.target_token())
+        self._typed = self.typing.editor.toPlainText()  # read once a keystroke (it may be megabytes)
+        probe = self.probe.run(self._typed, self.typing.target_token())
         self.last_probe = probe
         tr = probe.trace
         if tr is not None and not np.isfinite(tr.probs).all():
@@ -52,7 +53,8 @@ class TypedTextActions:
         except RnnvizError as exc:
             t.continuation.setText(str(exc))
             return
-        t.show_continuation(t.editor.toPlainText(), more)
+        typed = getattr(self, "_typed", None)
+        t.show_continuation(t.editor.toPlainText() if typed is None else typed, more)
 
     @Slot(int)
     def show_step(self, t: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from rnnviz.core.errors import RnnvizError
+from rnnviz.core.intervene import layer_edits
 from rnnviz.core.session import TrainerSpec
 from rnnviz.qt.analysis import CorpusAnalysis
 from rnnviz.qt.timeline import Timeline, TimelineBar
@@ -62,6 +63,7 @@ class UnitActions:
         self.timeline.clear()
         self.pinned = None
         self.timeline_bar.refresh()
+        self.analysis.reset()
         self.units.set_model(trainer.model_cfg)
         self.trajectory.set_analysis(None)
         self._read_when_shown = True
@@ -101,11 +103,8 @@ class UnitActions:
         trainer = self.worker.trainer if self.worker else None
         if trainer is None:
             return
-        try:
-            iv.check(trainer.model_cfg)
-            from rnnviz.core.intervene import layer_edits
-
-            layer_edits([*self.interventions, iv], trainer.model_cfg)  # refuses a contradiction
+        try:  # checks each one, and refuses a contradiction
+            layer_edits([*self.interventions, iv], trainer.model_cfg)
         except RnnvizError as exc:
             self._warn(str(exc), dialog=True)
             return

@@ -1,7 +1,7 @@
 """TrainWorker: a TrainLoop (core.loop) on its own QThread, its reports as Qt signals.
 
 This is training inside the app's process, used by the noisy-sine window and by tests that reach
-into the trainer; the main window trains in a child process instead (qt.remote_worker), behind
+into the trainer; the main window trains in a child process instead (qt.training_hosts), behind
 the same signals and controls. Control calls (play, pause, step, settings, stop) are plain
 thread-safe methods: they set flags that the loop reads between steps (a queued slot would never
 run while the loop occupies the thread's event loop).

@@ -63,7 +63,13 @@ class TrajectoryView(QWidget):
         self._redraw()
 
     def set_trace(self, tr: Trace | None) -> None:
+        """The typed text's path (drawn when shown: showEvent draws the latest)."""
         self.trace = tr
+        if self.isVisible():
+            self._draw_path()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
         self._draw_path()
 
     def _redraw(self, *_args) -> None:
