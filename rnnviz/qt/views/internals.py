@@ -34,12 +34,14 @@ GATE_TITLES = {
     "n": "candidate n",
 }
 TANH_GATES = ("g", "n")
+GATE_MIN_HEIGHT = 95  # px: a gate heatmap, with its title and token labels
+INSIDE_MIN_HEIGHT = 500  # px: below this (a 1366x768 screen) the views scroll
 STATE_MIN_HEIGHT = (
     140  # px per state heatmap; more layers scroll  # in [-1, 1]; the others are sigmoids in [0, 1]
 )
 
 
-HINT = "Hover for exact values; click a step to select it, a unit of h or c to see it in Units."
+HINT = "Hover for exact values; click a step to select it (a unit of h or c: see the Units tab)."
 
 
 class InternalsView(QWidget):
@@ -73,6 +75,7 @@ class InternalsView(QWidget):
         self.gates_grid.setSpacing(2)
         gates_lay.addLayout(self.gates_grid, 1)
         self.grads = GradientBars()
+        self.grads.glw.setMinimumHeight(GATE_MIN_HEIGHT + 10)
         self.grads.step_clicked.connect(self.step_clicked)
         self.grads.hovered.connect(self._on_hovered)
         self.readout = readout_label()
@@ -81,13 +84,22 @@ class InternalsView(QWidget):
         states_scroll.setWidget(self.states)
         states_scroll.setWidgetResizable(True)
         states_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        states_scroll.setMinimumHeight(130)  # never squeezed away by the gates
         split = QSplitter(Qt.Orientation.Vertical)
         for w in (states_scroll, self.gates, self.grads):
             split.addWidget(w)
-        split.setSizes([240, 300, 160])
+        split.setSizes([300, 220, 150])
+        for k, stretch in enumerate((2, 3, 1)):  # the four gates share their part
+            split.setStretchFactor(k, stretch)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(split, 1)
+        split.setMinimumHeight(INSIDE_MIN_HEIGHT)
+        page = QScrollArea()  # a small screen scrolls the views rather than crushing them
+        page.setWidget(split)
+        page.setWidgetResizable(True)
+        page.setFrameShape(QScrollArea.Shape.NoFrame)
+        page.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        lay.addWidget(page, 1)
         lay.addWidget(self.readout)
 
     def _heatmap(self, title, value, cmap, levels) -> SequenceHeatmap:
@@ -131,6 +143,7 @@ class InternalsView(QWidget):
             m = self._heatmap(
                 GATE_TITLES[g], g, SIGNED_CMAP if tanh else UNIT_CMAP, (-1.0, 1.0) if tanh else (0.0, 1.0)
             )
+            m.glw.setMinimumHeight(GATE_MIN_HEIGHT)
             self.gates_grid.addWidget(m, k // 2, k % 2)
             self.gate_maps[g] = m
         self.layer_box.blockSignals(True)
