@@ -1,7 +1,12 @@
 import os
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The app's settings (QSettings) in a file of the tests' own: never the user's; the tour already seen.
+os.environ.setdefault(
+    "RNNVIZ_SETTINGS", os.path.join(tempfile.mkdtemp(prefix="rnnviz-settings-"), "rnnviz.ini")
+)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -9,6 +14,17 @@ import torch  # noqa: E402
 
 from rnnviz.core.corpus import Corpus  # noqa: E402
 from rnnviz.core.model import CharRNN, ModelConfig  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Each test starts from no remembered settings (layout, recent files, looks), the tour seen."""
+    from rnnviz.qt.settings import app_settings, put
+
+    app_settings().clear()
+    put("tour/done", True)
+    yield
+
 
 TEXT = "hello world. hello there, world! (nested (brackets)) help the helper home.\n" * 6
 

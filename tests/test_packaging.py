@@ -33,6 +33,8 @@ def test_wheel_carries_assets_and_entry_point(tmp_path):
         z.extractall(tmp_path / "site")
     for corpus in ("story", "fable", "words", "brackets"):
         assert f"rnnviz/assets/corpora/{corpus}.txt" in names
+    for asset in ("models/default.safetensors", "icons/rnnviz.svg", "rnnviz.desktop"):
+        assert f"rnnviz/assets/{asset}" in names
     code = (
         "from rnnviz.core.corpus import assets_dir, load_corpus; import rnnviz; "
         "print(assets_dir()); print(rnnviz.__file__); load_corpus('builtin:story')"
@@ -51,3 +53,11 @@ def test_wheel_carries_assets_and_entry_point(tmp_path):
     ).stdout.split()
     assert out[0] == str(tmp_path / "site" / "rnnviz" / "assets")
     assert out[1].startswith(str(tmp_path / "site"))
+    version = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path / 'site')!r}); "
+         "sys.argv = ['rnnviz', '--version']; from rnnviz.__main__ import *"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    import rnnviz
+
+    assert version.returncode == 0 and version.stdout.strip() == f"rnnviz {rnnviz.__version__}"

@@ -113,3 +113,20 @@ def test_word_ticks_leave_room_for_words():
     words = ["counted", "the", "ships", "and", "stars"] * 8
     assert len(token_ticks(words, None, 400)) <= 400 // (7 * 7)
     assert len(token_ticks(list("abcdefgh") * 5, None, 440)) == 40
+
+
+def test_a_short_heatmap_labels_only_the_ends_of_its_axes(qtbot):
+    m = SequenceHeatmap("i", "i", "viridis", (0.0, 1.0))
+    qtbot.addWidget(m)
+    m.set_data(np.random.default_rng(0).random((5, 128)), list("hello"))
+    m.resize(400, 300)
+    m.show()
+    qtbot.waitUntil(lambda: m.plot.vb.height() > 150)
+    assert len(m.colorbar.axis._tickLevels[0]) == 3 and m.plot.getAxis("left")._tickLevels is None
+    m.resize(400, 90)  # a gate heatmap in a short window: 0, 50 and 100 ran together
+    qtbot.waitUntil(lambda: m._short)
+    assert [label for _, label in m.colorbar.axis._tickLevels[0]] == ["0", "1"]
+    assert m.plot.getAxis("left")._tickLevels == [[(0.5, "0"), (127.5, "127")], []]
+    m.resize(400, 300)
+    qtbot.waitUntil(lambda: not m._short)
+    assert m.plot.getAxis("left")._tickLevels is None

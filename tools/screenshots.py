@@ -7,10 +7,13 @@ after ~150 steps; the neuron finder and the state trajectory on the nested brack
 """
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Settings of its own (no tour, no remembered layout of the user's): the same pictures every time.
+os.environ["RNNVIZ_SETTINGS"] = os.path.join(tempfile.mkdtemp(prefix="rnnviz-shots-"), "rnnviz.ini")
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -72,6 +75,46 @@ def shoot_presets(app: QApplication, w) -> None:
     sw.close()
 
 
+def with_dialogs(window, *dialogs):
+    """The window's picture with its dialogs drawn where they stand on it (a grab shows none)."""
+    from PySide6.QtGui import QPainter
+
+    image = window.grab().toImage()
+    p = QPainter(image)
+    for d in dialogs:
+        at = window.mapFromGlobal(d.frameGeometry().topLeft())
+        p.drawPixmap(at, d.grab())
+    p.end()
+    return image
+
+
+def shoot_help(app: QApplication, w) -> None:
+    """The tour's third step, a view's "?" explanation, and the window in the dark theme."""
+    from rnnviz.qt import help as helptext
+    from rnnviz.qt.theme import apply_theme
+
+    w.start_tour()
+    pump(app, 0.3)
+    w.tour.show_step(2)
+    pump(app, 0.5)
+    with_dialogs(w, w.tour).save(str(OUT / "tour.png"))
+    print(f"wrote {OUT / 'tour.png'}")
+    w.tour.close()
+    box = helptext.explain(w, "inside")
+    pump(app, 0.5)
+    box.move(w.mapToGlobal(w.rect().center()) - box.rect().center())
+    pump(app, 0.3)
+    with_dialogs(w, box).save(str(OUT / "help.png"))
+    print(f"wrote {OUT / 'help.png'}")
+    box.close()
+    apply_theme("Dark")
+    pump(app, 1.0)
+    w.grab().save(str(OUT / "dark.png"))
+    print(f"wrote {OUT / 'dark.png'}")
+    apply_theme("System")
+    pump(app, 0.5)
+
+
 def shoot_units(app: QApplication) -> None:
     """The neuron finder on the nested brackets (an LSTM of 32 units trained for 500 steps): the
     units ranked by their correlation with the bracket depth, the top one over the corpus; then
@@ -125,6 +168,7 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     w.grab().save(str(OUT / "main-window.png"))
     print(f"wrote {OUT / 'main-window.png'}")
+    shoot_help(app, w)
     shoot_presets(app, w)
     shoot_lab(app, w)
     w.close()

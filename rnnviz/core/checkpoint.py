@@ -47,6 +47,18 @@ def save_checkpoint(
     extra: dict | None = None,
 ) -> None:
     """Write atomically: on any failure the previous file at `path` is left as it was."""
+    write_atomic(Path(path), checkpoint_bytes(model_cfg, vocab, weights, train, steps, extra))
+
+
+def checkpoint_bytes(
+    model_cfg: ModelConfig,
+    vocab: Vocab | None,
+    weights: dict[str, np.ndarray],
+    train: dict | None = None,
+    steps: int = 0,
+    extra: dict | None = None,
+) -> bytes:
+    """The checkpoint file's contents (see README, "Checkpoint format")."""
     meta = {
         "format": FORMAT,
         "rnnviz_version": __version__,
@@ -64,8 +76,7 @@ def save_checkpoint(
         **(extra or {}),
     }
     tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
-    blob = st_save(tensors, metadata={META_KEY: json.dumps(meta)})
-    write_atomic(Path(path), blob)
+    return st_save(tensors, metadata={META_KEY: json.dumps(meta)})
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -86,7 +86,10 @@ def corpus_for(ck: Checkpoint, fallback: str) -> tuple[Corpus | Series, str | No
 
 def spec_from_checkpoint(path: str, fallback_corpus: str, device: str = "auto") -> TrainerSpec:
     """A saved model, to go on training where it stopped (on its own corpus if it can be found)."""
-    ck = load_checkpoint(path)
+    return spec_from(load_checkpoint(path), fallback_corpus, device)
+
+
+def spec_from(ck: Checkpoint, fallback_corpus: str, device: str = "auto") -> TrainerSpec:
     corpus, note = corpus_for(ck, fallback_corpus)
     return TrainerSpec(
         corpus, ck.model_cfg, train_config_from(ck.train), ck.weights, ck.steps, device,

@@ -1,20 +1,26 @@
-"""The application: QApplication, pyqtgraph settings, the main window, a clean exit."""
+"""The application: QApplication, its looks (qt.theme) and icon, the main window, a clean exit."""
 
 from __future__ import annotations
 
 import os
 import sys
 
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
+from rnnviz.qt.theme import app_icon, apply_saved_looks, remember_system_look
 from rnnviz.qt.views.common import configure_pyqtgraph
 
 
 def run(model: str | None = None, corpus: str | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("rnnviz")
+    remember_system_look()  # before anything changes it: the "System" theme
+    app.setApplicationName("rnnviz")  # also the X11 window class, as the .desktop file expects
     app.setOrganizationName("rnnviz")
+    QGuiApplication.setDesktopFileName("rnnviz")  # Wayland's app id: docks find rnnviz.desktop
+    app.setWindowIcon(app_icon())
     configure_pyqtgraph()
+    apply_saved_looks()  # the theme and colour maps chosen last time
     from rnnviz.qt.main_window import MainWindow
 
     window = MainWindow(model=model, corpus=corpus)

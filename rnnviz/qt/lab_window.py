@@ -33,7 +33,7 @@ from rnnviz.core.model import MAX_LAYERS
 from rnnviz.core.train import TrainConfig
 from rnnviz.qt.lab_readouts import COLOURS, NAMES, PCT, LabReadouts
 from rnnviz.qt.lab_worker import MEASURE_EVERY, LabWorker
-from rnnviz.qt.views.common import LogAxis, on_hover, readout_label
+from rnnviz.qt.views.common import LogAxis, foreground, legend_brush, on_hover, readout_label
 from rnnviz.qt.views.curves import set_curve
 from rnnviz.qt.views.history import EVENT_CAP, History
 from rnnviz.qt.worker import TrainerThread
@@ -205,7 +205,7 @@ class LabWindow(LabReadouts, QMainWindow):
         self.horizons = {a: History() for a in ARCHS}
         self.clipped = {a: deque(maxlen=EVENT_CAP) for a in ARCHS}  # (step, loss) of clipped steps
         # bottom left: the loss starts high and falls; it only rises (top right) when gradients explode
-        p["loss"].addLegend(offset=(6, -6), labelTextSize="8pt", brush=(255, 255, 255, 170), colCount=2)
+        p["loss"].addLegend(offset=(6, -6), labelTextSize="8pt", brush=legend_brush(170), colCount=2)
         self.loss_curves = {a: p["loss"].plot(pen=_pen(a, 1.5), name=NAMES[a]) for a in ARCHS}
         self.clip_marks = {
             a: p["loss"].plot(pen=None, symbol="x", symbolSize=6, symbolPen=_pen(a, 1.5)) for a in ARCHS
@@ -220,7 +220,7 @@ class LabWindow(LabReadouts, QMainWindow):
         self.cell_curve = p["sigma"].plot(pen=_pen("lstm", 2, dashed=True))
         pen, opts = (
             pg.mkPen("#777", width=1.5, style=Qt.PenStyle.DashLine),
-            {"position": 0.02, "anchors": [(0, 1), (0, 1)], "color": "#333"},
+            {"position": 0.02, "anchors": [(0, 1), (0, 1)], "color": foreground()},
         )
         self.unit_line = pg.InfiniteLine(0.0, 0, pen, label=UNIT_LABEL, labelOpts=opts)  # at log10(1) = 0
         p["sigma"].addItem(self.unit_line)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QMainWindow,
@@ -28,10 +27,13 @@ from rnnviz.core.probe import Probe, TextProbe
 from rnnviz.core.snapshot import Snapshot
 from rnnviz.qt.controls import ControlsPanel
 from rnnviz.qt.file_actions import FileActions
+from rnnviz.qt.help_actions import HelpActions
 from rnnviz.qt.loader import CorpusOpener
+from rnnviz.qt.menus import MenuActions
 from rnnviz.qt.preset_actions import PresetActions
+from rnnviz.qt.session_files import SessionFileActions
 from rnnviz.qt.sessions import SessionActions
-from rnnviz.qt.status import TrainingStatus
+from rnnviz.qt.status import BudgetProgress, TrainingStatus
 from rnnviz.qt.training_hosts import ProcessHost, ThreadHost
 from rnnviz.qt.typed_text import TypedTextActions
 from rnnviz.qt.unit_actions import UnitActions
@@ -61,7 +63,17 @@ def limit_blas_threads() -> None:
     threadpool_limits(1, user_api="blas")
 
 
-class MainWindow(SessionActions, UnitActions, FileActions, TypedTextActions, PresetActions, QMainWindow):
+class MainWindow(
+    MenuActions,
+    HelpActions,
+    SessionFileActions,
+    SessionActions,
+    UnitActions,
+    FileActions,
+    TypedTextActions,
+    PresetActions,
+    QMainWindow,
+):
     def __init__(self, model: str | None = None, corpus: str | None = None, backend: str = "process"):
         """backend: where training runs, "process" (a child process) or "thread" (this process)."""
         super().__init__()
@@ -85,6 +97,8 @@ class MainWindow(SessionActions, UnitActions, FileActions, TypedTextActions, Pre
         self.opener.message.connect(lambda text: self._warn(text, dialog=True))
         self._build()
         self._menus()
+        self._help()
+        self.restore_layout()
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(FRAME_MS)
@@ -136,8 +150,10 @@ class MainWindow(SessionActions, UnitActions, FileActions, TypedTextActions, Pre
         split.addWidget(self.tabs)
         split.setSizes([760, 440])
         self.setCentralWidget(split)
-        self.status = TrainingStatus()
+        self.status, self.progress = TrainingStatus(), BudgetProgress()
         self.statusBar().addPermanentWidget(self.status)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.progress.stop.clicked.connect(lambda: self.controls.play.setChecked(False))
         self._connect()
 
     def _connect(self) -> None:
@@ -157,49 +173,6 @@ class MainWindow(SessionActions, UnitActions, FileActions, TypedTextActions, Pre
         self.inside.currentChanged.connect(lambda _i: self._show_unrolled())
         self.samples.sample_requested.connect(lambda: self._sample(force=True))
         self.tabs.currentChanged.connect(self._on_tab)
-
-    def _menus(self) -> None:
-        file = self.menuBar().addMenu("&File")
-        for text, keys, slot in (
-            ("&Open model...", QKeySequence.StandardKey.Open, self.open_model),
-            ("Open &corpus...", None, self.open_corpus),
-            ("&Save model...", QKeySequence.StandardKey.Save, self.save_model),
-            ("Export &animation (GIF)...", None, self.export_animation),
-            (None, None, None),
-            ("&Quit", QKeySequence("Ctrl+Q"), self.close),
-        ):
-            if text is None:
-                file.addSeparator()
-                continue
-            action = QAction(text, self)
-            if keys is not None:
-                action.setShortcut(keys)
-            action.triggered.connect(slot)
-            file.addAction(action)
-        train = self.menuBar().addMenu("&Train")
-        for text, keys, slot in (
-            ("Play / Pause", "F5", self.controls.play.toggle),
-            ("Step", "F6", self._on_step),
-            ("Reset", "Ctrl+R", self._on_reset),
-        ):
-            action = QAction(text, self)
-            action.setShortcut(QKeySequence(keys))
-            action.triggered.connect(slot)
-            train.addAction(action)
-        self._preset_menu()
-        lab = self.menuBar().addMenu("&Lab")
-        lab.addAction("Compare RNN, LSTM and GRU\u2026", self.open_lab)
-        self.lab_window = None  # the gradient lab, made on first use
-
-    def open_lab(self) -> None:
-        """The gradient lab: an RNN, an LSTM and a GRU trained side by side, in a window of its own."""
-        from rnnviz.qt.lab_window import LabWindow  # on demand: most sessions never open it
-
-        if self.lab_window is None:
-            self.lab_window = LabWindow(parent=self)
-        self.lab_window.show()
-        self.lab_window.raise_()
-        self.lab_window.activateWindow()
 
     @Slot(object)
     def _on_started(self, _info: dict) -> None:
@@ -266,6 +239,8 @@ class MainWindow(SessionActions, UnitActions, FileActions, TypedTextActions, Pre
         if self._from_current():
             self.controls.set_playing(on)
             self.status.set_running(on)
+            m = self.latest.metrics if self.latest is not None else None
+            self.progress.show_progress(m.step if m is not None else self.worker.trainer.steps, on)
 
     @Slot(str)
     def _on_diverged(self, message: str) -> None:
@@ -303,6 +278,8 @@ class MainWindow(SessionActions, UnitActions, FileActions, TypedTextActions, Pre
                 if view.isVisible():
                     view.refresh()
             self.status.show(self.latest)
+            if self.latest is not None and self.latest.metrics is not None:
+                self.progress.show_progress(self.latest.metrics.step, self.status.running)
             return
         typing = now - self._last_key < TYPING_QUIET_S and now - self._last_retrace < TYPING_STALE_S
         due = self._new_weights and now - self._last_retrace >= RETRACE_S and not typing
@@ -345,6 +322,7 @@ class MainWindow(SessionActions, UnitActions, FileActions, TypedTextActions, Pre
         if self.worker:
             self.worker.set_budget(steps)
             self.status.budget_end = self.worker.budget_end
+            self.progress.set_budget(self.worker.budget_end - steps, self.worker.budget_end)
 
     def _on_live(self, settings: dict) -> None:
         if self.worker:
@@ -366,6 +344,8 @@ class MainWindow(SessionActions, UnitActions, FileActions, TypedTextActions, Pre
     def closeEvent(self, event) -> None:
         """Stop everything; wait a little for the trainer's last step (the app exits after anyway)."""
         self._closing = True
+        self.save_layout()
+        self._help_closed()
         self.timer.stop()
         self.opener.cancel()
         self.analysis.stop()

@@ -99,6 +99,7 @@ class SessionActions:
             for note in trainer.notes:
                 self._warn(note, dialog=True)
         self.status.start(trainer, worker.budget_end)
+        self.progress.set_budget(max(worker.budget_end - self.controls.budget.value(), 0), worker.budget_end)
 
     def unfinished_threads(self) -> int:
         return self.host.unfinished()

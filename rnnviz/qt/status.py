@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 from rnnviz.core.snapshot import Snapshot
 
@@ -46,3 +46,34 @@ class TrainingStatus(QLabel):
         if not self.running:
             parts.append("paused")
         self.setText(" \u00b7 ".join(parts))
+
+
+class BudgetProgress(QWidget):
+    """Training towards a step budget: how far it has got, and a button that stops it there."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.bar = QProgressBar()
+        self.bar.setMaximumWidth(160)
+        self.bar.setFormat("%v / %m steps")
+        self.stop = QToolButton()
+        self.stop.setText("Stop")
+        self.stop.setToolTip("Pause training now (the step budget stays set)")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.bar)
+        lay.addWidget(self.stop)
+        self.start_step = self.end_step = 0
+        self.hide()
+
+    def set_budget(self, start_step: int, end_step: int) -> None:
+        self.start_step, self.end_step = start_step, end_step
+        self.bar.setRange(0, max(end_step - start_step, 1))
+        self.bar.setValue(0)
+
+    def show_progress(self, step: int, running: bool) -> None:
+        """Shown while training runs towards the budget's end."""
+        on = running and self.end_step > 0 and step < self.end_step
+        if on:
+            self.bar.setValue(max(0, min(step - self.start_step, self.bar.maximum())))
+        self.setVisible(on)

@@ -8,14 +8,16 @@ from functools import cache
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QFontMetricsF, QPalette
+from PySide6.QtGui import QColor, QFontMetricsF, QPalette
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QLabel
 
 # Signed values (tanh states, weights, signed gradients): diverging, colour-blind safe,
-# symmetric levels. Values in [0, 1] (gates, probabilities): sequential.
+# symmetric levels. Values in [0, 1] (gates, probabilities): sequential. These are the defaults;
+# the maps in use are signed_cmap() and positive_cmap() (the View menu changes them: qt.theme).
 SIGNED_CMAP = "CET-CBD1"
-UNIT_CMAP = "viridis"
-POSITIVE_CMAP = "CET-CBL1"
+POSITIVE_CMAP = "viridis"
+SIGNED, POSITIVE = "signed", "positive"  # a view that follows the preference names its kind
+_cmaps = {SIGNED: SIGNED_CMAP, POSITIVE: POSITIVE_CMAP}
 # Line colours that stay apart for colour-blind readers (Okabe-Ito).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
 
@@ -34,6 +36,52 @@ def configure_pyqtgraph() -> None:
 @cache
 def colormap(name: str) -> pg.ColorMap:
     return pg.colormap.get(name)
+
+
+def signed_cmap() -> str:
+    """The colour map of signed values now (h, c, candidates, weights)."""
+    return _cmaps[SIGNED]
+
+
+def positive_cmap() -> str:
+    """The colour map of values in [0, 1] now (the sigmoid gates)."""
+    return _cmaps[POSITIVE]
+
+
+def cmap_name(kind_or_name: str) -> str:
+    """SIGNED or POSITIVE: the map of that kind now; anything else is a map's own name."""
+    return _cmaps.get(kind_or_name, kind_or_name)
+
+
+def set_cmap_names(signed: str, positive: str) -> None:
+    """The maps views built from now on use (qt.theme.set_colormaps also re-colours the live ones)."""
+    _cmaps[SIGNED], _cmaps[POSITIVE] = signed, positive
+
+
+def lut(name: str) -> np.ndarray:
+    """(256, 3) uint8 colours of a map, for pixels painted by hand."""
+    return colormap(name).getLookupTable(nPts=256, alpha=False)
+
+
+def legend_brush(alpha: int = 200) -> QColor:
+    """A legend's or a line label's box: the plots' background, a little translucent (a change of
+    theme swaps it for the new background: qt.theme)."""
+    c = pg.mkColor(pg.getConfigOption("background"))
+    c.setAlpha(alpha)
+    return c
+
+
+def is_dark(palette: QPalette) -> bool:
+    """Light text on a dark base: colours chosen for a white page need their lighter twins."""
+    return palette.color(QPalette.ColorRole.Base).lightness() < 128
+
+
+def foreground(alpha: int = 255) -> QColor:
+    """The plots' text colour, for lines and labels that should read like the axes (and follow
+    a change of theme like them)."""
+    c = pg.mkColor(pg.getConfigOption("foreground"))
+    c.setAlpha(alpha)
+    return c
 
 
 def symmetric_levels(a: np.ndarray, floor: float = 1e-6) -> tuple[float, float]:

@@ -156,6 +156,29 @@ class TrainingCurves(QWidget):
                 self._held_out[name].extend([ev.step], [value])
         self._dirty = True
 
+    def history_state(self) -> dict[str, np.ndarray]:
+        """Every curve's points and every mark, as plain arrays (a saved session's history)."""
+        out = {}
+        for kind, store in (("train", self._train), ("ema", self._ema), ("held_out", self._held_out)):
+            out.update({f"{kind}/{m}": h.state() for m, h in store.items()})
+        for kind, events in (("skipped", self._skipped), ("clipped", self._clipped)):
+            out[f"{kind}/steps"], out[f"{kind}/texts"] = events.state()
+        return out
+
+    def restore_history(self, arrays: dict[str, np.ndarray]) -> None:
+        """The curves of a saved session (history_state); missing pieces stay empty."""
+        self.clear()
+        for kind, store in (("train", self._train), ("ema", self._ema), ("held_out", self._held_out)):
+            for m, h in store.items():
+                if f"{kind}/{m}" in arrays:
+                    h.load(arrays[f"{kind}/{m}"])
+        for kind, events in (("skipped", self._skipped), ("clipped", self._clipped)):
+            if f"{kind}/steps" in arrays and f"{kind}/texts" in arrays:
+                events.load(arrays[f"{kind}/steps"], arrays[f"{kind}/texts"])
+        self._ema_last = {m: float(h.y[-1]) for m, h in self._ema.items() if len(h)}
+        self._dirty = True
+        self.refresh()
+
     def mark_step(self, step: int | None) -> None:
         """A dashed line at the step the typed text's views show (the training timeline), or none."""
         for line in self._marks:

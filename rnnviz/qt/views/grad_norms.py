@@ -80,6 +80,17 @@ class GradNormHistory(QWidget):
         self._dirty = True
         self.refresh()
 
+    def history_state(self) -> dict[str, np.ndarray]:
+        """Every parameter's norms, as plain arrays (a saved session's history)."""
+        return {name: h.state() for name, (h, _) in self._lines.items()}
+
+    def restore_history(self, arrays: dict[str, np.ndarray]) -> None:
+        self.clear()
+        for name, xy in arrays.items():
+            self._history(name).load(xy)
+        self._dirty = True
+        self.refresh()
+
     def refresh(self) -> None:
         """Push the buffers into the plot items; cheap when nothing arrived since the last call."""
         if not self._dirty:

@@ -8,8 +8,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 
-from rnnviz.qt.views.common import colormap, fmt, show_token, symmetric_levels
+from rnnviz.qt.views.common import cmap_name, colormap, fmt, lut, show_token, symmetric_levels
 from rnnviz.qt.views.step_plot import StepPlot
+
+SHORT_LINES = 4  # a heatmap less tall than this many lines of text labels only the ends of its axes
 
 
 def quantise(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -23,13 +25,16 @@ class SequenceHeatmap(StepPlot):
     unit: cell_clicked).
 
     levels: fixed (lo, hi), or None for symmetric levels fitted to the data (signed values).
+    cmap: common.SIGNED or common.POSITIVE follow the colour-map preference (refresh_colormaps);
+    any other name is that map, always.
     """
 
     cell_clicked = Signal(int, int)  # step, unit
 
     def __init__(self, title: str, value_name: str, cmap: str, levels=None, parent=None):
         super().__init__(parent)
-        self.value_name, self.fixed_levels = value_name, levels
+        self.value_name, self.fixed_levels, self.cmap_kind = value_name, levels, cmap
+        self._short = False  # too short for more than two labels on an axis
         self.data = np.zeros((1, 1))
         self.unknown = np.zeros(0, bool)
         self.plot.setTitle(title, size="9pt")
@@ -42,15 +47,14 @@ class SequenceHeatmap(StepPlot):
         # The image gets 8-bit colour indices (quantised here, once per update) and the map's 256
         # colours: pyqtgraph then paints it as an indexed QImage instead of mapping floats on
         # every repaint (measured ~1 ms a heatmap per paint). The colour bar shows the real levels.
-        self.image.setLookupTable(colormap(cmap).getLookupTable(nPts=256, alpha=False))
         self.image.setLevels((0, 255))
-        self.colorbar = pg.ColorBarItem(
-            values=(lo, hi), colorMap=colormap(cmap), interactive=False, width=12, label=value_name
-        )
+        self.colorbar = pg.ColorBarItem(values=(lo, hi), interactive=False, width=12, label=value_name)
+        self.set_cmap(cmap_name(cmap))
         self.plot.layout.addItem(self.colorbar, 2, 5)  # right of the plot, as setImageItem puts it
         self.plot.layout.setColumnFixedWidth(4, 5)
         self.colorbar.axis.enableAutoSIPrefix(False)
         self._set_bar_ticks(lo, hi)
+        self.plot.vb.sigResized.connect(self._on_resized)
 
     def set_data(self, data: np.ndarray, tokens: Sequence[str], unknown=None) -> None:
         """data: (T, H) values for each step and unit; tokens: the T input tokens."""
@@ -70,8 +74,22 @@ class SequenceHeatmap(StepPlot):
             self.unknown = np.zeros(T, bool) if unknown is None else np.asarray(unknown, bool)
             self._set_ticks()
         if resized:
+            if self._short:
+                self._set_unit_ticks()
             self.plot.setLimits(xMin=0, xMax=max(T, 1), yMin=0, yMax=H)
             self.plot.setRange(xRange=(0, max(T, 1)), yRange=(0, H), padding=0)
+
+    def set_cmap(self, name: str) -> None:
+        """Draw with the colour map `name` from now on (the image keeps its 8-bit colour indices)."""
+        self.cmap = name
+        self.image.setLookupTable(lut(name))
+        self.colorbar.setColorMap(colormap(name))
+
+    def refresh_colormaps(self) -> None:
+        """Follow the colour-map preference, when this heatmap's map is a kind (signed, positive)."""
+        name = cmap_name(self.cmap_kind)
+        if name != self.cmap:
+            self.set_cmap(name)
 
     def levels(self) -> tuple[float, float]:
         """The values at the two ends of the colour map, as the colour bar shows them."""
@@ -84,8 +102,22 @@ class SequenceHeatmap(StepPlot):
         self._clear_steps()
 
     def _set_bar_ticks(self, lo: float, hi: float) -> None:
-        """Three labels (low, middle, high): the colour bar stays readable when the plot is short."""
-        self.colorbar.axis.setTicks([[(v, f"{v:.3g}") for v in (lo, (lo + hi) / 2, hi)], []])
+        """Three labels (low, middle, high), two when the plot is short: the bar stays readable."""
+        values = (lo, hi) if self._short else (lo, (lo + hi) / 2, hi)
+        self.colorbar.axis.setTicks([[(v, f"{v:.3g}") for v in values], []])
+
+    def _set_unit_ticks(self) -> None:
+        """The first and last unit only on a short plot (pyqtgraph's own ticks there ran together)."""
+        H = self.data.shape[1]
+        ends = [[(0.5, "0"), (H - 0.5, str(H - 1))], []] if H > 1 else [[(0.5, "0")], []]
+        self.plot.getAxis("left").setTicks(ends if self._short else None)
+
+    def _on_resized(self, *_args) -> None:
+        short = self.plot.vb.height() < SHORT_LINES * self.fontMetrics().height()
+        if short != self._short:
+            self._short = short
+            self._set_bar_ticks(*self.levels())
+            self._set_unit_ticks()
 
     def _on_click(self, event) -> None:
         super()._on_click(event)

@@ -50,6 +50,16 @@ class History:
             self._n += k
             new = new[:, k:]
 
+    def state(self) -> np.ndarray:
+        """(2, n): the steps and values kept (a saved session's history)."""
+        return self._xy[:, : self._n].copy()
+
+    def load(self, xy: np.ndarray) -> None:
+        """Replace the points with a state() (the newest `cap` if there are more)."""
+        xy = np.asarray(xy, dtype=float).reshape(2, -1)[:, -self.cap :]
+        self.clear()
+        self.extend(xy[0], xy[1])
+
     def nearest(self, x: float) -> int | None:
         """Index of the point whose step is closest to x, None when empty."""
         if not self._n:
@@ -93,6 +103,16 @@ class Events:
     def clear(self) -> None:
         self._items.clear()
         self.total = 0
+
+    def state(self) -> tuple[np.ndarray, np.ndarray]:
+        """The marked steps and their sentences (a saved session's history)."""
+        steps = np.array([s for s, _ in self._items], dtype=np.int64)
+        return steps, np.array([t for _, t in self._items], dtype=str)
+
+    def load(self, steps: np.ndarray, texts: np.ndarray) -> None:
+        self.clear()
+        for step, text in zip(steps.tolist(), texts.tolist(), strict=True):
+            self.add(int(step), str(text))
 
     def steps(self) -> np.ndarray:
         return np.fromiter((s for s, _ in self._items), dtype=float, count=len(self._items))

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from rnnviz.core.config import ModelConfig
 from rnnviz.core.trace import Trace
-from rnnviz.qt.views.common import SIGNED_CMAP, UNIT_CMAP, readout_label
+from rnnviz.qt.views.common import POSITIVE, SIGNED, readout_label
 from rnnviz.qt.views.gradients import GradientBars
 from rnnviz.qt.views.heatmap import SequenceHeatmap
 
@@ -121,11 +121,10 @@ class InternalsView(QWidget):
             m.deleteLater()
         h_levels = None if cfg.arch == "rnn" and cfg.nonlinearity == "relu" else (-1.0, 1.0)
         self.h_maps = [
-            self._heatmap(f"hidden state h, layer {n + 1}", "h", SIGNED_CMAP, h_levels)
-            for n in range(cfg.layers)
+            self._heatmap(f"hidden state h, layer {n + 1}", "h", SIGNED, h_levels) for n in range(cfg.layers)
         ]
         self.c_maps = (
-            [self._heatmap(f"cell state c, layer {n + 1}", "c", SIGNED_CMAP, None) for n in range(cfg.layers)]
+            [self._heatmap(f"cell state c, layer {n + 1}", "c", SIGNED, None) for n in range(cfg.layers)]
             if cfg.arch == "lstm"
             else []
         )
@@ -141,7 +140,7 @@ class InternalsView(QWidget):
         for k, g in enumerate(cfg.gates):
             tanh = g in TANH_GATES
             m = self._heatmap(
-                GATE_TITLES[g], g, SIGNED_CMAP if tanh else UNIT_CMAP, (-1.0, 1.0) if tanh else (0.0, 1.0)
+                GATE_TITLES[g], g, SIGNED if tanh else POSITIVE, (-1.0, 1.0) if tanh else (0.0, 1.0)
             )
             m.glw.setMinimumHeight(GATE_MIN_HEIGHT)
             self.gates_grid.addWidget(m, k // 2, k % 2)

@@ -11,18 +11,18 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from rnnviz.core.snapshot import EvalMetrics, StepMetrics
-from rnnviz.qt.views.common import PALETTE, LogAxis, fmt, on_hover, readout_label
+from rnnviz.qt.views.common import PALETTE, LogAxis, fmt, foreground, legend_brush, on_hover, readout_label
 from rnnviz.qt.views.curves import set_curve, translucent
 from rnnviz.qt.views.history import History
 
 EMA_ALPHA = 0.02  # a batch of 16 noisy values: the per-step MSE needs heavy smoothing to be read
-TRAIN, TEST, FLOOR, PREV = PALETTE[0], PALETTE[5], PALETTE[2], "#666666"
+TRAIN, TEST, FLOOR = PALETTE[0], PALETTE[5], PALETTE[2]
 HINT = "Hover for exact values."
 
 
-def _log_line(colour: str, label: str, position: float, below: bool) -> pg.InfiniteLine:
+def _log_line(colour, label: str, position: float, below: bool) -> pg.InfiniteLine:
     anchor = (0, 0) if below else (0, 1)
-    opts = {"position": position, "anchors": [anchor, anchor], "color": colour, "fill": (255, 255, 255, 190)}
+    opts = {"position": position, "anchors": [anchor, anchor], "color": colour, "fill": legend_brush(190)}
     pen = pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)
     line = pg.InfiniteLine(0.0, 0, pen, label=label, labelOpts=opts)
     line.setZValue(5)  # above the raw curve (its label stays readable), below the smoothed and test ones
@@ -55,7 +55,7 @@ class MsePlot(QWidget):
         p.setMenuEnabled(False)
         p.setClipToView(True)
         p.setDownsampling(auto=True, mode="peak")
-        legend = p.addLegend(offset=(-6, 6), labelTextSize="8pt", brush=(255, 255, 255, 200))
+        legend = p.addLegend(offset=(-6, 6), labelTextSize="8pt", brush=legend_brush())
         self.raw_curve = p.plot(pen=pg.mkPen(translucent(TRAIN, 50), width=1), name="train MSE, each batch")
         self.smooth_curve = p.plot(
             pen=pg.mkPen(TRAIN, width=2), name=f"train MSE, smoothed (EMA {EMA_ALPHA})"
@@ -67,7 +67,7 @@ class MsePlot(QWidget):
         for curve in (self.smooth_curve, self.test_curve):
             curve.setZValue(10)
         self.floor_line = _log_line(FLOOR, "noise floor 1/3 (variance of 2u)", 0.03, below=True)
-        self.prev_line = _log_line(PREV, "predict the previous value", 0.5, below=False)
+        self.prev_line = _log_line(foreground(), "predict the previous value", 0.5, below=False)
         for line in (self.floor_line, self.prev_line):
             p.addItem(line)
             line.setVisible(False)

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from rnnviz.core.series import Series
-from rnnviz.qt.views.common import PALETTE, fmt, on_hover, readout_label
+from rnnviz.qt.views.common import PALETTE, fmt, foreground, legend_brush, on_hover, readout_label
 from rnnviz.qt.views.curves import translucent
 
 POINTS, SIGNAL, FORECAST, WINDOW, TARGET = "#8a8a8a", PALETTE[0], PALETTE[1], PALETTE[4], PALETTE[5]
@@ -40,7 +40,7 @@ class SeriesPlot(QWidget):
         p.setClipToView(True)
         p.setDownsampling(auto=True, mode="peak")
         p.setMouseEnabled(x=True, y=False)
-        self.legend = p.addLegend(offset=(6, 6), labelTextSize="8pt", brush=(255, 255, 255, 200), colCount=3)
+        self.legend = p.addLegend(offset=(6, 6), labelTextSize="8pt", brush=legend_brush(), colCount=3)
         self._build_items()
         self.readout = readout_label()
         self.readout.setText(HINT)
@@ -75,10 +75,10 @@ class SeriesPlot(QWidget):
         opts = {
             "position": 0.03,
             "anchors": [(0.5, 1), (0.5, 1)],
-            "color": "#333",
-            "fill": (255, 255, 255, 200),
+            "color": foreground(),
+            "fill": legend_brush(),
         }
-        pen = pg.mkPen("#555", width=1.5, style=Qt.PenStyle.DashDotLine)
+        pen = pg.mkPen(foreground(170), width=1.5, style=Qt.PenStyle.DashDotLine)
         self.split_line = pg.InfiniteLine(0, 90, pen, label="train | test", labelOpts=opts)
         p.addItem(self.split_line)
 

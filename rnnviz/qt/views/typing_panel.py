@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QComboBox,
@@ -19,11 +19,12 @@ from PySide6.QtWidgets import (
 
 from rnnviz.core.probe import Probe
 from rnnviz.qt.controls import compact
-from rnnviz.qt.views.common import show_token
+from rnnviz.qt.views.common import is_dark, show_token
 from rnnviz.qt.views.predictions import PredictionBars
 
 TOP_PREDICTION = "top prediction"
 CONT_LINES = 2  # lines of the continuation label
+CONTINUATION_BLUE = {False: "#0072B2", True: "#56B4E9"}  # Okabe-Ito blue, sky blue on a dark theme
 
 
 class TypingPanel(QWidget):
@@ -173,8 +174,16 @@ class TypingPanel(QWidget):
         )
         room = max(0, per_line * CONT_LINES - len(more) - per_line // 2)
         tail = typed[-room:] if room else ""
+        self._continued = (typed, more)
+        blue = CONTINUATION_BLUE[is_dark(self.palette())]
         self.continuation.setText(
-            f"<span>{html.escape(tail)}</span><b style='color:#0072B2'>{html.escape(more)}</b>"
+            f"<span>{html.escape(tail)}</span><b style='color:{blue}'>{html.escape(more)}</b>"
             if more
             else " "
         )
+
+    def changeEvent(self, event) -> None:
+        """A new theme: the continuation takes the blue that reads on it."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and getattr(self, "_continued", None):
+            self.show_continuation(*self._continued)

@@ -34,16 +34,19 @@ from rnnviz.core.config import GATES, ModelConfig
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.intervene import GATE_RANGE, Intervention
 from rnnviz.core.units import FEATURES, rank_units, token_feature, top_contexts
-from rnnviz.qt.views.common import SIGNED_CMAP, colormap
+from rnnviz.qt.views.common import lut, signed_cmap
 
 STRETCH = 1500  # characters of corpus shown as coloured text
 RANKED = 40  # units listed
 
 
 def _colour(v: float, scale: float, lut: np.ndarray) -> str:
+    """A token's style: its activation's colour behind it, and black or white ink, whichever reads
+    (the middle of a diverging map is near white, also under a dark theme's light text)."""
     k = int(np.clip((v / scale + 1) / 2 * 255, 0, 255)) if scale > 0 else 128
-    r, g, b = lut[k][:3]
-    return f"#{int(r):02x}{int(g):02x}{int(b):02x}"
+    r, g, b = (int(x) for x in lut[k][:3])
+    ink = "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#ffffff"
+    return f"background-color:#{r:02x}{g:02x}{b:02x}; color:{ink}"
 
 
 class UnitsView(QWidget):
@@ -55,7 +58,7 @@ class UnitsView(QWidget):
         super().__init__(parent)
         self.analysis = None
         self.cfg: ModelConfig | None = None
-        self._lut = colormap(SIGNED_CMAP).getLookupTable(nPts=256, alpha=False)
+        self._lut = lut(signed_cmap())
         self.status = QLabel("The corpus is read by the model when this tab is first shown.")
         self.status.setWordWrap(True)
         self.status.setMinimumWidth(10)
@@ -179,6 +182,11 @@ class UnitsView(QWidget):
         )
         self._show()
 
+    def refresh_colormaps(self) -> None:
+        """Follow the colour-map preference: the coloured text is drawn again."""
+        self._lut = lut(signed_cmap())
+        self._show()
+
     def say(self, message: str) -> None:
         self.status.setText(message)
 
@@ -226,7 +234,7 @@ class UnitsView(QWidget):
             if s > at:
                 parts.append(html.escape(st.text[at:s]).replace("\n", "<br>"))
             tok = html.escape(st.text[s:e]).replace("\n", "\u21b5<br>")
-            parts.append(f"<span style='background-color:{_colour(acts[p], scale, self._lut)}'>{tok}</span>")
+            parts.append(f"<span style='{_colour(acts[p], scale, self._lut)}'>{tok}</span>")
             at = e
         self.text.setHtml(f"<div style='line-height:140%'>{''.join(parts)}</div>")
 

@@ -90,6 +90,10 @@ class UnrolledCanvas(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumHeight(260)
 
+    def refresh_colormaps(self) -> None:
+        """Follow the colour-map preference (the drawing reads it on every paint)."""
+        self.update()
+
     def paintEvent(self, _event) -> None:
         p = QPainter(self)
         if self.trace is None:

@@ -17,7 +17,8 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPolygonF
 
 from rnnviz.core.trace import Trace
 from rnnviz.core.unroll import Frame, grad_shown, revealed
-from rnnviz.qt.views.common import colormap
+from rnnviz.qt.views.common import lut as cmap_lut
+from rnnviz.qt.views.common import signed_cmap
 
 INK, MUTED, HILITE, GRAD = QColor("#222222"), QColor("#B0B0B0"), QColor("#E69F00"), QColor("#D55E00")
 QUIET = QColor("#7A7A7A")  # text that is not the current sub-step's, still readable
@@ -41,7 +42,7 @@ class View:
 
 
 def _lut() -> np.ndarray:
-    return colormap("CET-CBD1").getLookupTable(nPts=256, alpha=False)
+    return cmap_lut(signed_cmap())
 
 
 def _colour(v: float, lut=None) -> QColor:

@@ -14,12 +14,12 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QVBoxLayout, 
 
 from rnnviz.core.config import ModelConfig
 from rnnviz.qt.views.common import (
-    SIGNED_CMAP,
     colormap,
     fmt,
     on_hover,
     readout_label,
     show_token,
+    signed_cmap,
     symmetric_levels,
 )
 
@@ -129,7 +129,7 @@ class WeightView(QWidget):
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
         self.colorbar = pg.ColorBarItem(
-            values=(-1.0, 1.0), colorMap=colormap(SIGNED_CMAP), label="weight", interactive=False
+            values=(-1.0, 1.0), colorMap=colormap(signed_cmap()), label="weight", interactive=False
         )
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
         self._default_fill = list(self.plot.getAxis("left").style["textFillLimits"])
@@ -144,6 +144,12 @@ class WeightView(QWidget):
         layout.addWidget(self.readout)
         layout.addWidget(self.stats)
         on_hover(self.plot, self._on_hover, self._on_leave)
+
+    def refresh_colormaps(self) -> None:
+        """Follow the colour-map preference (the colour bar gives the image its colours)."""
+        name = signed_cmap()
+        if self.colorbar.colorMap() is not colormap(name):
+            self.colorbar.setColorMap(colormap(name))
 
     def set_model(self, cfg: ModelConfig, vocab: Sequence[str]) -> None:
         """A new architecture: rebuild the list of matrices, keeping the selection when it still exists."""

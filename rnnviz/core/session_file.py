@@ -1,0 +1,169 @@
+"""Session files (.rnnviz): everything needed to put the screen back as it was.
+
+A zip archive of three members, none of which can run code when read:
+  model.safetensors  the weights and model (the checkpoint format, see README)
+  session.json       format "rnnviz-session/1": the corpus (built-in name, or path and SHA-256 of
+                     its text), training settings with the seed, preset, typed text, view state
+  history.npz        the training curves and gradient norms (plain arrays, read without pickle)
+Writing is atomic (the previous file stays whole on any failure)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+import zipfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from rnnviz import __version__
+from rnnviz.core.checkpoint import Checkpoint, checkpoint_bytes, parse_checkpoint, write_atomic
+from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus
+from rnnviz.core.errors import CheckpointError, RnnvizError
+from rnnviz.core.session import TrainerSpec, corpus_record, spec_from
+
+FORMAT = "rnnviz-session/1"
+SUFFIX = ".rnnviz"
+MODEL, DOC, HISTORY = "model.safetensors", "session.json", "history.npz"
+MAX_MEMBER = 2 * 1024**3  # a member this big is not one of ours
+
+
+class SessionError(RnnvizError):
+    """A session file that cannot be read or written."""
+
+
+@dataclass(frozen=True)
+class Session:
+    checkpoint: Checkpoint
+    doc: dict  # session.json
+    history: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def typed_text(self) -> str:
+        text = self.doc.get("typed_text", "")
+        return text if isinstance(text, str) else ""
+
+    @property
+    def view(self) -> dict:
+        view = self.doc.get("view", {})
+        return view if isinstance(view, dict) else {}
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def corpus_doc(corpus: Corpus) -> dict:
+    record = corpus_record(corpus)
+    return {
+        "spec": record,
+        "builtin": record.startswith(BUILTIN_PREFIX),
+        "level": corpus.level,
+        "tokens": int(len(corpus.ids)),
+        "sha256": text_sha256(corpus.text),
+    }
+
+
+def save_session(
+    path: str | Path,
+    trainer_state: dict,
+    weights: dict[str, np.ndarray],
+    steps: int,
+    typed_text: str,
+    view: dict,
+    history: dict[str, np.ndarray],
+) -> Path:
+    """trainer_state: {"model_cfg", "vocab", "corpus" (a Corpus), "train" (a TrainConfig's dict),
+    "preset"}. Raises SessionError."""
+    path = Path(path)
+    if path.suffix.lower() != SUFFIX:
+        path = path.with_name(path.name + SUFFIX)
+    corpus, train = trainer_state["corpus"], trainer_state["train"]
+    extra = {"corpus": corpus_record(corpus), "preset": trainer_state.get("preset")}
+    model = checkpoint_bytes(trainer_state["model_cfg"], trainer_state["vocab"], weights, train, steps, extra)
+    doc = {
+        "format": FORMAT,
+        "rnnviz_version": __version__,
+        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "corpus": corpus_doc(corpus),
+        "seed": train.get("seed"),
+        "train": train,
+        "steps": int(steps),
+        "preset": trainer_state.get("preset"),
+        "typed_text": typed_text,
+        "view": view,
+    }
+    arrays = io.BytesIO()
+    np.savez_compressed(arrays, **{k: np.asarray(v) for k, v in history.items()})
+    blob = io.BytesIO()
+    with zipfile.ZipFile(blob, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(DOC, json.dumps(doc, indent=1, ensure_ascii=False))
+        z.writestr(MODEL, model)
+        z.writestr(HISTORY, arrays.getvalue())
+    try:
+        write_atomic(path, blob.getvalue())
+    except RnnvizError as exc:
+        raise SessionError(str(exc).replace("cannot save", "cannot save the session")) from None
+    return path
+
+
+def load_session(path: str | Path) -> Session:
+    p = Path(path)
+    if not p.is_file():
+        raise SessionError(f"no such file: {p}" if not p.exists() else f"{p} is not a file")
+    try:
+        with zipfile.ZipFile(p) as z:
+            members = {i.filename: i for i in z.infolist()}
+            missing = [m for m in (DOC, MODEL) if m not in members]
+            if missing:
+                raise SessionError(f"{p.name} is not an rnnviz session (no {missing[0]} inside)")
+            if any(i.file_size > MAX_MEMBER for i in members.values()):
+                raise SessionError(f"{p.name} holds a member too large to be an rnnviz session")
+            doc = _doc(z.read(DOC), p.name)
+            checkpoint = parse_checkpoint(z.read(MODEL), f"{p.name}: the model")
+            history = _history(z.read(HISTORY), p.name) if HISTORY in members else {}
+    except CheckpointError as exc:
+        raise SessionError(str(exc)) from None
+    except zipfile.BadZipFile:
+        raise SessionError(f"{p.name} is not an rnnviz session (not a zip archive, or truncated)") from None
+    except OSError as exc:
+        raise SessionError(f"cannot read {p}: {exc.strerror or exc}") from None
+    return Session(checkpoint, doc, history)
+
+
+def _doc(raw: bytes, name: str) -> dict:
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise SessionError(f"{name}: its session.json is not valid JSON") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        found = doc.get("format") if isinstance(doc, dict) else None
+        raise SessionError(f"{name} is not a session this version reads (format {found!r}, not {FORMAT!r})")
+    return doc
+
+
+def _history(raw: bytes, name: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (ValueError, OSError, zipfile.BadZipFile):
+        raise SessionError(f"{name}: its training history is unreadable") from None
+
+
+def session_spec(session: Session, fallback_corpus: str, device: str = "auto") -> TrainerSpec:
+    """The trainer to go on with; a note when the corpus is missing or has changed since."""
+    spec = spec_from(session.checkpoint, fallback_corpus, device)
+    saved = session.doc.get("corpus") or {}
+    corpus = spec.corpus
+    if (
+        isinstance(corpus, Corpus)
+        and saved.get("sha256")
+        and corpus.name == saved.get("spec")
+        and text_sha256(corpus.text) != saved["sha256"]
+    ):
+        note = f"{corpus.name} has changed since this session was saved: training goes on with its new text"
+        spec = replace(spec, notes=spec.notes + (note,))
+    return spec

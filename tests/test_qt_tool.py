@@ -1,0 +1,227 @@
+"""The window as a tool: keys, menus, help, export, sessions, remembered layout, progress."""
+
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QAction, QContextMenuEvent, QImage
+from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+
+from rnnviz.qt.help import EXPLANATIONS, SHORTCUTS, Tour
+from rnnviz.qt.main_window import MainWindow
+from rnnviz.qt.settings import get_bool, put, recent_files
+from rnnviz.qt.views.common import configure_pyqtgraph
+
+
+def _open(qtbot):
+    configure_pyqtgraph()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1400, 880)
+    w.show()
+    qtbot.waitUntil(lambda: w.latest is not None and w.last_probe.trace is not None, timeout=15_000)
+    return w
+
+
+@pytest.fixture
+def window(qtbot, qapp):
+    w = _open(qtbot)
+    yield w
+    w.close()
+
+
+def _actions(w):
+    return {a.shortcut().toString(): a for a in w.findChildren(QAction) if not a.shortcut().isEmpty()}
+
+
+def test_every_listed_shortcut_has_its_action(window):
+    keys = _actions(window)
+    for k in ("Ctrl+O", "Ctrl+S", "Ctrl+R", "Ctrl+Shift+S", "Ctrl+Shift+O", "Ctrl+Shift+E", "F1", "F5", "F6"):
+        assert k in keys, k
+    listed = {k for k, _ in SHORTCUTS}
+    assert {"Space", "Left / Right", "Ctrl+Shift+S", "F1"} <= listed
+
+
+def test_space_plays_outside_text_boxes_and_types_inside(qtbot, window):
+    was = window.controls.play.isChecked()
+    qtbot.keyClick(window.internals, Qt.Key.Key_Space)
+    assert window.controls.play.isChecked() is not was
+    qtbot.keyClick(window.internals, Qt.Key.Key_Space)
+    assert window.controls.play.isChecked() is was
+    editor = window.typing.editor
+    before = editor.toPlainText()
+    qtbot.keyClick(editor, Qt.Key.Key_Space)
+    assert editor.toPlainText() == before + " " and window.controls.play.isChecked() is was
+
+
+def test_arrows_move_the_selected_step(qtbot, window):
+    steps = window.last_probe.trace.steps
+    target = window.internals
+    qtbot.keyClick(target, Qt.Key.Key_Left)
+    assert window.selected == steps - 2
+    qtbot.keyClick(target, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+    assert window.selected == max(steps - 12, 0)
+    qtbot.keyClick(target, Qt.Key.Key_Home)
+    assert window.selected == 0
+    qtbot.keyClick(target, Qt.Key.Key_Right)
+    assert window.selected == 1
+    qtbot.keyClick(target, Qt.Key.Key_End)
+    assert window.selected == steps - 1
+    assert window.internals.selected == steps - 1  # the views follow
+
+
+def test_menu_shortcuts_trigger_their_actions(qtbot, window, monkeypatch):
+    opened = []
+    monkeypatch.setattr("rnnviz.qt.help.guide_dialog", lambda parent: opened.append("guide"))
+    keys = _actions(window)
+    keys["F1"].trigger()
+    assert opened == ["guide"]
+    worker = window.worker
+    keys["Ctrl+R"].trigger()
+    assert window.worker is not worker  # a fresh model
+
+
+def test_question_marks_explain_the_view_shown(qtbot, window):
+    window.tabs.setCurrentIndex(1)
+    qtbot.mouseClick(window.tabs.cornerWidget(), Qt.MouseButton.LeftButton)
+    boxes = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+    assert boxes and EXPLANATIONS["gradnorms"][0] in boxes[-1].text()
+    boxes[-1].close()
+    window.inside.setCurrentIndex(1)
+    qtbot.mouseClick(window.inside.cornerWidget(), Qt.MouseButton.LeftButton)
+    boxes = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+    assert "h<sub>t</sub>" in boxes[-1].text() and EXPLANATIONS["unrolled"][0] in boxes[-1].text()
+    for topic in EXPLANATIONS:  # every explanation says how to read what it shows
+        assert len(EXPLANATIONS[topic][1]) > 150
+
+
+def test_first_launch_tour_walks_and_is_remembered(qtbot, qapp):
+    put("tour/done", False)
+    w = _open(qtbot)
+    qtbot.waitUntil(lambda: w.tour is not None and w.tour.isVisible(), timeout=5000)
+    tour = w.tour
+    assert 4 <= len(tour.steps) <= 6
+    seen = []
+    while True:
+        seen.append(tour.title.text())
+        assert tour.spotlight.isVisible()
+        if tour.next.text() == "Done":
+            break
+        qtbot.mouseClick(tour.next, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(tour.next, Qt.MouseButton.LeftButton)
+    assert len(set(seen)) == len(tour.steps) and get_bool("tour/done")
+    w.close()
+    w2 = _open(qtbot)  # the next launch: no tour
+    qtbot.wait(1000)
+    assert w2.tour is None
+    w2.start_tour()  # Help > Take the tour; Skip ends it
+    qtbot.mouseClick(w2.tour.skip, Qt.MouseButton.LeftButton)
+    assert not any(isinstance(d, Tour) and d.isVisible() for d in QApplication.topLevelWidgets())
+    w2.close()
+
+
+def test_views_and_window_export_to_files_that_decode(tmp_path, window):
+    for view in (window.internals, window.curves, window.unrolled):
+        png = tmp_path / "v.png"
+        assert window.export_to(view, str(png), 2.0)
+        image = QImage(str(png))
+        assert not image.isNull() and image.width() == 2 * view.width()
+        colours = np.unique(np.frombuffer(image.constBits(), np.uint32))
+        assert len(colours) > 4  # something was drawn, not a blank
+        svg = tmp_path / "v.svg"
+        assert window.export_to(view, str(svg))
+        assert QSvgRenderer(str(svg)).isValid()
+        assert ET.parse(svg).getroot().tag.endswith("svg")
+    assert window.export_to(window, str(tmp_path / "w.png"), 1.0)
+    assert QImage(str(tmp_path / "w.png")).width() == window.width()
+    assert not window.export_to(window.curves, str(tmp_path / "w.jpg"))  # said, not raised
+    assert "use a .png or .svg" in window.statusBar().currentMessage()
+
+
+@pytest.mark.qt_log_ignore("does not support grabbing the keyboard")  # a popup menu, offscreen
+def test_right_click_offers_export(qtbot, tmp_path, window):
+    heatmap = window.internals.h_maps[0]
+    viewport = heatmap.glw.viewport()
+    event = QContextMenuEvent(
+        QContextMenuEvent.Reason.Mouse, QPoint(20, 20), viewport.mapToGlobal(QPoint(20, 20))
+    )
+    QApplication.sendEvent(viewport, event)
+    menu = window.exports.last_menu
+    assert menu is not None and menu.isVisible()
+    texts = [a.text() for a in menu.actions() if a.text()]
+    assert texts == [
+        "Export this plot as PNG\u2026", "Export this plot as SVG\u2026", "Copy this plot as an image",
+        "Export inside view as PNG\u2026", "Export inside view as SVG\u2026", "Copy inside view as an image",
+    ]  # fmt: skip
+    menu.close()
+    svg = tmp_path / "h.svg"  # the one plot, through pyqtgraph's exporter: real vector text
+    assert window.export_to(heatmap.glw, str(svg))
+    assert "hidden state h" in svg.read_text() and QSvgRenderer(str(svg)).isValid()
+
+
+def test_session_round_trip_restores_the_screen(qtbot, tmp_path, window):
+    window.worker.step_once()
+    qtbot.waitUntil(lambda: len(window.curves.history_state()["train/loss"][0]) > 0, timeout=10_000)
+    window.typing.editor.setPlainText("the keeper")
+    window.select_step(3)
+    window.tabs.setCurrentIndex(2)
+    window.typing.cont_len.setValue(17)
+    saved_weights = {k: v.copy() for k, v in window.latest.weights.items()}
+    saved_steps = window.latest.weights_step
+    curves = window.curves.history_state()
+    path = window.save_session(str(tmp_path / "mine"))
+    assert path.endswith("mine.rnnviz") and recent_files()[0] == path
+    window.typing.editor.setPlainText("something else")
+    window.tabs.setCurrentIndex(0)
+    window._on_reset()  # a fresh model: nothing of the saved one left
+    assert window.open_session(path)
+    qtbot.waitUntil(lambda: window.latest is not None, timeout=10_000)
+    assert window.typing.editor.toPlainText() == "the keeper" and window.selected == 3
+    assert window.tabs.currentIndex() == 2 and window.typing.cont_len.value() == 17
+    assert window.latest.weights_step == saved_steps
+    for k, v in saved_weights.items():
+        np.testing.assert_array_equal(window.latest.weights[k], v)
+    restored = window.curves.history_state()
+    np.testing.assert_array_equal(restored["train/loss"], curves["train/loss"])
+    window._fill_recent(window.recent_menu)
+    assert [a.text() for a in window.recent_menu.actions()][0] == "mine.rnnviz"
+
+
+def test_a_bad_session_file_is_said_and_nothing_is_lost(tmp_path, window):
+    bad = tmp_path / "bad.rnnviz"
+    bad.write_text("hello")
+    text, worker = window.typing.editor.toPlainText(), window.worker
+    assert not window.open_session(str(bad))
+    assert "not a zip archive" in window.statusBar().currentMessage()
+    assert window.worker is worker and window.typing.editor.toPlainText() == text
+
+
+def test_layout_and_choices_are_remembered(qtbot, qapp):
+    w = _open(qtbot)
+    w.tabs.setCurrentIndex(3)
+    w.typing.temperature.setValue(0.7)
+    w.close()
+    w2 = _open(qtbot)
+    assert w2.tabs.currentIndex() == 3 and w2.typing.temperature.value() == pytest.approx(0.7)
+    w2.close()
+
+
+def test_training_to_a_budget_shows_progress_and_stops(qtbot, window):
+    window.controls.budget.setValue(100_000)
+    window.controls.play.setChecked(True)
+    qtbot.waitUntil(lambda: window.progress.isVisible(), timeout=15_000)
+    assert 0 <= window.progress.bar.value() <= window.progress.bar.maximum() == 100_000
+    qtbot.mouseClick(window.progress.stop, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.status.running and not window.progress.isVisible(), timeout=10_000)
+    assert not window.controls.play.isChecked()
+
+
+def test_dialogs_open(window):
+    from rnnviz.qt import help as helptext
+
+    for make in (helptext.shortcuts_dialog, helptext.guide_dialog):
+        d = make(window)
+        assert isinstance(d, QDialog) and d.isVisible()
+        d.close()

@@ -1,0 +1,106 @@
+"""Session files (.rnnviz): the model, its corpus, settings, history, typed text and view round-trip;
+anything else is refused in one line."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from conftest import make_model
+
+from rnnviz.core.config import TrainConfig
+from rnnviz.core.corpus import load_corpus
+from rnnviz.core.errors import RnnvizError
+from rnnviz.core.model import state_arrays
+from rnnviz.core.session_file import FORMAT, SessionError, load_session, save_session, session_spec
+
+
+def _save(tmp_path, corpus, name="s.rnnviz", **view):
+    model = make_model(vocab=len(corpus.vocab), hidden=6)
+    weights = state_arrays(model)
+    state = {"model_cfg": model.cfg, "vocab": corpus.vocab, "corpus": corpus,
+             "train": TrainConfig(seed=7, lr=0.01).to_dict(), "preset": None}  # fmt: skip
+    history = {
+        "curves/train/loss": np.array([[1.0, 2.0, 3.0], [2.5, 2.1, 1.9]]),
+        "curves/skipped/texts": np.array(["step 2 skipped"], dtype=str),
+        "gradnorms/rnn.weight_hh_l0": np.array([[1.0, 2.0], [0.3, 0.2]]),
+    }
+    path = save_session(tmp_path / name, state, weights, 42, "hello wor", view, history)
+    return path, weights, model.cfg
+
+
+def test_round_trip(tmp_path):
+    corpus = load_corpus("builtin:fable")
+    path, weights, cfg = _save(tmp_path, corpus, selected=3, tab=2)
+    s = load_session(path)
+    assert s.checkpoint.model_cfg == cfg and s.checkpoint.steps == 42
+    for k, v in weights.items():
+        np.testing.assert_array_equal(s.checkpoint.weights[k], v)
+    assert s.typed_text == "hello wor" and s.view == {"selected": 3, "tab": 2}
+    assert s.doc["format"] == FORMAT and s.doc["seed"] == 7 and s.doc["train"]["lr"] == 0.01
+    assert s.doc["corpus"]["spec"] == "builtin:fable" and s.doc["corpus"]["builtin"]
+    assert len(s.doc["corpus"]["sha256"]) == 64
+    np.testing.assert_array_equal(s.history["curves/train/loss"][1], [2.5, 2.1, 1.9])
+    assert s.history["curves/skipped/texts"].tolist() == ["step 2 skipped"]
+    spec = session_spec(s, "builtin:story")
+    assert spec.corpus.name == "builtin:fable" and spec.updates == 42 and spec.cfg.seed == 7
+    assert spec.notes == ()
+
+
+def test_suffix_added_and_members_plain(tmp_path):
+    path, _, _ = _save(tmp_path, load_corpus("builtin:words"), name="plain")
+    assert path.name == "plain.rnnviz"
+    with zipfile.ZipFile(path) as z:
+        assert sorted(z.namelist()) == ["history.npz", "model.safetensors", "session.json"]
+        np.load(z.open("history.npz"), allow_pickle=False)  # no pickled objects inside
+
+
+def test_a_changed_corpus_file_is_said(tmp_path):
+    text = tmp_path / "c.txt"
+    text.write_text("the cat sat on the mat. " * 20)
+    corpus = load_corpus(str(text))
+    path, _, _ = _save(tmp_path, corpus)
+    text.write_text("the mat sat on the cat. " * 20)
+    spec = session_spec(load_session(path), "builtin:story")
+    assert spec.corpus.name == str(text.resolve())
+    assert len(spec.notes) == 1 and "has changed since this session was saved" in spec.notes[0]
+    text.unlink()
+    spec = session_spec(load_session(path), "builtin:story")
+    assert spec.corpus.name == "builtin:story" and "not found" in spec.notes[0]
+
+
+def _rewrite(path, member, data):
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members[member] = data
+    with zipfile.ZipFile(path, "w") as z:
+        for n, d in members.items():
+            if d is not None:
+                z.writestr(n, d)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda p: p.write_bytes(b"not a zip"), "not a zip archive"),
+        (lambda p: p.write_bytes(p.read_bytes()[:200]), "not a zip archive"),
+        (lambda p: _rewrite(p, "session.json", None), "no session.json inside"),
+        (lambda p: _rewrite(p, "session.json", b"{oops"), "not valid JSON"),
+        (lambda p: _rewrite(p, "session.json", json.dumps({"format": "x/9"})), "format 'x/9'"),
+        (lambda p: _rewrite(p, "model.safetensors", b"\x80\x04junk"), "pickle"),
+        (lambda p: _rewrite(p, "history.npz", b"garbage"), "history is unreadable"),
+    ],
+)
+def test_damaged_files_are_refused_in_one_line(tmp_path, damage, message):
+    path, _, _ = _save(tmp_path, load_corpus("builtin:words"))
+    damage(path)
+    with pytest.raises(SessionError) as err:
+        load_session(path)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_missing_and_unwritable(tmp_path):
+    with pytest.raises(SessionError, match="no such file"):
+        load_session(tmp_path / "nope.rnnviz")
+    with pytest.raises(RnnvizError, match="cannot save the session"):
+        _save(tmp_path / "missing-folder", load_corpus("builtin:words"))
