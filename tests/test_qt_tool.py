@@ -101,6 +101,10 @@ def test_first_launch_tour_walks_and_is_remembered(qtbot, qapp):
     put("tour/done", False)
     w = _open(qtbot)
     qtbot.waitUntil(lambda: w.tour is not None and w.tour.isVisible(), timeout=5000)
+    first = w.tour
+    w.start_tour()  # Help > Take the tour while one is open: the new one replaces it
+    qtbot.wait(100)  # the old one is deleted meanwhile
+    assert w.tour is not None and w.tour is not first and w.tour.isVisible()
     tour = w.tour
     assert 4 <= len(tour.steps) <= 6
     seen = []

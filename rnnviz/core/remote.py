@@ -142,9 +142,14 @@ class _Server:
             self.pending = None
             try:
                 self.loop.run(poll=self._poll)
+            except (BrokenPipeError, ConnectionResetError, EOFError):
+                return  # the app has gone (its end of the pipe closed): nobody to report to
             except Exception as exc:  # noqa: BLE001 - a bug must not end the process: say so, go on
-                self.send(self.session, "failed", f"training stopped: {type(exc).__name__}: {exc}")
-                self.send(self.session, "finished")
+                try:
+                    self.send(self.session, "failed", f"training stopped: {type(exc).__name__}: {exc}")
+                    self.send(self.session, "finished")
+                except OSError:
+                    return
             self.loop = None
 
     def _poll(self, timeout: float | None) -> None:

@@ -128,8 +128,12 @@ class HelpActions:
         self.tour = helptext.Tour(self, self._tour_steps())
         self.tour.finished.connect(lambda _r: put(TOUR_KEY, True))
         self.tour.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.tour.destroyed.connect(lambda: setattr(self, "tour", None))
+        self.tour.destroyed.connect(lambda *_a, key=id(self.tour): self._tour_gone(key))
         self.tour.show()
+
+    def _tour_gone(self, key: int) -> None:
+        if self.tour is not None and id(self.tour) == key:  # not a newer tour
+            self.tour = None
 
     def _tour_steps(self):
         dock = self.controls.parentWidget()
