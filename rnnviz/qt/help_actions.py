@@ -128,7 +128,8 @@ class HelpActions:
         self.tour = helptext.Tour(self, self._tour_steps())
         self.tour.finished.connect(lambda _r: put(TOUR_KEY, True))
         self.tour.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.tour.destroyed.connect(lambda *_a, key=id(self.tour): self._tour_gone(key))
+        key = id(self.tour)
+        self.tour.destroyed.connect(lambda *_a: self._tour_gone(key))
         self.tour.show()
 
     def _tour_gone(self, key: int) -> None:
