@@ -1,6 +1,8 @@
 """The window as a tool: keys, menus, help, export, sessions, remembered layout, progress."""
 
+import json
 import xml.etree.ElementTree as ET
+import zipfile
 
 import numpy as np
 import pytest
@@ -38,10 +40,9 @@ def _actions(w):
 
 def test_every_listed_shortcut_has_its_action(window):
     keys = _actions(window)
-    for k in ("Ctrl+O", "Ctrl+S", "Ctrl+R", "Ctrl+Shift+S", "Ctrl+Shift+O", "Ctrl+Shift+E", "F1", "F5", "F6"):
-        assert k in keys, k
-    listed = {k for k, _ in SHORTCUTS}
-    assert {"Space", "Left / Right", "Ctrl+Shift+S", "F1"} <= listed
+    window_keys = {"Space", "Left / Right", "Home / End"}  # handled by the window, not by actions
+    for listed, _ in SHORTCUTS:
+        assert listed in window_keys or listed in keys, listed
 
 
 def test_space_plays_outside_text_boxes_and_types_inside(qtbot, window):
@@ -54,6 +55,21 @@ def test_space_plays_outside_text_boxes_and_types_inside(qtbot, window):
     before = editor.toPlainText()
     qtbot.keyClick(editor, Qt.Key.Key_Space)
     assert editor.toPlainText() == before + " " and window.controls.play.isChecked() is was
+
+
+def test_widgets_that_need_the_keys_keep_them(qtbot, window):
+    play = window.controls.play.isChecked()
+    smooth = window.curves.smooth
+    qtbot.keyClick(smooth, Qt.Key.Key_Space)  # a check box: Space ticks it
+    assert smooth.isChecked() and window.controls.play.isChecked() is play
+    bar = window.tabs.tabBar()
+    qtbot.keyClick(bar, Qt.Key.Key_Right)  # a tab bar: the next tab
+    assert window.tabs.currentIndex() == 1 and window.selected is None
+    window.inside.setCurrentWidget(window.unrolled)  # the step-through shown: Space plays it
+    qtbot.keyClick(window.tabs, Qt.Key.Key_Space)
+    assert window.unrolled.play.isChecked() and window.controls.play.isChecked() is play
+    qtbot.keyClick(window.tabs, Qt.Key.Key_Space)
+    assert not window.unrolled.play.isChecked()
 
 
 def test_arrows_move_the_selected_step(qtbot, window):
@@ -93,8 +109,6 @@ def test_question_marks_explain_the_view_shown(qtbot, window):
     qtbot.mouseClick(window.inside.cornerWidget(), Qt.MouseButton.LeftButton)
     boxes = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
     assert "h<sub>t</sub>" in boxes[-1].text() and EXPLANATIONS["unrolled"][0] in boxes[-1].text()
-    for topic in EXPLANATIONS:  # every explanation says how to read what it shows
-        assert len(EXPLANATIONS[topic][1]) > 150
 
 
 def test_first_launch_tour_walks_and_is_remembered(qtbot, qapp):
@@ -160,9 +174,22 @@ def test_right_click_offers_export(qtbot, tmp_path, window):
         "Export inside view as PNG\u2026", "Export inside view as SVG\u2026", "Copy inside view as an image",
     ]  # fmt: skip
     menu.close()
-    svg = tmp_path / "h.svg"  # the one plot, through pyqtgraph's exporter: real vector text
+    svg = tmp_path / "h.svg"  # the one plot: its text stays text
     assert window.export_to(heatmap.glw, str(svg))
     assert "hidden state h" in svg.read_text() and QSvgRenderer(str(svg)).isValid()
+
+
+@pytest.mark.qt_log_ignore("does not support grabbing the keyboard")
+def test_text_boxes_keep_their_own_context_menu(qtbot, window):
+    viewport = window.typing.editor.viewport()
+    at = QPoint(10, 10)
+    QApplication.sendEvent(
+        viewport, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, at, viewport.mapToGlobal(at))
+    )
+    assert window.exports.last_menu is None  # the editor's own menu (undo, cut, copy, paste) opened instead
+    for menu in QApplication.topLevelWidgets():
+        if menu.inherits("QMenu") and menu.isVisible():
+            menu.close()
 
 
 def test_session_round_trip_restores_the_screen(qtbot, tmp_path, window):
@@ -188,7 +215,8 @@ def test_session_round_trip_restores_the_screen(qtbot, tmp_path, window):
     for k, v in saved_weights.items():
         np.testing.assert_array_equal(window.latest.weights[k], v)
     restored = window.curves.history_state()
-    np.testing.assert_array_equal(restored["train/loss"], curves["train/loss"])
+    kept = curves["train/loss"][:, curves["train/loss"][0] <= saved_steps]  # no step beyond the weights
+    np.testing.assert_array_equal(restored["train/loss"], kept)
     window._fill_recent(window.recent_menu)
     assert [a.text() for a in window.recent_menu.actions()][0] == "mine.rnnviz"
 
@@ -202,12 +230,41 @@ def test_a_bad_session_file_is_said_and_nothing_is_lost(tmp_path, window):
     assert window.worker is worker and window.typing.editor.toPlainText() == text
 
 
+def test_a_damaged_or_hand_edited_session_never_loses_the_open_one(tmp_path, window):
+    path = window.save_session(str(tmp_path / "s.rnnviz"))
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+
+    def write(name, **changes):
+        out = tmp_path / name
+        with zipfile.ZipFile(out, "w") as z:
+            for n, data in {**members, **changes}.items():
+                z.writestr(n, data)
+        return str(out)
+
+    worker = window.worker
+    assert not window.open_session(write("bad-history.rnnviz", **{"history.npz": b"junk"}))
+    assert window.worker is worker and "history is damaged" in window.statusBar().currentMessage()
+    doc = json.loads(members["session.json"])
+    doc["view"] = {"unrolled": [1], "interventions": 5, "tab": 10**30, "budget": -5, "continue": "x",
+                   "units": {"layer": 99, "unit": -3}, "selected": 10**9}  # fmt: skip
+    doc["typed_text"] = "still opens"
+    assert window.open_session(write("odd-view.rnnviz", **{"session.json": json.dumps(doc)}))
+    assert window.worker is not worker and window.typing.editor.toPlainText() == "still opens"
+    assert window.tabs.currentIndex() == window.tabs.count() - 1 and window.controls.budget.value() == 0
+
+
 def test_layout_and_choices_are_remembered(qtbot, qapp):
+    from PySide6.QtWidgets import QDockWidget
+
     w = _open(qtbot)
+    dock = w.findChild(QDockWidget, "controls")
+    w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)  # the user moved the training panel
     w.tabs.setCurrentIndex(3)
     w.typing.temperature.setValue(0.7)
     w.close()
     w2 = _open(qtbot)
+    assert w2.dockWidgetArea(w2.findChild(QDockWidget, "controls")) == Qt.DockWidgetArea.RightDockWidgetArea
     assert w2.tabs.currentIndex() == 3 and w2.typing.temperature.value() == pytest.approx(0.7)
     w2.close()
 

@@ -22,6 +22,7 @@ def _save(tmp_path, corpus, name="s.rnnviz", **view):
              "train": TrainConfig(seed=7, lr=0.01).to_dict(), "preset": None}  # fmt: skip
     history = {
         "curves/train/loss": np.array([[1.0, 2.0, 3.0], [2.5, 2.1, 1.9]]),
+        "curves/skipped/steps": np.array([2]),
         "curves/skipped/texts": np.array(["step 2 skipped"], dtype=str),
         "gradnorms/rnn.weight_hh_l0": np.array([[1.0, 2.0], [0.3, 0.2]]),
     }
@@ -79,6 +80,36 @@ def _rewrite(path, member, data):
                 z.writestr(n, d)
 
 
+def _npz(**arrays) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _huge_npz() -> bytes:
+    """An array whose header claims 10^12 points (a few bytes of data): refused before any allocation."""
+    import io
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (2, 10**12)}
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("curves/train/loss.npy", header.getvalue() + b"\0" * 64)
+    return buf.getvalue()
+
+
+def _corrupt_deflate(path) -> None:
+    data = bytearray(path.read_bytes())
+    start = data.index(b"session.json") + len(b"session.json")  # the first member's compressed bytes
+    for i in range(start + 2, start + 40):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
 @pytest.mark.parametrize(
     "damage, message",
     [
@@ -88,7 +119,19 @@ def _rewrite(path, member, data):
         (lambda p: _rewrite(p, "session.json", b"{oops"), "not valid JSON"),
         (lambda p: _rewrite(p, "session.json", json.dumps({"format": "x/9"})), "format 'x/9'"),
         (lambda p: _rewrite(p, "model.safetensors", b"\x80\x04junk"), "pickle"),
-        (lambda p: _rewrite(p, "history.npz", b"garbage"), "history is unreadable"),
+        (lambda p: _rewrite(p, "history.npz", b"garbage"), "history is damaged"),
+        (
+            lambda p: _rewrite(p, "history.npz", _npz(a=np.array([object()], dtype=object))),
+            "history is damaged",
+        ),
+        (
+            lambda p: _rewrite(p, "history.npz", _npz(**{"curves/train/loss": np.zeros((3, 4))})),
+            "history is damaged",
+        ),
+        (lambda p: _rewrite(p, "history.npz", _huge_npz()), "history is damaged"),
+        (lambda p: _rewrite(p, "session.json", b"[" * 100_000 + b"]" * 100_000), "not valid JSON"),
+        (lambda p: _rewrite(p, "session.json", b"x" * (17 * 1024**2)), "too large"),
+        (_corrupt_deflate, "damaged and cannot be opened"),
     ],
 )
 def test_damaged_files_are_refused_in_one_line(tmp_path, damage, message):

@@ -65,7 +65,8 @@ def corpus_for(ck: Checkpoint, fallback: str) -> tuple[Corpus | Series, str | No
     """The corpus the model was trained on if it can be found, else `fallback`; read with the
     model's vocabulary. The note says when the fallback was used and how much of it is <unk>.
     A value model gets its series of numbers (the built-in noisy sine if it cannot be found)."""
-    spec = ck.meta.get("corpus") or ""
+    spec = ck.meta.get("corpus")
+    spec = spec if isinstance(spec, str) else ""  # a hand-edited file may hold anything
     found = spec.startswith(BUILTIN_PREFIX) or (spec != "" and Path(spec).is_file())
     if ck.model_cfg.regression:
         split = 1.0 - float(ck.train.get("val_fraction", 0.2))

@@ -28,7 +28,8 @@ from rnnviz.core.session import TrainerSpec, corpus_record, spec_from
 FORMAT = "rnnviz-session/1"
 SUFFIX = ".rnnviz"
 MODEL, DOC, HISTORY = "model.safetensors", "session.json", "history.npz"
-MAX_MEMBER = 2 * 1024**3  # a member this big is not one of ours
+MEMBER_CAPS = {DOC: 16 * 1024**2, HISTORY: 256 * 1024**2, MODEL: 2 * 1024**3}  # bigger: not one of ours
+MAX_ARRAY_BYTES = 64 * 1024**2  # one history array (the views keep 20,000 points a series)
 
 
 class SessionError(RnnvizError):
@@ -111,6 +112,7 @@ def save_session(
 
 
 def load_session(path: str | Path) -> Session:
+    """Raises SessionError (one line) for anything that is not a whole, sane session file."""
     p = Path(path)
     if not p.is_file():
         raise SessionError(f"no such file: {p}" if not p.exists() else f"{p} is not a file")
@@ -120,24 +122,29 @@ def load_session(path: str | Path) -> Session:
             missing = [m for m in (DOC, MODEL) if m not in members]
             if missing:
                 raise SessionError(f"{p.name} is not an rnnviz session (no {missing[0]} inside)")
-            if any(i.file_size > MAX_MEMBER for i in members.values()):
-                raise SessionError(f"{p.name} holds a member too large to be an rnnviz session")
+            for name, cap in MEMBER_CAPS.items():
+                if name in members and members[name].file_size > cap:
+                    raise SessionError(f"{p.name}: its {name} is too large for an rnnviz session")
             doc = _doc(z.read(DOC), p.name)
             checkpoint = parse_checkpoint(z.read(MODEL), f"{p.name}: the model")
             history = _history(z.read(HISTORY), p.name) if HISTORY in members else {}
+    except SessionError:
+        raise
     except CheckpointError as exc:
         raise SessionError(str(exc)) from None
     except zipfile.BadZipFile:
         raise SessionError(f"{p.name} is not an rnnviz session (not a zip archive, or truncated)") from None
     except OSError as exc:
         raise SessionError(f"cannot read {p}: {exc.strerror or exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged archive can fail in many ways: say so in one line
+        raise SessionError(f"{p.name} is damaged and cannot be opened ({type(exc).__name__})") from None
     return Session(checkpoint, doc, history)
 
 
 def _doc(raw: bytes, name: str) -> dict:
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise SessionError(f"{name}: its session.json is not valid JSON") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         found = doc.get("format") if isinstance(doc, dict) else None
@@ -146,17 +153,43 @@ def _doc(raw: bytes, name: str) -> dict:
 
 
 def _history(raw: bytes, name: str) -> dict[str, np.ndarray]:
+    """Plain arrays only: (2, n) floats of steps and values, or the 1-D steps and texts of marks;
+    each array's size is checked from its header before it is read."""
+    damaged = SessionError(f"{name}: its training history is damaged")
     try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as inner:
+            for info in inner.infolist():
+                with inner.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else (
+                        np.lib.format.read_array_header_2_0)  # fmt: skip
+                    shape, _, dtype = read_header(f)
+                if dtype.hasobject or int(np.prod(shape, dtype=np.int64)) * dtype.itemsize > MAX_ARRAY_BYTES:
+                    raise damaged
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (ValueError, OSError, zipfile.BadZipFile):
-        raise SessionError(f"{name}: its training history is unreadable") from None
+            arrays = {k: z[k] for k in z.files}
+    except SessionError:
+        raise
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError):
+        raise damaged from None
+    for key, a in arrays.items():
+        if key.endswith("/texts"):
+            ok = a.ndim == 1 and a.dtype.kind == "U"
+            ok = ok and arrays.get(key[: -len("texts")] + "steps", np.zeros(0)).shape == a.shape
+        elif key.endswith("/steps"):
+            ok = a.ndim == 1 and a.dtype.kind in "iu"
+        else:
+            ok = a.ndim == 2 and a.shape[0] == 2 and a.dtype.kind in "fiu"
+        if not ok:
+            raise damaged
+    return arrays
 
 
 def session_spec(session: Session, fallback_corpus: str, device: str = "auto") -> TrainerSpec:
     """The trainer to go on with; a note when the corpus is missing or has changed since."""
     spec = spec_from(session.checkpoint, fallback_corpus, device)
-    saved = session.doc.get("corpus") or {}
+    saved = session.doc.get("corpus")
+    saved = saved if isinstance(saved, dict) else {}
     corpus = spec.corpus
     if (
         isinstance(corpus, Corpus)

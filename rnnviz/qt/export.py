@@ -14,11 +14,22 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMenu, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QFileDialog,
+    QInputDialog,
+    QLineEdit,
+    QMenu,
+    QPlainTextEdit,
+    QTextEdit,
+    QWidget,
+)
 
 from rnnviz.core.errors import RnnvizError
 
 SCALES = {"1x (as on screen)": 1.0, "2x": 2.0, "3x": 3.0, "4x (print)": 4.0}
+TEXT_WIDGETS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)  # with menus of their own
 FORMATS = {".png": "PNG images (*.png)", ".svg": "SVG drawings (*.svg)"}
 
 
@@ -93,7 +104,7 @@ def ask_path(parent: QWidget, title: str, name: str, suffixes=(".png", ".svg")) 
     filters = ";;".join(FORMATS[s] for s in suffixes)
     path, chosen = QFileDialog.getSaveFileName(parent, title, f"{name}{suffixes[0]}", filters)
     if path and not Path(path).suffix:  # no extension typed: the chosen filter's
-        path += next(s for s in suffixes if FORMATS[s] == chosen)
+        path += next((s for s in suffixes if FORMATS[s] == chosen), suffixes[0])
     return path
 
 
@@ -120,8 +131,8 @@ class ExportMenu(QObject):
         if event.type() != QEvent.Type.ContextMenu or not isinstance(obj, QWidget):
             return False
         view = self.view_at(obj)
-        if view is None:
-            return False
+        if view is None or _in_text(obj, view):
+            return False  # text boxes keep their own menu (undo, cut, copy, paste)
         self.menu_for(view, _plot_of(obj, view)).popup(event.globalPos())
         return True
 
@@ -150,6 +161,14 @@ class ExportMenu(QObject):
         if scale is None:
             return
         self.window.export_to(view, path, scale)
+
+
+def _in_text(widget: QWidget, view: QWidget) -> bool:
+    while widget is not None and widget is not view:
+        if isinstance(widget, TEXT_WIDGETS):
+            return True
+        widget = widget.parentWidget()
+    return False
 
 
 def _plot_of(widget: QWidget, view: QWidget) -> pg.GraphicsView | None:

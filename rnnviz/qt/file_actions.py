@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QProgressD
 from rnnviz.core.checkpoint import save_checkpoint
 from rnnviz.core.corpus import Corpus
 from rnnviz.core.errors import RnnvizError
-from rnnviz.core.session import corpus_record, new_spec, spec_from_checkpoint
+from rnnviz.core.session import corpus_record, new_spec
+from rnnviz.qt.settings import add_recent
 
 
 class FileActions:
@@ -22,10 +23,7 @@ class FileActions:
             self, "Open model", "", "rnnviz models (*.safetensors);;All files (*)"
         )
         if path:
-            try:
-                self._start(spec_from_checkpoint(path, self.controls.corpus_spec()), path)
-            except RnnvizError as exc:
-                self._warn(str(exc), dialog=True)
+            self.open_model_file(path)
 
     def open_corpus(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open corpus", "", "Text files (*.txt);;All files (*)")
@@ -72,6 +70,7 @@ class FileActions:
             self._warn(str(exc), dialog=True)
             return
         self.model_path = path
+        add_recent(path)
         self.statusBar().showMessage(f"Saved {path} ({snap.updates} steps)", 6000)
 
     def export_animation(self, path: str | None = None) -> bool:

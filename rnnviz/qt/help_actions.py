@@ -6,13 +6,18 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
     QAbstractSlider,
     QAbstractSpinBox,
     QApplication,
     QComboBox,
     QLineEdit,
+    QMenu,
+    QMenuBar,
     QMessageBox,
     QPlainTextEdit,
+    QTabBar,
     QTextEdit,
     QWidget,
 )
@@ -21,22 +26,25 @@ from rnnviz import __version__
 from rnnviz.qt import help as helptext
 from rnnviz.qt.settings import get_bool, put
 
-# Widgets that use Space and the arrow keys themselves: the window's keys leave them alone.
+# Widgets that use these keys themselves: the window's keys leave them alone there.
 TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QComboBox, QAbstractSlider)
+SPACE_USERS = (*TEXT_INPUTS, QAbstractButton, QAbstractItemView)  # buttons and check boxes press
+ARROW_USERS = (*TEXT_INPUTS, QTabBar, QAbstractItemView, QMenuBar, QMenu)  # they move in themselves
 STEP_KEYS = (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Home, Qt.Key.Key_End)
 TOUR_KEY = "tour/done"
 
 
 class WindowKeys(QObject):
-    """Space and the step keys for the whole window, wherever the focus is, except in a text box,
-    a spin box or a slider (which need them) and in the unrolled view (which has its own)."""
+    """Space and the step keys for the whole main window, wherever the focus is, except in the
+    widgets that need them (text boxes, buttons, tab bars, tables, menus) and inside the unrolled
+    view (which has its own)."""
 
     def __init__(self, window):
         super().__init__(window)
         self.window = window
 
     def eventFilter(self, obj, event) -> bool:
-        if event.type() != QEvent.Type.KeyPress or event.isAutoRepeat() and event.key() == Qt.Key.Key_Space:
+        if event.type() != QEvent.Type.KeyPress:
             return False
         key, mods = event.key(), event.modifiers()
         if key != Qt.Key.Key_Space and key not in STEP_KEYS:
@@ -46,7 +54,9 @@ class WindowKeys(QObject):
         # obj: the widget the key is for (the focus widget, or a parent it passed the key on to)
         if not isinstance(obj, QWidget) or obj.window() is not self.window:
             return False
-        if isinstance(obj, TEXT_INPUTS) or self._in(obj, self.window.unrolled):
+        if isinstance(obj, SPACE_USERS if key == Qt.Key.Key_Space else ARROW_USERS):
+            return False
+        if self._in(obj, self.window.unrolled) or key == Qt.Key.Key_Space and event.isAutoRepeat():
             return False
         return self.window.window_key(key, bool(mods & Qt.KeyboardModifier.ShiftModifier))
 
@@ -103,6 +113,10 @@ class HelpActions:
     def window_key(self, key, shift: bool) -> bool:
         """Space: play/pause training; Left/Right: the previous/next time step (Shift: 10);
         Home/End: the first/last. True when the key was used."""
+        if self.inside.currentWidget() is self.unrolled:  # the step-through shown: its keys
+            return self.unrolled.key(
+                key, Qt.KeyboardModifier.ShiftModifier if shift else Qt.KeyboardModifier(0)
+            )
         if key == Qt.Key.Key_Space:
             self.controls.play.toggle()
             return True

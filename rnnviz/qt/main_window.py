@@ -215,6 +215,8 @@ class MainWindow(
         if first and self.pinned is None:  # the new model's own numbers at once, not at the next frame
             self._new_weights = False
             self.probe.set_weights(snap.model_cfg, snap.vocab, snap.weights)
+            if self.weights.isVisible():
+                self.weights.set_weights(snap.weights)
             self._retrace()
 
     @Slot(object)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QDoubleSpinBox, QFileDialog, QMenu, QTabWidget
 
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.intervene import Intervention
@@ -42,6 +42,7 @@ class SessionFileActions:
         }
         history = {f"curves/{k}": v for k, v in self.curves.history_state().items()}
         history |= {f"gradnorms/{k}": v for k, v in self.gradnorms.history_state().items()}
+        history = _up_to(history, snap.weights_step)  # the weights travel a few steps behind the curves
         try:
             written = save_session(
                 path, state, snap.weights, snap.weights_step, self.typing.editor.toPlainText(),
@@ -102,7 +103,11 @@ class SessionFileActions:
             return False
         if self.pinned is None:  # the saved weights traced at once, before the session's first report
             self.probe.set_weights(spec.model_cfg, spec.corpus.vocab, spec.weights)
-        self._restore(session)
+        try:
+            self._restore(session)
+        except Exception as exc:  # noqa: BLE001 - a hand-edited view: the model is open, say what failed
+            self._warn(f"{Path(path).name}: the model is open, but its view could not be restored "
+                       f"({type(exc).__name__}: {exc})", dialog=True)  # fmt: skip
         add_recent(path)
         self.statusBar().showMessage(f"Opened {path}: step {session.checkpoint.steps}, press Play", 8000)
         return True
@@ -111,11 +116,12 @@ class SessionFileActions:
         h, v = session.history, session.view
         self.curves.restore_history({k[7:]: a for k, a in h.items() if k.startswith("curves/")})
         self.gradnorms.restore_history({k[10:]: a for k, a in h.items() if k.startswith("gradnorms/")})
-        for iv in v.get("interventions") or []:
+        saved = v.get("interventions")
+        for iv in saved if isinstance(saved, list) else []:
             try:
                 units = None if iv.get("units") is None else tuple(int(u) for u in iv["units"])
                 iv = Intervention(int(iv["layer"]), str(iv["what"]), float(iv["value"]), units)
-            except (KeyError, TypeError, ValueError, AttributeError):
+            except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
                 continue  # a hand-edited file: the rest still opens
             self.add_intervention(iv)
         t = self.typing
@@ -125,24 +131,30 @@ class SessionFileActions:
         self.restore_view(v)
 
     def restore_view(self, v: dict) -> None:
-        """What view_state() saved; values of the wrong kind (a hand-edited file) are left out."""
-        t = self.typing
-        _set(self.controls.budget.setValue, v.get("budget"), int)
-        _set(t.cont_len.setValue, v.get("continue"), int)
-        _set(t.temperature.setValue, v.get("temperature"), float)
+        """What view_state() saved. Values of the wrong kind (a hand-edited file) are left out,
+        numbers out of a control's range are brought into it."""
+        t, u = self.typing, self.unrolled
+        uv = v.get("unrolled") if isinstance(v.get("unrolled"), dict) else {}
+        _set(self.inside, v.get("inside_tab"))  # first: the unrolled view takes the trace when shown
+        _set(self.tabs, v.get("tab"))
+        boxes = [(self.controls.budget, v.get("budget")), (t.cont_len, v.get("continue")),
+                 (t.temperature, v.get("temperature")), (u.unit, uv.get("unit")),
+                 (u.layer, uv.get("layer")), (u.speed, uv.get("speed"))]  # fmt: skip
+        for box, value in boxes:
+            _set(box, value)
         if isinstance(v.get("target"), str) and t.target.findText(v["target"]) >= 0:
             t.target.setCurrentText(v["target"])
-        _set(self.curves.smooth.setChecked, v.get("smooth"), bool)
-        u, uv = self.unrolled, v.get("unrolled") or {}
-        for box, key in ((u.unit, "unit"), (u.layer, "layer"), (u.speed, "speed")):
-            _set(box.setValue, uv.get(key), type(box.value()))
-        _set(u.detail.setChecked, uv.get("detail"), bool)
-        _set(self.inside.setCurrentIndex, v.get("inside_tab"), int)
-        _set(self.tabs.setCurrentIndex, v.get("tab"), int)
-        _set(u.anim.go, uv.get("frame"), int)
-        uu = v.get("units") or {}
-        if isinstance(uu, dict) and all(isinstance(uu.get(k), int) for k in ("layer", "unit")):
-            self.units.show_unit(uu["layer"], uu["unit"], str(uu.get("state", "h")))
+        for box, value in ((self.curves.smooth, v.get("smooth")), (u.detail, uv.get("detail"))):
+            if isinstance(value, bool):
+                box.setChecked(value)
+        if isinstance(uv.get("frame"), int) and not isinstance(uv["frame"], bool):
+            u.anim.go(max(0, min(uv["frame"], len(u.anim.frames) - 1)))
+        uu = v.get("units") if isinstance(v.get("units"), dict) else {}
+        if all(isinstance(uu.get(k), int) for k in ("layer", "unit")):
+            layer = max(0, min(uu["layer"], self.units.layer.maximum() - 1))
+            self.units.show_unit(
+                layer, max(0, min(uu["unit"], self.units.unit.maximum())), str(uu.get("state", "h"))
+            )
         tr = self.last_probe.trace
         if isinstance(v.get("selected"), int) and tr is not None and 0 <= v["selected"] < tr.steps:
             self.select_step(v["selected"])
@@ -160,7 +172,7 @@ class SessionFileActions:
         menu.clear()
         paths = recent_files()
         for p in paths:
-            opener = self.open_session if p.endswith(SUFFIX) else self.open_model_file
+            opener = self.open_session if p.lower().endswith(SUFFIX) else self.open_model_file
             menu.addAction(Path(p).name, lambda p=p, o=opener: o(p)).setToolTip(p)
         if not paths:
             menu.addAction("(none yet)").setEnabled(False)
@@ -183,9 +195,29 @@ class SessionFileActions:
                 self.export_to(self, path, scale)
 
 
-def _set(setter, value, kind) -> None:
-    """setter(value) if the saved value is of the kind expected (a hand-edited file may hold anything)."""
-    if isinstance(value, bool) and kind is not bool:
+def _up_to(history: dict, step: int) -> dict:
+    """The history of the steps up to `step` (reopened, training goes on from there)."""
+    out = {}
+    for key, a in history.items():
+        if a.ndim == 2:
+            out[key] = a[:, a[0] <= step]
+        elif key.endswith("/steps"):
+            keep = a <= step
+            out[key], out[key[: -len("steps")] + "texts"] = (
+                a[keep],
+                history[key[: -len("steps")] + "texts"][keep],
+            )
+    return out
+
+
+def _set(widget, value) -> None:
+    """A spin box's value or a tab widget's index from a saved number, brought into its range
+    (a hand-edited file may hold anything: other kinds are left out)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         return
-    if isinstance(value, kind) or (kind is float and isinstance(value, int)):
-        setter(kind(value))
+    if isinstance(widget, QTabWidget):
+        if isinstance(value, int):
+            widget.setCurrentIndex(max(0, min(value, widget.count() - 1)))
+        return
+    value = max(widget.minimum(), min(value, widget.maximum()))
+    widget.setValue(value if isinstance(widget, QDoubleSpinBox) else int(value))

@@ -88,6 +88,8 @@ class SessionActions:
             view.clear()
         self.samples.last_step = None
         self.internals.set_model(trainer.model_cfg)
+        self.unrolled.unit.setMaximum(trainer.model_cfg.hidden - 1)  # before a saved view sets them
+        self.unrolled.layer.setMaximum(trainer.model_cfg.layers)
         self.weights.set_model(trainer.model_cfg, trainer.corpus.vocab.tokens)
         self.gradnorms.set_clip(trainer.cfg.clip)
         self.typing.set_vocab(trainer.corpus.vocab.tokens)
