@@ -5,9 +5,14 @@ offscreen platform unless a display was chosen.
 """
 
 import os
+import tempfile
 import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Settings of the benchmarks' own: no tour, no "save before closing?" box, none of the user's layout.
+os.environ["RNNVIZ_SETTINGS"] = os.path.join(tempfile.mkdtemp(prefix="rnnviz-bench-"), "rnnviz.ini")
+with open(os.environ["RNNVIZ_SETTINGS"], "w", encoding="utf-8") as _ini:
+    _ini.write("[tour]\ndone=true\n[ask]\nunsaved=false\n")
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 

@@ -23,6 +23,7 @@ def fresh_settings():
 
     app_settings().clear()
     put("tour/done", True)
+    put("ask/unsaved", False)  # closing a window that trained would ask to save (tests/test_qt_tool.py)
     yield
 
 

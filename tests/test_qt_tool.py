@@ -6,7 +6,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QContextMenuEvent, QImage
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
@@ -286,3 +286,40 @@ def test_dialogs_open(window):
         d = make(window)
         assert isinstance(d, QDialog) and d.isVisible()
         d.close()
+
+
+def _answer(qtbot, window, button):
+    """Press `button` in the "save before ...?" box as soon as it is shown (it is modal)."""
+
+    def press():
+        box = getattr(window, "unsaved_box", None)
+        if box is None or not box.isVisible():
+            QTimer.singleShot(20, press)
+            return
+        box.button(button).click()
+
+    QTimer.singleShot(20, press)
+
+
+def test_unsaved_training_is_not_thrown_away_without_asking(qtbot, tmp_path, window, monkeypatch):
+    put("ask/unsaved", True)
+    window._on_reset()  # nothing trained since launch: no question
+    window.worker.step_once()
+    qtbot.waitUntil(lambda: window.unsaved_steps() > 0, timeout=10_000)
+    worker = window.worker
+    _answer(qtbot, window, QMessageBox.StandardButton.Cancel)
+    window._on_reset()
+    assert window.worker is worker  # kept
+    monkeypatch.setattr("rnnviz.qt.session_files.QFileDialog.getSaveFileName",
+                        lambda *a, **k: (str(tmp_path / "kept.rnnviz"), ""))  # fmt: skip
+    _answer(qtbot, window, QMessageBox.StandardButton.Save)
+    window._on_reset()
+    assert (tmp_path / "kept.rnnviz").is_file() and window.worker is not worker  # saved, then replaced
+    window.worker.step_once()
+    qtbot.waitUntil(lambda: window.unsaved_steps() > 0, timeout=10_000)
+    _answer(qtbot, window, QMessageBox.StandardButton.Cancel)
+    window.close()
+    assert window.isVisible() and window.worker is not None  # quitting was cancelled
+    _answer(qtbot, window, QMessageBox.StandardButton.Discard)
+    window.close()
+    assert not window.isVisible()

@@ -15,7 +15,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Settings of its own (no tour, no remembered layout of the user's): the same pictures every time.
 os.environ["RNNVIZ_SETTINGS"] = os.path.join(tempfile.mkdtemp(prefix="rnnviz-shots-"), "rnnviz.ini")
 with open(os.environ["RNNVIZ_SETTINGS"], "w", encoding="utf-8") as ini:
-    ini.write("[tour]\ndone=true\n")  # the tour is shot on purpose, below
+    ini.write("[tour]\ndone=true\n[ask]\nunsaved=false\n")  # the tour is shot on purpose, below
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 

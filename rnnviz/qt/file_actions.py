@@ -26,6 +26,8 @@ class FileActions:
             self.open_model_file(path)
 
     def open_corpus(self) -> None:
+        if not self.may_discard("opening a corpus"):
+            return
         path, _ = QFileDialog.getOpenFileName(self, "Open corpus", "", "Text files (*.txt);;All files (*)")
         if path:
             self.opener.open(path, self.controls.level.currentText())
@@ -71,6 +73,7 @@ class FileActions:
             return
         self.model_path = path
         add_recent(path)
+        self._mark_saved(snap.weights_step)
         self.statusBar().showMessage(f"Saved {path} ({snap.updates} steps)", 6000)
 
     def export_animation(self, path: str | None = None) -> bool:

@@ -37,6 +37,7 @@ from rnnviz.qt.status import BudgetProgress, TrainingStatus
 from rnnviz.qt.training_hosts import ProcessHost, ThreadHost
 from rnnviz.qt.typed_text import TypedTextActions
 from rnnviz.qt.unit_actions import UnitActions
+from rnnviz.qt.unsaved import UnsavedGuard
 from rnnviz.qt.views.curves import TrainingCurves
 from rnnviz.qt.views.figures import FiguresPanel
 from rnnviz.qt.views.grad_norms import GradNormHistory
@@ -66,6 +67,7 @@ def limit_blas_threads() -> None:
 class MainWindow(
     MenuActions,
     HelpActions,
+    UnsavedGuard,
     SessionFileActions,
     SessionActions,
     UnitActions,
@@ -336,6 +338,8 @@ class MainWindow(
             )
 
     def _on_reset(self) -> None:
+        if not self.may_discard("a reset"):
+            return
         try:
             self._start(self.keep_preset(self._spec_from_controls()))
         except RnnvizError as exc:
@@ -345,6 +349,9 @@ class MainWindow(
 
     def closeEvent(self, event) -> None:
         """Stop everything; wait a little for the trainer's last step (the app exits after anyway)."""
+        if not self._closing and not self.may_discard("quitting"):
+            event.ignore()
+            return
         self._closing = True
         self.save_layout()
         self._help_closed()

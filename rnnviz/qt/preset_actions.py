@@ -37,6 +37,8 @@ class PresetActions:
         if preset.level == "value":
             self.open_series()
             return
+        if not self.may_discard(f"the {name} preset"):
+            return
         try:
             self._start(preset_spec(preset, load_source(preset)))
         except RnnvizError as exc:

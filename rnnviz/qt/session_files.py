@@ -52,6 +52,7 @@ class SessionFileActions:
             self._warn(str(exc), dialog=True)
             return None
         add_recent(str(written))
+        self._mark_saved(snap.weights_step)
         self.statusBar().showMessage(f"Saved the session to {written} (step {snap.weights_step})", 8000)
         return str(written)
 
@@ -88,6 +89,8 @@ class SessionFileActions:
 
     # ---- opening -----------------------------------------------------------------------------
     def open_session(self, path: str | None = None) -> bool:
+        if not self.may_discard("opening a session"):
+            return False
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self, "Open session", "", f"{FILTER};;All files (*)")
             if not path:
@@ -160,6 +163,8 @@ class SessionFileActions:
             self.select_step(v["selected"])
 
     def open_model_file(self, path: str) -> bool:
+        if not self.may_discard("opening a model"):
+            return False
         try:
             self._start(spec_from_checkpoint(path, self.controls.corpus_spec()), path)
         except RnnvizError as exc:

@@ -80,6 +80,7 @@ class SessionActions:
         if self.worker is not None:
             self.host.stop(self.worker)
         self.worker, trainer = worker, worker.trainer
+        self._mark_saved(trainer.steps)
         self.model_path = model_path
         self.latest = None
         self.probe.clear()  # nothing of the previous model is traced from here on

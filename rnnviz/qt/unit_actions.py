@@ -101,7 +101,7 @@ class UnitActions:
     # ---- interventions ------------------------------------------------------------------------
     def add_intervention(self, iv) -> None:
         trainer = self.worker.trainer if self.worker else None
-        if trainer is None:
+        if trainer is None or not self.may_discard("training from an earlier step"):
             return
         try:  # checks each one, and refuses a contradiction
             layer_edits([*self.interventions, iv], trainer.model_cfg)

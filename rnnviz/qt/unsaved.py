@@ -1,0 +1,49 @@
+"""UnsavedGuard: before a new model replaces one trained since it was last saved (Reset, Open,
+a preset, Train from here, Quit), the window asks: save the session, discard, or cancel."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QCheckBox, QMessageBox
+
+from rnnviz.qt.settings import get_bool, put
+
+ASK_KEY = "ask/unsaved"  # False: never ask (the box's "Don't ask again")
+
+
+class UnsavedGuard:
+    """Mixed into MainWindow (uses its latest snapshot, worker and save_session)."""
+
+    saved_updates = 0  # the current model's step when it was started, opened or saved
+
+    def _mark_saved(self, updates: int) -> None:
+        self.saved_updates = updates
+
+    def unsaved_steps(self) -> int:
+        """Training steps of the current model that no file holds yet."""
+        snap = self.latest
+        return 0 if snap is None else max(snap.updates - self.saved_updates, 0)
+
+    def may_discard(self, what: str) -> bool:
+        """True when the current model may be replaced: nothing unsaved, the user saved it or said
+        discard. `what`: what replaces it ("Reset", "Open session", ...)."""
+        steps = self.unsaved_steps()
+        if steps == 0 or not get_bool(ASK_KEY, True):
+            return True
+        box = QMessageBox(QMessageBox.Icon.Question, "rnnviz", f"The model has trained {steps} steps "
+                          "since it was last saved.", parent=self)  # fmt: skip
+        box.setInformativeText(f"Save the session before {what}?")
+        box.setStandardButtons(
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        never = QCheckBox("Don't ask again")
+        box.setCheckBox(never)
+        self.unsaved_box = box
+        answer = box.exec()
+        if never.isChecked():
+            put(ASK_KEY, False)
+        if answer == B.Save:
+            return self.save_session() is not None
+        return answer == B.Discard
