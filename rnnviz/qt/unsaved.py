@@ -44,6 +44,6 @@ class UnsavedGuard:
         answer = box.exec()
         if never.isChecked():
             put(ASK_KEY, False)
-        if answer == B.Save:
+        if answer == QMessageBox.StandardButton.Save:
             return self.save_session() is not None
-        return answer == B.Discard
+        return answer == QMessageBox.StandardButton.Discard
