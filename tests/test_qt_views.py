@@ -130,3 +130,48 @@ def test_a_short_heatmap_labels_only_the_ends_of_its_axes(qtbot):
     m.resize(400, 300)
     qtbot.waitUntil(lambda: not m._short)
     assert m.plot.getAxis("left")._tickLevels is None
+
+
+def test_unrolled_hover_names_the_square_painted_under_the_mouse(qtbot):
+    """Hover on the unrolled drawing: the step, layer, unit and value of the square of h that is
+    painted there (checked against the picture's own pixels)."""
+    import torch
+
+    from rnnviz.core.model import CharRNN, ModelConfig, state_arrays
+    from rnnviz.core.trace import TraceWeights, trace
+    from rnnviz.qt.views.unrolled import UnrolledPanel
+    from rnnviz.qt.views.unrolled_paint import _colour
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=len(VOCAB), arch="lstm", layers=2, hidden=9)
+    w = TraceWeights.from_state(cfg, state_arrays(CharRNN(cfg)))
+    tr = trace(w, VOCAB.ids(list("welcome")), tokens=list("welcome"), vocab=VOCAB.tokens, level="char")
+    panel = UnrolledPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1000, 620)
+    panel.show()
+    panel.set_trace(tr, w, "many-to-many")
+    panel.anim.go(tr.steps - 1)  # the forward pass at its last step: every square painted in colour
+    canvas = panel.canvas
+    image = canvas.grab().toImage()
+    hits, agree, seen = 0, 0, set()
+    for x in range(0, canvas.width(), 3):
+        for y in range(0, canvas.height(), 3):
+            text = canvas.hover_text(x, y)
+            if not text:
+                continue
+            t, layer, unit = (int(text.split()[1]), int(text.split("layer ")[1].split()[0]) - 1,
+                              int(text.split("unit ")[1].split()[0]))  # fmt: skip
+            v = tr.h[layer, t, unit]
+            assert (
+                tr.tokens[t] in text
+                and f"h = {fmt(v)}" in text
+                and f"c = {fmt(tr.c[layer, t, unit])}" in text
+            )
+            hits += 1
+            agree += image.pixelColor(x, y).name() == _colour(float(v)).name()
+            seen.add((t, layer, unit))
+    assert hits and agree / hits > 0.9  # (the chosen unit's outline and the cell's border differ)
+    assert {(t, n) for t, n, _ in seen} == {(t, n) for t in range(7) for n in range(2)}
+    assert {u for *_, u in seen} == set(range(9))
+    assert canvas.hover_text(2, 2) == ""  # the margin: nothing

@@ -184,7 +184,9 @@ def shortcuts_dialog(parent: QWidget) -> QDialog:
     lay = QVBoxLayout(d)
     lay.addWidget(table)
     lay.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
-    d.resize(620, 420)
+    table.resizeRowsToContents()
+    rows = table.verticalHeader().length() + table.horizontalHeader().height()
+    d.resize(640, min(rows + close.sizeHint().height() + 48, 760))  # every row, no scrolling
     d.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     d.show()
     return d

@@ -184,6 +184,8 @@ class HelpActions:
         box.open()
 
     def _help_closed(self) -> None:
+        """The window is closing: its application-wide filters (keys, right-click export) go."""
         QApplication.instance().removeEventFilter(self.keys)
+        QApplication.instance().removeEventFilter(self.exports)
         if self.tour is not None:
             self.tour.close()

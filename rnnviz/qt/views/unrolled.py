@@ -19,13 +19,15 @@ from PySide6.QtWidgets import (
     QScrollBar,
     QSlider,
     QSpinBox,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
 
 from rnnviz.core.trace import Trace, TraceWeights
 from rnnviz.core.unroll import Frame, frame_detail, frames
-from rnnviz.qt.views.unrolled_paint import LEFT, View, columns, paint
+from rnnviz.qt.views.common import fmt, show_token
+from rnnviz.qt.views.unrolled_paint import LEFT, View, columns, paint, unit_at
 
 MIN_COL, MAX_COL = 56.0, 220.0
 
@@ -89,6 +91,26 @@ class UnrolledCanvas(QWidget):
         self.view = View()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumHeight(260)
+        self.setMouseTracking(True)  # hover: the exact value of the square under the mouse
+
+    def hover_text(self, x: float, y: float) -> str:
+        """The step, token, layer, unit and value of the square of h at (x, y), or ""."""
+        tr = self.trace
+        hit = None if tr is None else unit_at(QRectF(self.rect()), tr, self.view, x, y)
+        if hit is None:
+            return ""
+        t, n, u = hit
+        text = f"step {t} {show_token(tr.tokens[t])!r} \u00b7 layer {n + 1} \u00b7 unit {u}"
+        text += f" \u00b7 h = {fmt(tr.h[n, t, u])}"
+        return text + (f", c = {fmt(tr.c[n, t, u])}" if tr.c is not None else "")
+
+    def mouseMoveEvent(self, event) -> None:
+        text = self.hover_text(event.position().x(), event.position().y())
+        if text:
+            QToolTip.showText(event.globalPosition().toPoint(), text, self)
+        else:
+            QToolTip.hideText()
+        super().mouseMoveEvent(event)
 
     def refresh_colormaps(self) -> None:
         """Follow the colour-map preference (the drawing reads it on every paint)."""

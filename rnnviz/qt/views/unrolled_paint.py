@@ -66,11 +66,8 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
     font.setPointSizeF(9)
     p.setFont(font)
     L, lut = tr.cfg.layers, _lut()
-    panel_h = panel_height(tr.cfg.arch) if view.detail is not None else 0.0
-    top, bottom = rect.top() + 34, rect.bottom() - panel_h - 8
-    out_h, in_h, gap = 56.0, 34.0, 18.0
-    layer_h = max(40.0, (bottom - top - out_h - in_h - gap * (L + 1)) / L)
-    cell = min(layer_h - 14, view.col_w - 30)
+    top, bottom, layer_h, cell = _geometry(rect, tr, view)
+    out_h, in_h, gap = OUT_H, IN_H, GAP
     frame = view.frame
     _header(p, rect, tr, view)
     cols = columns(rect.width(), view, tr.steps)
@@ -138,8 +135,40 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
             p.setPen(QPen(GRAD, 1.5, Qt.PenStyle.DashLine))
             p.drawRect(QRectF(cx - view.col_w / 2 + 1, top - 18, view.col_w - 2, bottom - top + 18))
     if view.detail is not None and frame is not None:
+        panel_h = panel_height(tr.cfg.arch)
         _panel(p, QRectF(rect.left() + 8, rect.bottom() - panel_h, rect.width() - 16, panel_h - 4), tr, view)
     p.restore()
+
+
+OUT_H, IN_H, GAP = 56.0, 34.0, 18.0  # the output and input rows' heights, the gap between rows
+
+
+def _geometry(rect: QRectF, tr: Trace, view: View) -> tuple[float, float, float, float]:
+    """top and bottom of the drawing, each layer's height, a cell's side."""
+    L = tr.cfg.layers
+    panel_h = panel_height(tr.cfg.arch) if view.detail is not None else 0.0
+    top, bottom = rect.top() + 34, rect.bottom() - panel_h - 8
+    layer_h = max(40.0, (bottom - top - OUT_H - IN_H - GAP * (L + 1)) / L)
+    return top, bottom, layer_h, min(layer_h - 14, view.col_w - 30)
+
+
+def unit_at(rect: QRectF, tr: Trace, view: View, x: float, y: float) -> tuple[int, int, int] | None:
+    """(step, layer, unit) of the square of h under (x, y), as paint() draws them, else None."""
+    top, bottom, layer_h, cell = _geometry(rect, tr, view)
+    k = int((x - rect.left() - LEFT) // view.col_w)
+    cols = columns(rect.width(), view, tr.steps)
+    if not 0 <= k < len(cols) or cell <= 0:
+        return None
+    cx = rect.left() + LEFT + k * view.col_w + view.col_w / 2
+    H = tr.cfg.hidden
+    side = math.ceil(math.sqrt(H))
+    for n in range(tr.cfg.layers):
+        y_cell = bottom - IN_H - GAP - n * (layer_h + GAP)
+        left, cell_top = cx - cell / 2, y_cell - layer_h + 7
+        if left <= x < left + cell and cell_top <= y < cell_top + cell:
+            u = int((y - cell_top) // (cell / side)) * side + int((x - left) // (cell / side))
+            return (cols[k], n, u) if u < H else None
+    return None
 
 
 def panel_height(arch: str) -> float:
