@@ -31,3 +31,17 @@ def assert_heatmap(m, expected: np.ndarray) -> None:
     lo, hi = m.levels()
     np.testing.assert_array_equal(m.image.image, quantise(expected, lo, hi))
     assert m.image.image.dtype == np.uint8 and tuple(m.image.levels) == (0, 255)
+
+
+def open_main_window(qtbot, timeout: int = 15_000):
+    """The app's main window at 1400x880, shown, with its first trace of the welcome text."""
+    from rnnviz.qt.main_window import MainWindow
+    from rnnviz.qt.views.common import configure_pyqtgraph
+
+    configure_pyqtgraph()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1400, 880)
+    w.show()
+    qtbot.waitUntil(lambda: w.latest is not None and w.last_probe.trace is not None, timeout=timeout)
+    return w

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from qt_helpers import assert_heatmap
+from qt_helpers import assert_heatmap, open_main_window
 
 from rnnviz.core.checkpoint import load_checkpoint
 from rnnviz.qt.main_window import MainWindow
@@ -21,12 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def window(qtbot, qapp):
-    configure_pyqtgraph()
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1400, 880)
-    w.show()
-    qtbot.waitUntil(lambda: w.latest is not None and w.last_probe.trace is not None, timeout=10_000)
+    w = open_main_window(qtbot)
     yield w
     w.close()
     assert w.worker is None and w.host.process.process.poll() is not None  # the trainer process ended

@@ -10,26 +10,15 @@ from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QContextMenuEvent, QImage
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from qt_helpers import open_main_window
 
 from rnnviz.qt.help import EXPLANATIONS, SHORTCUTS, Tour
-from rnnviz.qt.main_window import MainWindow
 from rnnviz.qt.settings import get_bool, put, recent_files
-from rnnviz.qt.views.common import configure_pyqtgraph
-
-
-def _open(qtbot):
-    configure_pyqtgraph()
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1400, 880)
-    w.show()
-    qtbot.waitUntil(lambda: w.latest is not None and w.last_probe.trace is not None, timeout=15_000)
-    return w
 
 
 @pytest.fixture
 def window(qtbot, qapp):
-    w = _open(qtbot)
+    w = open_main_window(qtbot)
     yield w
     w.close()
 
@@ -113,7 +102,7 @@ def test_question_marks_explain_the_view_shown(qtbot, window):
 
 def test_first_launch_tour_walks_and_is_remembered(qtbot, qapp):
     put("tour/done", False)
-    w = _open(qtbot)
+    w = open_main_window(qtbot)
     qtbot.waitUntil(lambda: w.tour is not None and w.tour.isVisible(), timeout=5000)
     first = w.tour
     w.start_tour()  # Help > Take the tour while one is open: the new one replaces it
@@ -131,7 +120,7 @@ def test_first_launch_tour_walks_and_is_remembered(qtbot, qapp):
     qtbot.mouseClick(tour.next, Qt.MouseButton.LeftButton)
     assert len(set(seen)) == len(tour.steps) and get_bool("tour/done")
     w.close()
-    w2 = _open(qtbot)  # the next launch: no tour
+    w2 = open_main_window(qtbot)  # the next launch: no tour
     qtbot.wait(1000)
     assert w2.tour is None
     w2.start_tour()  # Help > Take the tour; Skip ends it
@@ -257,13 +246,13 @@ def test_a_damaged_or_hand_edited_session_never_loses_the_open_one(tmp_path, win
 def test_layout_and_choices_are_remembered(qtbot, qapp):
     from PySide6.QtWidgets import QDockWidget
 
-    w = _open(qtbot)
+    w = open_main_window(qtbot)
     dock = w.findChild(QDockWidget, "controls")
     w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)  # the user moved the training panel
     w.tabs.setCurrentIndex(3)
     w.typing.temperature.setValue(0.7)
     w.close()
-    w2 = _open(qtbot)
+    w2 = open_main_window(qtbot)
     assert w2.dockWidgetArea(w2.findChild(QDockWidget, "controls")) == Qt.DockWidgetArea.RightDockWidgetArea
     assert w2.tabs.currentIndex() == 3 and w2.typing.temperature.value() == pytest.approx(0.7)
     w2.close()
