@@ -56,18 +56,46 @@ def test_suffix_added_and_members_plain(tmp_path):
         np.load(z.open("history.npz"), allow_pickle=False)  # no pickled objects inside
 
 
-def test_a_changed_corpus_file_is_said(tmp_path):
+def test_a_corpus_file_is_read_only_if_it_is_the_one_saved(tmp_path):
     text = tmp_path / "c.txt"
     text.write_text("the cat sat on the mat. " * 20)
     corpus = load_corpus(str(text))
     path, _, _ = _save(tmp_path, corpus)
-    text.write_text("the mat sat on the cat. " * 20)
+    with zipfile.ZipFile(path) as z:
+        assert z.read("corpus.txt").decode() == corpus.text  # the session carries its corpus
     spec = session_spec(load_session(path), "builtin:story")
-    assert spec.corpus.name == str(text.resolve())
+    assert spec.corpus.name == str(text.resolve()) and spec.corpus.text == corpus.text and spec.notes == ()
+    text.write_text("the mat sat on the cat. " * 20)  # changed: the saved copy, said
+    spec = session_spec(load_session(path), "builtin:story")
+    assert spec.corpus.text == corpus.text and spec.updates == 42
     assert len(spec.notes) == 1 and "has changed since this session was saved" in spec.notes[0]
-    text.unlink()
+    text.unlink()  # gone: the saved copy too (the session opens on another machine)
     spec = session_spec(load_session(path), "builtin:story")
-    assert spec.corpus.name == "builtin:story" and "not found" in spec.notes[0]
+    assert spec.corpus.text == corpus.text and "was not found" in spec.notes[0]
+    _rewrite(path, "corpus.txt", None)  # no copy, no file: the fallback, said
+    spec = session_spec(load_session(path), "builtin:story")
+    assert spec.corpus.name == "builtin:story" and "holds no copy" in spec.notes[0]
+    assert "it now trains on builtin:story" in spec.notes[0]
+
+
+def test_a_session_naming_another_file_does_not_read_it(tmp_path):
+    """A shared session names a path on the receiver's machine: its text is used only if it is
+    the text saved (its hash), so no other file of theirs is ever read into the model."""
+    corpus = load_corpus(str(_write(tmp_path / "mine.txt", "my corpus text. " * 30)))
+    path, _, _ = _save(tmp_path, corpus)
+    secret = _write(tmp_path / "secret.txt", "a private key, not a corpus " * 10)
+    with zipfile.ZipFile(path) as z:
+        doc = json.loads(z.read("session.json"))
+    doc["corpus"]["spec"] = str(secret)
+    _rewrite(path, "session.json", json.dumps(doc))
+    _rewrite(path, "corpus.txt", None)
+    spec = session_spec(load_session(path), "builtin:story")
+    assert spec.corpus.name == "builtin:story" and "private" not in spec.corpus.text
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
 
 
 def _rewrite(path, member, data):

@@ -1,10 +1,12 @@
 """Session files (.rnnviz): everything needed to put the screen back as it was.
 
-A zip archive of three members, none of which can run code when read:
+A zip archive of these members, none of which can run code when read:
   model.safetensors  the weights and model (the checkpoint format, see README)
   session.json       format "rnnviz-session/1": the corpus (built-in name, or path and SHA-256 of
                      its text), training settings with the seed, preset, typed text, view state
   history.npz        the training curves and gradient norms (plain arrays, read without pickle)
+  corpus.txt         a corpus file's text (up to 32 MB): the session opens anywhere, and a file
+                     at the recorded path is used only if its text is the one saved
 Writing is atomic (the previous file stays whole on any failure)."""
 
 from __future__ import annotations
@@ -21,14 +23,20 @@ import numpy as np
 
 from rnnviz import __version__
 from rnnviz.core.checkpoint import Checkpoint, checkpoint_bytes, parse_checkpoint, write_atomic
-from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus
+from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus, load_corpus
 from rnnviz.core.errors import CheckpointError, RnnvizError
-from rnnviz.core.session import TrainerSpec, corpus_record, spec_from
+from rnnviz.core.session import TrainerSpec, corpus_record, spec_from, train_config_from
 
 FORMAT = "rnnviz-session/1"
 SUFFIX = ".rnnviz"
-MODEL, DOC, HISTORY = "model.safetensors", "session.json", "history.npz"
-MEMBER_CAPS = {DOC: 16 * 1024**2, HISTORY: 256 * 1024**2, MODEL: 2 * 1024**3}  # bigger: not one of ours
+MODEL, DOC, HISTORY, CORPUS = "model.safetensors", "session.json", "history.npz", "corpus.txt"
+CORPUS_CAP = 32 * 1024**2  # a bigger corpus is recorded by path and hash only
+MEMBER_CAPS = {
+    DOC: 16 * 1024**2,
+    HISTORY: 256 * 1024**2,
+    MODEL: 2 * 1024**3,
+    CORPUS: CORPUS_CAP,
+}  # bigger: not one of ours
 MAX_ARRAY_BYTES = 64 * 1024**2  # one history array (the views keep 20,000 points a series)
 
 
@@ -41,6 +49,7 @@ class Session:
     checkpoint: Checkpoint
     doc: dict  # session.json
     history: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    corpus_text: str | None = field(default=None, repr=False)  # corpus.txt, when saved
 
     @property
     def typed_text(self) -> str:
@@ -104,6 +113,9 @@ def save_session(
         z.writestr(DOC, json.dumps(doc, indent=1, ensure_ascii=False))
         z.writestr(MODEL, model)
         z.writestr(HISTORY, arrays.getvalue())
+        text = corpus.text.encode("utf-8")
+        if not doc["corpus"]["builtin"] and len(text) <= CORPUS_CAP:
+            z.writestr(CORPUS, text)
     try:
         write_atomic(path, blob.getvalue())
     except RnnvizError as exc:
@@ -128,6 +140,7 @@ def load_session(path: str | Path) -> Session:
             doc = _doc(z.read(DOC), p.name)
             checkpoint = parse_checkpoint(z.read(MODEL), f"{p.name}: the model")
             history = _history(z.read(HISTORY), p.name) if HISTORY in members else {}
+            corpus_text = z.read(CORPUS).decode("utf-8") if CORPUS in members else None
     except SessionError:
         raise
     except CheckpointError as exc:
@@ -138,7 +151,7 @@ def load_session(path: str | Path) -> Session:
         raise SessionError(f"cannot read {p}: {exc.strerror or exc}") from None
     except Exception as exc:  # noqa: BLE001 - a damaged archive can fail in many ways: say so in one line
         raise SessionError(f"{p.name} is damaged and cannot be opened ({type(exc).__name__})") from None
-    return Session(checkpoint, doc, history)
+    return Session(checkpoint, doc, history, corpus_text)
 
 
 def _doc(raw: bytes, name: str) -> dict:
@@ -186,17 +199,34 @@ def _history(raw: bytes, name: str) -> dict[str, np.ndarray]:
 
 
 def session_spec(session: Session, fallback_corpus: str, device: str = "auto") -> TrainerSpec:
-    """The trainer to go on with; a note when the corpus is missing or has changed since."""
-    spec = spec_from(session.checkpoint, fallback_corpus, device)
-    saved = session.doc.get("corpus")
+    """The trainer to go on with. A corpus file is read at its recorded path only if its text is
+    the one saved (its SHA-256); else the copy inside the session is used, or else `fallback_corpus`,
+    each with a note. (So a session names no file that is read unless it is the file it was.)"""
+    ck, saved = session.checkpoint, session.doc.get("corpus")
     saved = saved if isinstance(saved, dict) else {}
-    corpus = spec.corpus
-    if (
-        isinstance(corpus, Corpus)
-        and saved.get("sha256")
-        and corpus.name == saved.get("spec")
-        and text_sha256(corpus.text) != saved["sha256"]
-    ):
-        note = f"{corpus.name} has changed since this session was saved: training goes on with its new text"
-        spec = replace(spec, notes=spec.notes + (note,))
-    return spec
+    path, digest = saved.get("spec"), saved.get("sha256")
+    if ck.model_cfg.regression or not isinstance(path, str) or path.startswith(BUILTIN_PREFIX):
+        return spec_from(ck, fallback_corpus, device)
+    text, note = _file_text(path, digest, ck.vocab.level), None
+    why = "was not found" if not Path(path).is_file() else "has changed since this session was saved"
+    if text is None and session.corpus_text is not None and text_sha256(session.corpus_text) == digest:
+        text = session.corpus_text
+        note = f"{path} {why}: training goes on with the copy of its text saved in the session"
+    if text is None:
+        spec = spec_from(replace(ck, meta={**ck.meta, "corpus": ""}), fallback_corpus, device)
+        now = spec.notes[0].split("; ", 1)[-1] if spec.notes else f"it now trains on {fallback_corpus}"
+        return replace(spec, notes=(f"{path} {why} and the session holds no copy of it: {now}",))
+    corpus = Corpus.from_text(text, ck.vocab.level, path, vocab=ck.vocab)
+    return TrainerSpec(corpus, ck.model_cfg, train_config_from(ck.train), ck.weights, ck.steps, device,
+                       ck.meta.get("preset"), (note,) if note else ())  # fmt: skip
+
+
+def _file_text(path: str, digest, level: str) -> str | None:
+    """The file's (normalised) text if it is the one the session saved, else None."""
+    if not isinstance(digest, str) or not Path(path).is_file():
+        return None
+    try:
+        text = load_corpus(path, level).text
+    except RnnvizError:
+        return None
+    return text if text_sha256(text) == digest else None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QDoubleSpinBox, QFileDialog, QMenu, QTabWidget
 
+from rnnviz.core.corpus import BUILTIN_PREFIX
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.intervene import Intervention
 from rnnviz.core.session import spec_from_checkpoint
@@ -104,6 +105,8 @@ class SessionFileActions:
         except RnnvizError as exc:
             self._warn(str(exc), dialog=True)
             return False
+        if not spec.corpus.name.startswith(BUILTIN_PREFIX):
+            self.file_corpus = spec.corpus  # Reset trains on this text too (the file may be gone)
         if self.pinned is None:  # the saved weights traced at once, before the session's first report
             self.probe.set_weights(spec.model_cfg, spec.corpus.vocab, spec.weights)
         try:
