@@ -244,15 +244,14 @@ def test_icon_draws_at_small_and_large_sizes(qapp):
         assert len(colours) > 4
 
 
+def _install_desktop(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rnnviz", "install-desktop"], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
 def test_install_desktop_writes_the_entry_and_its_icon(tmp_path):
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
-    p = subprocess.run(
-        [sys.executable, "-m", "rnnviz", "install-desktop"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    p = _install_desktop(env)
     assert p.returncode == 0, p.stderr
     desktop = tmp_path / "applications" / "rnnviz.desktop"
     icon = tmp_path / "icons" / "hicolor" / "scalable" / "apps" / "rnnviz.svg"
@@ -270,13 +269,7 @@ def test_install_desktop_writes_the_entry_and_its_icon(tmp_path):
 
     (tmp_path / "blocked").write_text("a file, not a folder")
     env["XDG_DATA_HOME"] = str(tmp_path / "blocked")
-    p = subprocess.run(
-        [sys.executable, "-m", "rnnviz", "install-desktop"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    p = _install_desktop(env)
     assert (
         p.returncode == 2 and p.stderr.count("\n") == 1 and p.stderr.startswith("rnnviz: error: cannot write")
     )

@@ -160,11 +160,12 @@ def explain(parent: QWidget, topic: str) -> QMessageBox:
     return box
 
 
-def help_button(topic: str, parent: QWidget | None = None) -> QToolButton:
+def help_button(topic: str | Callable[[], str], parent: QWidget | None = None) -> QToolButton:
+    """A "?" that explains `topic`, or the topic `topic()` names when clicked (a group of tabs)."""
     b = QToolButton(parent)
     b.setText("?")
-    b.setToolTip(f"What is this? ({EXPLANATIONS[topic][0]})")
-    b.clicked.connect(lambda: explain(b.window(), topic))
+    b.setToolTip(f"What is this? ({EXPLANATIONS[topic][0] if isinstance(topic, str) else 'the tab shown'})")
+    b.clicked.connect(lambda: explain(b.window(), topic if isinstance(topic, str) else topic()))
     return b
 
 

@@ -84,13 +84,8 @@ class HelpActions:
                 action.setShortcut(QKeySequence(keys))
             action.triggered.connect(slot)
             menu.addAction(action)
-        self.inside.setCornerWidget(helptext.help_button("inside", self), Qt.Corner.TopRightCorner)
-        tabs_help = helptext.help_button("curves", self)
-        tabs_help.clicked.disconnect()
-        tabs_help.setToolTip("What is this? (the tab shown)")
-        tabs_help.clicked.connect(lambda: helptext.explain(self, self._tab_topic()))
-        self.tabs.setCornerWidget(tabs_help, Qt.Corner.TopRightCorner)
-        self.inside.currentChanged.connect(self._inside_help)
+        self.inside.setCornerWidget(helptext.help_button(self._inside_topic, self), Qt.Corner.TopRightCorner)
+        self.tabs.setCornerWidget(helptext.help_button(self._tab_topic, self), Qt.Corner.TopRightCorner)
         typing_help = helptext.help_button("typing", self)
         self.typing.layout().addWidget(typing_help, 2, 3, Qt.AlignmentFlag.AlignRight)
         self.timeline_bar.layout().addWidget(helptext.help_button("timeline", self))
@@ -100,12 +95,8 @@ class HelpActions:
         if not get_bool(TOUR_KEY):
             QTimer.singleShot(800, self.start_tour)
 
-    def _inside_help(self, index: int) -> None:
-        button = self.inside.cornerWidget(Qt.Corner.TopRightCorner)
-        topic = "unrolled" if index == 1 else "inside"
-        button.clicked.disconnect()
-        button.clicked.connect(lambda: helptext.explain(self, topic))
-        button.setToolTip(f"What is this? ({helptext.EXPLANATIONS[topic][0]})")
+    def _inside_topic(self) -> str:
+        return "unrolled" if self.inside.currentWidget() is self.unrolled else "inside"
 
     def _tab_topic(self) -> str:
         return self.TAB_TOPICS[min(self.tabs.currentIndex(), len(self.TAB_TOPICS) - 1)]
