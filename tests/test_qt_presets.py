@@ -72,7 +72,7 @@ def test_words_preset_trains_and_shows_each_words_guess(qtbot, window):
     # a Reset on the preset's own data keeps the preset, with the changed settings
     window.controls.hidden.setValue(16)
     window._on_reset()
-    assert window.preset.name == "words" and window.worker.trainer.model_cfg.hidden == 16
+    assert window.preset.name == "words" and window.worker.info.model_cfg.hidden == 16
 
 
 def test_fable_reads_three_words_and_names_unknown_ones(qtbot, window, tmp_path, monkeypatch):

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from rnnviz.core.corpus import Corpus
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.probe import Probe, TextProbe
+from rnnviz.core.protocol import SessionInfo
 from rnnviz.core.snapshot import Snapshot
 from rnnviz.qt.controls import ControlsPanel
 from rnnviz.qt.file_actions import FileActions
@@ -177,12 +178,11 @@ class MainWindow(
         self.tabs.currentChanged.connect(self._on_tab)
 
     @Slot(object)
-    def _on_started(self, _info: dict) -> None:
+    def _on_started(self, info: SessionInfo) -> None:
         """A session started at launch has been built: what only its trainer knows."""
         if self._from_current():
-            trainer = self.worker.trainer
-            self.status.start(trainer, self.worker.budget_end)
-            for note in trainer.notes:
+            self.status.start(info, self.worker.budget_end)
+            for note in info.notes:
                 self._warn(note, dialog=True)
 
     @Slot(str)
@@ -244,7 +244,7 @@ class MainWindow(
             self.controls.set_playing(on)
             self.status.set_running(on)
             m = self.latest.metrics if self.latest is not None else None
-            self.progress.show_progress(m.step if m is not None else self.worker.trainer.steps, on)
+            self.progress.show_progress(m.step if m is not None else self.worker.info.steps, on)
 
     @Slot(str)
     def _on_diverged(self, message: str) -> None:
