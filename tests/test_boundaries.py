@@ -1,7 +1,9 @@
 """House rules that keep the code base healthy."""
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 
 def test_core_never_imports_qt():
@@ -50,3 +52,59 @@ w.deleteLater()
 app.processEvents()
 """
     subprocess.run([sys.executable, "-c", code], check=True, timeout=180)
+
+
+# ---- import contracts, checked statically (every import, also those inside functions) -----------
+ROOT = Path(__file__).resolve().parents[1] / "rnnviz"
+QT = ("PySide6", "pyqtgraph", "shiboken6")
+
+
+def imports_of(path: Path, root: Path = ROOT) -> set[str]:
+    """Every module a file imports, as written (relative imports resolved)."""
+    package = ".".join(path.relative_to(root.parent).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            found.add(base)
+            found |= {f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}".startswith("rnnviz.")}
+    return found
+
+
+def modules(package: str) -> dict[str, set[str]]:
+    folder = ROOT.parent.joinpath(*package.split("."))
+    return {str(p.relative_to(ROOT.parent)): imports_of(p) for p in sorted(folder.rglob("*.py"))}
+
+
+def violations(package: str, forbidden) -> list[str]:
+    return [f"{name} imports {m}" for name, found in modules(package).items() for m in sorted(found)
+            if forbidden(m)]  # fmt: skip
+
+
+def test_contract_core_imports_neither_qt_nor_the_app():
+    bad = violations(
+        "rnnviz.core", lambda m: m.split(".")[0] in QT or m.startswith(("rnnviz.qt", "rnnviz.cli"))
+    )
+    assert not bad, bad
+
+
+def test_contract_views_import_only_core_and_views():
+    def forbidden(m: str) -> bool:
+        return m.startswith("rnnviz.") and not m.startswith(("rnnviz.core", "rnnviz.qt.views"))
+
+    bad = violations("rnnviz.qt.views", forbidden)
+    assert not bad, bad
+
+
+def test_the_contracts_see_a_violation(tmp_path):
+    """The checker itself can fail: a file importing Qt inside a function is caught."""
+    bad = tmp_path / "rnnviz" / "core" / "x.py"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("def f():\n    from PySide6 import QtCore\n    from ..qt.views import common\n")
+    found = imports_of(bad, tmp_path / "rnnviz")
+    assert {"PySide6", "rnnviz.qt.views", "rnnviz.qt.views.common"} <= found
