@@ -18,8 +18,8 @@ def test_core_never_imports_qt():
 
 
 def test_the_window_never_imports_torch():
-    """The main window's process draws and traces with numpy; only its training process (and the
-    gradient lab or the forecaster's window, opened on demand) import torch."""
+    """The main window's process draws and traces with numpy, and so does the forecaster's window:
+    only their training processes (and the gradient lab, opened on demand) import torch."""
     code = """
 import os, sys, time
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -45,6 +45,11 @@ w.typing.editor.setPlainText("The keeper said welcom")
 w.open_preset("words")
 until(lambda: w.latest is not None and w.latest.model_cfg.arch == "rnn")
 w._on_reset()
+w.open_preset("sine")  # the forecaster's window trains in a training process of its own
+s = w.series_window
+until(lambda: s.latest is not None)
+s.worker.step_once(3)
+until(lambda: s.latest.updates >= 3 and s.forecast_updates >= 3 and s.traced_updates >= 3)
 bad = sorted(m for m in sys.modules if m.split(".")[0] == "torch")
 assert not bad, bad[:5]
 w.close()

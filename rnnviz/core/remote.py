@@ -239,7 +239,8 @@ class _Server:
         def emit(report: Report, session=session) -> None:
             self.send(session, report)
 
-        self.pending = (session, TrainLoop(trainer, emit, start.eval_every, start.budget, monitor))
+        every = monitor.every if monitor is not None else 0.5
+        self.pending = (session, TrainLoop(trainer, emit, start.eval_every, start.budget, monitor, every))
         if self.loop is not None:
             self.loop.stop()
 

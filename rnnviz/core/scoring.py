@@ -126,20 +126,32 @@ def _accuracy(model, samples: Samples) -> float:
 
 class PresetMonitor:
     """A preset's figures during training (core.loop.TrainLoop's monitor): the model's figures
-    beside the references, the seconds trained, and when the target was first reached."""
+    beside the references, the seconds trained, and when the target was first reached. A value
+    model's figures also carry its forecast of every target, train and test ("forecast": positions
+    and values), and come ten times a second: the forecaster's window draws them as it trains."""
 
     def __init__(self, preset: Preset, trainer: Trainer):
         self.scorer = Scorer(preset, trainer.corpus, trainer.cfg)
         self.target_seconds: float | None = None
+        self.every = 0.1 if self.scorer.value else 0.5  # seconds of training between reports
 
     def __call__(self, trainer: Trainer, seconds: float) -> dict:
         doc = self.scorer.figures(trainer.model) | {"steps": trainer.updates, "seconds": seconds}
+        if self.scorer.value:
+            doc["forecast"] = forecast(trainer.model, self.scorer)
         target = doc.get("target_accuracy")
         if self.target_seconds is None and target is not None and doc["accuracy"] >= target:
             self.target_seconds = seconds  # first seen at this check (within the monitor's interval)
         if self.target_seconds is not None:
             doc["target_reached_seconds"] = self.target_seconds
         return doc
+
+
+def forecast(model, scorer: Scorer) -> tuple[np.ndarray, np.ndarray]:
+    """A value model's forecast of every target, train then test: (positions, values)."""
+    sc = scorer
+    t = np.concatenate([sc.samples.positions, sc.held_out.positions])
+    return t, np.concatenate([predict(model, sc.samples), predict(model, sc.held_out)])
 
 
 def preset_monitor(trainer: Trainer) -> tuple[PresetMonitor | None, str | None]:

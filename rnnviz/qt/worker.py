@@ -118,7 +118,9 @@ class TrainWorker(WorkerSignals):
     def __init__(self, trainer, eval_every: int = 100, budget: int = 0, monitor=None):
         super().__init__(SessionInfo.of_trainer(trainer))
         self.trainer = trainer
-        self.loop = TrainLoop(trainer, self.report, eval_every, budget, monitor)
+        self.loop = TrainLoop(
+            trainer, self.report, eval_every, budget, monitor, getattr(monitor, "every", 0.5)
+        )
 
     def send(self, command) -> None:
         """Thread-safe: the loop reads its flags between steps."""
