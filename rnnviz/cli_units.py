@@ -1,6 +1,7 @@
 """`rnnviz units MODEL --corpus PATH --feature REGEX|NAME`: the neuron finder on the command line.
 Every unit (layer, unit; h, and c for an LSTM) ranked by the Pearson correlation, over every
-position of the corpus, between its activation and the feature, with its top contexts."""
+position of the corpus, between its activation and the feature, with its contexts at both ends:
+furthest from its mean in the direction of the correlation ("top"), and the other way."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def add_units_parser(sub) -> None:
         help=f"a regular expression (1 where a match covers the position) or one of: {', '.join(FEATURES)}",
     )
     u.add_argument("--top", type=int, default=10, help="units listed (default 10)")
-    u.add_argument("--contexts", type=int, default=5, help="top contexts per unit (default 5)")
+    u.add_argument("--contexts", type=int, default=5, help="contexts per unit at each end (default 5)")
     u.add_argument("--max-tokens", type=int, default=MAX_POSITIONS, help="read at most this many tokens")
     u.add_argument("--encoding", default="utf-8")
     u.add_argument("--json", action="store_true", help="print the ranking as one JSON object")
@@ -32,7 +33,7 @@ def add_units_parser(sub) -> None:
 def cmd_units(a) -> int:
     from rnnviz.cli import _load
     from rnnviz.core.corpus import Corpus, load_corpus
-    from rnnviz.core.units import corpus_states, rank_units, token_feature, top_contexts
+    from rnnviz.core.units import both_ends, corpus_states, rank_units, token_feature
 
     if a.top < 1 or a.contexts < 0 or a.max_tokens < 2:
         raise ConfigError("--top must be >= 1, --contexts >= 0 and --max-tokens >= 2")
@@ -47,11 +48,10 @@ def cmd_units(a) -> int:
     ranked = rank_units(states, values)[: a.top]
     doc = {"feature": a.feature, "kind": kind, "positions": int(len(values)), "corpus": spec, "units": []}
     for s in ranked:
-        ctx = top_contexts(states, s.layer, s.unit, s.state, a.contexts, sign=1.0 if s.r >= 0 else -1.0)
+        top, opposite = both_ends(states, s.layer, s.unit, s.state, s.r, a.contexts)
         doc["units"].append(
             {"layer": s.layer + 1, "unit": s.unit, "state": s.state, "r": s.r,
-             "contexts": [{"position": c.position, "activation": c.activation, "before": c.before,
-                           "token": c.token, "after": c.after} for c in ctx]}
+             "contexts": [_context(c) for c in top], "opposite": [_context(c) for c in opposite]}
         )  # fmt: skip
     if len(states.h[0]) < len(corpus.ids):
         print(f"read the first {len(states.h[0]):,} of {len(corpus.ids):,} tokens", file=sys.stderr)
@@ -60,9 +60,20 @@ def cmd_units(a) -> int:
         sys.stdout.write("\n")
         return 0
     print(f"{kind} feature {a.feature!r} over {doc['positions']:,} positions of {spec}")
-    print(f"{'layer':>5} {'unit':>5} {'state':>5} {'r':>8}  most active at")
+    print("top: furthest from the unit's mean in the direction of r; other end: the other way")
+    print(f"{'layer':>5} {'unit':>5} {'state':>5} {'r':>8}  {'top':<40} {'other end'}")
     for u in doc["units"]:
-        c = u["contexts"][0] if u["contexts"] else None
-        where = f"...{c['before']}[{c['token']}]{c['after']}...".replace("\n", "\u21b5") if c else ""
-        print(f"{u['layer']:>5} {u['unit']:>5} {u['state']:>5} {u['r']:>8.3f}  {where}")
+        top, other = (_where(u[key][0]) if u[key] else "" for key in ("contexts", "opposite"))
+        print(f"{u['layer']:>5} {u['unit']:>5} {u['state']:>5} {u['r']:>8.3f}  {top:<40} {other}")
     return 0
+
+
+def _context(c) -> dict:
+    return {"position": c.position, "activation": c.activation, "deviation": c.deviation,
+            "before": c.before, "token": c.token, "after": c.after}  # fmt: skip
+
+
+def _where(c: dict) -> str:
+    return f"{c['deviation']:+.2f} ...{c['before'][-18:]}[{c['token']}]{c['after'][:10]}...".replace(
+        "\n", "\u21b5"
+    )

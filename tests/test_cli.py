@@ -366,7 +366,8 @@ def test_compare_prints_figures_and_saves_three_checkpoints(tmp_path):
     doc = json.loads(p.stdout)
     assert set(doc["models"]) == {"rnn", "lstm", "gru"} and doc["steps"] == 4 and doc["window"] == 16
     for arch, f in doc["models"].items():
-        assert 0 <= f["horizon"] <= 15 and f["mean_sigma"] > 0 and f["loss"] > 0
+        assert 0 <= f["horizon"] <= f["horizon_1e-4"] <= 15 and f["mean_sigma"] > 0 and f["loss"] > 0
+        assert isinstance(f["decay_per_10"], float)  # its value is checked against autograd in test_lab
         cfg, meta, _ = independent_load(f["checkpoint"])
         assert meta["arch"] == arch and meta["steps"] == 4 and cfg.hidden == 8
     table = run(
@@ -386,7 +387,9 @@ def test_compare_prints_figures_and_saves_three_checkpoints(tmp_path):
         "--positions",
         2,
     ).stdout
-    assert "horizon" in table and len(table.strip().splitlines()) == 4
+    lines = table.strip().splitlines()
+    assert lines[0].split()[:6] == ["model", "loss", "held-out", "decay/10", "horizon", "1e-4"]
+    assert [line.split()[0] for line in lines[1:4]] == ["rnn", "lstm", "gru"] and "decades" in lines[4]
     one_line_error(run("compare", "--save-dir", tmp_path / "none", check_ok=False), "no such folder")
 
 

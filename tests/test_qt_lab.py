@@ -11,10 +11,12 @@ from rnnviz.core.lab import (
     ARCHS,
     Comparison,
     LabFigures,
+    curve_horizon,
+    decay_per_10,
+    distance_ratios,
     gate_saturation,
-    gradient_horizon,
     largest_singular_values,
-    step_jacobians,
+    state_jacobians,
 )
 from rnnviz.core.trace import TraceWeights, trace
 from rnnviz.core.train import TrainConfig
@@ -122,10 +124,12 @@ def test_figures_match_a_direct_computation_on_the_same_windows(qtbot, runner):
             trace(w, lab.probe_ids[p - lab.window + 1 : p + 1], target_id=int(lab.probe_ids[p + 1]))
             for p in lab.positions
         ]
-        horizons = [gradient_horizon(t.grad_h[-1], t.target_step) for t in traces]
-        assert fig.horizon == pytest.approx(np.mean(horizons))
+        curve = distance_ratios([t.grad_h[-1] for t in traces])  # checked against autograd in test_lab
+        np.testing.assert_array_equal(fig.grad_by_distance, curve)
+        assert fig.horizon == curve_horizon(curve) and fig.horizon_far == curve_horizon(curve, 1e-4)
+        np.testing.assert_equal(fig.decay_per_10, decay_per_10(curve))
         first = traces[0]
-        np.testing.assert_allclose(fig.sigma_by_step, largest_singular_values(step_jacobians(w, first)))
+        np.testing.assert_allclose(fig.sigma_by_step, largest_singular_values(state_jacobians(w, first)))
         for gate, (left, right) in gate_saturation(first).items():
             np.testing.assert_array_equal(fig.saturation[gate][0], left)
             np.testing.assert_array_equal(fig.saturation[gate][1], right)
@@ -218,7 +222,19 @@ def test_window_trains_and_draws_one_loss_line_per_model(qtbot, lab_window):
     legend = [label.text for _, label in w.plots["loss"].legend.items]
     assert legend[:3] == ["RNN", "LSTM", "GRU"]
     for arch in ARCHS:
-        assert f">{w.figs[arch].horizon:.1f}<" in w.table.text()
+        f = w.figs[arch]
+        assert f">{f.horizon:.0f}<" in w.table.text() and f">{f.horizon_far:.0f}<" in w.table.text()
+        assert f">{f.decay_per_10:.2f}<" in w.table.text()
+        np.testing.assert_array_equal(w.decay_curves[arch].getData()[1], w.decays[arch].y)
+        assert w.decays[arch].y[-1] == f.decay_per_10  # the headline curve ends at the table's figure
+        k, y = (
+            w.fit_lines[arch].xData,
+            w.fit_lines[arch].yData,
+        )  # the fit drawn over the ratio curve has the table's slope
+        assert k[0] == 10 and -10 * (np.log10(y[-1]) - np.log10(y[0])) / (k[-1] - k[0]) == pytest.approx(
+            f.decay_per_10
+        )
+    assert "levels off" in w.table.text()
     readout = w.readout_text("loss", 3.2, 0.0)
     assert readout.startswith("step 3:") and fmt(w.loss["gru"].y[2]) in readout
 

@@ -51,7 +51,12 @@ def test_the_finder_ranks_the_depth_unit_first_on_brackets(qtbot, brackets_model
     assert float(r) == pytest.approx(np.corrcoef(a, depth)[0, 1], abs=1e-3)  # the table shows 3 decimals
     assert w.units.chosen() == (int(layer) - 1, int(unit), state)  # the top unit is shown
     assert w.units.text.toHtml().count("background-color") > 500  # the corpus, coloured by the unit
-    assert w.units.contexts.text().count("<b><u>") == 5
+    assert w.units.contexts.text().count("<b><u>") == 10  # five at each end
+    above = "above" if float(r) >= 0 else "below"
+    assert (
+        f"furthest {above} its mean" in w.units.contexts.text()
+        and f"(r = {float(r):+.3f})" in w.units.contexts.text()
+    )
     # a regular expression as the feature; a bad one is a message, not a crash
     w.units.feature.setCurrentText(r"\(\w")
     w.units.rank()

@@ -16,6 +16,8 @@ from rnnviz.core.pca import fit_pca
 from rnnviz.core.trace import TraceWeights, trace
 from rnnviz.core.units import (
     FEATURES,
+    States,
+    both_ends,
     char_feature,
     corpus_states,
     correlations,
@@ -86,11 +88,43 @@ def test_ranking_is_pearson_over_every_position():
         rank_units(st, np.zeros(2000))
     best = ranked[0]
     ctx = top_contexts(st, best.layer, best.unit, best.state, k=4, sign=np.sign(best.r))
-    a = st.of(best.state)[best.layer, :, best.unit]
+    a = st.of(best.state)[best.layer, 20:, best.unit]
     assert ctx[0].activation == pytest.approx((a * np.sign(best.r)).max() * np.sign(best.r))
     assert all(
         c.token == corpus.text[c.position] and corpus.text[: c.position].endswith(c.before) for c in ctx
     )
+
+
+def offset_unit(offset: float, n: int = 400) -> tuple[States, np.ndarray]:
+    """One cell-state unit at a large constant offset that rises by 0.3 per open bracket, with a
+    small wobble, and is 0 at the text's start (a zero state warming up to its offset)."""
+    rng = np.random.default_rng(0)
+    text = "".join(rng.choice(list("ab (cd) e"), size=n))
+    depth = char_feature(text, "depth")[0]
+    a = offset + 0.3 * depth + 0.02 * np.sin(np.arange(n))
+    a[:10] = np.linspace(0.0, offset, 10)  # warming up from c = 0
+    spans = np.stack([np.arange(n), np.arange(n) + 1], axis=1)
+    c = a[None, :, None]
+    return States(h=np.tanh(c), c=c, text=text, spans=spans, level="char"), depth
+
+
+@pytest.mark.parametrize("offset", [-20.0, 20.0])
+def test_contexts_rank_the_deviation_from_the_mean_and_skip_the_warm_up(offset):
+    st, depth = offset_unit(offset)
+    r = rank_units(st, depth)
+    assert r[0].state == "c" and r[0].r > 0  # (the warm-up weakens r; it cannot choose the contexts)
+    top, other = both_ends(st, 0, 0, "c", r[0].r, k=5)
+    a = st.c[0, :, 0]
+    mean = a[20:].mean()
+    assert all(c.position >= 20 for c in top + other)  # the start (c = 0, the maximum for -20) is left out
+    assert min(depth[c.position] for c in top) > max(depth[c.position] for c in other)
+    for c in top + other:
+        assert c.deviation == pytest.approx(a[c.position] - mean) and c.activation == a[c.position]
+    devs = [c.deviation for c in top]
+    assert devs == sorted(devs, reverse=True) and devs[0] == pytest.approx((a[20:] - mean).max())
+    assert other[0].deviation == pytest.approx((a[20:] - mean).min())
+    flipped, _ = both_ends(st, 0, 0, "c", -r[0].r, k=5)  # a negative correlation: its top is the low end
+    assert [c.position for c in flipped] == [c.position for c in other]
 
 
 def test_pca_against_the_covariances_eigenvectors():
@@ -116,6 +150,11 @@ def test_cli_units_finds_the_depth_unit_on_brackets(tmp_path):
     assert doc["feature"] == "depth" and doc["kind"] == "builtin" and doc["positions"] > 20_000
     best = doc["units"][0]
     assert abs(best["r"]) > 0.8 and best["state"] in ("h", "c") and len(best["contexts"]) == 5
+    sign = 1 if best["r"] > 0 else -1  # the top end in the direction of r, the other end the other way
+    assert min(sign * c["deviation"] for c in best["contexts"]) > max(
+        sign * c["deviation"] for c in best["opposite"]
+    )
+    assert all(c["position"] >= 20 for c in best["contexts"] + best["opposite"])
     # the same correlation, computed directly from the checkpoint's weights
     ck = load_checkpoint(out)
     corpus = load_corpus("builtin:brackets", "char")
@@ -123,5 +162,10 @@ def test_cli_units_finds_the_depth_unit_on_brackets(tmp_path):
     st = corpus_states(w, corpus.text, corpus.ids, "char")
     a = st.of(best["state"])[best["layer"] - 1, :, best["unit"]]
     assert best["r"] == pytest.approx(np.corrcoef(a, char_feature(corpus.text, "depth")[0])[0, 1], abs=1e-6)
+    table = run(
+        "units", out, "--corpus", "builtin:brackets", "--feature", "depth", "--top", 2
+    ).stdout.splitlines()
+    assert table[2].split()[:6] == ["layer", "unit", "state", "r", "top", "other"] and len(table) == 5
+    assert f"{best['contexts'][0]['deviation']:+.2f} ..." in table[3]
     bad = run("units", out, "--corpus", "builtin:brackets", "--feature", "(", check_ok=False)
     assert bad.returncode == 2 and "neither a built-in feature" in bad.stderr

@@ -1,10 +1,15 @@
 """The gradient lab: why RNNs forget, in numbers.
 
-- gradient horizon: how many steps back ||dL/dh_t|| stays above a fraction (1 %) of its value
-  at the target step;
-- Jacobian spectrum: the largest singular value of dh_t/dh_(t-1) per step (below 1 the
-  gradient shrinks, above 1 it grows), and of products over a window; for an LSTM also along
-  the cell-state path, where dc_t/dc_(t-1) = diag(f_t);
+- the gradient by distance: the geometric mean over held-out windows of the ratio
+  ||dL/dh_(t-k)|| / ||dL/dh_t|| (t the target step), k = 0, 1, ...;
+- decay per 10 steps: decades of that ratio lost per 10 steps back, -10 x the least-squares slope
+  of its log10 over k >= 10. It measures the long range: an LSTM's ratio drops fast over its first
+  steps (the gradient passes o_t and tanh'(c_t) before the cell path carries it) and then holds;
+- gradient horizon: how many steps back that curve stays above a fraction (1 %, and 1e-4);
+- Jacobian spectrum: the largest singular value of the step's state map per step (below 1 the
+  gradient shrinks, above 1 it grows), and of products over a window. The state is h_t, and for
+  an LSTM (h_t, c_t): its map is d(h_t, c_t)/d(h_(t-1), c_(t-1)), 2H x 2H, since the memory is in
+  c; along the cell-state path alone dc_t/dc_(t-1) = diag(f_t);
 - gate saturation (Karpathy, Johnson & Fei-Fei 2015): per unit, the fraction of steps a gate is
   below 0.1 (left-saturated) or above 0.9 (right-saturated).
 Everything is computed from a Trace and the weights (numpy, no Qt).
@@ -15,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from rnnviz.core.corpus import Corpus
 from rnnviz.core.model import ModelConfig
@@ -23,6 +29,10 @@ from rnnviz.core.trace import Trace, TraceWeights, trace
 from rnnviz.core.train import TrainConfig, Trainer
 
 HORIZON_FRACTION = 0.01
+FAR_FRACTION = 1e-4  # the second horizon: far enough out to see long memory
+DECAY_FROM = 10  # decay_per_10 fits distances [DECAY_FROM, window)
+PROBE_SEED = 0  # the held-out windows are drawn with this fixed seed
+TINY = 1e-300  # a zero gradient counts as this in the geometric mean
 SATURATION = (0.1, 0.9)
 SIGMOID_GATES = ("i", "f", "o", "r", "z")
 
@@ -39,30 +49,45 @@ def gradient_horizon(grad: np.ndarray, target_step: int, fraction: float = HORIZ
     return int(below[0] - 1) if below.size else int(target_step)
 
 
-def mean_horizon(
-    w: TraceWeights,
-    ids: np.ndarray,
-    window: int,
-    positions,
-    layer: int = -1,
-    fraction: float = HORIZON_FRACTION,
-) -> float:
-    """Average horizon over windows of `window` tokens ending at each position p, the loss being
-    -log p(ids[p + 1]): the true next token, as on held-out text."""
-    horizons = []
-    for p in positions:
-        chunk = ids[p - window + 1 : p + 1]
-        tr = trace(w, chunk, target_id=int(ids[p + 1]))
-        horizons.append(gradient_horizon(tr.grad_h[layer], tr.target_step, fraction))
-    return float(np.mean(horizons)) if horizons else 0.0
-
-
-def positions_in(n_tokens: int, window: int, count: int, seed: int = 0) -> np.ndarray:
-    """`count` window ends spread over a text of n_tokens (each needs a next token)."""
-    hi = n_tokens - 2
-    if hi < window - 1:
+def positions_in(n_tokens: int, window: int, count: int, seed: int = PROBE_SEED) -> np.ndarray:
+    """`count` distinct window ends drawn at random (with `seed`) from a text of n_tokens, sorted;
+    each window lies inside the text and has a next token."""
+    lo, hi = window - 1, n_tokens - 2
+    if hi < lo:
         return np.zeros(0, dtype=np.int64)
-    return np.unique(np.linspace(window - 1, hi, count).astype(np.int64))
+    ends = np.random.default_rng(seed).choice(hi - lo + 1, size=min(count, hi - lo + 1), replace=False)
+    return np.sort(ends + lo).astype(np.int64)
+
+
+# ---- the gradient by distance, over many windows ---------------------------------------------
+
+
+def distance_ratios(grads) -> np.ndarray:
+    """Geometric mean over windows of ||dL/dh_(t-k)|| / ||dL/dh_t||, k = 0, 1, ...
+
+    grads: (windows, T) norms per window, each window's target at its last step. Windows whose
+    gradient at the target is 0 carry no ratio and are left out.
+    """
+    g = np.asarray(grads, dtype=np.float64)[:, ::-1]  # distance 0, 1, ...
+    g = g[g[:, 0] > 0]
+    if not len(g):
+        return np.zeros(np.shape(grads)[-1] if np.ndim(grads) == 2 else 0)
+    return 10 ** np.mean(np.log10(np.maximum(g / g[:, :1], TINY)), axis=0)
+
+
+def decay_per_10(curve: np.ndarray, start: int = DECAY_FROM) -> float:
+    """Decades lost per 10 steps back: -10 x the least-squares slope of log10(curve[k]) over
+    k in [start, len(curve)); NaN when fewer than 2 distances are there."""
+    k = np.arange(start, len(curve))
+    if len(k) < 2 or not np.all(curve[k] > 0):
+        return float("nan")
+    return float(-10.0 * np.polyfit(k, np.log10(curve[k]), 1)[0])
+
+
+def curve_horizon(curve: np.ndarray, fraction: float = HORIZON_FRACTION) -> int:
+    """Distances k >= 1 over which curve[k] stays >= fraction x curve[0], counted consecutively
+    (len(curve) - 1 when it never drops below: the horizon is at least the window)."""
+    return gradient_horizon(np.asarray(curve)[::-1], len(curve) - 1, fraction) if len(curve) else 0
 
 
 # ---- Jacobians of one step ------------------------------------------------------------------
@@ -76,19 +101,9 @@ def step_jacobians(w: TraceWeights, tr: Trace, layer: int = 0) -> np.ndarray:
     if arch == "rnn":
         d = 1.0 - hs**2 if w.cfg.nonlinearity == "tanh" else (hs > 0).astype(float)
         return d[:, :, None] * lw.w_hh[None]
-    g = {k: v[layer] for k, v in tr.gates.items()}
     if arch == "lstm":
-        c = tr.c[layer]
-        c_prev = np.vstack([np.zeros((1, H)), c[:-1]])
-        wi, wf, wg, wo = (lw.w_hh[k * H : (k + 1) * H] for k in range(4))
-        i, f, gg, o = g["i"], g["f"], g["g"], g["o"]
-        dc = (
-            (c_prev * f * (1 - f))[:, :, None] * wf
-            + (gg * i * (1 - i))[:, :, None] * wi
-            + (i * (1 - gg**2))[:, :, None] * wg
-        )
-        tc = np.tanh(c)
-        return (o * (1 - tc**2))[:, :, None] * dc + (tc * o * (1 - o))[:, :, None] * wo
+        return _lstm_blocks(w, tr, layer)[0]
+    g = {k: v[layer] for k, v in tr.gates.items()}
     wr, wz, wn = (lw.w_hh[k * H : (k + 1) * H] for k in range(3))
     hn = h_prev @ wn.T + lw.b_hh[2 * H :]
     r, z, n = g["r"], g["z"], g["n"]
@@ -96,6 +111,42 @@ def step_jacobians(w: TraceWeights, tr: Trace, layer: int = 0) -> np.ndarray:
     dz = (z * (1 - z))[:, :, None] * wz
     eye = np.eye(H)[None]
     return z[:, :, None] * eye + (1 - z)[:, :, None] * dn + (h_prev - n)[:, :, None] * dz
+
+
+def _lstm_blocks(w: TraceWeights, tr: Trace, layer: int) -> tuple[np.ndarray, np.ndarray]:
+    """An LSTM step's (dh_t/dh_(t-1), dc_t/dh_(t-1)), (T, H, H) each, holding its input fixed."""
+    lw, H = w.layers[layer], w.cfg.hidden
+    c = tr.c[layer]
+    c_prev = np.vstack([np.zeros((1, H)), c[:-1]])
+    wi, wf, wg, wo = (lw.w_hh[k * H : (k + 1) * H] for k in range(4))
+    i, f, gg, o = (tr.gates[k][layer] for k in "ifgo")
+    dc = (
+        (c_prev * f * (1 - f))[:, :, None] * wf
+        + (gg * i * (1 - i))[:, :, None] * wi
+        + (i * (1 - gg**2))[:, :, None] * wg
+    )
+    tc = np.tanh(c)
+    return (o * (1 - tc**2))[:, :, None] * dc + (tc * o * (1 - o))[:, :, None] * wo, dc
+
+
+def state_jacobians(w: TraceWeights, tr: Trace, layer: int = 0) -> np.ndarray:
+    """The step's map of the layer's whole recurrent state, holding its input fixed.
+
+    RNN, GRU: the state is h, the map dh_t/dh_(t-1): (T, H, H). LSTM: the state is (h, c), the map
+    d(h_t, c_t)/d(h_(t-1), c_(t-1)): (T, 2H, 2H) in blocks [[dh/dh, dh/dc], [dc/dh, dc/dc]], where
+    dc_t/dc_(t-1) = diag(f_t) and dh_t/dc_(t-1) = diag(o_t tanh'(c_t) f_t).
+    """
+    if w.cfg.arch != "lstm":
+        return step_jacobians(w, tr, layer)
+    hh, ch = _lstm_blocks(w, tr, layer)
+    f, o, tc = tr.gates["f"][layer], tr.gates["o"][layer], np.tanh(tr.c[layer])
+    T, H = f.shape
+    jac = np.zeros((T, 2 * H, 2 * H))
+    diag = np.arange(H)
+    jac[:, :H, :H], jac[:, H:, :H] = hh, ch
+    jac[:, diag, H + diag] = o * (1 - tc**2) * f
+    jac[:, H + diag, H + diag] = f
+    return jac
 
 
 def largest_singular_values(jac: np.ndarray) -> np.ndarray:
@@ -137,11 +188,13 @@ class LabFigures:
 
     arch: str
     step: int
-    horizon: float  # mean steps back that ||dL/dh_t|| stays above HORIZON_FRACTION of its value at the target
-    mean_sigma: float  # mean largest singular value of dh_t/dh_(t-1) over the probe windows
-    grad_by_distance: np.ndarray  # (window,) mean ||dL/dh|| at distance 0, 1, ... from the target
-    sigma_by_step: np.ndarray  # (window,) largest singular value per step of the first probe window
-    cell_horizon: float | None = None  # LSTM: the same horizon for ||dL/dc_t||, along the cell-state path
+    decay_per_10: float  # decades of ||dL/dh|| lost per 10 steps back, over distances >= DECAY_FROM
+    horizon: float  # steps back that grad_by_distance stays above HORIZON_FRACTION
+    horizon_far: float  # the same above FAR_FRACTION
+    mean_sigma: float  # mean largest singular value of the state map (LSTM: of (h, c)) over the windows
+    grad_by_distance: np.ndarray  # (window,) geometric mean of ||dL/dh_(t-k)|| / ||dL/dh_t||, k = 0, 1, ...
+    sigma_by_step: np.ndarray  # (window,) largest singular value of the state map per step, first window
+    cell_horizon: float | None = None  # LSTM: the 1 % horizon of the same curve for ||dL/dc||
 
 
 class Comparison:
@@ -155,7 +208,7 @@ class Comparison:
         cfg: TrainConfig,
         device: str = "auto",
         window: int = 48,
-        positions: int = 8,
+        positions: int = 32,
         archs=ARCHS,
     ):
         inp = "onehot" if corpus.level == "char" else "embedding"
@@ -176,29 +229,36 @@ class Comparison:
     def step(self) -> dict[str, StepMetrics]:
         return {a: tr.step() for a, tr in self.trainers.items()}
 
+    def probe_traces(self, w: TraceWeights) -> list[Trace]:
+        """One trace per held-out window, the loss being that of the true next token."""
+        return [
+            trace(w, self.probe_ids[p - self.window + 1 : p + 1], target_id=int(self.probe_ids[p + 1]))
+            for p in self.positions
+        ]
+
     def measure(self, arch: str, weights: dict | None = None) -> LabFigures:
-        """Horizon, spectrum and gradient-by-distance on the held-out probe windows."""
+        """Decay, horizons, spectrum and gradient-by-distance on the held-out probe windows."""
         tr = self.trainers[arch]
         w = TraceWeights.from_state(tr.model_cfg, weights if weights is not None else tr.snapshot().weights)
-        horizons, cell_horizons, grads, sigmas = [], [], [], []
-        for p in self.positions:
-            chunk = self.probe_ids[p - self.window + 1 : p + 1]
-            t = trace(w, chunk, target_id=int(self.probe_ids[p + 1]))
-            g = t.grad_h[-1]
-            horizons.append(gradient_horizon(g, t.target_step))
-            if t.grad_c is not None:
-                cell_horizons.append(gradient_horizon(t.grad_c[-1], t.target_step))
-            grads.append(g[::-1])
-            sigmas.append(largest_singular_values(step_jacobians(w, t, w.cfg.layers - 1)))
-        if not horizons:
+        with threadpool_limits(1, user_api="blas"):  # small matrices: more threads only contend
+            return self._figures(arch, tr.steps, w)
+
+    def _figures(self, arch: str, steps: int, w: TraceWeights) -> LabFigures:
+        traces = self.probe_traces(w)
+        if not traces:
             empty = np.zeros(0)
-            return LabFigures(arch, tr.steps, 0.0, 0.0, empty, empty)
+            return LabFigures(arch, steps, float("nan"), 0.0, 0.0, 0.0, empty, empty)
+        curve = distance_ratios([t.grad_h[-1] for t in traces])
+        sigmas = [largest_singular_values(state_jacobians(w, t, w.cfg.layers - 1)) for t in traces]
+        cell = distance_ratios([t.grad_c[-1] for t in traces]) if arch == "lstm" else None
         return LabFigures(
             arch,
-            tr.steps,
-            float(np.mean(horizons)),
+            steps,
+            decay_per_10(curve),
+            float(curve_horizon(curve)),
+            float(curve_horizon(curve, FAR_FRACTION)),
             float(np.mean(sigmas)),
-            np.mean(grads, axis=0),
+            curve,
             sigmas[0],
-            float(np.mean(cell_horizons)) if cell_horizons else None,
+            float(curve_horizon(cell)) if cell is not None else None,
         )

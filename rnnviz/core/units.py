@@ -5,8 +5,11 @@
 - a feature: a regular expression (1 where a match covers the position, else 0) or a built-in
   one (FEATURES), one value per token;
 - rank_units: every unit (layer, unit, h or c) by the Pearson correlation, over every position,
-  between its activation and the feature; contexts: the places where a unit is most active, as
-  the text around them.
+  between its activation and the feature; contexts: the places where a unit's activation lies
+  furthest from its mean in one direction (that of the correlation: its "top" end) or the other,
+  as the text around them. The first WARMUP tokens are left out of the contexts: the state
+  starts at zero there and has not warmed up (a cell state negative almost everywhere would
+  otherwise have its "top" at the corpus's first character).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ FEATURES = {
     "after_space": "after a space: 1 where the character before is a space",
     "line_position": "line length so far: characters since the start of the line",
 }
+WARMUP = 20  # contexts skip this many tokens after the start of the text (the state warms up)
 MAX_POSITIONS = 200_000  # the finder reads at most this many tokens of a corpus
 CHUNK = 4096  # tokens read at a time (the state carries over)
 
@@ -195,19 +199,24 @@ def rank_units(states: States, values: np.ndarray) -> list[UnitScore]:
 class Context:
     position: int  # the token's index
     activation: float
+    deviation: float  # activation - the unit's mean over the positions after warm-up
     before: str  # the text before the token (up to `width` characters)
     token: str
     after: str
 
 
 def top_contexts(states: States, layer: int, unit: int, state: str = "h", k: int = 5, sign: float = 1.0,
-                 width: int = 30) -> list[Context]:  # fmt: skip
-    """The k positions where the unit is most active (sign -1: most negative), each with its
-    text around it; positions closer than `width` characters to a chosen one are skipped."""
+                 width: int = 30, warmup: int = WARMUP) -> list[Context]:  # fmt: skip
+    """The k positions whose activation lies furthest from the unit's mean in the direction of
+    `sign` (+1: above it, -1: below it), each with its text around it. The first `warmup` tokens
+    are not candidates (nor counted in the mean); positions closer than `width` characters to a
+    chosen one are skipped."""
     a = states.of(state)[layer, :, unit]
-    order = np.argsort(-sign * a, kind="stable")
+    first = warmup if len(a) > warmup else 0
+    mean = float(a[first:].mean())
+    order = first + np.argsort(-sign * (a[first:] - mean), kind="stable")
     chosen: list[int] = []
-    for p in order:
+    for p in order if k > 0 else ():
         start = states.spans[p, 0]
         if all(abs(start - states.spans[q, 0]) >= width for q in chosen):
             chosen.append(int(p))
@@ -216,5 +225,15 @@ def top_contexts(states: States, layer: int, unit: int, state: str = "h", k: int
     text, out = states.text, []
     for p in chosen:
         s, e = states.spans[p]
-        out.append(Context(p, float(a[p]), text[max(0, s - width) : s], text[s:e], text[e : e + width // 2]))
+        before, after = text[max(0, s - width) : s], text[e : e + width // 2]
+        out.append(Context(p, float(a[p]), float(a[p] - mean), before, text[s:e], after))
     return out
+
+
+def both_ends(states: States, layer: int, unit: int, state: str, r: float = 1.0, k: int = 5):
+    """(the k contexts furthest from the mean in the direction of the correlation r, the k
+    furthest the other way): for r >= 0 the highest, then the lowest."""
+    sign = 1.0 if r >= 0 else -1.0
+    return top_contexts(states, layer, unit, state, k, sign), top_contexts(
+        states, layer, unit, state, k, -sign
+    )

@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
 
 from rnnviz.core.corpus import BUILTIN_PREFIX, BUILTINS, load_corpus
 from rnnviz.core.errors import RnnvizError
-from rnnviz.core.lab import ARCHS, HORIZON_FRACTION, SATURATION, Comparison
+from rnnviz.core.lab import ARCHS, DECAY_FROM, FAR_FRACTION, HORIZON_FRACTION, SATURATION, Comparison
 from rnnviz.core.model import MAX_LAYERS
 from rnnviz.core.train import TrainConfig
-from rnnviz.qt.lab_readouts import COLOURS, NAMES, PCT, LabReadouts
+from rnnviz.qt.lab_readouts import COLOURS, FAR, NAMES, PCT, LabReadouts
 from rnnviz.qt.lab_worker import MEASURE_EVERY, LabWorker
 from rnnviz.qt.views.common import LogAxis, foreground, legend_brush, on_hover, readout_label
 from rnnviz.qt.views.curves import set_curve
@@ -44,11 +44,12 @@ SAT_GATES = {("lstm", "i"): "o", ("lstm", "f"): "t", ("lstm", "o"): "s", ("gru",
 UNIT_LABEL = "1: below vanishes, above explodes"
 # key -> (title, x label, y label, log y)
 PLOTS = {
+    "decay": ("Decay per 10 steps back (lower remembers longer)", "step",
+              f"decades lost per 10 steps (k \u2265 {DECAY_FROM})", False),
     "loss": ("Training loss", "step", "loss (nats)", False),
-    "grad": (f"\u2016dL/dh\u209c\u2016 by distance back (dashed: {PCT} of distance 0)",
-             "distance from the target step", "\u2016dL/dh\u209c\u2016", True),
-    "horizon": (f"Gradient horizon: steps back above {PCT}", "step", "horizon (steps)", False),
-    "sigma": ("Largest singular value of dh\u209c/dh\u209c\u208b\u2081", "step of the probe window",
+    "grad": (f"\u2016dL/dh\u209c\u208b\u2096\u2016/\u2016dL/dh\u209c\u2016 (dashed {PCT}, {FAR}; dots: fit)",
+             "distance k back from the target step", "geometric mean over the windows", True),
+    "sigma": ("Largest singular value of the step's state map (LSTM: of (h, c))", "step of the probe window",
               "\u03c3_max", True),
     "sat": ("Gate saturation per unit (last layer)",
             f"fraction of steps below {SATURATION[0]} (left-saturated)",
@@ -90,6 +91,16 @@ def _positive(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(() if y is None else y, dtype=float)
     ok = np.isfinite(y) & (y > 0)
     return np.flatnonzero(ok).astype(float), y[ok]
+
+
+def _decay_fit(f) -> tuple[np.ndarray, np.ndarray]:
+    """The least-squares line decay_per_10 comes from, over distances [DECAY_FROM, window)."""
+    if f is None or not np.isfinite(f.decay_per_10) or len(f.grad_by_distance) <= DECAY_FROM:
+        return np.zeros(0), np.zeros(0)
+    k = np.arange(DECAY_FROM, len(f.grad_by_distance), dtype=float)
+    logs = np.log10(f.grad_by_distance[DECAY_FROM:])
+    y = logs.mean() - f.decay_per_10 / 10 * (k - k.mean())  # the fit passes through the centroid
+    return k, 10**y
 
 
 def _new_plot(title: str, xlabel: str, ylabel: str, log_y: bool) -> pg.PlotWidget:
@@ -202,7 +213,7 @@ class LabWindow(LabReadouts, QMainWindow):
     def _build_items(self) -> None:
         p = self.plots
         self.loss = {a: History() for a in ARCHS}
-        self.horizons = {a: History() for a in ARCHS}
+        self.decays = {a: History() for a in ARCHS}  # decay_per_10 over training
         self.clipped = {a: deque(maxlen=EVENT_CAP) for a in ARCHS}  # (step, loss) of clipped steps
         # bottom left: the loss starts high and falls; it only rises (top right) when gradients explode
         p["loss"].addLegend(offset=(6, -6), labelTextSize="8pt", brush=legend_brush(170), colCount=2)
@@ -212,9 +223,13 @@ class LabWindow(LabReadouts, QMainWindow):
         }
         p["loss"].legend.addItem(pg.ScatterPlotItem(symbol="x", pen="#777"), "gradient clipped")
         self.grad_curves = {a: p["grad"].plot(pen=_pen(a)) for a in ARCHS}
-        self.thresholds = {a: pg.InfiniteLine(angle=0, pen=_pen(a, 1, dashed=True)) for a in ARCHS}
-        self.horizon_curves = {
-            a: p["horizon"].plot(pen=_pen(a), symbol="o", symbolSize=5, symbolBrush=COLOURS[a]) for a in ARCHS
+        grey = pg.mkPen("#777", width=1, style=Qt.PenStyle.DashLine)
+        self.thresholds = [pg.InfiniteLine(np.log10(f), 0, grey) for f in (HORIZON_FRACTION, FAR_FRACTION)]
+        self.fit_lines = {
+            a: p["grad"].plot(pen=pg.mkPen(COLOURS[a], width=1, style=Qt.PenStyle.DotLine)) for a in ARCHS
+        }
+        self.decay_curves = {
+            a: p["decay"].plot(pen=_pen(a), symbol="o", symbolSize=5, symbolBrush=COLOURS[a]) for a in ARCHS
         }
         self.sigma_curves = {a: p["sigma"].plot(pen=_pen(a)) for a in ARCHS}
         self.cell_curve = p["sigma"].plot(pen=_pen("lstm", 2, dashed=True))
@@ -224,7 +239,7 @@ class LabWindow(LabReadouts, QMainWindow):
         )
         self.unit_line = pg.InfiniteLine(0.0, 0, pen, label=UNIT_LABEL, labelOpts=opts)  # at log10(1) = 0
         p["sigma"].addItem(self.unit_line)
-        for line in self.thresholds.values():
+        for line in self.thresholds:
             p["grad"].addItem(line)
         p["sat"].plot([0, 1], [1, 0], pen=pg.mkPen("#999", width=1, style=Qt.PenStyle.DotLine))
         p["sat"].setRange(xRange=(0, 1), yRange=(0, 1), padding=0.03, disableAutoRange=True)
@@ -247,7 +262,7 @@ class LabWindow(LabReadouts, QMainWindow):
         except (RnnvizError, ValueError) as exc:
             self.statusBar().showMessage(f"Reset failed: {exc}", 10000)
             return
-        for h in (*self.loss.values(), *self.horizons.values(), *self.clipped.values()):
+        for h in (*self.loss.values(), *self.decays.values(), *self.clipped.values()):
             h.clear()
         self.figs, self.last_metrics = {}, {}
         self._metrics_dirty = self._figs_dirty = True
@@ -301,9 +316,10 @@ class LabWindow(LabReadouts, QMainWindow):
     @Slot(object)
     def _on_figures(self, figs: dict) -> None:
         for arch, f in figs.items():
-            if len(self.horizons[arch]) and f.step <= self.horizons[arch].x[-1]:
+            if len(self.decays[arch]) and f.step <= self.decays[arch].x[-1]:
                 continue  # remeasured at the same step (e.g. after scaling W_hh): no new point
-            self.horizons[arch].extend([f.step], [f.horizon])
+            if np.isfinite(f.decay_per_10):
+                self.decays[arch].extend([f.step], [f.decay_per_10])
         self.figs = dict(figs)
         self._figs_dirty = True
 
@@ -347,12 +363,9 @@ class LabWindow(LabReadouts, QMainWindow):
         empty = np.zeros(0)
         for a in ARCHS:
             f = self.figs.get(a)
-            set_curve(self.horizon_curves[a], self.horizons[a])
+            set_curve(self.decay_curves[a], self.decays[a])
             self.grad_curves[a].setData(*_positive(getattr(f, "grad_by_distance", None)))
-            g0 = float(f.grad_by_distance[0]) if f is not None and len(f.grad_by_distance) else 0.0
-            self.thresholds[a].setVisible(g0 > 0)
-            if g0 > 0:
-                self.thresholds[a].setValue(np.log10(HORIZON_FRACTION * g0))
+            self.fit_lines[a].setData(*_decay_fit(f))
             self.sigma_curves[a].setData(*_positive(getattr(f, "sigma_by_step", None)))
         self.cell_curve.setData(*_positive(getattr(self.figs.get("lstm"), "cell_sigma", None)))
         for (arch, gate), item in self.sat_points.items():

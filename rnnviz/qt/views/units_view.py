@@ -1,5 +1,6 @@
 """UnitsView, the neuron finder: one unit's activation over a stretch of the corpus as coloured
-text (as in Karpathy et al.'s figures) with its most active contexts; units ranked by how they
+text (as in Karpathy et al.'s figures) with its contexts at both ends (furthest from its mean in
+the direction of its correlation with the feature, and the other way); units ranked by how they
 follow a feature (a regular expression or a built-in one); and interventions on the unit.
 
 The corpus is read by the model on another thread (qt.analysis); this view only draws.
@@ -33,7 +34,7 @@ from PySide6.QtWidgets import (
 from rnnviz.core.config import GATES, ModelConfig
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.intervene import GATE_RANGE, Intervention
-from rnnviz.core.units import FEATURES, rank_units, token_feature, top_contexts
+from rnnviz.core.units import FEATURES, WARMUP, both_ends, rank_units, token_feature
 from rnnviz.qt.views.common import lut, signed_cmap
 
 STRETCH = 1500  # characters of corpus shown as coloured text
@@ -49,6 +50,12 @@ def _colour(v: float, scale: float, lut: np.ndarray) -> str:
     return f"background-color:#{r:02x}{g:02x}{b:02x}; color:{ink}"
 
 
+def _context_line(c) -> str:
+    """A context: the activation's deviation from the unit's mean, the token underlined in its text."""
+    before, tok, after = (html.escape(x).replace("\n", "\u21b5") for x in (c.before, c.token, c.after))
+    return f"{c.deviation:+.3f}  \u2026{before}<b><u>{tok}</u></b>{after}\u2026"
+
+
 class UnitsView(QWidget):
     recompute_requested = Signal()
     intervention_requested = Signal(object)  # core.intervene.Intervention
@@ -58,6 +65,7 @@ class UnitsView(QWidget):
         super().__init__(parent)
         self.analysis = None
         self.cfg: ModelConfig | None = None
+        self.ranked_r: dict[tuple[int, int, str], float] = {}  # (layer, unit, state) -> r of the last ranking
         self._lut = lut(signed_cmap())
         self.status = QLabel("The corpus is read by the model when this tab is first shown.")
         self.status.setWordWrap(True)
@@ -173,6 +181,7 @@ class UnitsView(QWidget):
         self.analysis = analysis
         if analysis is None:
             self.table.setRowCount(0)
+            self.ranked_r = {}
             self.text.clear()
             self.contexts.setText(" ")
             return
@@ -211,15 +220,17 @@ class UnitsView(QWidget):
         st = a.states
         acts = st.of(state)[layer, :, unit]
         scale = float(np.abs(acts).max())
-        ctx = top_contexts(st, layer, unit, state, k=5)
-        self._show_text(acts, scale, ctx[0].position if ctx else 0)
-        lines = []
-        for c in ctx:
-            before, tok, after = (
-                html.escape(x).replace("\n", "\u21b5") for x in (c.before, c.token, c.after)
-            )
-            lines.append(f"{c.activation:+.3f}  \u2026{before}<b><u>{tok}</u></b>{after}\u2026")
-        self.contexts.setText("<br>".join(lines) or " ")
+        r = self.ranked_r.get((layer, unit, state))
+        top, other = both_ends(st, layer, unit, state, 1.0 if r is None else r, k=5)
+        self._show_text(acts, scale, top[0].position if top else 0)
+        mean = float(acts[WARMUP:].mean()) if len(acts) > WARMUP else float(acts.mean())
+        up = r is None or r >= 0
+        why = "" if r is None else f" (r = {r:+.3f})"
+        lines = [f"<i>furthest {'above' if up else 'below'} its mean {mean:+.3f}{why}:</i>"]
+        lines += [_context_line(c) for c in top]
+        lines += [f"<i>the other end, furthest {'below' if up else 'above'}:</i>"]
+        lines += [_context_line(c) for c in other]
+        self.contexts.setText("<br>".join(lines))
 
     def _show_text(self, acts: np.ndarray, scale: float, around: int) -> None:
         """The corpus around position `around` with each token on its activation's colour."""
@@ -251,6 +262,7 @@ class UnitsView(QWidget):
         except RnnvizError as exc:
             self.say(str(exc))
             return
+        self.ranked_r = {(s.layer, s.unit, s.state): s.r for s in ranked}
         self.table.setRowCount(len(ranked))
         for r, s in enumerate(ranked):
             for c, v in enumerate((str(s.layer + 1), str(s.unit), s.state, f"{s.r:+.3f}")):
