@@ -18,8 +18,8 @@ def test_core_never_imports_qt():
 
 
 def test_the_window_never_imports_torch():
-    """The main window's process draws and traces with numpy, and so does the forecaster's window:
-    only their training processes (and the gradient lab, opened on demand) import torch."""
+    """The main window's process draws and traces with numpy, and so do the forecaster's window
+    and the gradient lab: only their training processes import torch."""
     code = """
 import os, sys, time
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -50,6 +50,11 @@ s = w.series_window
 until(lambda: s.latest is not None)
 s.worker.step_once(3)
 until(lambda: s.latest.updates >= 3 and s.forecast_updates >= 3 and s.traced_updates >= 3)
+w.open_lab()  # and so does the gradient lab, its three models
+lab = w.lab_window
+until(lambda: bool(lab.figs))
+lab._tell("step")
+until(lambda: lab.figs["rnn"].step == 1)
 bad = sorted(m for m in sys.modules if m.split(".")[0] == "torch")
 assert not bad, bad[:5]
 w.close()

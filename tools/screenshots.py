@@ -38,7 +38,7 @@ def shoot_lab(app: QApplication, main_window) -> None:
     lab.resize(1400, 880)
     lab.worker.play()
     end = time.perf_counter() + 120
-    while time.perf_counter() < end and lab.worker.steps < 150:
+    while time.perf_counter() < end and ("rnn" not in lab.last_metrics or lab.last_metrics["rnn"].step < 150):
         app.processEvents()
         time.sleep(0.02)
     lab.worker.pause()

@@ -12,7 +12,8 @@
   c; along the cell-state path alone dc_t/dc_(t-1) = diag(f_t);
 - gate saturation (Karpathy, Johnson & Fei-Fei 2015): per unit, the fraction of steps a gate is
   below 0.1 (left-saturated) or above 0.9 (right-saturated).
-Everything is computed from a Trace and the weights (numpy, no Qt).
+Everything is computed from a Trace and the weights (numpy, no Qt); only Comparison, the three
+models, imports torch (when it is made, in the training process).
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from rnnviz.core.config import ModelConfig, TrainConfig
 from rnnviz.core.corpus import Corpus
-from rnnviz.core.model import ModelConfig
 from rnnviz.core.snapshot import StepMetrics
 from rnnviz.core.trace import Trace, TraceWeights, trace
-from rnnviz.core.train import TrainConfig, Trainer
 
 HORIZON_FRACTION = 0.01
 FAR_FRACTION = 1e-4  # the second horizon: far enough out to see long memory
@@ -211,6 +211,8 @@ class Comparison:
         positions: int = 32,
         archs=ARCHS,
     ):
+        from rnnviz.core.train import Trainer  # torch: only where the models train
+
         inp = "onehot" if corpus.level == "char" else "embedding"
         self.trainers = {
             a: Trainer(

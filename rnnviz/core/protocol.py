@@ -70,10 +70,22 @@ class Apply:
 
 
 @dataclass(frozen=True)
+class Scale:
+    """The gradient lab: multiply every model's W_hh by `factor` (between steps)."""
+
+    factor: float
+
+
+@dataclass(frozen=True)
+class UndoScale:
+    """The gradient lab: divide out every factor applied so far."""
+
+
+@dataclass(frozen=True)
 class Start:
     """Build a session from a spec (core.session.TrainerSpec); it replaces the running one."""
 
-    spec: object  # TrainerSpec (not imported here: core.session imports the checkpoint code)
+    spec: object  # core.session's TrainerSpec, or LabSpec (the gradient lab's three models)
     eval_every: int = 100
     budget: int = 0
 
@@ -93,7 +105,7 @@ class Quit:
     """End the training process."""
 
 
-Command = Play | Pause | Step | Budget | Apply | Start | Cancel | Stop | Quit
+Command = Play | Pause | Step | Budget | Apply | Scale | UndoScale | Start | Cancel | Stop | Quit
 
 
 # ---- reports: session -> window ------------------------------------------------------------------
@@ -214,6 +226,20 @@ class Finished:
 
 
 @dataclass(frozen=True)
+class LabProgress:
+    """The gradient lab: every step of every model since the last report, arch -> metrics."""
+
+    recent: dict[str, tuple[StepMetrics, ...]]
+
+
+@dataclass(frozen=True)
+class LabResults:
+    """The gradient lab's figures, arch -> core.lab_loop.LabMeasurement."""
+
+    figures: dict
+
+
+@dataclass(frozen=True)
 class Progress:
     """A Snapshot as it travels from the training process: `weights` is None when they are the
     ones the last Progress carried (they change less often than the metrics)."""
@@ -243,7 +269,7 @@ class Progress:
 
 Report = (
     Snapshot | Progress | Started | StartFailed | Running | Failed | Diverged | Notice | ConfigChanged
-    | Figures | Finished
+    | Figures | LabProgress | LabResults | Finished
 )  # fmt: skip
 
 

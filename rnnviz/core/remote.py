@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.loop import TrainLoop
@@ -38,7 +39,11 @@ from rnnviz.core.protocol import (
     StartFailed,
     Stop,
 )
+from rnnviz.core.session import LabSpec
 from rnnviz.core.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from rnnviz.core.lab_loop import LabLoop
 
 NICE = 5  # the training process's priority below the window's
 
@@ -131,9 +136,9 @@ def _import_dynamo() -> None:
 class _Server:
     def __init__(self, commands: Connection, reports: Connection):
         self.commands, self.reports = commands, reports
-        self.loop: TrainLoop | None = None
+        self.loop: TrainLoop | LabLoop | None = None
         self.session = 0
-        self.pending: tuple[int, TrainLoop] | None = None  # built, waiting for the current one to end
+        self.pending: tuple[int, TrainLoop | LabLoop] | None = None  # built, to run once the current ends
         self.requested: tuple[int, Start] | None = None  # a start read, built once the commands are read
         self.quitting = False
         self._sent_weights = None
@@ -215,32 +220,43 @@ class _Server:
         if loop is not None:  # else for a session that has ended (or never started)
             loop.command(command)
 
-    def _loop_of(self, session: int) -> TrainLoop | None:
+    def _loop_of(self, session: int) -> TrainLoop | LabLoop | None:
         """The running session's loop, or the one built and about to run."""
         if self.pending is not None and self.pending[0] == session:
             return self.pending[1]
         return self.loop if session == self.session else None
 
     def _start(self, session: int, start: Start) -> None:
-        """Build the new session's trainer; on success it replaces the current session."""
+        """Build the new session's trainer (or the lab's three); on success it replaces the
+        current session."""
         try:
-            trainer = start.spec.build()
+            built = start.spec.build()
         except Exception as exc:  # noqa: BLE001 - the app says so; the current session goes on
             msg = str(exc) if isinstance(exc, RnnvizError) else f"{type(exc).__name__}: {exc}"
             self.send(session, StartFailed(msg))
             return
-        from rnnviz.core.scoring import preset_monitor
-
-        monitor, why_not = preset_monitor(trainer)
-        if why_not:
-            self.send(session, Notice(why_not))
-        self.send(session, Started.of(trainer))
 
         def emit(report: Report, session=session) -> None:
             self.send(session, report)
 
+        if isinstance(start.spec, LabSpec):
+            from rnnviz.core.lab_loop import LabLoop
+
+            self.send(session, Started.of(next(iter(built.trainers.values()))))
+            self._replace((session, LabLoop(built, emit, start.spec.measure_every)))
+            return
+        from rnnviz.core.scoring import preset_monitor
+
+        monitor, why_not = preset_monitor(built)
+        if why_not:
+            self.send(session, Notice(why_not))
+        self.send(session, Started.of(built))
         every = monitor.every if monitor is not None else 0.5
-        self.pending = (session, TrainLoop(trainer, emit, start.eval_every, start.budget, monitor, every))
+        self._replace((session, TrainLoop(built, emit, start.eval_every, start.budget, monitor, every)))
+
+    def _replace(self, pending: tuple[int, TrainLoop | LabLoop]) -> None:
+        """The built session runs once the current one has ended."""
+        self.pending = pending
         if self.loop is not None:
             self.loop.stop()
 

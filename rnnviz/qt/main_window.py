@@ -358,9 +358,10 @@ class MainWindow(
         self.timer.stop()
         self.opener.cancel()
         self.analysis.stop()
-        for window in (self.lab_window, self.series_window):
-            if window is not None:
-                window.close()
+        if self.series_window is not None:
+            self.series_window.close()  # its training process ends with it
+        if self.lab_window is not None:
+            self.lab_window.shut_down()
         self.host.close(CLOSE_WAIT_S)
         self.worker = None
         super().closeEvent(event)

@@ -20,6 +20,8 @@ from rnnviz.core.protocol import (
     Failed,
     Figures,
     Finished,
+    LabProgress,
+    LabResults,
     Notice,
     Pause,
     Play,
@@ -44,7 +46,8 @@ class WorkerSignals(QObject):
     running_changed = Signal(bool)
     notice = Signal(str)  # something worth a status-bar line (e.g. the step budget was reached)
     config_changed = Signal(object)  # core.config.TrainConfig, after the loop applied settings
-    figures_ready = Signal(object)  # dict: a preset's figures (core.scoring.PresetMonitor)
+    figures_ready = Signal(object)  # dict: a preset's figures, or the lab's (arch -> LabMeasurement)
+    metrics_ready = Signal(object)  # the lab: dict arch -> tuple[StepMetrics, ...] since the last
     finished = Signal()
     started = Signal(object)  # the trainer was built: its SessionInfo
     start_failed = Signal(str)  # it could not be built; the previous session goes on
@@ -101,8 +104,10 @@ class WorkerSignals(QObject):
                 self.notice.emit(m)
             case ConfigChanged(cfg=cfg):
                 self.config_changed.emit(cfg)
-            case Figures(figures=figures):
+            case Figures(figures=figures) | LabResults(figures=figures):
                 self.figures_ready.emit(figures)
+            case LabProgress(recent=recent):
+                self.metrics_ready.emit(recent)
             case Started():
                 self.started.emit(self.info)
             case StartFailed(message=m):
