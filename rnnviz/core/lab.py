@@ -116,6 +116,7 @@ def step_jacobians(w: TraceWeights, tr: Trace, layer: int = 0) -> np.ndarray:
 def _lstm_blocks(w: TraceWeights, tr: Trace, layer: int) -> tuple[np.ndarray, np.ndarray]:
     """An LSTM step's (dh_t/dh_(t-1), dc_t/dh_(t-1)), (T, H, H) each, holding its input fixed."""
     lw, H = w.layers[layer], w.cfg.hidden
+    assert tr.c is not None, "an LSTM's trace has its cell state"
     c = tr.c[layer]
     c_prev = np.vstack([np.zeros((1, H)), c[:-1]])
     wi, wf, wg, wo = (lw.w_hh[k * H : (k + 1) * H] for k in range(4))
@@ -139,6 +140,7 @@ def state_jacobians(w: TraceWeights, tr: Trace, layer: int = 0) -> np.ndarray:
     if w.cfg.arch != "lstm":
         return step_jacobians(w, tr, layer)
     hh, ch = _lstm_blocks(w, tr, layer)
+    assert tr.c is not None
     f, o, tc = tr.gates["f"][layer], tr.gates["o"][layer], np.tanh(tr.c[layer])
     T, H = f.shape
     jac = np.zeros((T, 2 * H, 2 * H))
@@ -197,6 +199,12 @@ class LabFigures:
     cell_horizon: float | None = None  # LSTM: the 1 % horizon of the same curve for ||dL/dc||
 
 
+def _cell_grad(tr: Trace) -> np.ndarray:
+    """||dL/dc_t|| per layer and step: an LSTM's trace has it."""
+    assert tr.grad_c is not None
+    return tr.grad_c
+
+
 class Comparison:
     """An RNN, an LSTM and a GRU trained on the same corpus with the same seed, size and optimiser."""
 
@@ -252,7 +260,7 @@ class Comparison:
             return LabFigures(arch, steps, float("nan"), 0.0, 0.0, 0.0, empty, empty)
         curve = distance_ratios([t.grad_h[-1] for t in traces])
         sigmas = [largest_singular_values(state_jacobians(w, t, w.cfg.layers - 1)) for t in traces]
-        cell = distance_ratios([t.grad_c[-1] for t in traces]) if arch == "lstm" else None
+        cell = distance_ratios([_cell_grad(t)[-1] for t in traces]) if arch == "lstm" else None
         return LabFigures(
             arch,
             steps,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from rnnviz.core.config import NONFINITE_LIMIT
 from rnnviz.core.errors import RnnvizError
@@ -33,6 +34,7 @@ from rnnviz.core.protocol import (
     Step,
     Stop,
 )
+from rnnviz.core.snapshot import EvalMetrics, Snapshot, StepMetrics
 
 EMIT_INTERVAL = 1 / 30
 WEIGHTS_INTERVAL = 0.1  # the views re-trace the typed text at most 10 times a second
@@ -77,7 +79,7 @@ class TrainLoop(LoopControl):
         emit: Callable[[Report], None],
         eval_every: int = 100,
         budget: int = 0,
-        monitor: Callable[[object, float], dict] | None = None,
+        monitor: Callable[[Any, float], dict] | None = None,
         monitor_every: float = 0.5,
     ):
         """monitor(trainer, seconds_trained) -> figures, reported every `monitor_every` seconds of
@@ -128,9 +130,11 @@ class TrainLoop(LoopControl):
         """Until stop(). poll(timeout): called between steps (timeout 0) and while paused, to take
         commands from elsewhere (the training process's pipe); by default the loop just waits."""
         tr = self.trainer
-        self._recent, self._evaluation = [], None
+        self._recent: list[StepMetrics] = []
+        self._evaluation: EvalMetrics | None = None
         self._last_emit = self._last_weights = self._last_monitor = 0.0
-        self._weights_snap = self._last_metrics = None
+        self._weights_snap: Snapshot | None = None
+        self._last_metrics: StepMetrics | None = None
         self._figures_at = -1
         self._snapshot(fresh=True)
         self._report_figures()
@@ -181,7 +185,7 @@ class TrainLoop(LoopControl):
             self._report_figures()
 
     def _weights_stale(self) -> bool:
-        return self._weights_snap.weights_step != self.trainer.updates
+        return self._weights_snap is None or self._weights_snap.weights_step != self.trainer.updates
 
     def _snapshot(self, fresh: bool) -> None:
         """Report the metrics since the last report; the weights copied afresh, or the last copy."""

@@ -16,6 +16,7 @@ import numpy as np
 from rnnviz.core.config import ModelConfig, TrainConfig
 from rnnviz.core.corpus import Corpus, Vocab
 from rnnviz.core.series import Series
+from rnnviz.core.session import LabSpec, TrainerSpec
 from rnnviz.core.snapshot import EvalMetrics, Snapshot, StepMetrics
 
 
@@ -85,7 +86,7 @@ class UndoScale:
 class Start:
     """Build a session from a spec (core.session.TrainerSpec); it replaces the running one."""
 
-    spec: object  # core.session's TrainerSpec, or LabSpec (the gradient lab's three models)
+    spec: TrainerSpec | LabSpec  # LabSpec: the gradient lab's three models
     eval_every: int = 100
     budget: int = 0
 

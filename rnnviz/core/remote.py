@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING
 
 from rnnviz.core.errors import RnnvizError
@@ -58,6 +59,7 @@ class TrainerProcess:
     (measured: the window blocked 0.67 s at launch writing its first spec)."""
 
     def __init__(self) -> None:
+        self.process: subprocess.Popen | BaseProcess
         if os.name == "posix":
             cmd_r, cmd_w = os.pipe()
             rep_r, rep_w = os.pipe()
@@ -71,8 +73,9 @@ class TrainerProcess:
             ctx = mp.get_context("spawn")
             cmd_recv, self._cmd = ctx.Pipe(duplex=False)
             self.reports, rep_send = ctx.Pipe(duplex=False)
-            self.process = ctx.Process(target=serve, args=(cmd_recv, rep_send), daemon=True)
-            self.process.start()
+            child = ctx.Process(target=serve, args=(cmd_recv, rep_send), daemon=True)
+            child.start()
+            self.process = child
             cmd_recv.close()
             rep_send.close()
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -141,7 +144,7 @@ class _Server:
         self.pending: tuple[int, TrainLoop | LabLoop] | None = None  # built, to run once the current ends
         self.requested: tuple[int, Start] | None = None  # a start read, built once the commands are read
         self.quitting = False
-        self._sent_weights = None
+        self._sent_weights: dict | None = None
 
     def send(self, session: int, report: Report) -> None:
         if isinstance(report, Snapshot):

@@ -136,7 +136,9 @@ class Trace:
             "ids": self.ids.tolist(),
             "grad_target": self._grad_target(),
             "steps": steps,
-        } | ({"attribution": self.attribution.tolist()} if attribution else {})
+        } | (
+            {"attribution": self.attribution.tolist()} if attribution and self.attribution is not None else {}
+        )
 
     def _grad_target(self) -> dict:
         if self.values is None:
