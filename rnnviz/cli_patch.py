@@ -63,7 +63,9 @@ def format_patching(p) -> str:
     for t, tok in enumerate(p.corrupt_tokens):
         s = p.clean_step(t)
         clean = repr(p.clean_tokens[s]) if s is not None else "-"
-        cells = "  ".join("      -  " if np.isnan(v) else f"{0.0 if abs(v) < 5e-5 else v:9.4f}" for v in p.effect[:, t])
+        cells = "  ".join(
+            "      -  " if np.isnan(v) else f"{0.0 if abs(v) < 5e-5 else v:9.4f}" for v in p.effect[:, t]
+        )
         lines.append(f"{t:4d}  {tok!r:>9}  {clean:>5}  {cells}")
     if p.offset:
         lines.append(f"(the texts differ in length: aligned at their ends, {abs(p.offset)} step(s) apart)")

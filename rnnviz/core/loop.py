@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from rnnviz.core.config import NONFINITE_LIMIT
@@ -88,7 +89,7 @@ class TrainLoop(LoopControl):
         self._init_control()
         self._settings = Apply()
         self._budget_end = trainer.steps + budget if budget else 0  # pause at this step (0: never)
-        self._skipped_in_row = 0
+        self._nonfinite = NonfiniteWatch()
         self.monitor, self.monitor_every = monitor, monitor_every
         self.seconds = 0.0  # of training (the steps' own time)
 
@@ -242,9 +243,7 @@ class TrainLoop(LoopControl):
         self.emit(ConfigChanged(tr.cfg))
 
     def _watch_nonfinite(self, m) -> None:
-        self._skipped_in_row = self._skipped_in_row + 1 if m.skipped else 0
-        if self._skipped_in_row >= NONFINITE_LIMIT:
-            self._skipped_in_row = 0
+        if self._nonfinite.diverged(m):
             self._pause_with(
                 f"training paused: {NONFINITE_LIMIT} steps in a row had a non-finite loss or gradient "
                 "(skipped: the weights never saw them)",
@@ -256,6 +255,47 @@ class TrainLoop(LoopControl):
             self._running = False
             self._pending_steps = 0
         self.emit(kind(message))
+
+
+class NonfiniteWatch:
+    """The divergence rule, in one place: NONFINITE_LIMIT steps in a row whose loss or gradient
+    was not finite (skipped: the weights never saw them)."""
+
+    def __init__(self) -> None:
+        self.in_row = 0
+
+    def diverged(self, m: StepMetrics) -> bool:
+        self.in_row = self.in_row + 1 if m.skipped else 0
+        if self.in_row < NONFINITE_LIMIT:
+            return False
+        self.in_row = 0
+        return True
+
+
+@dataclass(frozen=True)
+class StepsRun:
+    """What `run_steps` ended with: the last step's metrics, the last held-out evaluation, and
+    whether it stopped because training diverged."""
+
+    metrics: StepMetrics | None
+    evaluation: EvalMetrics | None
+    diverged: bool
+
+
+def run_steps(trainer, steps: int, eval_every: int = 0, on_step: Callable | None = None) -> StepsRun:
+    """Train `steps` updates headless (the command line, the Python API), evaluating on the
+    held-out text every `eval_every` steps (0: never) and after the last; stops early when
+    training diverges. on_step(metrics, evaluation) after each step (progress lines)."""
+    watch, metrics, evaluation = NonfiniteWatch(), None, None
+    for _ in range(steps):
+        metrics = trainer.step()
+        if watch.diverged(metrics):
+            return StepsRun(metrics, evaluation, True)
+        if eval_every and (metrics.step % eval_every == 0 or metrics.step == steps):
+            evaluation = trainer.evaluate()
+        if on_step is not None:
+            on_step(metrics, evaluation)
+    return StepsRun(metrics, evaluation, False)
 
 
 def merge(old: Apply, new: Apply) -> Apply:
