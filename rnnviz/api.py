@@ -109,6 +109,20 @@ class Model:
         save_checkpoint(Path(path), self.cfg, self.vocab, self.weights, self.train_config, self.steps, extra)
 
 
+def import_model(
+    state_dict: str | Path, vocab: str | Path, level: str | None = None, from_corpus: bool = False,
+    mapping: dict[str, str] | None = None, nonlinearity: str = "tanh",
+) -> Model:  # fmt: skip
+    """A plain PyTorch RNN / LSTM / GRU + Linear (+ Embedding) state dict (safetensors, or a torch
+    file read with weights_only) with its vocabulary (a JSON list, a file of one token a line, or
+    with from_corpus a text to build it from) as an rnnviz model (core.importer)."""
+    from rnnviz.core.importer import convert, read_state_dict, read_vocab
+
+    tokens, lv = read_vocab(str(vocab), level, from_corpus)
+    cfg, v, weights = convert(read_state_dict(state_dict), tokens, lv, mapping, nonlinearity)
+    return Model(cfg, v, weights, 0, {}, {"imported_from": str(state_dict)})
+
+
 def load(path: str | Path) -> Model:
     """A saved model (an rnnviz .safetensors checkpoint; nothing in it can run code)."""
     return Model.of_checkpoint(load_checkpoint(path), str(path))
