@@ -230,7 +230,9 @@ class MainWindow(
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
+        """Training has paused (core.protocol.Failed): Play shows it at once, then the message."""
         if self._from_current():
+            self.controls.set_playing(False)
             self._warn(message, dialog=True)
 
     @Slot(str)
@@ -251,6 +253,7 @@ class MainWindow(
         """Offer the way back: the last weights whose loss was finite, and a 10x lower learning rate."""
         if not self._from_current():
             return
+        self.controls.set_playing(False)  # paused (core.protocol.Diverged), before the dialog
         self._warn(message, dialog=True)
         box = self.last_dialog
         box.setInformativeText(
