@@ -39,6 +39,9 @@ COST_FACTOR = 5  # GUI work may take at most 1 / COST_FACTOR of the time (long f
 EVAL_EVERY = 50
 STOP_WAIT_MS = 10_000
 PRESET = PRESETS["sine"]
+SERIES_HINT = (
+    "Hover for exact values; click a step to select it; double-click a plot to maximise it (Esc returns)."
+)
 
 
 class SeriesWindow(QMainWindow):
@@ -82,7 +85,7 @@ class SeriesWindow(QMainWindow):
         self.series_plot = SeriesPlot()
         self.series_plot.target_clicked.connect(self.select)
         self.mse = MsePlot()
-        self.internals = InternalsView()
+        self.internals = InternalsView(hint=SERIES_HINT)
         self.internals.step_clicked.connect(self.internals.set_selected)
         self.inside_title = QLabel()
         self.inside_title.setWordWrap(True)
