@@ -250,3 +250,36 @@ def test_a_double_clicked_plot_fills_the_view_until_escape(qtbot):
     assert [p for p in v._plots() if p.isVisible()] == [m]
     qtbot.keyClick(m.glw, Qt.Key.Key_Escape)
     assert v.maximised is None and all(p.isVisible() for p in (*v.h_maps, *v.c_maps, v.grads))
+
+
+def test_inside_view_labels_every_token_up_to_the_documented_count(qtbot):
+    """README: at 1440x900 (the Inside view about 645 px wide) every token of a 50-character text
+    is labelled under a 1-layer model's heatmaps and the gradient bars."""
+    text = "the keeper counted the ships and the stars of the s"[:50]
+    vocab_text = "".join(ch if ch in VOCAB.tokens else "a" for ch in text)
+    tr = real_trace("lstm", layers=1, hidden=32, text=vocab_text)
+    v = InternalsView()
+    qtbot.addWidget(v)
+    v.set_trace(tr)
+    v.resize(645, 530)
+    v.show()
+    shown = [v.h_maps[0], v.c_maps[0], v.grads]
+    qtbot.waitUntil(lambda: all(len(m.plot.getAxis("bottom").drawn) > 0 for m in shown))
+    assert [m.every for m in shown] == [1, 1, 1]
+    assert all(len(m.plot.getAxis("bottom").drawn) == 50 for m in shown)
+
+
+def test_prediction_bars_fit_long_words_and_their_caption(qtbot):
+    p = PredictionBars(k=3)
+    qtbot.addWidget(p)
+    vocab = ["<unk>", "lantern", "a", "extraordinarily"]
+    p.set_probs(np.array([0.1, 0.5, 0.3, 0.1]), vocab, "next after step 2 'zebra':")
+    p.resize(260, 90)
+    p.show()
+    qtbot.waitUntil(lambda: len(p.drawn) == 7)
+    texts = [shown for _, shown, _ in p.drawn]
+    assert "next after step 2 'zebra':" in texts and "'lantern'" in texts and "'extraordinarily'" in texts
+    assert all(r.right() <= p.width() for r, _, _ in p.drawn), (p.width(), p.drawn)
+    p.resize(120, 90)  # narrow: shortened, the whole text on hover
+    qtbot.waitUntil(lambda: p.drawn[0][1] != p.drawn[0][2])
+    assert all(r.right() <= p.width() for r, _, _ in p.drawn), (p.width(), p.drawn)

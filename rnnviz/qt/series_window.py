@@ -39,9 +39,7 @@ COST_FACTOR = 5  # GUI work may take at most 1 / COST_FACTOR of the time (long f
 EVAL_EVERY = 50
 STOP_WAIT_MS = 10_000
 PRESET = PRESETS["sine"]
-SERIES_HINT = (
-    "Hover for exact values; click a step to select it; double-click a plot to maximise it (Esc returns)."
-)
+SERIES_HINT = "Hover: values \u00b7 click: select a step \u00b7 double-click: maximise (Esc returns)"
 
 
 class SeriesWindow(QMainWindow):

@@ -37,15 +37,12 @@ GATE_TITLES = {
     "n": "candidate n",
 }
 TANH_GATES = ("g", "n")
-HEATMAP_MIN_HEIGHT = 145  # px: a heatmap's widget; its image is then >= PLOT_MIN_HEIGHT tall
+HEATMAP_MIN_HEIGHT = 150  # px: a heatmap's widget; its image is then >= PLOT_MIN_HEIGHT tall
 PLOT_MIN_HEIGHT = 90  # px: the drawn height of every heatmap and of the gradient bars
 SHOW = ("h and c", "gates", "everything (scrolls)")  # what the Show box offers (h alone without c)
 
 
-HINT = (
-    "Hover for exact values; click a step to select it (a unit of h or c: see the Units tab); "
-    "double-click a plot to maximise it (Esc returns)."
-)
+HINT = "Hover: values \u00b7 click: select a step, or a unit (Units tab) \u00b7 double-click: maximise"
 
 
 class InternalsView(QWidget):
@@ -148,9 +145,8 @@ class InternalsView(QWidget):
         mode = self.show_box.currentIndex() if self.gate_maps else 0
         for m in self._plots():
             m.setVisible(True)
-        self.head.setVisible(True)
+        self.head.setVisible(bool(self.gate_maps))  # nothing to choose without gates
         self.page.setVisible(True)
-        self.show_box.setVisible(bool(self.gate_maps))
         self.states.setVisible(mode != 1)
         self.gates.setVisible(mode != 0)
         self.gates_label.setVisible(mode != 0)

@@ -155,6 +155,7 @@ class UnrolledPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._quiet = False  # new frames, not the user: the other views keep their selection
         self.anim = StepThrough(self)
         self.weights: TraceWeights | None = None
         self.canvas = UnrolledCanvas(self)
@@ -262,8 +263,14 @@ class UnrolledPanel(QWidget):
             self.sync_scroll()
 
     def _refresh_frames(self) -> None:
+        """New frames (a new text or new weights): the other views keep their selection; only a
+        step the user moves to selects it (at launch, frame 0 does not select step 0)."""
         tr = self.canvas.trace
-        self.anim.set_frames(frames(tr, self.detail.isChecked()) if tr is not None else [])
+        self._quiet = True
+        try:
+            self.anim.set_frames(frames(tr, self.detail.isChecked()) if tr is not None else [])
+        finally:
+            self._quiet = False
 
     def _on_play(self, on: bool) -> None:
         self.play.setText("Pause" if on else "Play")
@@ -301,7 +308,8 @@ class UnrolledPanel(QWidget):
         if not view.first <= f.t < view.first + shown:
             self.scroll.setValue(max(0, f.t - shown + 2) if f.t >= view.first + shown else f.t)
         self.canvas.update()
-        self.step_selected.emit(f.t)
+        if not self._quiet:
+            self.step_selected.emit(f.t)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
