@@ -275,3 +275,21 @@ def test_screenshots(qtbot, tmp_path):
         path = tmp_path / f"{name}.png"
         assert view.grab().save(str(path))
         shutil.copy(path, f"/tmp/rnnviz_{name}.png")
+
+
+def test_the_loss_legend_sits_under_the_plot_not_over_its_curves(qtbot):
+    """The legend covered the held-out curve: it is laid out under the loss plot, whole."""
+    w = TrainingCurves()
+    qtbot.addWidget(w)
+    w.add_metrics(run(50))
+    w.add_evaluation(evaluation(25, 3.6))
+    w.refresh()
+    w.resize(380, 760)  # the right-hand tabs at 1366x768
+    w.show()
+    plot = w._plots["loss"]
+    qtbot.waitUntil(lambda: plot.vb.height() > 50)
+    legend = plot.legend.sceneBoundingRect()
+    assert legend.top() >= plot.vb.sceneBoundingRect().bottom() - 1
+    assert legend.right() <= w.width()
+    names = [label.text for _, label in plot.legend.items]
+    assert names == ["train", "held-out", "grad clipped", "skipped (non-finite)"]

@@ -292,3 +292,22 @@ def test_mse_plot_widens_its_step_axis_in_jumps_and_keeps_a_users_zoom(qtbot):
 
 def metric(step: int, loss: float) -> StepMetrics:
     return StepMetrics(step, loss, np.nan, np.nan, 0.0, {}, 1.0, False, False, 1e-3, 0.001)
+
+
+@pytest.mark.parametrize("size", [(550, 340), (550, 240), (800, 260)])
+def test_mse_reference_labels_clear_the_legend(qtbot, size):
+    """The sine window's "predict the previous value: 0.6219" was drawn over the legend."""
+    configure_pyqtgraph()
+    m = MsePlot()
+    qtbot.addWidget(m)
+    m.add_metrics([metric(s, 2.2 * 0.99**s + 0.35) for s in range(1, 650)])
+    m.refresh()
+    m.set_references(1 / 3, 0.6219)
+    m.resize(*size)
+    m.show()
+    qtbot.waitUntil(lambda: m.plot.vb.height() > 60)
+    legend = m.legend.sceneBoundingRect()  # under the plot: it covers neither curves nor labels
+    assert not legend.intersects(m.plot.vb.sceneBoundingRect()) and legend.right() <= size[0]
+    for line in (m.prev_line, m.floor_line):
+        qtbot.waitUntil(lambda line=line: line.label.isVisible())
+        assert not line.label.sceneBoundingRect().intersects(legend), line.label.format

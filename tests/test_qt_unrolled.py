@@ -46,8 +46,11 @@ def test_keyboard_steps_forward_and_backward_through_welcome(qtbot, window):
         d = cell_detail(window.probe.weights, tr, 0, k, panel.unit.value())
         assert canvas.view.detail == d and np.tanh(d["pre"]) == pytest.approx(d["h"])
         assert f"step {k} '{'welcome'[k]}'" in panel.caption.text()
-        assert window.selected == k and window.internals.selected == k
-        assert window.typing.bars.rows[0][2] == int(np.argmax(tr.probs[k]))  # step k's predictions
+        if k == 0:  # the first frame, not yet moved to: the predictions stay after the last token
+            assert window.selected is None and window.typing.bars.caption.startswith("next after step 6")
+        else:
+            assert window.selected == k and window.internals.selected == k
+            assert window.typing.bars.rows[0][2] == int(np.argmax(tr.probs[k]))  # step k's predictions
         seen.append(d["h"])
         qtbot.keyClick(canvas, Qt.Key.Key_Right)
     for t in range(6, -1, -1):  # backward from the target step, the gradient's norm in the caption
@@ -69,6 +72,9 @@ def test_keyboard_steps_forward_and_backward_through_welcome(qtbot, window):
     qtbot.keyClick(canvas, Qt.Key.Key_End)
     assert panel.anim.frame.t == 0 and panel.anim.frame.phase == "backward"
     assert len(set(seen)) == 7  # real, changing numbers
+    assert window.typing.bars.caption.startswith("next after step 0")
+    window.inside.setCurrentWidget(window.internals)  # leaving the step-through ends its selection
+    assert window.selected is None and window.typing.bars.caption.startswith("next after step 6")
 
 
 def test_play_scrub_detail_and_edit_keep_their_place(qtbot, window):

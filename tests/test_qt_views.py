@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from qt_helpers import VOCAB, assert_heatmap, real_trace
 
 from rnnviz.qt.views.common import configure_pyqtgraph, fmt
@@ -175,3 +176,110 @@ def test_unrolled_hover_names_the_square_painted_under_the_mouse(qtbot):
     assert {(t, n) for t, n, _ in seen} == {(t, n) for t in range(7) for n in range(2)}
     assert {u for *_, u in seen} == set(range(9))
     assert canvas.hover_text(2, 2) == ""  # the margin: nothing
+
+
+def test_every_token_is_labelled_while_it_fits_then_evenly_thinned_and_said(qtbot):
+    from rnnviz.qt.views.step_plot import LABEL_GAP, LABEL_PT, MIN_LABEL_PT, max_pair_width, token_layout
+
+    text = list("The keeper counted the ships")
+    ticks, every, pt = token_layout(text, None, 28 * 14)
+    assert every == 1 and len(ticks) == 28 and [label for _, label in ticks][:4] == ["T", "h", "e", "\u2423"]
+    assert pt == LABEL_PT
+    smallest = max_pair_width(text, MIN_LABEL_PT) + LABEL_GAP  # px a step needs at the smallest size
+    ticks, every, pt = token_layout(text, None, 28 * smallest + 1)  # shrunk, still every token
+    assert every == 1 and len(ticks) == 28
+    ticks, every, pt = token_layout(text, None, 28 * 3)
+    assert every > 1 and pt == MIN_LABEL_PT
+    assert {b[0] - a[0] for a, b in zip(ticks, ticks[1:], strict=False)} == {every}  # evenly spaced
+    m = SequenceHeatmap("hidden state h", "h", "CET-CBD1", (-1.0, 1.0))
+    qtbot.addWidget(m)
+    m.set_data(np.zeros((28, 4)), text)
+    m.resize(700, 200)
+    m.show()
+    qtbot.waitUntil(lambda: m.every == 1 and len(m.plot.getAxis("bottom").drawn) == 28)
+    assert m.title() == "hidden state h"
+    m.resize(200, 200)  # too narrow: the title says which tokens are labelled
+    qtbot.waitUntil(lambda: m.every > 1 and "token" in m.title())
+    assert len(m.plot.getAxis("bottom").drawn) == len(range(0, 28, m.every))
+
+
+def test_gradient_axis_marks_unknown_tokens(qtbot):
+    g = GradientBars()
+    qtbot.addWidget(g)
+    g.set_grads(np.array([[1e-3, 1e-2, 1.0]]), list("abc"), 2, "-log p('c')", [False, True, False])
+    g.resize(600, 200)
+    g.show()
+    qtbot.waitUntil(lambda: g.plot.getAxis("bottom")._tickLevels is not None)
+    assert [label for _, label in g.plot.getAxis("bottom")._tickLevels[0]] == ["a", "b?", "c"]
+
+
+@pytest.mark.parametrize("mode", [0, 1])
+def test_inside_view_keeps_every_shown_plot_readable(qtbot, mode):
+    """The Inside view's room in the main window at 1440x900 (about 640x530), a 2-layer LSTM of
+    256 units: what the Show box shows is on screen, each plot at least PLOT_MIN_HEIGHT tall."""
+    from rnnviz.qt.views.internals import PLOT_MIN_HEIGHT
+
+    tr = real_trace("lstm", layers=2, hidden=256)
+    v = InternalsView()
+    qtbot.addWidget(v)
+    v.set_trace(tr)
+    v.show_box.setCurrentIndex(mode)
+    v.resize(640, 530)
+    v.show()
+    shown = [*(v.h_maps + v.c_maps if mode == 0 else v.gate_maps.values()), v.grads]
+    qtbot.waitUntil(lambda: all(m.plot.vb.height() > 10 for m in shown))
+    assert all(m.isVisibleTo(v) for m in shown)
+    assert not v.page.verticalScrollBar().isVisible()
+    assert min(m.plot.vb.height() for m in shown) >= PLOT_MIN_HEIGHT
+    hidden = v.gate_maps.values() if mode == 0 else v.h_maps
+    assert not any(m.isVisibleTo(v) for m in hidden)
+
+
+def test_a_double_clicked_plot_fills_the_view_until_escape(qtbot):
+    tr = real_trace("lstm", layers=2, hidden=32)
+    v = InternalsView()
+    qtbot.addWidget(v)
+    v.set_trace(tr)
+    v.resize(640, 530)
+    v.show()
+    m = v.c_maps[1]
+    qtbot.waitUntil(lambda: m.plot.vb.height() > 10)
+    before = m.height()
+    m.maximise_requested.emit()
+    qtbot.waitUntil(lambda: m.height() > 2 * before)
+    assert [p for p in v._plots() if p.isVisible()] == [m]
+    qtbot.keyClick(m.glw, Qt.Key.Key_Escape)
+    assert v.maximised is None and all(p.isVisible() for p in (*v.h_maps, *v.c_maps, v.grads))
+
+
+def test_inside_view_labels_every_token_up_to_the_documented_count(qtbot):
+    """README: at 1440x900 (the Inside view about 645 px wide) every token of a 50-character text
+    is labelled under a 1-layer model's heatmaps and the gradient bars."""
+    text = "the keeper counted the ships and the stars of the s"[:50]
+    vocab_text = "".join(ch if ch in VOCAB.tokens else "a" for ch in text)
+    tr = real_trace("lstm", layers=1, hidden=32, text=vocab_text)
+    v = InternalsView()
+    qtbot.addWidget(v)
+    v.set_trace(tr)
+    v.resize(645, 530)
+    v.show()
+    shown = [v.h_maps[0], v.c_maps[0], v.grads]
+    qtbot.waitUntil(lambda: all(len(m.plot.getAxis("bottom").drawn) > 0 for m in shown))
+    assert [m.every for m in shown] == [1, 1, 1]
+    assert all(len(m.plot.getAxis("bottom").drawn) == 50 for m in shown)
+
+
+def test_prediction_bars_fit_long_words_and_their_caption(qtbot):
+    p = PredictionBars(k=3)
+    qtbot.addWidget(p)
+    vocab = ["<unk>", "lantern", "a", "extraordinarily"]
+    p.set_probs(np.array([0.1, 0.5, 0.3, 0.1]), vocab, "next after step 2 'zebra':")
+    p.resize(260, 90)
+    p.show()
+    qtbot.waitUntil(lambda: len(p.drawn) == 7)
+    texts = [shown for _, shown, _ in p.drawn]
+    assert "next after step 2 'zebra':" in texts and "'lantern'" in texts and "'extraordinarily'" in texts
+    assert all(r.right() <= p.width() for r, _, _ in p.drawn), (p.width(), p.drawn)
+    p.resize(120, 90)  # narrow: shortened, the whole text on hover
+    qtbot.waitUntil(lambda: p.drawn[0][1] != p.drawn[0][2])
+    assert all(r.right() <= p.width() for r, _, _ in p.drawn), (p.width(), p.drawn)

@@ -70,10 +70,10 @@ def test_combo_lists_exactly_the_models_tensors(view, arch, layers, input, expec
     assert keys[: len(expected)] == expected  # weight matrices first, in data-flow order
     assert view.combo.currentData() == "rnn.weight_hh_l0"
     labels = [view.combo.itemText(i) for i in range(view.combo.count())]
-    assert "W_hh layer 0 (rnn.weight_hh_l0)" in labels
+    assert "W_hh layer 1 (rnn.weight_hh_l0)" in labels  # layers counted from 1, as everywhere
     assert "head W_hy (head.weight)" in labels
     assert ("embedding (embedding.weight)" in labels) == (input == "embedding")
-    assert ("W_ih layer 1 (rnn.weight_ih_l1)" in labels) == (layers == 2)
+    assert ("W_ih layer 2 (rnn.weight_ih_l1)" in labels) == (layers == 2)
 
 
 def test_selecting_a_matrix_draws_exactly_that_array_with_symmetric_levels(view):
@@ -114,7 +114,7 @@ def test_hover_names_gate_unit_and_previous_unit(view):
     show(view, cfg, weights, "rnn.weight_hh_l0")
     value = fmt(float(weights["rnn.weight_hh_l0"][5, 2]))
     text = hover(view, 2, 5)
-    assert text == f"W_hh layer 0  row 5 = gate f, unit 1  col 2 = h_{{t-1}} unit 2  value {value}"
+    assert text == f"W_hh layer 1  row 5 = gate f, unit 1  col 2 = h_{{t-1}} unit 2  value {value}"
     doubled = {k: 2 * v for k, v in weights.items()}
     view.set_weights(doubled)  # the mouse has not moved: the read-out follows the new weights
     assert view.readout.text().endswith(f"value {fmt(float(doubled['rnn.weight_hh_l0'][5, 2]))}")
@@ -138,7 +138,7 @@ def test_hover_on_head_embedding_upper_layer_and_plain_rnn(view):
     select(view, "embedding.weight")
     assert "row 2 = token '\u21b5'  col 1 = embedding dim 1" in hover(view, 1, 2)
     select(view, "rnn.weight_ih_l1")
-    assert "row 3 = unit 3  col 2 = layer 0 unit 2" in hover(view, 2, 3)
+    assert "row 3 = unit 3  col 2 = layer 1 unit 2" in hover(view, 2, 3)
 
 
 def test_gate_axis_and_token_axis_and_separators(view):

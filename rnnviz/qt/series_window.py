@@ -39,6 +39,7 @@ COST_FACTOR = 5  # GUI work may take at most 1 / COST_FACTOR of the time (long f
 EVAL_EVERY = 50
 START_WAIT_S = 30.0  # a Reset waits this long for the training process to build the model
 PRESET = PRESETS["sine"]
+SERIES_HINT = "Hover: values \u00b7 click: select a step \u00b7 double-click: maximise (Esc returns)"
 
 
 class SeriesWindow(QMainWindow):
@@ -80,7 +81,7 @@ class SeriesWindow(QMainWindow):
         self.series_plot = SeriesPlot()
         self.series_plot.target_clicked.connect(self.select)
         self.mse = MsePlot()
-        self.internals = InternalsView()
+        self.internals = InternalsView(hint=SERIES_HINT)
         self.internals.step_clicked.connect(self.internals.set_selected)
         self.inside_title = QLabel()
         self.inside_title.setWordWrap(True)

@@ -41,6 +41,9 @@ class TypedTextActions:
     def _show_unrolled(self) -> None:
         """The unrolled view follows the typed text (when shown: it is drawn by hand)."""
         if not self.unrolled.isVisible():
+            if getattr(self, "_stepped", False):  # the step-through's selection ends when it is left
+                self._stepped = False
+                self.select_step(self.selected)
             return
         trainer = self.worker.info if self.worker else None
         mode = trainer.cfg.loss_mode if trainer else "many-to-many"
@@ -59,12 +62,13 @@ class TypedTextActions:
     @Slot(int)
     def show_step(self, t: int) -> None:
         """The step-through reached step t: select it in every other view."""
-        self.selected = t
+        self.selected, self._stepped = t, True
         self.internals.set_selected(t)
         self.typing.show_probe(self.last_probe, t)
 
     @Slot(int)
-    def select_step(self, t: int) -> None:
+    def select_step(self, t: int | None) -> None:
+        self._stepped = False
         self.selected = None if t == self.selected else t
         self.internals.set_selected(self.selected)
         self.typing.show_probe(self.last_probe, self.selected)

@@ -8,7 +8,7 @@ from functools import cache
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFontMetricsF, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QComboBox, QGraphicsItem, QLabel
 
 # Signed values (tanh states, weights, signed gradients): diverging, colour-blind safe,
@@ -92,9 +92,39 @@ def symmetric_levels(a: np.ndarray, floor: float = 1e-6) -> tuple[float, float]:
     return -m, m
 
 
+class ReadoutLabel(QLabel):
+    """A one-line label that never widens its window: too long for its width, it is drawn elided
+    and its tooltip holds the whole text (text() is always the whole text)."""
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._update_tip()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._update_tip()
+
+    def fits(self) -> bool:
+        return self.fontMetrics().horizontalAdvance(self.text()) <= self.contentsRect().width()
+
+    def _update_tip(self) -> None:
+        self.setToolTip("" if self.fits() else self.text())
+
+    def paintEvent(self, event) -> None:
+        if self.fits():
+            super().paintEvent(event)
+            return
+        p = QPainter(self)
+        r = self.contentsRect()
+        p.setPen(self.palette().color(QPalette.ColorRole.Text))
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, r.width())
+        p.drawText(r, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, shown)
+        p.end()
+
+
 def readout_label() -> QLabel:
     """The one-line label under a plot where hover shows exact values."""
-    label = QLabel(" ")
+    label = ReadoutLabel(" ")
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setStyleSheet("color: palette(text); font-family: monospace;")
     label.setMinimumWidth(10)
@@ -134,6 +164,21 @@ class TokenAxis(pg.AxisItem):
     def __init__(self, *args, **kwargs):
         super().__init__("bottom", *args, **kwargs)
         self._widths: dict[str, float] = {}
+        self.pt = 0.0  # the labels' size in points (0: the painter's font)
+        self.drawn: list[tuple[QRectF, str]] = []  # the labels' rectangles at the last paint
+
+    def set_labels(self, ticks: list[tuple[float, str]], pt: float) -> None:
+        """One label per tick, at `pt` points."""
+        if pt != self.pt:
+            self.pt = pt
+            font = QFont(QApplication.font())
+            font.setPointSizeF(pt)
+            self._widths.clear()
+            # Not setStyle: it re-lays the axis out, and this runs while the plot is being laid out.
+            self.style["tickFont"] = font
+            self.picture = None
+            self.update()
+        self.setTicks([ticks, []])
 
     def generateDrawSpecs(self, p):
         if self._tickLevels is None or not self.style["showValues"] or self.range[1] == self.range[0]:
@@ -161,6 +206,7 @@ class TokenAxis(pg.AxisItem):
             if w is None:
                 w = self._widths[label] = fm.horizontalAdvance(label)
             texts.append((QRectF(x - w / 2, top + tick + gap, w, height), flags, label))
+        self.drawn = [(r, label) for r, _, label in texts]
         axis = (self.pen(), bounds.topLeft() + pg.Point(-1, 1), bounds.topRight() + pg.Point(1, 1))
         return axis, ticks, texts
 
@@ -170,11 +216,12 @@ def token_plot(min_height: int = 90) -> tuple[pg.GraphicsLayoutWidget, pg.PlotIt
     and no SI prefixes (their labels would be redrawn on every range change)."""
     glw = pg.GraphicsLayoutWidget()
     glw.setMinimumHeight(min_height)
+    glw.ci.setContentsMargins(2, 2, 2, 2)  # the plot's room goes to the data, not to a frame
     plot = glw.addPlot(axisItems={"bottom": TokenAxis()})
     plot.setMenuEnabled(False)
     plot.hideButtons()
     plot.setMouseEnabled(x=True, y=False)
-    plot.getAxis("bottom").setHeight(30)
+    plot.getAxis("bottom").setHeight(24)
     for side in ("left", "bottom", "right", "top"):
         plot.getAxis(side).enableAutoSIPrefix(False)
     cache_axes(plot)

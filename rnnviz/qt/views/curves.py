@@ -225,7 +225,9 @@ class TrainingCurves(QWidget):
     def _add_curves(self, name: str, plot: pg.PlotItem) -> tuple[pg.PlotDataItem, ...]:
         if name == "loss":
             background = translucent(pg.mkColor(pg.getConfigOption("background")), 190)
-            plot.addLegend(offset=(-6, 6), colCount=2, brush=background, labelTextSize="8pt")
+            # Under the plot, not over it (it covered the held-out curve); named items join it.
+            plot.legend = pg.LegendItem(colCount=2, brush=background, labelTextSize="8pt")
+            plot.layout.addItem(plot.legend, 4, 1)
         train = plot.plot(pen=pg.mkPen(TRAIN, width=1), name="train")
         ema = plot.plot(pen=pg.mkPen(TRAIN, width=2))
         ema.setVisible(False)

@@ -17,7 +17,7 @@ class GradientBars(StepPlot):
         super().__init__(parent)
         self.grad = np.zeros((1, 0))
         self._decades: tuple[int, int] | None = None
-        self._title = ""
+        self._bar_title = ""
         self.plot.setLabel("left", "||dL/dh_t||")
         self.plot.showGrid(y=True, alpha=0.25)
         self.bars: list[pg.BarGraphItem] = []
@@ -36,13 +36,16 @@ class GradientBars(StepPlot):
             self.plot.addItem(bar)
             self.bars.append(bar)
 
-    def set_grads(self, grad: np.ndarray, tokens, target_step: int, loss_label: str) -> None:
-        """grad: (L, T) norms, zero after target_step; loss_label: what L is, e.g. "-log p('e')"."""
+    def set_grads(self, grad: np.ndarray, tokens, target_step: int, loss_label: str, unknown=None) -> None:
+        """grad: (L, T) norms, zero after target_step; loss_label: what L is, e.g. "-log p('e')";
+        unknown: True where a token is not in the vocabulary (its label gets a '?')."""
         L, T = grad.shape
         self._ensure_layers(L)
         tokens = list(tokens)
-        relabel, resized = tokens != self.tokens, T != len(self.tokens)
-        self.grad, self.tokens = grad, tokens
+        unknown = np.zeros(T, bool) if unknown is None else np.asarray(unknown, bool)
+        relabel = tokens != self.tokens or self.unknown is None or not np.array_equal(unknown, self.unknown)
+        resized = T != len(self.tokens)
+        self.grad, self.tokens, self.unknown = grad, tokens, unknown
         positive = grad[grad > 0]
         top = np.log10(positive.max()) if positive.size else 0.0
         low = np.log10(positive.min()) if positive.size else top
@@ -81,16 +84,16 @@ class GradientBars(StepPlot):
         title = (
             f"||dL/dh_t|| for L = {loss_label} at step {target_step} (log scale) {key if layers > 1 else ''}"
         )
-        if title != self._title:
-            self._title = title
-            self.plot.setTitle(title, size="9pt")
+        if title != self._bar_title:
+            self._bar_title = title
+            self.set_title(title)
 
     def clear(self) -> None:
         self.grad = np.zeros((1, 0))
         for bar in self.bars:
             bar.setOpts(x=[], height=[])
-        self.plot.setTitle("||dL/dh_t||: type some text", size="9pt")
-        self._title = ""
+        self.set_title("||dL/dh_t||: type some text")
+        self._bar_title = ""
         self.target_line.setVisible(False)
         self._clear_steps()
 

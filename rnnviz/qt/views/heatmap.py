@@ -37,7 +37,7 @@ class SequenceHeatmap(StepPlot):
         self._short = False  # too short for more than two labels on an axis
         self.data = np.zeros((1, 1))
         self.unknown = np.zeros(0, bool)
-        self.plot.setTitle(title, size="9pt")
+        self.set_title(title)
         self.plot.invertY(True)
         self.plot.setLabel("left", "unit")
         self.image = pg.ImageItem()

@@ -1,12 +1,14 @@
 """InternalsView: everything inside the network on the typed text, one trace at a time.
 
-Hidden state h of every layer (and the LSTM cell state c beside it), the gates of a chosen
-layer, and ||dL/dh_t||, stacked in a splitter. Clicking any step selects it everywhere.
+Hidden state h of every layer (and the LSTM cell state c beside it) or the gates of a chosen
+layer, above ||dL/dh_t||. Clicking any step selects it everywhere; double-clicking a plot
+maximises it.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -23,6 +25,7 @@ from rnnviz.core.trace import Trace
 from rnnviz.qt.views.common import POSITIVE, SIGNED, readout_label
 from rnnviz.qt.views.gradients import GradientBars
 from rnnviz.qt.views.heatmap import SequenceHeatmap
+from rnnviz.qt.views.step_plot import StepPlot
 
 GATE_TITLES = {
     "i": "input gate i",
@@ -34,25 +37,28 @@ GATE_TITLES = {
     "n": "candidate n",
 }
 TANH_GATES = ("g", "n")
-GATE_MIN_HEIGHT = 95  # px: a gate heatmap, with its title and token labels
-INSIDE_MIN_HEIGHT = 500  # px: below this (a 1366x768 screen) the views scroll
-STATE_MIN_HEIGHT = (
-    140  # px per state heatmap; more layers scroll  # in [-1, 1]; the others are sigmoids in [0, 1]
-)
+HEATMAP_MIN_HEIGHT = 150  # px: a heatmap's widget; its image is then >= PLOT_MIN_HEIGHT tall
+PLOT_MIN_HEIGHT = 90  # px: the drawn height of every heatmap and of the gradient bars
+SHOW = ("h and c", "gates", "everything (scrolls)")  # what the Show box offers (h alone without c)
 
 
-HINT = "Hover for exact values; click a step to select it (a unit of h or c: see the Units tab)."
+HINT = "Hover: values \u00b7 click: select a step, or a unit (Units tab) \u00b7 double-click: maximise"
 
 
 class InternalsView(QWidget):
+    """The states (h, and c beside it, one row per layer) or the gates of one layer, as the Show
+    box chooses, above ||dL/dh_t||: what is shown is never squeezed below PLOT_MIN_HEIGHT."""
+
     step_clicked = Signal(int)
     unit_clicked = Signal(int, int, str)  # layer (from 0), unit, "h" or "c": a cell of a state heatmap
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, hint: str = HINT):
         super().__init__(parent)
         self.cfg: ModelConfig | None = None
         self.trace: Trace | None = None
         self.selected: int | None = None
+        self.hint = hint
+        self.maximised: StepPlot | None = None
         self.h_maps: list[SequenceHeatmap] = []
         self.c_maps: list[SequenceHeatmap] = []
         self.gate_maps: dict[str, SequenceHeatmap] = {}
@@ -61,55 +67,101 @@ class InternalsView(QWidget):
         self.states_grid.setContentsMargins(0, 0, 0, 0)
         self.states_grid.setSpacing(2)
         self.gates = QWidget()
-        gates_lay = QVBoxLayout(self.gates)
-        gates_lay.setContentsMargins(0, 0, 0, 0)
-        head = QHBoxLayout()
-        self.gates_label = QLabel("Gates of layer")
+        self.gates_grid = QGridLayout(self.gates)
+        self.gates_grid.setContentsMargins(0, 0, 0, 0)
+        self.gates_grid.setSpacing(2)
+        self.head = QWidget()
+        head = QHBoxLayout(self.head)
+        head.setContentsMargins(0, 0, 0, 0)
+        self.show_box = QComboBox()
+        self.show_box.addItems(SHOW)
+        self.show_box.setToolTip("What the view shows: every plot shown keeps a readable height")
+        self.show_box.currentIndexChanged.connect(self._arrange)
+        self.gates_label = QLabel("gates of layer")
         self.layer_box = QComboBox()
         self.layer_box.currentIndexChanged.connect(self._show_gates)
-        head.addWidget(self.gates_label)
-        head.addWidget(self.layer_box)
+        for w in (QLabel("Show"), self.show_box, self.gates_label, self.layer_box):
+            head.addWidget(w)
         head.addStretch(1)
-        gates_lay.addLayout(head)
-        self.gates_grid = QGridLayout()
-        self.gates_grid.setSpacing(2)
-        gates_lay.addLayout(self.gates_grid, 1)
         self.grads = GradientBars()
-        self.grads.glw.setMinimumHeight(GATE_MIN_HEIGHT + 10)
-        self.grads.step_clicked.connect(self.step_clicked)
-        self.grads.hovered.connect(self._on_hovered)
+        self.grads.glw.setMinimumHeight(HEATMAP_MIN_HEIGHT + 5)  # its title is taller
+        self._connect(self.grads)
         self.readout = readout_label()
         self._on_hovered("")
-        states_scroll = QScrollArea()  # 2-3 layers stay readable: each heatmap keeps a minimum height
-        states_scroll.setWidget(self.states)
-        states_scroll.setWidgetResizable(True)
-        states_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        states_scroll.setMinimumHeight(130)  # never squeezed away by the gates
-        split = QSplitter(Qt.Orientation.Vertical)
-        for w in (states_scroll, self.gates, self.grads):
-            split.addWidget(w)
-        split.setSizes([300, 220, 150])
-        for k, stretch in enumerate((2, 3, 1)):  # the four gates share their part
-            split.setStretchFactor(k, stretch)
+        body = QWidget()
+        body_lay = QVBoxLayout(body)
+        body_lay.setContentsMargins(0, 0, 0, 0)
+        body_lay.setSpacing(2)
+        body_lay.addWidget(self.states, 2)
+        body_lay.addWidget(self.gates, 2)
+        self.page = QScrollArea()  # scrolls only when the screen is too small for what is shown
+        self.page.setWidget(body)
+        self.page.setWidgetResizable(True)
+        self.page.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.page.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.addWidget(self.page)
+        self.split.addWidget(self.grads)
+        self.split.setStretchFactor(0, 3)
+        self.split.setStretchFactor(1, 1)
+        self.split.setChildrenCollapsible(False)
+        self.split.setSizes([3000, 1000])  # in proportion, whatever the height
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        split.setMinimumHeight(INSIDE_MIN_HEIGHT)
-        page = QScrollArea()  # a small screen scrolls the views rather than crushing them
-        page.setWidget(split)
-        page.setWidgetResizable(True)
-        page.setFrameShape(QScrollArea.Shape.NoFrame)
-        page.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        lay.addWidget(page, 1)
+        lay.setSpacing(2)
+        lay.addWidget(self.head)
+        lay.addWidget(self.split, 1)
         lay.addWidget(self.readout)
+        esc = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        esc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        esc.activated.connect(lambda: self.maximise(None))
+
+    def _connect(self, m: StepPlot) -> None:
+        m.step_clicked.connect(self.step_clicked)
+        m.hovered.connect(self._on_hovered)
+        m.maximise_requested.connect(lambda m=m: self.maximise(None if self.maximised is m else m))
+
+    def maximise(self, plot: StepPlot | None) -> None:
+        """Show `plot` alone, as large as the view (None: everything as before)."""
+        self.maximised = plot
+        if plot is None:
+            self._arrange()
+            return
+        for m in self._plots():
+            m.setVisible(m is plot)
+        self.head.setVisible(False)
+        self.page.setVisible(plot is not self.grads)
+        self.states.setVisible(plot in self.h_maps or plot in self.c_maps)
+        self.gates.setVisible(plot in self.gate_maps.values())
+        self.readout.setText("Maximised: double-click the plot or press Esc to return.")
+        plot.setFocus()
+
+    def _plots(self) -> list[StepPlot]:
+        return [*self.h_maps, *self.c_maps, *self.gate_maps.values(), self.grads]
+
+    def _arrange(self) -> None:
+        """Show what the Show box asks for (and end a maximised plot)."""
+        self.maximised = None
+        mode = self.show_box.currentIndex() if self.gate_maps else 0
+        for m in self._plots():
+            m.setVisible(True)
+        self.head.setVisible(bool(self.gate_maps))  # nothing to choose without gates
+        self.page.setVisible(True)
+        self.states.setVisible(mode != 1)
+        self.gates.setVisible(mode != 0)
+        self.gates_label.setVisible(mode != 0)
+        self.layer_box.setVisible(mode != 0 and self.layer_box.count() > 1)
+        self._on_hovered("")
 
     def _heatmap(self, title, value, cmap, levels) -> SequenceHeatmap:
         m = SequenceHeatmap(title, value, cmap, levels)
-        m.step_clicked.connect(self.step_clicked)
-        m.hovered.connect(self._on_hovered)
+        m.setMinimumHeight(HEATMAP_MIN_HEIGHT)
+        self._connect(m)
         return m
 
     def _on_hovered(self, text: str) -> None:
-        self.readout.setText(text or HINT)
+        if text or self.maximised is None:
+            self.readout.setText(text or self.hint)
 
     def set_model(self, cfg: ModelConfig) -> None:
         """Build one heatmap per layer and state, and one per gate."""
@@ -128,13 +180,11 @@ class InternalsView(QWidget):
             if cfg.arch == "lstm"
             else []
         )
-        for m in (*self.h_maps, *self.c_maps):
-            m.setMinimumHeight(STATE_MIN_HEIGHT)
         for n, m in enumerate(self.h_maps):
             self.states_grid.addWidget(m, n, 0)
             m.cell_clicked.connect(lambda _t, u, n=n: self.unit_clicked.emit(n, u, "h"))
-        for n, m in enumerate(self.c_maps):
-            self.states_grid.addWidget(m, n, 1)
+        for n, m in enumerate(self.c_maps):  # one layer: c under h, both as wide as the view
+            self.states_grid.addWidget(m, *((1, 0) if cfg.layers == 1 else (n, 1)))
             m.cell_clicked.connect(lambda _t, u, n=n: self.unit_clicked.emit(n, u, "c"))
         self.gate_maps = {}
         for k, g in enumerate(cfg.gates):
@@ -142,14 +192,13 @@ class InternalsView(QWidget):
             m = self._heatmap(
                 GATE_TITLES[g], g, SIGNED if tanh else POSITIVE, (-1.0, 1.0) if tanh else (0.0, 1.0)
             )
-            m.glw.setMinimumHeight(GATE_MIN_HEIGHT)
             self.gates_grid.addWidget(m, k // 2, k % 2)
             self.gate_maps[g] = m
         self.layer_box.blockSignals(True)
         self.layer_box.clear()
         self.layer_box.addItems([str(n + 1) for n in range(cfg.layers)])
         self.layer_box.blockSignals(False)
-        self.gates.setVisible(bool(cfg.gates))
+        self._arrange()
 
     def set_trace(self, tr: Trace) -> None:
         self.set_model(tr.cfg)
@@ -160,7 +209,7 @@ class InternalsView(QWidget):
         for n, m in enumerate(self.c_maps):
             m.set_data(tr.c[n], tr.tokens, unknown)
         self._show_gates()
-        self.grads.set_grads(tr.grad_h, tr.tokens, tr.target_step, tr.loss_label)
+        self.grads.set_grads(tr.grad_h, tr.tokens, tr.target_step, tr.loss_label, tr.unknown)
 
     def clear(self) -> None:
         """No text to show."""

@@ -21,7 +21,8 @@ HINT = "Hover for exact values."
 
 
 def _log_line(colour, label: str, position: float, below: bool) -> pg.InfiniteLine:
-    anchor = (0, 0) if below else (0, 1)
+    """A dashed reference line, its label at `position` (0: left end, 1: right end) above or below."""
+    anchor = (round(position), 0 if below else 1)
     opts = {"position": position, "anchors": [anchor, anchor], "color": colour, "fill": legend_brush(190)}
     pen = pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)
     line = pg.InfiniteLine(0.0, 0, pen, label=label, labelOpts=opts)
@@ -55,7 +56,10 @@ class MsePlot(QWidget):
         p.setMenuEnabled(False)
         p.setClipToView(True)
         p.setDownsampling(auto=True, mode="peak")
-        legend = p.addLegend(offset=(-6, 6), labelTextSize="8pt", brush=legend_brush())
+        # The legend under the plot, not over it: it covered the reference lines' labels and the curves.
+        legend = pg.LegendItem(labelTextSize="8pt", colCount=2, brush=legend_brush())
+        p.layout.addItem(legend, 4, 1)
+        self.legend = legend
         self.raw_curve = p.plot(pen=pg.mkPen(translucent(TRAIN, 50), width=1), name="train MSE, each batch")
         self.smooth_curve = p.plot(
             pen=pg.mkPen(TRAIN, width=2), name=f"train MSE, smoothed (EMA {EMA_ALPHA})"
@@ -66,6 +70,8 @@ class MsePlot(QWidget):
         )  # fmt: skip
         for curve in (self.smooth_curve, self.test_curve):
             curve.setZValue(10)
+        for curve in (self.raw_curve, self.smooth_curve, self.test_curve):
+            legend.addItem(curve, curve.name())
         self.floor_line = _log_line(FLOOR, "noise floor 1/3 (variance of 2u)", 0.03, below=True)
         self.prev_line = _log_line(foreground(), "predict the previous value", 0.5, below=False)
         for line in (self.floor_line, self.prev_line):

@@ -20,6 +20,7 @@ class PredictionBars(QWidget):
         self.k = k
         self.rows: list[tuple[str, float, int]] = []  # (token, probability, id)
         self.caption = "type to see predictions"
+        self.drawn: list[tuple[QRectF, str, str]] = []  # at the last paint: (rectangle, shown, whole)
         self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setMouseTracking(True)
@@ -44,24 +45,33 @@ class PredictionBars(QWidget):
         p = QPainter(self)
         pal = self.palette()
         p.setPen(pal.text().color())
-        w = self.width()
-        p.drawText(QRectF(4, 0, w - 8, ROW), Qt.AlignmentFlag.AlignVCenter, self.caption)
-        label_w, value_w = 64, 56
+        fm, w = p.fontMetrics(), self.width()
+        self.drawn = []
+        self._text(p, QRectF(4, 0, w - 8, ROW), Qt.AlignmentFlag.AlignVCenter, self.caption)
+        labels = [repr(show_token(tok)) for tok, _, _ in self.rows]
+        value_w = fm.horizontalAdvance("0.000") + 8
+        # As wide as the longest token, but the bars keep at least 40 px.
+        widest = max([fm.horizontalAdvance(s) + 2 for s in labels] + [40])
+        label_w = min(widest, max(40, w - value_w - 16 - 40))
         bar_w = max(10, w - label_w - value_w - 16)
-        for n, (tok, prob, _) in enumerate(self.rows):
+        for n, ((_, prob, _), label) in enumerate(zip(self.rows, labels, strict=True)):
             y = ROW * (n + 1) + 2
             p.setPen(pal.text().color())
-            p.drawText(QRectF(4, y, label_w, ROW), Qt.AlignmentFlag.AlignVCenter, repr(show_token(tok))[:8])
+            self._text(p, QRectF(4, y, label_w, ROW), Qt.AlignmentFlag.AlignVCenter, label)
             p.fillRect(QRectF(label_w + 8, y + 3, bar_w, ROW - 6), pal.alternateBase())
             p.fillRect(
                 QRectF(label_w + 8, y + 3, bar_w * prob, ROW - 6), QColor(PALETTE[0] if n else PALETTE[1])
             )
-            p.drawText(
-                QRectF(w - value_w - 4, y, value_w, ROW),
-                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                f"{prob:.3f}",
-            )
+            align = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
+            self._text(p, QRectF(w - value_w - 4, y, value_w, ROW), align, f"{prob:.3f}")
         p.end()
+
+    def _text(self, p: QPainter, r: QRectF, flags, text: str) -> None:
+        """drawText, elided to `r`'s width (hover shows the whole: mouseMoveEvent); remembered in
+        `drawn` as (rectangle, shown text, whole text)."""
+        shown = p.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, int(r.width()))
+        p.drawText(r, flags, shown)
+        self.drawn.append((p.boundingRect(r, flags, shown), shown, text))
 
     def row_at(self, y: float) -> int | None:
         n = int(y // ROW) - 1
@@ -69,8 +79,8 @@ class PredictionBars(QWidget):
 
     def mouseMoveEvent(self, event) -> None:
         n = self.row_at(event.position().y())
-        if n is None:
-            self.setToolTip("")
+        if n is None:  # the caption, whole
+            self.setToolTip(self.caption if event.position().y() < ROW else "")
             return
         tok, prob, i = self.rows[n]
         self.setToolTip(f"token {show_token(tok)!r} (id {i}): p = {prob:.6f}")

@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
 from rnnviz.core.trace import Trace, TraceWeights
 from rnnviz.core.unroll import Frame, frame_detail, frames
 from rnnviz.qt.views.common import fmt, show_token
-from rnnviz.qt.views.unrolled_paint import LEFT, View, columns, paint, unit_at
+from rnnviz.qt.views.unrolled_paint import HEADER_H, LEFT, View, columns, paint, panel_height, unit_at
 
-MIN_COL, MAX_COL = 56.0, 220.0
+MIN_COL, MAX_COL = 76.0, 220.0  # a gradient norm fits in half a column beside its arrows
 
 
 class StepThrough(QObject):
@@ -97,12 +97,20 @@ class UnrolledCanvas(QWidget):
         """The step, token, layer, unit and value of the square of h at (x, y), or ""."""
         tr = self.trace
         hit = None if tr is None else unit_at(QRectF(self.rect()), tr, self.view, x, y)
-        if hit is None:
-            return ""
+        if hit is None:  # the header's whole caption or the panel's lines, when shortened
+            return self.view.caption if y < HEADER_H else self.view.panel if y > self._panel_top() else ""
         t, n, u = hit
         text = f"step {t} {show_token(tr.tokens[t])!r} \u00b7 layer {n + 1} \u00b7 unit {u}"
         text += f" \u00b7 h = {fmt(tr.h[n, t, u])}"
         return text + (f", c = {fmt(tr.c[n, t, u])}" if tr.c is not None else "")
+
+    def _panel_top(self) -> float:
+        tr = self.trace
+        return (
+            self.height() - panel_height(tr.cfg.arch)
+            if tr is not None and self.view.detail
+            else self.height()
+        )
 
     def mouseMoveEvent(self, event) -> None:
         text = self.hover_text(event.position().x(), event.position().y())
@@ -147,6 +155,7 @@ class UnrolledPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._quiet = False  # new frames, not the user: the other views keep their selection
         self.anim = StepThrough(self)
         self.weights: TraceWeights | None = None
         self.canvas = UnrolledCanvas(self)
@@ -254,8 +263,14 @@ class UnrolledPanel(QWidget):
             self.sync_scroll()
 
     def _refresh_frames(self) -> None:
+        """New frames (a new text or new weights): the other views keep their selection; only a
+        step the user moves to selects it (at launch, frame 0 does not select step 0)."""
         tr = self.canvas.trace
-        self.anim.set_frames(frames(tr, self.detail.isChecked()) if tr is not None else [])
+        self._quiet = True
+        try:
+            self.anim.set_frames(frames(tr, self.detail.isChecked()) if tr is not None else [])
+        finally:
+            self._quiet = False
 
     def _on_play(self, on: bool) -> None:
         self.play.setText("Pause" if on else "Play")
@@ -293,7 +308,8 @@ class UnrolledPanel(QWidget):
         if not view.first <= f.t < view.first + shown:
             self.scroll.setValue(max(0, f.t - shown + 2) if f.t >= view.first + shown else f.t)
         self.canvas.update()
-        self.step_selected.emit(f.t)
+        if not self._quiet:
+            self.step_selected.emit(f.t)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

@@ -9,7 +9,7 @@ backward phase dL/dh_t flows right to left, arrow width and colour by its magnit
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -19,6 +19,9 @@ from rnnviz.core.trace import Trace
 from rnnviz.core.unroll import Frame, grad_shown, revealed
 from rnnviz.qt.views.common import lut as cmap_lut
 from rnnviz.qt.views.common import signed_cmap
+from rnnviz.qt.views.equations import LINE_SUB, backward_equations, equations
+
+__all__ = ["LINE_SUB", "View", "backward_equations", "equations", "paint", "panel_height", "unit_at"]
 
 INK, MUTED, HILITE, GRAD = QColor("#222222"), QColor("#B0B0B0"), QColor("#E69F00"), QColor("#D55E00")
 QUIET = QColor("#7A7A7A")  # text that is not the current sub-step's, still readable
@@ -39,6 +42,11 @@ class View:
     loss_mode: str = "many-to-many"
     detail: dict | None = None  # core.unroll.frame_detail of the current frame, for the panel
     selected: int | None = None
+    # The rectangles of what was drawn at the last paint: ("text", rect, text) and ("line", rect, "")
+    # for arrows and belts (a test asserts no text meets another text or a line).
+    drawn: list = field(default_factory=list)
+    caption: str = ""  # the whole header caption when it had to be shortened (hover shows it)
+    panel: str = ""  # the cell panel's whole lines when some had to be shortened (hover shows them)
 
 
 def _lut() -> np.ndarray:
@@ -59,6 +67,9 @@ def columns(width: float, view: View, steps: int) -> range:
 
 def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
     """Draw the unrolled network of `tr` in `rect` (white background, dark ink: prints well)."""
+    global _drawn
+    view.drawn.clear()
+    _drawn = view.drawn
     p.save()
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
     p.fillRect(rect, QColor("white"))
@@ -83,7 +94,7 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
         if k == 0:
             _label(p, rect.left() + 2, box.center().y(), "input")
         p.setPen(INK if shown else MUTED)
-        p.drawText(box, Qt.AlignmentFlag.AlignCenter, f"x{t}  {_tok(tr.tokens[t])}")
+        _text(p, box, Qt.AlignmentFlag.AlignCenter, f"x{t}  {_tok(tr.tokens[t])}")
         y_cell = bottom - in_h - gap
         below = box.top()
         for n in range(L):
@@ -98,22 +109,24 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
             if current and frame.phase == "forward":
                 p.setPen(QPen(HILITE, 3))
                 p.drawRect(cbox.adjusted(-3, -3, 3, 3))
-            if t > cols.start or t > 0:  # the recurrence h_(t-1) -> h_t
-                a, b = QPointF(cbox.left() - view.col_w + cell + 4, cbox.center().y()), cbox.center()
+            if t > cols.start or t > 0:  # the recurrence h_(t-1) -> h_t (from the margin's edge)
+                a = QPointF(max(cbox.left() - view.col_w + cell + 4, x0), cbox.center().y())
+                b = cbox.center()
                 _arrow(p, a, QPointF(cbox.left() - 2, b.y()), INK if shown else MUTED, 1.2)
             if tr.c is not None:  # the cell state's conveyor belt along the top of the layer
                 belt_y = cbox.top() - 4
                 p.setPen(QPen(MUTED, 3))
                 p.drawLine(QPointF(cx - view.col_w / 2, belt_y), QPointF(cx + view.col_w / 2, belt_y))
+                _record_line(QPointF(cx - view.col_w / 2, belt_y), QPointF(cx + view.col_w / 2, belt_y), 3)
                 if shown:
                     v = float(tr.c[n, t, view.unit])
                     p.setBrush(_colour(math.tanh(v), lut))
                     p.setPen(QPen(INK, 0.8))
                     p.drawEllipse(QPointF(cx + cell / 2 - 4, belt_y), 4.5, 4.5)
             if k == 0:  # name the rows once, in the margin
-                _label(p, rect.left() + 2, cbox.center().y(), f"h, layer {n + 1}" if L > 1 else "h")
-                if tr.c is not None:
-                    _label(p, rect.left() + 2, cbox.top() - 4, "c belt")
+                h_rect = _label(p, rect.left() + 2, cbox.center().y(), f"h, layer {n + 1}" if L > 1 else "h")
+                if tr.c is not None:  # just above the h label, at the belt when there is room
+                    _label(p, rect.left() + 2, min(cbox.top() - 4, h_rect.top() - 9), "c belt")
             if frame is not None and grad_shown(frame, tr, t):
                 _grad(p, tr, n, t, cbox, view.col_w)
             below = cbox.top()
@@ -126,11 +139,12 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
         _box(p, obox, OUTPUT_C if shown else MUTED, current)
         if k == 0:
             _label(p, rect.left() + 2, obox.center().y(), "output")
-        if shown:
-            _outputs(p, obox, tr, t)
-        if _loss_at(view.loss_mode, t, tr.steps):  # a loss is taken here: an L in the box's corner
+        loss = _loss_at(view.loss_mode, t, tr.steps)
+        if shown:  # beside the L's own column, when a loss is taken here
+            _outputs(p, obox.adjusted(2, 0, -15, 0) if loss else obox, tr, t)
+        if loss:  # a loss is taken here: an L in the box's corner
             p.setPen(QPen(LOSS_C, 1.5))
-            p.drawText(QRectF(obox.right() - 15, obox.top() + 1, 13, 14), Qt.AlignmentFlag.AlignCenter, "L")
+            _text(p, QRectF(obox.right() - 15, obox.top() + 1, 13, 14), Qt.AlignmentFlag.AlignCenter, "L")
         if view.selected == t:
             p.setPen(QPen(GRAD, 1.5, Qt.PenStyle.DashLine))
             p.drawRect(QRectF(cx - view.col_w / 2 + 1, top - 18, view.col_w - 2, bottom - top + 18))
@@ -141,13 +155,14 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
 
 
 OUT_H, IN_H, GAP = 56.0, 34.0, 18.0  # the output and input rows' heights, the gap between rows
+HEADER_H = 34.0  # the caption and the taxonomy above the drawing
 
 
 def _geometry(rect: QRectF, tr: Trace, view: View) -> tuple[float, float, float, float]:
     """top and bottom of the drawing, each layer's height, a cell's side."""
     L = tr.cfg.layers
     panel_h = panel_height(tr.cfg.arch) if view.detail is not None else 0.0
-    top, bottom = rect.top() + 34, rect.bottom() - panel_h - 8
+    top, bottom = rect.top() + HEADER_H, rect.bottom() - panel_h - 8
     layer_h = max(40.0, (bottom - top - OUT_H - IN_H - GAP * (L + 1)) / L)
     return top, bottom, layer_h, min(layer_h - 14, view.col_w - 30)
 
@@ -176,10 +191,26 @@ def panel_height(arch: str) -> float:
     return 30.0 + 18.0 * max(len(LINE_SUB[arch]), 4)
 
 
-def _label(p: QPainter, x: float, y: float, text: str) -> None:
+_drawn: list = []  # where _text and _arrow record what they draw (View.drawn, set by paint)
+
+
+def _text(p: QPainter, r: QRectF, flags, text: str) -> QRectF:
+    """drawText, recording the rectangle the text covers."""
+    box = p.boundingRect(r, flags, text)
+    p.drawText(r, flags, text)
+    _drawn.append(("text", box, text))
+    return box
+
+
+def _record_line(a: QPointF, b: QPointF, width: float) -> None:
+    w = width / 2
+    _drawn.append(("line", QRectF(a, b).normalized().adjusted(-w, -w, w, w), ""))
+
+
+def _label(p: QPainter, x: float, y: float, text: str) -> QRectF:
     p.setPen(QUIET)
-    p.drawText(
-        QRectF(x, y - 14, LEFT - 4, 28), Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, text
+    return _text(
+        p, QRectF(x, y - 14, LEFT - 4, 28), Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, text
     )
 
 
@@ -208,6 +239,8 @@ def _arrow(p: QPainter, a: QPointF, b: QPointF, colour: QColor, width: float) ->
                       QPointF(b.x() - s * ux - s * 0.6 * uy, b.y() - s * uy + s * 0.6 * ux)])  # fmt: skip
     p.setBrush(colour)
     p.drawPolygon(head)
+    _record_line(a, b, width)
+    _drawn.append(("line", head.boundingRect(), ""))
 
 
 def _state(p: QPainter, r: QRectF, h: np.ndarray, unit: int, lut) -> None:
@@ -249,8 +282,20 @@ def _grad(p: QPainter, tr: Trace, n: int, t: int, cbox: QRectF, col_w: float) ->
         _arrow(p, QPointF(cbox.right() + col_w - cbox.width() - 4, y), QPointF(cbox.right() - 4, y),
                _grad_pen(strength), 1 + 6 * strength)  # fmt: skip
     p.setPen(GRAD)
-    label = QRectF(cbox.left() - 14, cbox.bottom() + 9, cbox.width() + 28, 14)
-    p.drawText(label, Qt.AlignmentFlag.AlignCenter, f"{v:.1e}")
+    font = QFont(p.font())
+    p.save()
+    font.setPointSizeF(8)
+    p.setFont(font)
+    # Left of the input arrow (at the cell's middle), under the gradient arrow: nothing crosses it.
+    label = QRectF(cbox.center().x() - col_w / 2 + 1, cbox.bottom() + 11, col_w / 2 - 4, 13)
+    _text(p, label, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, short_exp(v))
+    p.restore()
+
+
+def short_exp(v: float) -> str:
+    """6.5e-3 rather than 6.5e-03: a gradient norm in the room of half a column."""
+    mantissa, exp = f"{v:.1e}".split("e")
+    return f"{mantissa}e{int(exp)}"
 
 
 def _grad_down(p: QPainter, tr: Trace, n: int, t: int, a: QPointF, b: QPointF) -> None:
@@ -264,11 +309,28 @@ def _grad_down(p: QPainter, tr: Trace, n: int, t: int, a: QPointF, b: QPointF) -
 def _outputs(p: QPainter, r: QRectF, tr: Trace, t: int) -> None:
     p.setPen(INK)
     if tr.values is not None:
-        p.drawText(r, Qt.AlignmentFlag.AlignCenter, f"y{t} = {tr.values[t]:.3f}")
+        _text(p, r, Qt.AlignmentFlag.AlignCenter, f"y{t} = {tr.values[t]:.3f}")
         return
     top = np.argsort(tr.probs[t])[::-1][:3]
     lines = [f"{_tok(tr.vocab[i])} {tr.probs[t, i]:.2f}" for i in top]
-    p.drawText(r, Qt.AlignmentFlag.AlignCenter, "\n".join(lines))
+    p.save()
+    font = QFont(p.font())
+    for pt in (9.0, 8.0, 7.0):  # the box's width: a long token shrinks the text, then is shortened
+        font.setPointSizeF(pt)
+        p.setFont(font)
+        if max(p.fontMetrics().horizontalAdvance(s) for s in lines) <= r.width():
+            break
+    else:
+        fm = p.fontMetrics()
+        lines = [
+            fm.elidedText(
+                _tok(tr.vocab[i]), Qt.TextElideMode.ElideRight, r.width() - fm.horizontalAdvance(" 0.00")
+            )
+            + f" {tr.probs[t, i]:.2f}"
+            for i in top
+        ]
+    _text(p, r, Qt.AlignmentFlag.AlignCenter, "\n".join(lines))
+    p.restore()
 
 
 def _header(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
@@ -284,6 +346,7 @@ def _header(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
     room = max(int(x - rect.left() - 16), 0)
     p.setPen(INK)
     caption = fm.elidedText(text, Qt.TextElideMode.ElideRight, room)
+    view.caption = text if caption != text else ""
     p.drawText(QRectF(rect.left() + 8, rect.top() + 4, room, 26), Qt.AlignmentFlag.AlignVCenter, caption)
     for name, w in zip(TAXONOMY, widths, strict=True):
         p.setPen(QPen(LOSS_C if name == kind else MUTED))
@@ -308,87 +371,18 @@ def _panel(p: QPainter, r: QRectF, tr: Trace, view: View) -> None:
         lines = backward_equations(tr.cfg.arch, tr.cfg.nonlinearity, d, view.unit, tr.target_step)
         title = f"backpropagation through the cell: layer {view.layer + 1}, step {f.t}, unit {view.unit}"
     p.setPen(INK)
-    p.drawText(QRectF(r.left() + 8, r.top() + 2, r.width() - 16, 18), Qt.AlignmentFlag.AlignVCenter, title)
+    _text(p, QRectF(r.left() + 8, r.top() + 2, r.width() - 16, 18), Qt.AlignmentFlag.AlignVCenter, title)
     mono = QFont("monospace")
     mono.setStyleHint(QFont.StyleHint.Monospace)
-    mono.setPointSizeF(9)
-    p.setFont(mono)
-    for k, line in enumerate(lines):
+    room = r.width() - 24
+    for pt in (9.0, 8.0, 7.0):  # the lines' width: a narrow window gets smaller type, then "..."
+        mono.setPointSizeF(pt)
+        p.setFont(mono)
+        if max(p.fontMetrics().horizontalAdvance(line) for line in lines) <= room:
+            break
+    shown = [p.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight, room) for line in lines]
+    view.panel = "\n".join(lines) if shown != lines else ""
+    for k, line in enumerate(shown):
         on = not forward or f.sub < 0 or LINE_SUB[tr.cfg.arch][k] == f.sub
         p.setPen(INK if on else QUIET)
-        p.drawText(
-            QRectF(r.left() + 12, r.top() + 22 + k * 18, r.width() - 24, 18),
-            Qt.AlignmentFlag.AlignVCenter,
-            line,
-        )
-
-
-def _num(v: float) -> str:
-    return f"{v:+.3f}" if v == 0 or 1e-3 <= abs(v) < 1e4 else f"{v:+.2e}"
-
-
-def backward_equations(arch: str, nl: str, d: dict, unit: int, target: int) -> list[str]:
-    """Backpropagation through one cell for one unit, with its numbers (core.unroll.backward_detail)."""
-    act = {"rnn": "(1 - h_(t+1)^2)" if nl == "tanh" else "[a_(t+1) > 0]"}.get(arch, "")
-    through = {
-        "rnn": f"W_hh^T (dL/dh_(t+1) * {act})",
-        "lstm": "W_hh^T dL/d(i, f, g, o)_(t+1)",
-        "gru": "z_(t+1) * dL/dh_(t+1) + W_hh^T dL/d(r, z, n)_(t+1)",
-    }[arch]
-    src = d["source"]
-    above = {"the loss": "W_hy^T dL/dy_t (the loss)", "none": "0 (no loss at this step)"}
-    above = above.get(src, f"from {src}")
-    lines = [
-        f"dL/dh_t = {through}  +  {above}",
-        f"unit {unit}: {_num(d['through_time'])} (through time) {_num(d['from_above'])} (from "
-        f"{'above' if src not in ('the loss', 'none') else 'the output'}) = {_num(d['dh'])}",
-    ]
-    norm = f"||dL/dh_t|| = {d['norm']:.3g}"
-    if d.get("norm_next"):
-        norm += f" = {d['norm'] / d['norm_next']:.3g} x ||dL/dh_(t+1)||"
-    if d["steps_back"] and d["norm_target"] > 0:
-        back = f"{d['steps_back']} step{'s' if d['steps_back'] > 1 else ''} back"
-        norm += f";  {back} from step {target}: {d['norm'] / d['norm_target']:.3g} x"
-    if arch == "lstm":
-        lines.append(
-            f"dL/dc_t = f_(t+1)*dL/dc_(t+1) + o_t*(1-tanh^2 c_t)*dL/dh_t = {d['f_next']:.3f}*"
-            f"{_num(d['dc_next'])} {_num(d['dc_via_h'])} = {_num(d['dc'])}"
-        )
-        norm += f";  ||dL/dc_t|| = {d['dc_norm']:.3g}"
-    return lines + [norm]
-
-
-# Which detail sub-step (core.unroll.SUBSTEPS) each line of `equations` belongs to.
-LINE_SUB = {"rnn": (0, 0, 1), "lstm": (0, 1, 1, 2, 3), "gru": (0, 0, 1, 2)}
-
-
-def _gate(d: dict, g: str, fn: str = "sigmoid", note: str = "") -> str:
-    """`g = fn(input term + recurrent term) = value   (note)`."""
-    return f"{g} = {fn}({d['input_' + g]:+.3f} {d['recurrent_' + g]:+.3f}) = {d[g]:+.3f}   {note}".rstrip()
-
-
-def equations(arch: str, nl: str, d: dict) -> list[str]:
-    """The cell's equations for one unit, filled with its numbers."""
-    if arch == "rnn":
-        act = "tanh" if nl == "tanh" else "relu"
-        return [
-            f"W_xh x_t + b_ih = {d['input']:+.3f}    W_hh h_(t-1) + b_hh = {d['recurrent']:+.3f}",
-            f"pre-activation a = {d['input']:+.3f} + {d['recurrent']:+.3f} = {d['pre']:+.3f}",
-            f"h_t = {act}(a) = {d['h']:+.3f}",
-        ]
-    if arch == "lstm":
-        f, i, g, cp, c = d["f"], d["i"], d["g"], d["c_prev"], d["c"]
-        return [
-            _gate(d, "f", note="(forget: how much of c_(t-1) to keep)"),
-            _gate(d, "i", note="(input: how much of g to write)"),
-            _gate(d, "g", "tanh", "(candidate)"),
-            f"c_t = f*c_(t-1) + i*g = {f:.3f}*{cp:+.3f} + {i:.3f}*{g:+.3f} = {c:+.3f}",
-            _gate(d, "o", note=f"(output)   h_t = o*tanh(c_t) = {d['h']:+.3f}"),
-        ]
-    z, n = d["z"], d["n"]
-    return [
-        _gate(d, "r", note="(reset)"),
-        _gate(d, "z", note="(update: how much of h_(t-1) to keep)"),
-        f"n = tanh({d['input_n']:+.3f} + r*({d['recurrent_n']:+.3f})) = {n:+.3f}   (candidate)",
-        f"h_t = (1-z)*n + z*h_(t-1) = {1 - z:.3f}*{n:+.3f} + {z:.3f}*{d['h_prev']:+.3f} = {d['h']:+.3f}",
-    ]
+        _text(p, QRectF(r.left() + 12, r.top() + 22 + k * 18, room, 18), Qt.AlignmentFlag.AlignVCenter, line)

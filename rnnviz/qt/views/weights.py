@@ -61,12 +61,12 @@ def matrix_specs(cfg: ModelConfig) -> list[MatrixSpec]:
     specs = [MatrixSpec("embedding.weight", "embedding", "tokens", "embed")] if first == "embed" else []
     for n in range(cfg.layers):
         cols = first if n == 0 else "below"
-        specs.append(MatrixSpec(f"rnn.weight_ih_l{n}", f"W_ih layer {n}", "gates", cols, n))
-        specs.append(MatrixSpec(f"rnn.weight_hh_l{n}", f"W_hh layer {n}", "gates", "hprev", n))
+        specs.append(MatrixSpec(f"rnn.weight_ih_l{n}", f"W_ih layer {n + 1}", "gates", cols, n))
+        specs.append(MatrixSpec(f"rnn.weight_hh_l{n}", f"W_hh layer {n + 1}", "gates", "hprev", n))
     specs.append(MatrixSpec("head.weight", "head W_hy", "tokens", "units", cfg.layers - 1))
     for n in range(cfg.layers):
-        specs.append(MatrixSpec(f"rnn.bias_ih_l{n}", f"b_ih layer {n}", "gates", "bias", n))
-        specs.append(MatrixSpec(f"rnn.bias_hh_l{n}", f"b_hh layer {n}", "gates", "bias", n))
+        specs.append(MatrixSpec(f"rnn.bias_ih_l{n}", f"b_ih layer {n + 1}", "gates", "bias", n))
+        specs.append(MatrixSpec(f"rnn.bias_hh_l{n}", f"b_hh layer {n + 1}", "gates", "bias", n))
     specs.append(MatrixSpec("head.bias", "head b_y", "tokens", "bias", cfg.layers - 1))
     return specs
 
@@ -301,7 +301,7 @@ class WeightView(QWidget):
             return f"input token {self._token(c)}"
         return {
             "embed": f"embedding dim {c}",
-            "below": f"layer {spec.layer - 1} unit {c}",
+            "below": f"layer {spec.layer} unit {c}",  # layers counted from 1, as everywhere
             "hprev": f"h_{{t-1}} unit {c}",
             "units": f"unit {c}",
         }[spec.cols]

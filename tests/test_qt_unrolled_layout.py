@@ -1,0 +1,80 @@
+"""The unrolled drawing's geometry: no text drawn over another text, an arrow or a belt, at the
+narrowest columns and the sizes of small and large screens (the painter records its rectangles)."""
+
+import pytest
+import torch
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QImage, QPainter
+from qt_helpers import VOCAB
+
+from rnnviz.core.model import CharRNN, ModelConfig, state_arrays
+from rnnviz.core.trace import TraceWeights, trace
+from rnnviz.core.unroll import frame_detail, frames
+from rnnviz.qt.views.unrolled import MIN_COL
+from rnnviz.qt.views.unrolled_paint import View, paint
+
+TEXT = "welcome a cool mole came low"  # 28 steps, every character in the vocabulary
+
+
+def unrolled(arch: str, layers: int, hidden: int = 16):
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=len(VOCAB), arch=arch, layers=layers, hidden=hidden)
+    w = TraceWeights.from_state(cfg, state_arrays(CharRNN(cfg)))
+    tokens = list(TEXT)
+    return w, trace(w, VOCAB.ids(tokens), tokens=tokens, vocab=VOCAB.tokens, level="char")
+
+
+def draw(tr, view: View, width: int, height: int) -> list:
+    image = QImage(width, height, QImage.Format.Format_RGB32)
+    p = QPainter(image)
+    paint(p, QRectF(0, 0, width, height), tr, view)
+    p.end()
+    return view.drawn
+
+
+def overlaps(drawn: list) -> list:
+    texts = [(r, s) for kind, r, s in drawn if kind == "text" and s.strip()]
+    lines = [r for kind, r, _ in drawn if kind == "line"]
+    bad = [(a, b) for i, (ra, a) in enumerate(texts) for rb, b in texts[i + 1 :] if ra.intersects(rb)]
+    return bad + [(s, "a line") for r, s in texts if any(r.intersects(q) for q in lines)]
+
+
+@pytest.mark.parametrize("arch,layers", [("lstm", 1), ("lstm", 2), ("lstm", 3), ("gru", 2), ("rnn", 1)])
+@pytest.mark.parametrize("size", [(1000, 560), (1800, 900)])
+def test_no_label_meets_another_or_an_arrow(qapp, arch, layers, size):
+    w, tr = unrolled(arch, layers)
+    seq = frames(tr)
+    for frame in (seq[len(seq) - 10], seq[-1], seq[5]):  # backward mid-way, at step 0, forward
+        for col_w in (MIN_COL, 120.0):
+            detail = frame_detail(w, tr, frame, layers - 1, 3)
+            view = View(frame=frame, first=0, col_w=col_w, unit=3, layer=layers - 1, detail=detail)
+            drawn = draw(tr, view, *size)
+            assert sum(kind == "text" for kind, _, _ in drawn) > 20
+            assert overlaps(drawn) == [], (frame, col_w)
+
+
+def test_the_loss_mark_has_a_corner_of_its_own(qapp):
+    w, tr = unrolled("lstm", 2)
+    drawn = draw(tr, View(col_w=MIN_COL), 1200, 700)
+    marks = [r for kind, r, s in drawn if s == "L"]
+    outputs = [r for kind, r, s in drawn if kind == "text" and "\n" in s]
+    assert marks and outputs and not any(m.intersects(o) for m in marks for o in outputs)
+
+
+def test_a_shortened_caption_is_whole_on_hover(qapp):
+    w, tr = unrolled("lstm", 1)
+    view = View(frame=frames(tr)[-3], col_w=MIN_COL)
+    draw(tr, view, 500, 500)
+    assert view.caption.startswith("LSTM 1x16 unrolled over 28 steps \u00b7 ")
+    draw(tr, view, 2400, 500)
+    assert view.caption == ""
+
+
+def test_the_cell_panel_fits_its_lines_or_shows_them_whole_on_hover(qapp):
+    w, tr = unrolled("lstm", 2)
+    frame = frames(tr)[-5]
+    view = View(frame=frame, col_w=MIN_COL, unit=3, layer=1, detail=frame_detail(w, tr, frame, 1, 3))
+    drawn = draw(tr, view, 640, 560)  # the panel as wide as the Inside tab at 1440x900
+    lines = [(r, s) for kind, r, s in drawn if s.startswith(("dL/d", "unit 3", "||dL"))]
+    assert len(lines) == 4 and all(r.right() <= 640 - 8 for r, _ in lines)
+    assert view.panel == "" or all(s.endswith("\u2026") or s in view.panel for _, s in lines)
