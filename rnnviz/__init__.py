@@ -14,6 +14,6 @@ See rnnviz.api.
 
 __version__ = "0.1.0"
 
-from rnnviz.api import Model, Session, import_model, load, open_session, train  # noqa: E402
+from rnnviz.api import Model, Session, import_model, load, open_session, show, train  # noqa: E402
 
-__all__ = ["Model", "Session", "__version__", "import_model", "load", "open_session", "train"]
+__all__ = ["Model", "Session", "__version__", "import_model", "load", "open_session", "show", "train"]

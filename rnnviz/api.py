@@ -13,6 +13,10 @@ The command line (`rnnviz trace`, `generate`, `patch`) is built on these same fu
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +125,20 @@ def import_model(
     tokens, lv = read_vocab(str(vocab), level, from_corpus)
     cfg, v, weights = convert(read_state_dict(state_dict), tokens, lv, mapping, nonlinearity)
     return Model(cfg, v, weights, 0, {}, {"imported_from": str(state_dict)})
+
+
+def show(model: Model | str | Path | None = None, text: str | None = None) -> subprocess.Popen:
+    """Open the desktop app on `model` (a Model, or a saved model's path; None: the default one)
+    with `text` typed, in a process of its own (a script or a notebook goes on)."""
+    if isinstance(model, Model):
+        handle, name = tempfile.mkstemp(prefix="rnnviz-", suffix=".safetensors")
+        os.close(handle)
+        model.save(name)
+        model = name
+    args = [sys.executable, "-m", "rnnviz"] + ([] if model is None else [str(model)])
+    if text is not None:
+        args += ["--text", text]
+    return subprocess.Popen(args)
 
 
 def load(path: str | Path) -> Model:

@@ -342,6 +342,7 @@ def _gui(argv: list[str]) -> int:
     )
     p.add_argument("model", nargs="?", help="a .safetensors model to open")
     p.add_argument("--corpus", help="text file or builtin:NAME to train on")
+    p.add_argument("--text", help="the text in the typing box (instead of the welcome text)")
     a = p.parse_args(argv)
     if a.model is not None and not Path(a.model).is_file():
         raise ConfigError(f"no such model file: {a.model}")
@@ -354,4 +355,4 @@ def _gui(argv: list[str]) -> int:
         from rnnviz.qt.app import run
     except ImportError as exc:
         raise RnnvizError(f"the app cannot start: {exc}") from None
-    return run(model=a.model, corpus=a.corpus)
+    return run(model=a.model, corpus=a.corpus, text=a.text)

@@ -153,6 +153,25 @@ def shoot_units(app: QApplication) -> None:
         pump(app, 0.3)
 
 
+def shoot_patching(app: QApplication, w) -> None:
+    """Two texts compared: the Patching tab with a cell's units, then the Inside views on A - B."""
+    w.typing.editor.setPlainText("The keeper counted the ships")
+    w.typing.compare.setText("The sailor counted the ships")
+    w.inside.setCurrentWidget(w.patching)
+    pump(app, 1.5)
+    w.patching.map.cell_clicked.emit(6, 0)  # step 6 of B ('l' of sailor), layer 1
+    pump(app, 0.5)
+    w.grab().save(str(OUT / "patching.png"))
+    print(f"wrote {OUT / 'patching.png'}")
+    w.inside.setCurrentWidget(w.internals)
+    w.typing.compare_mode.setCurrentIndex(2)
+    pump(app, 0.5)
+    w.grab().save(str(OUT / "difference.png"))
+    print(f"wrote {OUT / 'difference.png'}")
+    w.typing.compare_mode.setCurrentIndex(0)
+    w.typing.compare.setText("")
+
+
 def main() -> None:
     app = QApplication([])
     configure_pyqtgraph()
@@ -173,6 +192,7 @@ def main() -> None:
     shoot_help(app, w)
     shoot_presets(app, w)
     shoot_lab(app, w)
+    shoot_patching(app, w)
     w.close()
     w.deleteLater()
     app.processEvents()

@@ -15,13 +15,13 @@ step of B with no step of A facing it has no effect (NaN).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from rnnviz.core.cells import FORWARD
 from rnnviz.core.errors import ConfigError
-from rnnviz.core.trace import TraceWeights, forward, softmax
+from rnnviz.core.trace import Trace, TraceWeights, forward, softmax
 
 STATES = ("h", "c", "both")
 
@@ -185,3 +185,30 @@ def _rerun(w: TraceWeights, ids: np.ndarray, fb: list[dict], layer: int, t: int,
         above[t:] = step(cfg, lw, x, h0, c0)["h"]
         out = above
     return np.log(softmax(out[-1] @ w.head_w.T + w.head_b))
+
+
+def aligned_labels(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    """The last min(len) tokens of two texts aligned at their ends: "x" where they agree, "x|y"
+    where A reads x and B reads y."""
+    k = min(len(a), len(b))
+    pairs = zip(a[len(a) - k :], b[len(b) - k :], strict=True)
+    return tuple(x if x == y else f"{x}|{y}" for x, y in pairs)
+
+
+def difference(a: Trace, b: Trace) -> Trace:
+    """A - B over the steps the two texts share when aligned at their ends: h, c and every gate
+    (probabilities too); the gradients are A's (a norm has no sign to subtract), its target step
+    moved with the alignment."""
+    k = min(a.steps, b.steps)
+
+    def d(x: np.ndarray | None, y: np.ndarray | None) -> np.ndarray | None:
+        return None if x is None or y is None else x[:, x.shape[1] - k :] - y[:, y.shape[1] - k :]
+
+    tail = slice(a.steps - k, a.steps)
+    return replace(
+        a, tokens=aligned_labels(a.tokens, b.tokens), ids=a.ids[tail], h=d(a.h, b.h), c=d(a.c, b.c),
+        gates={g: d(v, b.gates[g]) for g, v in a.gates.items()}, probs=a.probs[tail] - b.probs[b.steps - k :],
+        grad_h=a.grad_h[:, tail], grad_c=None if a.grad_c is None else a.grad_c[:, tail],
+        target_step=max(a.target_step - (a.steps - k), 0), dh=None, dc=None, grad_above=None,
+        attribution=None,
+    )  # fmt: skip

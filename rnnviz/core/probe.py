@@ -52,6 +52,14 @@ class TextProbe:
         self.tracer = FastTracer(self.weights)  # keeps its forward pass from keystroke to keystroke
         self.vocab = vocab
 
+    def follow(self, other: TextProbe) -> None:
+        """Read with `other`'s model, window and interventions (a second text beside the typed one);
+        a tracer of its own keeps this text's forward pass."""
+        if self.weights is not other.weights:
+            self.weights, self.vocab = other.weights, other.vocab
+            self.tracer = FastTracer(other.weights) if other.weights is not None else None
+        self.window, self.interventions = other.window, other.interventions
+
     def run(self, text: str, target: str | None = None) -> Probe:
         """Trace the (last max_tokens of the) text; target: a token, or None for the top prediction.
 

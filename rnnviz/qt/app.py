@@ -12,7 +12,7 @@ from rnnviz.qt.theme import app_icon, apply_saved_looks, remember_system_look
 from rnnviz.qt.views.common import configure_pyqtgraph
 
 
-def run(model: str | None = None, corpus: str | None = None) -> int:
+def run(model: str | None = None, corpus: str | None = None, text: str | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     remember_system_look()  # before anything changes it: the "System" theme
     app.setApplicationName("rnnviz")  # also the X11 window class, as the .desktop file expects
@@ -23,7 +23,7 @@ def run(model: str | None = None, corpus: str | None = None) -> int:
     apply_saved_looks()  # the theme and colour maps chosen last time
     from rnnviz.qt.main_window import MainWindow
 
-    window = MainWindow(model=model, corpus=corpus)
+    window = MainWindow(model=model, corpus=corpus, text=text)
     window.show()
     app.exec()
     # pyqtgraph widgets alive at interpreter exit crash the process (GUIDE): delete them now.

@@ -26,6 +26,7 @@ from rnnviz.core.errors import RnnvizError
 from rnnviz.core.probe import Probe, TextProbe
 from rnnviz.core.protocol import SessionInfo
 from rnnviz.core.snapshot import Snapshot
+from rnnviz.qt.compare import CompareController
 from rnnviz.qt.controls import ControlsPanel
 from rnnviz.qt.file_actions import FileActions
 from rnnviz.qt.help_actions import HelpActions
@@ -43,6 +44,7 @@ from rnnviz.qt.views.curves import TrainingCurves
 from rnnviz.qt.views.figures import FiguresPanel
 from rnnviz.qt.views.grad_norms import GradNormHistory
 from rnnviz.qt.views.internals import InternalsView
+from rnnviz.qt.views.patching import PatchingView
 from rnnviz.qt.views.samples import SamplesView
 from rnnviz.qt.views.typing_panel import TypingPanel
 from rnnviz.qt.views.unrolled import UnrolledPanel
@@ -77,7 +79,13 @@ class MainWindow(
     PresetActions,
     QMainWindow,
 ):
-    def __init__(self, model: str | None = None, corpus: str | None = None, backend: str = "process"):
+    def __init__(
+        self,
+        model: str | None = None,
+        corpus: str | None = None,
+        backend: str = "process",
+        text: str | None = None,
+    ):
         """backend: where training runs, "process" (a child process) or "thread" (this process)."""
         super().__init__()
         limit_blas_threads()
@@ -107,7 +115,7 @@ class MainWindow(
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self._on_frame)
         self.timer.start()
-        self._start_first(model, corpus)
+        self._start_first(model, corpus, text)
 
     # ---- layout --------------------------------------------------------------------------
     def _build(self) -> None:
@@ -132,6 +140,11 @@ class MainWindow(
         self.inside = QTabWidget()
         self.inside.addTab(self.internals, "Inside: states, gates, gradients")
         self.inside.addTab(self.unrolled, "Unrolled: step through")
+        self.patching = PatchingView()
+        self.inside.addTab(self.patching, "Patching: A vs B")
+        self.compare = CompareController(
+            self.probe, self.typing, self.internals, self.patching, self.inside, self
+        )
         self.curves, self.gradnorms = TrainingCurves(), GradNormHistory()
         self.weights, self.samples = WeightView(), SamplesView()
         self.tabs = QTabWidget()

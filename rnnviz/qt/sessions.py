@@ -18,7 +18,7 @@ class SessionActions:
     """Mixed into MainWindow (uses its host, views, controls and typing panel). The slots of the
     session's cross-thread signals stay on MainWindow itself."""
 
-    def _start_first(self, model: str | None, corpus: str | None) -> None:
+    def _start_first(self, model: str | None, corpus: str | None, text: str | None = None) -> None:
         """The pre-trained default model (or `model`), or a fresh one on `corpus`. It is shown at
         once; the training process builds its trainer meanwhile (it is still importing torch)."""
         default = assets_dir() / DEFAULT_MODEL
@@ -37,7 +37,7 @@ class SessionActions:
             self._warn(str(exc), dialog=True)
             self.controls.corpus.setCurrentIndex(0)
             self._start(self._spec_from_controls(), wait=False)
-        self.typing.editor.setPlainText(WELCOME_TEXT)
+        self.typing.editor.setPlainText(WELCOME_TEXT if text is None else text)
         self.typing.editor.moveCursor(self.typing.editor.textCursor().MoveOperation.End)
 
     def _spec_from_controls(self) -> TrainerSpec:

@@ -37,6 +37,7 @@ class TypedTextActions:
         self.trajectory.set_trace(tr)
         self._show_unrolled()
         self._update_continuation()
+        self.compare.follow(probe)
 
     def _show_unrolled(self) -> None:
         """The unrolled view follows the typed text (when shown: it is drawn by hand)."""

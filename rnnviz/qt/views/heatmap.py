@@ -8,9 +8,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 
-from rnnviz.qt.views.common import cmap_name, colormap, fmt, lut, show_token, symmetric_levels
+from rnnviz.qt.views.common import SIGNED, cmap_name, colormap, fmt, lut, show_token, symmetric_levels
 from rnnviz.qt.views.step_plot import StepPlot
 
+DIFFERENCE = "A \u2212 B: "  # the title's prefix while a heatmap shows a difference
 SHORT_LINES = 4  # a heatmap less tall than this many lines of text labels only the ends of its axes
 
 
@@ -34,6 +35,7 @@ class SequenceHeatmap(StepPlot):
     def __init__(self, title: str, value_name: str, cmap: str, levels=None, parent=None):
         super().__init__(parent)
         self.value_name, self.fixed_levels, self.cmap_kind = value_name, levels, cmap
+        self.own = (levels, cmap)  # its values' levels and map (set_difference swaps them)
         self._short = False  # too short for more than two labels on an axis
         self.data = np.zeros((1, 1))
         self.unknown = np.zeros(0, bool)
@@ -84,6 +86,16 @@ class SequenceHeatmap(StepPlot):
         self.cmap = name
         self.image.setLookupTable(lut(name))
         self.colorbar.setColorMap(colormap(name))
+
+    def set_difference(self, on: bool) -> None:
+        """Show differences (signed, levels fitted to the data) instead of its values."""
+        self.fixed_levels, self.cmap_kind = (None, SIGNED) if on else self.own
+        base = self._title.removeprefix(DIFFERENCE)
+        self.set_title(DIFFERENCE + base if on else base)
+        self.refresh_colormaps()
+        if self.fixed_levels is not None:
+            self.colorbar.setLevels(self.fixed_levels)
+            self._set_bar_ticks(*self.fixed_levels)
 
     def refresh_colormaps(self) -> None:
         """Follow the colour-map preference, when this heatmap's map is a kind (signed, positive)."""

@@ -200,6 +200,13 @@ class InternalsView(QWidget):
         self.layer_box.blockSignals(False)
         self._arrange()
 
+    def set_difference(self, on: bool) -> None:
+        """Show differences (A - B, signed, levels fitted to the data) or values (the usual maps)."""
+        if self.cfg is None:
+            return
+        for m in (*self.h_maps, *self.c_maps, *self.gate_maps.values()):
+            m.set_difference(on)
+
     def set_trace(self, tr: Trace) -> None:
         self.set_model(tr.cfg)
         self.trace = tr

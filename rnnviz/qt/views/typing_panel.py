@@ -11,23 +11,28 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QSpinBox,
     QWidget,
 )
 
 from rnnviz.core.probe import Probe
-from rnnviz.qt.views.common import compact, is_dark, show_token
+from rnnviz.qt.views.common import ReadoutLabel, compact, is_dark, show_token
 from rnnviz.qt.views.predictions import PredictionBars
 
 TOP_PREDICTION = "top prediction"
+COMPARE_MODES = ("A", "B", "A \u2212 B")
 CONT_LINES = 2  # lines of the continuation label
 CONTINUATION_BLUE = {False: "#0072B2", True: "#56B4E9"}  # Okabe-Ito blue, sky blue on a dark theme
 
 
 class TypingPanel(QWidget):
     text_changed = Signal(str)
+    compare_changed = Signal(str)  # the second text (B), "" for none
+    compare_mode_changed = Signal(int)  # what the Inside views show: 0 A, 1 B, 2 A - B
     target_changed = Signal(object)  # a token, or None for the top prediction
     continuation_changed = Signal()
 
@@ -51,6 +56,24 @@ class TypingPanel(QWidget):
         self.target.setToolTip("The token whose -log p at the last step is differentiated for ||dL/dh_t||")
         self.target.currentTextChanged.connect(self._on_target)
         self.bars = PredictionBars()
+        self.compare = QLineEdit()
+        self.compare.setPlaceholderText("compare with: a second text (B)")
+        self.compare.setToolTip(
+            "A second text, B: the Inside views can show it or A \u2212 B (aligned at the ends), "
+            "and the Patching tab shows where the two differ"
+        )
+        self.compare.textChanged.connect(self.compare_changed)
+        self.compare_mode = compact(QComboBox(), 6)
+        self.compare_mode.addItems(COMPARE_MODES)
+        self.compare_mode.setToolTip(
+            "What the Inside views show: the typed text A, the text B, or A \u2212 B"
+        )
+        self.compare_mode.setEnabled(False)
+        self.compare_mode.currentIndexChanged.connect(self.compare_mode_changed)
+        self.bars_b = ReadoutLabel(" ")  # elided to its width, whole on hover
+        self.bars_b.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.bars_b.setFixedHeight(self.bars_b.fontMetrics().lineSpacing() + 4)
+        self.bars_b.setMinimumWidth(10)
         self.cont_len = QSpinBox()
         self.cont_len.setRange(0, 500)
         self.cont_len.setValue(32)
@@ -83,13 +106,19 @@ class TypingPanel(QWidget):
         grid.setContentsMargins(4, 4, 4, 4)
         grid.addWidget(self.editor, 0, 0, 1, 4)
         grid.addWidget(self.bars, 0, 4, 4, 1)
+        compare = QHBoxLayout()
+        compare.setContentsMargins(0, 0, 0, 0)
+        compare.addWidget(self.compare, 1)
+        compare.addWidget(self.compare_mode)
+        grid.addLayout(compare, 2, 2, 1, 2)
+        grid.addWidget(self.bars_b, 4, 4)
         grid.addWidget(self.info, 1, 0, 1, 4)
         grid.addWidget(QLabel("Gradient of"), 2, 0)
-        grid.addWidget(self.target, 2, 1, 1, 2)
+        grid.addWidget(self.target, 2, 1)
         grid.addWidget(QLabel("Continue"), 3, 0)
         grid.addWidget(self.cont_len, 3, 1)
         grid.addWidget(self.temperature, 3, 2)
-        grid.addWidget(self.continuation, 4, 0, 1, 5)
+        grid.addWidget(self.continuation, 4, 0, 1, 4)
         grid.addWidget(self.attribution, 5, 0, 1, 5)
         grid.setColumnStretch(3, 3)
         grid.setColumnStretch(4, 2)
@@ -134,6 +163,17 @@ class TypingPanel(QWidget):
             shown = ", ".join(repr(u) for u in probe.unknown[:6])
             parts.append(f"not in the vocabulary: {shown} (read as <unk>)")
         self.info.setText(" \u00b7 ".join(parts))
+
+    def show_compared(self, probe: Probe | None) -> None:
+        """B's most likely next tokens, in one line under A's bars (empty without B)."""
+        tr = None if probe is None else probe.trace
+        self.compare_mode.setEnabled(tr is not None)
+        if tr is None:
+            self.bars_b.setText(" ")
+            return
+        top = np.argsort(tr.probs[-1])[::-1][:3]
+        shown = " \u00b7 ".join(f"{show_token(tr.vocab[i])!r} {tr.probs[-1, i]:.2f}" for i in top)
+        self.bars_b.setText(f"B: {shown}")
 
     def show_attribution(self, tr) -> None:
         """The typed tokens on a shade of their attribution to the current prediction."""
