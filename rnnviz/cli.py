@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, help="default: 0")
     t.add_argument("--loss", choices=("many-to-many", "many-to-one"), default="many-to-many")
     t.add_argument("--val-fraction", type=float, default=0.1)
+    t.add_argument("--dropout", type=float, default=0.0, help="between layers, before the head (default 0)")
+    t.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty of the optimiser (default 0)")
     t.add_argument("--eval-every", type=int, default=100)
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     t.add_argument("--out", default="model.safetensors", help="checkpoint to write")
@@ -168,6 +170,8 @@ def cmd_train(a) -> int:
         seed=a.seed,
         loss_mode=a.loss,
         val_fraction=a.val_fraction,
+        dropout=a.dropout,
+        weight_decay=a.weight_decay,
     )
     trainer = Trainer(corpus, model_cfg, cfg, device=a.device)
     for note in trainer.notes:
