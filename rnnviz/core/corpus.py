@@ -29,8 +29,9 @@ BUILTINS = {
 }
 # Words (with inner apostrophes) or single punctuation marks; whitespace separates.
 _WORD_RE = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
-_NO_SPACE_BEFORE = set(".,;:!?)]}%")
-_NO_SPACE_AFTER = set("([{")
+# As the corpora spell them: "-" joins compounds (twenty-two), a lone "'" ends a plural possessive.
+_NO_SPACE_BEFORE = set(".,;:!?)]}%-'\u201d")
+_NO_SPACE_AFTER = set("([{-\u201c")
 
 
 def assets_dir() -> Path:
@@ -77,14 +78,18 @@ def token_spans(text: str, level: str, limit: int | None = None) -> np.ndarray:
 
 
 def detokenize(tokens: list[str], level: str) -> str:
-    """Join tokens back into readable text (word level: spaces, none before punctuation)."""
+    """Join tokens back into readable text. Word level: spaces between words, none before
+    punctuation, none inside quotes ("Badger," not " Badger, "), none around a hyphen."""
     if level == "char":
         return "".join(tokens)
     out: list[str] = []
+    inside = False  # within a pair of straight double quotes: the next '"' closes it
     for tok in tokens:
-        if out and tok not in _NO_SPACE_BEFORE and out[-1] not in _NO_SPACE_AFTER:
+        glued = tok in _NO_SPACE_BEFORE or (tok == '"' and inside)
+        if out and not glued and out[-1] not in _NO_SPACE_AFTER and not (out[-1] == '"' and inside):
             out.append(" ")
         out.append(tok)
+        inside = inside != (tok == '"')
     return "".join(out)
 
 
