@@ -93,8 +93,12 @@ def read_vocab(spec: str, level: str | None = None, from_corpus: bool = False) -
             tokens = json.loads(raw)
         except ValueError as exc:
             raise ConfigError(f"{p} is not valid JSON: {exc}") from None
+        if isinstance(tokens, dict):  # an object with a "vocab" list: e.g. `rnnviz trace --json`'s
+            tokens = tokens.get("vocab")
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-            raise ConfigError(f"{p} must hold a JSON list of token strings")
+            raise ConfigError(
+                f"{p} must hold a JSON list of token strings (or an object with a 'vocab' list)"
+            )
     else:
         tokens = raw.split("\n")
         if tokens and tokens[-1] == "":
