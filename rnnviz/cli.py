@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rnnviz: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`rnnviz trace ... | head -1`): end quietly
+        _stdout_to_devnull()
+        return 0
     except Exception as exc:  # a bug: still one line, unless debugging
         if os.environ.get("RNNVIZ_DEBUG"):
             raise
@@ -54,6 +57,15 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _stdout_to_devnull() -> None:
+    """After a closed pipe, what is left in stdout's buffer goes nowhere (not to a second error at exit)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout: nothing is flushed to it either
+        pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, help="default: 0")
     t.add_argument("--loss", choices=("many-to-many", "many-to-one"), default="many-to-many")
     t.add_argument("--val-fraction", type=float, default=0.1)
+    t.add_argument("--dropout", type=float, default=0.0, help="between layers, before the head (default 0)")
+    t.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty of the optimiser (default 0)")
     t.add_argument("--eval-every", type=int, default=100)
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     t.add_argument("--out", default="model.safetensors", help="checkpoint to write")
@@ -172,6 +186,8 @@ def cmd_train(a) -> int:
         seed=a.seed,
         loss_mode=a.loss,
         val_fraction=a.val_fraction,
+        dropout=a.dropout,
+        weight_decay=a.weight_decay,
     )
     trainer = Trainer(corpus, model_cfg, cfg, device=a.device)
     for note in trainer.notes:
@@ -259,28 +275,40 @@ def check_writable(out: Path) -> None:
 class Progress:
     """A live progress line on stderr (rewritten in a terminal, a line every few s otherwise)."""
 
+    ETA_AFTER = 10, 2.0  # steps and seconds after the first step before an ETA means something
+
     def __init__(self, total: int):
         self.total, self.t0, self.last = total, time.perf_counter(), 0.0
         self.tty = sys.stderr.isatty()
         self.shown = False
+        self.first: tuple[int, float] | None = None  # (step, time) of the first step shown: the rate
+        # is measured from there, leaving out the start-up (the first step's is ~100x a later one's)
 
     def show(self, m, ev) -> None:
         now = time.perf_counter()
         if now - self.last < (0.2 if self.tty else 5.0) and m.step != self.total:
             return
         self.last, self.shown = now, True
-        eta = (now - self.t0) / m.step * (self.total - m.step)
         val = f"  val {ev.loss:.3f}" if ev else ""
         flag = "  (non-finite: skipped)" if m.skipped else ""
         line = (
             f"step {m.step}/{self.total}  loss {m.loss:.3f}{val}  "
-            f"{m.tokens_per_s / 1000:.1f}k tok/s  ETA {_clock(eta)}{flag}"
+            f"{m.tokens_per_s / 1000:.1f}k tok/s{self._eta(m.step, now)}{flag}"
         )
         if self.tty:
             sys.stderr.write("\r" + line.ljust(78))
         else:
             sys.stderr.write(line + "\n")
         sys.stderr.flush()
+
+    def _eta(self, step: int, now: float) -> str:
+        """ "  ETA m:ss" once the rate is measured over enough steps and time, else nothing."""
+        if self.first is None:
+            self.first = (step, now)
+        done, seconds = step - self.first[0], now - self.first[1]
+        if step >= self.total or done < self.ETA_AFTER[0] or seconds < self.ETA_AFTER[1]:
+            return ""
+        return f"  ETA {_clock(seconds / done * (self.total - step))}"
 
     def done(self) -> None:
         if self.tty and self.shown:

@@ -26,7 +26,7 @@ def add_compare_parser(sub) -> None:
     c.add_argument(
         "--positions", type=int, default=32, help="held-out probe windows (drawn with a fixed seed)"
     )
-    c.add_argument("--save-dir", help="save the three checkpoints here")
+    c.add_argument("--save-dir", help="save the three checkpoints here (the folder is made if need be)")
     c.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     c.set_defaults(func=cmd_compare)
 
@@ -39,8 +39,13 @@ def cmd_compare(a) -> int:
 
     if a.steps < 0 or a.window < 2 or a.positions < 1:
         raise ConfigError("--steps must be >= 0, --window >= 2 and --positions >= 1")
-    if a.save_dir is not None and not Path(a.save_dir).is_dir():
-        raise ConfigError(f"--save-dir: no such folder: {a.save_dir}")
+    if a.save_dir is not None:  # made now (with its parents), not after minutes of training
+        try:
+            Path(a.save_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"--save-dir: cannot make the folder {a.save_dir}: {exc.strerror or exc}"
+            ) from None
     corpus = load_corpus(a.corpus, a.level)
     cfg = TrainConfig(
         seq_len=a.seq_len, batch=a.batch, optimizer=a.optimizer, lr=a.lr, clip=a.clip or None, seed=a.seed

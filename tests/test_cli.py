@@ -360,7 +360,7 @@ def test_compare_prints_figures_and_saves_three_checkpoints(tmp_path):
         "--positions",
         3,
         "--save-dir",
-        tmp_path,
+        tmp_path / "new" / "dir",  # made
         "--json",
     )
     doc = json.loads(p.stdout)
@@ -390,7 +390,9 @@ def test_compare_prints_figures_and_saves_three_checkpoints(tmp_path):
     lines = table.strip().splitlines()
     assert lines[0].split()[:6] == ["model", "loss", "held-out", "decay/10", "horizon", "1e-4"]
     assert [line.split()[0] for line in lines[1:4]] == ["rnn", "lstm", "gru"] and "decades" in lines[4]
-    one_line_error(run("compare", "--save-dir", tmp_path / "none", check_ok=False), "no such folder")
+    assert (tmp_path / "new" / "dir" / "gru.safetensors").is_file()
+    (tmp_path / "file").write_text("x")
+    one_line_error(run("compare", "--save-dir", tmp_path / "file", check_ok=False), "cannot make the folder")
 
 
 def test_sampling_extremes_and_bad_seeds(tmp_path):
@@ -414,3 +416,36 @@ def test_malformed_metadata_is_one_line(tmp_path, field, value):
 
     save_file(tensors, str(bad), metadata={"rnnviz": json.dumps(meta)})
     one_line_error(run("trace", bad, "--text", "abc", check_ok=False), "invalid rnnviz metadata")
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`rnnviz trace ... | head -1`: the reader goes away; rnnviz exits 0 and says nothing."""
+    from rnnviz.core.corpus import assets_dir
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    model = assets_dir() / "models" / "default.safetensors"
+    text = "the keeper counted " * 20  # a trace of several hundred KB: more than a pipe holds
+    cmd = [sys.executable, "-m", "rnnviz", "trace", str(model), "--text", text, "--json"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert len(p.stdout.read(100)) == 100
+    p.stdout.close()  # as `head -c 100` does once it has its bytes
+    with p.stderr:
+        err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 0 and err == ""
+
+
+def test_progress_shows_no_eta_until_it_means_something(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from rnnviz.cli import Progress
+
+    clock = iter([0.0, 30.0, 36.0, 37.0, 41.0, 80.0])  # the first step takes 30 s (start-up)
+    monkeypatch.setattr("rnnviz.cli.time.perf_counter", lambda: next(clock))
+    p = Progress(100)
+    p.tty = False
+    for step in (1, 5, 11, 21, 100):  # a line every 5 s when stderr is not a terminal
+        p.show(SimpleNamespace(step=step, loss=2.0, skipped=False, tokens_per_s=1000.0), None)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 4 and not any("ETA" in line for line in lines[:2])  # steps 1 and 5: too few
+    assert lines[2].startswith("step 21/100") and lines[2].endswith("ETA 0:43")  # 11 s / 20 steps x 79
+    assert lines[3].startswith("step 100/100") and "ETA" not in lines[3]

@@ -108,3 +108,12 @@ def test_builtin_corpora():
         depth += (ch == "(") - (ch == ")")
         assert depth >= 0
     assert depth == 0
+
+
+def test_word_level_text_is_joined_as_the_corpus_spells_it():
+    from rnnviz.core.corpus import detokenize, tokenize
+
+    text = 'He said, "Badger, come here." Then twenty-two ships\' masts (and "x"). "Why?" "Yes!"'
+    assert detokenize(tokenize(text, "word"), "word") == text  # no " Badger, " inside the quotes
+    fable = load_corpus("builtin:fable", "word")
+    assert fable.vocab.decode(fable.ids) == " ".join(fable.text.split())  # the whole fable, as written

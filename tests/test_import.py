@@ -130,3 +130,45 @@ def test_every_mismatch_is_one_line(tmp_path):
                    "fc.weight": torch.zeros(5, 3)}, tmp_path / "bi.st")  # fmt: skip
         (tmp_path / "v5.json").write_text(json.dumps(list("abcde")))
         rnnviz.import_model(tmp_path / "bi.st", tmp_path / "v5.json")
+
+
+def test_hostile_and_odd_state_dicts_are_one_line_or_read_right(tmp_path):
+    """An embedding as wide as the vocabulary is still an embedding; bfloat16 is read; NaN, complex
+    or sparse tensors, 1-D matrices, a truncated torch file and a vocabulary in Latin-1 are refused."""
+    torch.manual_seed(2)
+    chars = list("abcdef")
+    emb, rnn, fc = nn.Embedding(6, 6), nn.GRU(6, 5), nn.Linear(5, 6)
+    sd = {"embedding.weight": emb.weight, **{f"rnn.{k}": v for k, v in rnn.state_dict().items()},
+          "fc.weight": fc.weight, "fc.bias": fc.bias}  # fmt: skip
+    sd = {k: v.detach().contiguous() for k, v in sd.items()}
+    (tmp_path / "v.json").write_text(json.dumps(chars))
+    save_file(sd, tmp_path / "vv.st")
+    m = rnnviz.import_model(tmp_path / "vv.st", tmp_path / "v.json")
+    assert m.cfg.input == "embedding" and m.cfg.embed_dim == 6
+    ids = torch.tensor([0, 3, 1])
+    with torch.no_grad():
+        out, _ = rnn(emb(ids)[:, None])
+        want = torch.softmax(fc(out[:, 0]), -1).numpy()
+    np.testing.assert_allclose(m.trace("adb").probs[:, 1:], want, atol=2e-6)
+    save_file({k: v.to(torch.bfloat16) for k, v in sd.items()}, tmp_path / "bf16.st")
+    assert rnnviz.import_model(tmp_path / "bf16.st", tmp_path / "v.json").cfg.hidden == 5
+    cases = {
+        "nan.st": {**sd, "fc.bias": torch.full((6,), float("nan"))},
+        "flat.st": {**sd, "rnn.weight_hh_l0": torch.zeros(15)},
+    }
+    for name, tensors in cases.items():
+        save_file(tensors, tmp_path / name)
+    torch.save({**sd, "fc.weight": torch.zeros(6, 5, dtype=torch.complex64)}, tmp_path / "complex.pt")
+    torch.save(sd, tmp_path / "whole.pt")
+    data = (tmp_path / "whole.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    (tmp_path / "latin.txt").write_bytes("a\nb\n\xe9\n".encode("latin-1"))
+    for state, vocab, said in (
+        ("nan.st", "v.json", "not finite"),
+        ("flat.st", "v.json", "a weight matrix has two non-zero sizes"),
+        ("complex.pt", "v.json", "not a dense real tensor"),
+        ("cut.pt", "v.json", "corrupt or truncated"),
+        ("vv.st", "latin.txt", "not UTF-8"),
+    ):
+        with pytest.raises(RnnvizError, match=said):
+            rnnviz.import_model(tmp_path / state, tmp_path / vocab)

@@ -177,3 +177,24 @@ def test_the_patch_command_prints_the_matrix(tmp_path):
     ):
         bad = run("patch", str(path), *args)
         assert bad.returncode == 2 and said in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_tiny_probabilities_and_bad_cells_are_handled():
+    """log p of a token far below float64's smallest probability stays finite (no -inf, no NaN
+    matrix); unit_effects refuses a cell outside the run or other texts; overlong texts are refused."""
+    from rnnviz.core.patch import MAX_STEPS, log_softmax
+
+    z = np.array([0.0, -2000.0, -3.0])
+    assert np.isfinite(log_softmax(z)).all() and log_softmax(z)[1] == pytest.approx(
+        -2000 - np.log1p(np.exp(-3.0)), abs=1e-9
+    )
+    w = weights_of(model_of("lstm", layers=1, hidden=4))
+    p = patch(w, [1, 2, 3], [3, 2, 1, 4])
+    with pytest.raises(ConfigError, match="no layer 2"):
+        unit_effects(w, [1, 2, 3], [3, 2, 1, 4], p, 1, 0)
+    with pytest.raises(ConfigError, match="faces no step"):
+        unit_effects(w, [1, 2, 3], [3, 2, 1, 4], p, 0, 0)
+    with pytest.raises(ConfigError, match="not the texts"):
+        unit_effects(w, [1, 2], [3, 2, 1, 4], p, 0, 2)
+    with pytest.raises(ConfigError, match=f"at most {MAX_STEPS}"):
+        patch(w, [1] * (MAX_STEPS + 1), [2, 1])

@@ -12,7 +12,7 @@ from rnnviz.core.config import ModelConfig, TrainConfig
 from rnnviz.core.corpus import Corpus
 from rnnviz.core.loop import merge
 from rnnviz.core.session import TrainerSpec
-from rnnviz.core.snapshot import Snapshot, StepMetrics
+from rnnviz.core.snapshot import Snapshot, StepMetrics  # noqa: F401
 
 
 def test_every_message_is_a_frozen_dataclass_that_pickles():
@@ -25,6 +25,24 @@ def test_every_message_is_a_frozen_dataclass_that_pickles():
         assert cls.__dataclass_params__.frozen, cls
     env = P.Envelope(3, P.Apply.of({"lr": 0.1, "clip": None}))
     assert pickle.loads(pickle.dumps(env)) == env
+    # every message that crosses the pipe, with real contents, makes the trip whole
+    from rnnviz.core.config import TrainConfig as TC
+    from rnnviz.core.session import LabSpec
+
+    corpus = Corpus.from_text("abcabc" * 20, "char")
+    snap = _snapshot(4, {"head.weight": np.ones((2, 2), np.float32)})
+    messages = [P.Play(), P.Pause(), P.Step(3), P.Budget(5), P.Scale(1.5), P.UndoScale(), P.Cancel(),
+                P.Stop(), P.Quit(), P.Start(LabSpec(corpus, 4, 1, TC()), 10, 0),
+                P.Started(1.0, ("n",), 2, TC(), "cpu"),
+                P.StartFailed("x"), P.Running(True), P.Failed("f"), P.Diverged("d"), P.Notice("n"),
+                P.ConfigChanged(TC(lr=0.5)), P.Figures({"a": 1.0}), P.LabProgress({"rnn": snap.recent}),
+                P.LabResults({"rnn": 1.0}), P.Finished(), P.Progress.of(snap, True)]  # fmt: skip
+    for m in messages:
+        back = pickle.loads(pickle.dumps(P.Envelope(1, m))).message
+        assert type(back) is type(m)
+        if not isinstance(m, P.Start | P.Progress):  # (these hold arrays or a corpus: compared below)
+            assert back == m
+    assert pickle.loads(pickle.dumps(messages[-1])).weights["head.weight"].sum() == 4.0
 
 
 def test_apply_from_the_settings_panel():
@@ -69,3 +87,36 @@ def test_session_info_is_replaced_by_reports():
         cfg,
     )
     assert started.corpus is corpus  # the window's own: the corpus does not travel back
+
+
+def test_a_refused_setting_is_a_notice_and_slow_figures_come_less_often():
+    """Failed means paused: a setting the trainer refuses is a Notice and training goes on. A
+    monitor that takes long is called at most a fifth of the time (its next call waits 5x its cost)."""
+    import threading
+    import time
+
+    from rnnviz.core.loop import MONITOR_SHARE, TrainLoop
+
+    corpus = Corpus.from_text("abcabc" * 50, "char")
+    spec = TrainerSpec(corpus, ModelConfig(vocab_size=len(corpus.vocab), hidden=4),
+                       TrainConfig(seq_len=8, batch=2), device="cpu")  # fmt: skip
+
+    def slow(trainer, seconds):
+        time.sleep(0.05)
+        return {"steps": trainer.updates}
+
+    got: list = []
+    loop = TrainLoop(spec.build(), got.append, monitor=slow, monitor_every=0.001)
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    loop.command(P.Apply(optimizer="nonsense"))
+    loop.command(P.Step(3))
+    end = time.monotonic() + 30
+    while not any(isinstance(r, P.Snapshot) and r.updates == 3 for r in list(got)) and time.monotonic() < end:
+        time.sleep(0.01)
+    loop.stop()
+    thread.join(10)
+    notices = [r.message for r in got if isinstance(r, P.Notice)]
+    assert any("not applied" in m and "nonsense" in m for m in notices), notices
+    assert not any(isinstance(r, P.Failed) for r in got)
+    assert loop._monitor_gap >= MONITOR_SHARE * 0.05  # at least five times what a call took

@@ -293,3 +293,30 @@ def test_the_loss_legend_sits_under_the_plot_not_over_its_curves(qtbot):
     assert legend.right() <= w.width()
     names = [label.text for _, label in plot.legend.items]
     assert names == ["train", "held-out", "grad clipped", "skipped (non-finite)"]
+
+
+def test_the_best_held_out_step_is_marked_and_a_rise_is_said(qtbot):
+    w = TrainingCurves()
+    qtbot.addWidget(w)
+    w.show()
+    seen = []
+    w.best_changed.connect(seen.append)
+    w.add_metrics(run(400))
+    for i, loss in ((100, 2.0), (200, 1.7), (300, 1.72)):
+        w.add_evaluation(evaluation(i, loss))
+    w.refresh()
+    x, y = curve_data(w._best_mark)
+    assert list(x) == [200] and list(y) == [1.7] and seen == [200]
+    assert w.overfit.isHidden()  # one evaluation above the best is noise, not a trend
+    for i, loss in ((400, 1.75), (500, 1.9)):
+        w.add_evaluation(evaluation(i, loss))
+    w.refresh()
+    assert not w.overfit.isHidden()
+    assert (
+        "held-out loss rising since step 200: the model is memorising the training text" in w.overfit.text()
+    )
+    w.add_evaluation(evaluation(600, 1.6))  # a new best: no longer rising
+    w.refresh()
+    assert w.overfit.isHidden() and seen == [200, 600] and list(curve_data(w._best_mark)[0]) == [600]
+    w.clear()
+    assert seen[-1] is None and len(curve_data(w._best_mark)[0]) == 0

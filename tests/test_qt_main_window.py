@@ -80,7 +80,9 @@ def test_play_trains_and_views_follow(qtbot, window):
     assert "loss" in window.status.text() and "tokens/s" in window.status.text()
 
 
-def test_reset_rebuilds_from_the_controls(qtbot, window):
+def test_reset_rebuilds_from_the_controls(qtbot, window, tmp_path, monkeypatch):
+    window.controls.dropout.setValue(0.2)
+    window.controls.weight_decay.setValue(1e-4)
     window.controls.arch.setCurrentText("gru")
     window.controls.layers.setValue(2)
     window.controls.hidden.setValue(24)
@@ -93,6 +95,13 @@ def test_reset_rebuilds_from_the_controls(qtbot, window):
     window.typing.editor.setPlainText("hello")
     assert len(window.internals.h_maps) == 2 and "".join(window.internals.gate_maps) == "rzn"
     assert window.internals.h_maps[1].image.image.shape == (24, 5)
+    target = tmp_path / "gru.safetensors"
+    monkeypatch.setattr(
+        "rnnviz.qt.file_actions.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), "")
+    )
+    window.save_model()
+    train = load_checkpoint(target).train  # the training process trained with them
+    assert (train["dropout"], train["weight_decay"]) == (0.2, 1e-4)
 
 
 def test_save_model_writes_a_loadable_checkpoint(qtbot, window, tmp_path, monkeypatch):

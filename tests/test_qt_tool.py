@@ -188,6 +188,8 @@ def test_session_round_trip_restores_the_screen(qtbot, tmp_path, window):
     window.select_step(3)
     window.tabs.setCurrentIndex(2)
     window.typing.cont_len.setValue(17)
+    window.samples.temperature.setValue(1.3)
+    window.samples.show_sample(window.latest.updates, "the keeper sampled this")
     saved_weights = {k: v.copy() for k, v in window.latest.weights.items()}
     saved_steps = window.latest.weights_step
     curves = window.curves.history_state()
@@ -200,6 +202,8 @@ def test_session_round_trip_restores_the_screen(qtbot, tmp_path, window):
     qtbot.waitUntil(lambda: window.latest is not None, timeout=10_000)
     assert window.typing.editor.toPlainText() == "the keeper" and window.selected == 3
     assert window.tabs.currentIndex() == 2 and window.typing.cont_len.value() == 17
+    assert window.samples.text.toPlainText() == "the keeper sampled this"  # the Samples tab, as it was
+    assert window.samples.temperature.value() == 1.3 and window.samples.last_step == saved_steps
     assert window.latest.weights_step == saved_steps
     for k, v in saved_weights.items():
         np.testing.assert_array_equal(window.latest.weights[k], v)
@@ -236,11 +240,13 @@ def test_a_damaged_or_hand_edited_session_never_loses_the_open_one(tmp_path, win
     assert window.worker is worker and "history is damaged" in window.statusBar().currentMessage()
     doc = json.loads(members["session.json"])
     doc["view"] = {"unrolled": [1], "interventions": 5, "tab": 10**30, "budget": -5, "continue": "x",
-                   "units": {"layer": 99, "unit": -3}, "selected": 10**9}  # fmt: skip
+                   "units": {"layer": 99, "unit": -3}, "selected": 10**9,
+                   "samples": {"temperature": "hot", "length": 10**9, "text": 5}}  # fmt: skip
     doc["typed_text"] = "still opens"
     assert window.open_session(write("odd-view.rnnviz", **{"session.json": json.dumps(doc)}))
     assert window.worker is not worker and window.typing.editor.toPlainText() == "still opens"
     assert window.tabs.currentIndex() == window.tabs.count() - 1 and window.controls.budget.value() == 0
+    assert window.samples.length.value() == window.samples.length.maximum()
 
 
 def test_layout_and_choices_are_remembered(qtbot, qapp):

@@ -148,6 +148,14 @@ def test_the_timeline_moves_the_views_to_an_earlier_step_and_trains_on_from_it(q
     direct = trace(TraceWeights.from_state(w.latest.model_cfg, old), tr.ids)
     np.testing.assert_allclose(tr.h, direct.h, atol=2e-5)
     assert w.curves._marks[0].isVisible() and w.curves._marks[0].value() == 800
+    assert not w.timeline_bar.best_button.isEnabled()
+    w.curves.best_changed.emit(steps[1] + 1)  # as the curves say when a held-out evaluation is the best
+    w.timeline_bar.best_button.click()  # the nearest kept weights
+    assert (
+        w.timeline_bar.label.text().startswith(f"step {steps[1]} of")
+        and w.curves._marks[0].value() == steps[1]
+    )
+    w.timeline_bar.slider.setValue(0)
     w.worker.step_once(12)  # training goes on; the views stay at step 800
     qtbot.waitUntil(lambda: w.latest.weights_step >= 847, timeout=60_000)
     w._new_weights, w._last_retrace = True, 0.0

@@ -52,8 +52,24 @@ def test_suffix_added_and_members_plain(tmp_path):
     path, _, _ = _save(tmp_path, load_corpus("builtin:words"), name="plain")
     assert path.name == "plain.rnnviz"
     with zipfile.ZipFile(path) as z:
-        assert sorted(z.namelist()) == ["history.npz", "model.safetensors", "session.json"]
+        assert sorted(z.namelist()) == ["corpus.txt", "history.npz", "model.safetensors", "session.json"]
+        assert z.read("corpus.txt").decode() == load_corpus("builtin:words").text  # a built-in's text too
         np.load(z.open("history.npz"), allow_pickle=False)  # no pickled objects inside
+
+
+def test_a_builtin_whose_text_differs_here_opens_with_the_saved_copy(tmp_path, monkeypatch):
+    """builtin:python is this Python's standard library: another Python has another text."""
+    corpus = load_corpus("builtin:python")
+    path, _, _ = _save(tmp_path, corpus)
+    spec = session_spec(load_session(path), "builtin:story")
+    assert spec.corpus.name == "builtin:python" and spec.corpus.text == corpus.text and spec.notes == ()
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "other.py").write_text("import os\n")
+    monkeypatch.setattr("rnnviz.core.corpus.sysconfig.get_paths", lambda: {"stdlib": str(tmp_path / "lib")})
+    assert load_corpus("builtin:python").text == "import os\n"  # "another Python"
+    spec = session_spec(load_session(path), "builtin:story")
+    assert spec.corpus.name == "builtin:python" and spec.corpus.text == corpus.text
+    assert "saved copy" in spec.notes[0]
 
 
 def test_a_corpus_file_is_read_only_if_it_is_the_one_saved(tmp_path):

@@ -128,6 +128,10 @@ def test_short_texts():
         {"optimizer": "lbfgs"},
         {"loss_mode": "one-to-one"},
         {"seed": -3},
+        {"dropout": 1.0},
+        {"dropout": -0.1},
+        {"weight_decay": math.nan},
+        {"weight_decay": -1e-4},
     ],
 )
 def test_bad_train_config(kw):
@@ -159,3 +163,51 @@ def test_snapshot_is_a_copy(corpus):
     tr.step()
     assert np.array_equal(snap.weights["head.bias"], w)
     assert not np.array_equal(tr.snapshot().weights["head.bias"], w)
+
+
+def test_dropout_is_on_the_non_recurrent_connections_while_training_only(corpus):
+    mcfg = ModelConfig(vocab_size=len(corpus.vocab), arch="lstm", hidden=16, layers=2)
+    tr = Trainer(corpus, mcfg, TrainConfig(seq_len=16, batch=4, dropout=0.5), device="cpu")
+    m = tr.model
+    assert m.rnn.dropout == 0.5 and m.dropout == 0.5  # between the layers, and before the head
+    x = torch.as_tensor(corpus.ids[:20]).view(1, 20)
+    m.eval()
+    plain = torch.nn.LSTM(len(corpus.vocab), 16, num_layers=2, batch_first=True)
+    plain.load_state_dict({k[4:]: v for k, v in m.state_dict().items() if k.startswith("rnn.")})
+    expected = m.head(plain(m.embed(x))[0])
+    torch.testing.assert_close(m(x)[0], expected)  # evaluation (and every trace): no dropout
+    m.train()
+    assert not torch.allclose(m(x)[0], expected)
+    one = make(corpus, dropout=0.3)
+    assert one.model.rnn.dropout == 0.0 and one.model.dropout == 0.3  # one layer: before the head only
+    one.model.train()
+    y = torch.as_tensor(corpus.ids[:20]).view(1, 20)
+    out, _ = one.model.rnn(one.model.embed(y))
+    torch.manual_seed(3)
+    expected = one.model.head(torch.nn.functional.dropout(out, 0.3))
+    torch.manual_seed(3)  # the same draw: the head reads the top layer's output with dropout
+    torch.testing.assert_close(one.model(y)[0], expected)
+
+
+def test_weight_decay_is_the_optimisers_l2_penalty(corpus):
+    tr = make(corpus, optimizer="sgd", lr=0.1, weight_decay=0.01, clip=None)
+    before = {k: v.detach().clone() for k, v in tr.model.named_parameters()}
+    tr.step()
+    grads = {k: p.grad.detach().clone() for k, p in tr.model.named_parameters()}
+    for k, p in tr.model.named_parameters():  # SGD: w <- w - lr (grad + wd w)
+        torch.testing.assert_close(p.detach(), before[k] - 0.1 * (grads[k] + 0.01 * before[k]))
+    assert tr.optimizer.param_groups[0]["weight_decay"] == 0.01
+    assert make(corpus).optimizer.param_groups[0]["weight_decay"] == 0.0  # off by default
+
+
+def test_held_out_trend_by_hand():
+    from rnnviz.core.overfit import held_out_trend
+
+    assert held_out_trend([], []) is None and held_out_trend([5], [math.nan]) is None
+    t = held_out_trend([50, 100, 150, 200, 250], [2.0, 1.7, 1.71, 1.72, 1.8])
+    assert (t.best_step, t.best_loss, t.rising_since) == (100, 1.7, 100)
+    assert t.message() == "held-out loss rising since step 100: the model is memorising the training text"
+    assert held_out_trend([50, 100, 150, 200], [2.0, 1.7, 1.71, 1.8]).rising_since is None  # 2 evaluations
+    assert held_out_trend([1, 2, 3, 4, 5], [2.0, 1.7, 1.71, 1.69, 1.8]).rising_since is None  # a new best
+    assert held_out_trend([1, 2, 3, 4, 5], [2.0, 1.7, 1.71, 1.705, 1.71]).rising_since is None  # < 2 % up
+    assert held_out_trend([1, 2, 3], [3.0, 2.0, 1.0]).message() == ""

@@ -169,3 +169,33 @@ def test_cli_units_finds_the_depth_unit_on_brackets(tmp_path):
     assert f"{best['contexts'][0]['deviation']:+.2f} ..." in table[3]
     bad = run("units", out, "--corpus", "builtin:brackets", "--feature", "(", check_ok=False)
     assert bad.returncode == 2 and "neither a built-in feature" in bad.stderr
+
+
+def test_python_features_by_hand():
+    text = 'x = \'a#b\'  # it\'s "no"\ns = """doc\n  more""" + "e\\"q"\n    if (a):\n\tpass\n'
+    string = char_feature(text, "string")[0]
+    inside = "".join(ch for ch, v in zip(text, string, strict=True) if v)
+    assert inside == "'a#b'" + '"""doc\n  more"""' + '"e\\"q"'  # not the comment's quotes
+    indent = char_feature(text, "indent")[0]
+    lines = text.split("\n")
+    starts = np.cumsum([0] + [len(line) + 1 for line in lines[:-1]])
+    assert [indent[s] for s in starts[:-1]] == [0, 0, 0, 1, 2]  # 4 spaces: 1; a tab: 2
+    assert char_feature("f('(')", "string")[0].tolist() == [0, 0, 1, 1, 1, 0]
+
+
+def test_builtin_python_reads_the_standard_librarys_sources(tmp_path):
+    import sysconfig
+    from pathlib import Path
+
+    from rnnviz.core.corpus import CorpusError, python_sources
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    corpus = load_corpus("builtin:python")
+    files = sorted(stdlib.glob("*.py"))
+    assert corpus.text.startswith(files[0].read_text(encoding="utf-8")[:200]) and len(corpus.text) > 2_000_000
+    assert "def " in corpus.text and (stdlib / "os.py").read_text(encoding="utf-8") in corpus.text
+    (tmp_path / "b.py").write_text("b = 2\n")
+    (tmp_path / "a.py").write_text("a = 1\n")
+    assert python_sources(tmp_path) == "a = 1\n\nb = 2\n"  # in the order of their names
+    with pytest.raises(CorpusError, match="has none in .*choose another corpus"):
+        python_sources(tmp_path / "empty")

@@ -92,6 +92,8 @@ class TrainConfig:
     loss_mode: str = "many-to-many"
     val_fraction: float = 0.1
     samples: str = "stream"  # or "windows" / "words": many-to-one samples (see core/samples.py)
+    dropout: float = 0.0  # dropout on the non-recurrent connections: between layers, and before the head
+    weight_decay: float = 0.0  # L2 penalty, the optimiser's weight_decay
 
     def __post_init__(self) -> None:
         for what, v, hi in (
@@ -113,9 +115,17 @@ class TrainConfig:
             raise ConfigError(f"held-out fraction must be in [0, 0.9), not {self.val_fraction!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed must be a whole number >= 0, not {self.seed!r}")
+        if not _number_in(self.dropout, 0.0, 0.9):
+            raise ConfigError(f"dropout must be a number in [0, 0.9], not {self.dropout!r}")
+        if not _number_in(self.weight_decay, 0.0, 1.0):
+            raise ConfigError(f"weight decay must be a number in [0, 1], not {self.weight_decay!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _number_in(v, lo: float, hi: float) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
 
 
 def check_optimizer(name: str) -> None:

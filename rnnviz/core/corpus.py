@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import itertools
 import re
+import sysconfig
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,11 +25,13 @@ BUILTINS = {
     "fable": ("fable.txt", "an original short fable (~300 words), for word-level models"),
     "words": ("words.txt", "toy words (welcome, please, namaskar, hello, home, ...)"),
     "brackets": ("brackets.txt", "nested brackets with letters: a unit should count the depth"),
+    "python": ("", "the Python standard library's own .py sources, read at run time (several MB)"),
 }
 # Words (with inner apostrophes) or single punctuation marks; whitespace separates.
 _WORD_RE = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
-_NO_SPACE_BEFORE = set(".,;:!?)]}%")
-_NO_SPACE_AFTER = set("([{")
+# As the corpora spell them: "-" joins compounds (twenty-two), a lone "'" ends a plural possessive.
+_NO_SPACE_BEFORE = set(".,;:!?)]}%-'\u201d")
+_NO_SPACE_AFTER = set("([{-\u201c")
 
 
 def assets_dir() -> Path:
@@ -75,14 +78,18 @@ def token_spans(text: str, level: str, limit: int | None = None) -> np.ndarray:
 
 
 def detokenize(tokens: list[str], level: str) -> str:
-    """Join tokens back into readable text (word level: spaces, none before punctuation)."""
+    """Join tokens back into readable text. Word level: spaces between words, none before
+    punctuation, none inside quotes ("Badger," not " Badger, "), none around a hyphen."""
     if level == "char":
         return "".join(tokens)
     out: list[str] = []
+    inside = False  # within a pair of straight double quotes: the next '"' closes it
     for tok in tokens:
-        if out and tok not in _NO_SPACE_BEFORE and out[-1] not in _NO_SPACE_AFTER:
+        glued = tok in _NO_SPACE_BEFORE or (tok == '"' and inside)
+        if out and not glued and out[-1] not in _NO_SPACE_AFTER and not (out[-1] == '"' and inside):
             out.append(" ")
         out.append(tok)
+        inside = inside != (tok == '"')
     return "".join(out)
 
 
@@ -256,17 +263,35 @@ class Corpus:
 
 
 def builtin_path(spec: str) -> Path | None:
-    """The file behind `builtin:NAME` (an unknown name is a CorpusError); None for any other spec."""
+    """The file behind `builtin:NAME` (an unknown name is a CorpusError; builtin:python, read from
+    the standard library, gives the stdlib's folder); None for any other spec."""
     if not spec.startswith(BUILTIN_PREFIX):
         return None
     name = spec[len(BUILTIN_PREFIX) :]
     if name not in BUILTINS:
         raise CorpusError(f"no built-in corpus {name!r}; choose one of: {', '.join(BUILTINS)}")
+    if name == "python":
+        return Path(sysconfig.get_paths()["stdlib"])
     return assets_dir() / "corpora" / BUILTINS[name][0]
+
+
+def python_sources(folder: Path | None = None) -> str:
+    """builtin:python: the .py files at the top of the standard library's folder (this Python's
+    own), in the order of their names, one after the other; nothing is copied into rnnviz."""
+    folder = Path(sysconfig.get_paths()["stdlib"]) if folder is None else folder
+    files = sorted(folder.glob("*.py")) if folder.is_dir() else []
+    if not files:
+        raise CorpusError(
+            f"builtin:python reads the standard library's .py sources, and this Python has none in {folder} "
+            "(it was installed without them): choose another corpus"
+        )
+    return "\n".join(read_text(f) for f in files)
 
 
 def load_corpus(spec: str, level: str = "char", encoding: str = "utf-8") -> Corpus:
     """`builtin:NAME` or a path to a text file (UTF-8 unless another encoding is named)."""
+    if spec == BUILTIN_PREFIX + "python":
+        return Corpus.from_text(python_sources(), level, spec)
     builtin = builtin_path(spec)
     text = read_text(builtin) if builtin is not None else read_text(spec, encoding)
     return Corpus.from_text(text, level, spec)

@@ -44,11 +44,35 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
+    data = p.read_bytes()
     try:
-        tensors = load(p.read_bytes())
-    except (SafetensorError, ValueError, TypeError) as exc:
+        tensors = load(data)
+    except (KeyError, TypeError):  # a dtype numpy lacks (bfloat16, float8): torch reads it
+        return _torch_safetensors(data, p)
+    except (SafetensorError, ValueError) as exc:
         raise ConfigError(f"{p} is neither a safetensors nor a torch state-dict file ({exc})") from None
-    return {k: np.asarray(v, dtype=np.float64) for k, v in tensors.items()}
+    return {k: _real(np.asarray(v), k, p) for k, v in tensors.items()}
+
+
+def _torch_safetensors(data: bytes, p: Path) -> dict[str, np.ndarray]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    try:
+        tensors = load(data)
+    except (SafetensorError, ValueError, TypeError, KeyError) as exc:
+        raise ConfigError(f"{p} is neither a safetensors nor a torch state-dict file ({exc})") from None
+    return {k: _real(v.float().numpy(), k, p) for k, v in tensors.items()}
+
+
+def _real(v: np.ndarray, key: str, p: Path) -> np.ndarray:
+    """A tensor as float64: real, finite numbers only (one line naming it otherwise)."""
+    if v.dtype.kind not in "fiub":
+        raise ConfigError(f"{p}: {key} holds {v.dtype} values, not real numbers")
+    v = v.astype(np.float64)
+    if not np.isfinite(v).all():
+        raise ConfigError(f"{p}: {key} holds values that are not finite (NaN or infinity)")
+    return v
 
 
 def _torch_file(p: Path) -> dict[str, np.ndarray]:
@@ -61,18 +85,26 @@ def _torch_file(p: Path) -> dict[str, np.ndarray]:
         with warnings.catch_warnings():  # torch warns of pickle protocols it was not written with
             warnings.simplefilter("ignore")
             obj = torch.load(p, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, ValueError, EOFError) as exc:
+    except pickle.UnpicklingError as exc:
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
         why = f" (it names {found.group(1)})" if found else ""
         raise ConfigError(
             f"{p} was refused: it holds more than tensors, and reading that could run code{why}"
         ) from None
+    except (RuntimeError, AttributeError, ValueError, EOFError, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        raise ConfigError(f"{p} is not a readable torch file (corrupt or truncated?): {first}") from None
     for key in ("state_dict", "model_state_dict", "model"):  # a checkpoint dict holding the state dict
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ConfigError(f"{p} holds no state dict (a mapping of names to tensors)")
-    return {str(k): v.detach().double().cpu().numpy() for k, v in obj.items()}
+    out = {}
+    for k, v in obj.items():
+        if v.layout != torch.strided or v.is_complex():
+            raise ConfigError(f"{p}: {k} is not a dense real tensor ({v.layout}, {v.dtype})")
+        out[str(k)] = _real(v.detach().float().cpu().numpy(), str(k), p)
+    return out
 
 
 def read_vocab(spec: str, level: str | None = None, from_corpus: bool = False) -> tuple[list[str], str]:
@@ -87,14 +119,21 @@ def read_vocab(spec: str, level: str | None = None, from_corpus: bool = False) -
     p = Path(spec)
     if not p.is_file():
         raise ConfigError(f"no such vocabulary file: {p}")
-    raw = p.read_text(encoding="utf-8")
+    try:
+        raw = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p} is not UTF-8 text") from None
     if p.suffix.lower() == ".json":
         try:
             tokens = json.loads(raw)
         except ValueError as exc:
             raise ConfigError(f"{p} is not valid JSON: {exc}") from None
+        if isinstance(tokens, dict):  # an object with a "vocab" list: e.g. `rnnviz trace --json`'s
+            tokens = tokens.get("vocab")
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-            raise ConfigError(f"{p} must hold a JSON list of token strings")
+            raise ConfigError(
+                f"{p} must hold a JSON list of token strings (or an object with a 'vocab' list)"
+            )
     else:
         tokens = raw.split("\n")
         if tokens and tokens[-1] == "":
@@ -118,13 +157,13 @@ def convert(
     if any(k.startswith(rnn) and k.endswith("_reverse") for k in state):
         raise ConfigError("the recurrent layers are bidirectional: rnnviz reads one direction")
     layers = sum(1 for n in range(8) if f"{rnn}weight_ih_l{n}" in state)
-    w_hh = _need(state, f"{rnn}weight_hh_l0")
+    w_hh = _matrix(state, f"{rnn}weight_hh_l0")
     H = w_hh.shape[1]
     arch = {1: "rnn", 4: "lstm", 3: "gru"}.get(w_hh.shape[0] // H if w_hh.shape[0] % H == 0 else 0)
     if arch is None:
         raise ConfigError(f"{rnn}weight_hh_l0 is {w_hh.shape}: not an RNN, LSTM or GRU's (rows H, 4H or 3H)")
     head = _prefix(state, HEAD_PREFIXES, "weight", "head (a Linear of shape (vocabulary, hidden))", avoid=rnn)
-    head_w = _need(state, f"{head}weight")
+    head_w = _matrix(state, f"{head}weight")
     V = head_w.shape[0]
     unk = 0 if tokens[:1] == [UNK] else None
     if unk is None and UNK in tokens:
@@ -133,18 +172,18 @@ def convert(
         raise ConfigError(f"the head has {V} outputs but the vocabulary has {len(tokens)} tokens")
     if head_w.shape[1] != H:
         raise ConfigError(f"the head reads {head_w.shape[1]} units but the recurrent layer has {H}")
-    w_ih = _need(state, f"{rnn}weight_ih_l0")
-    emb_key = None
-    if w_ih.shape[1] != V:
-        emb = _prefix(
-            state, EMBED_PREFIXES, "weight", "embedding (its input is not one-hot)", avoid=(rnn, head)
+    w_ih = _matrix(state, f"{rnn}weight_ih_l0")
+    emb_key = _embedding(state, rnn, head)  # an embedding, whatever its width (even the vocabulary's)
+    if emb_key is None and w_ih.shape[1] != V:
+        raise ConfigError(
+            f"no embedding found, and the recurrent layer reads {w_ih.shape[1]} inputs, not one-hot over "
+            f"{V} tokens (give --map OLD=embedding.)"
         )
-        emb_key = f"{emb}weight"
-        if state[emb_key].shape != (V, w_ih.shape[1]):
-            raise ConfigError(
-                f"{emb_key} is {state[emb_key].shape}; the recurrent layer reads {w_ih.shape[1]} inputs "
-                f"from {V} tokens"
-            )
+    if emb_key is not None and state[emb_key].shape != (V, w_ih.shape[1]):
+        raise ConfigError(
+            f"{emb_key} is {state[emb_key].shape}; the recurrent layer reads {w_ih.shape[1]} inputs "
+            f"from {V} tokens"
+        )
     cfg = ModelConfig(
         V if unk == 0 else V + 1, arch, nonlinearity, layers, H, "embedding" if emb_key else "onehot",
         embed_dim=w_ih.shape[1] if emb_key else 32,
@@ -201,6 +240,22 @@ def _prefix(state: dict, prefixes, suffix: str, what: str, avoid=()) -> str:
     found = re.findall(r"^([\w.]*?)" + re.escape(suffix) + "$", "\n".join(state), re.M)
     hint = f" (keys like {', '.join(sorted(set(found))[:3])}{suffix}: give --map OLD=NEW)" if found else ""
     raise ConfigError(f"no {what} found in the state dict{hint}; its keys: {', '.join(list(state)[:8])}")
+
+
+def _embedding(state: dict, rnn: str, head: str) -> str | None:
+    """The embedding's key, if the state dict has one (a 2-D weight under a usual name)."""
+    for p in EMBED_PREFIXES:
+        key = f"{p}weight"
+        if p not in (rnn, head) and key in state and f"{p}weight_ih_l0" not in state and state[key].ndim == 2:
+            return key
+    return None
+
+
+def _matrix(state: dict, key: str) -> np.ndarray:
+    v = _need(state, key)
+    if v.ndim != 2 or 0 in v.shape:
+        raise ConfigError(f"{key} is {tuple(v.shape)}: a weight matrix has two non-zero sizes")
+    return v
 
 
 def _need(state: dict, key: str) -> np.ndarray:

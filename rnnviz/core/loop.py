@@ -38,6 +38,7 @@ from rnnviz.core.protocol import (
 from rnnviz.core.snapshot import EvalMetrics, Snapshot, StepMetrics
 
 EMIT_INTERVAL = 1 / 30
+MONITOR_SHARE = 5  # the figures' computation takes at most a fifth of the training's time
 WEIGHTS_INTERVAL = 0.1  # the views re-trace the typed text at most 10 times a second
 
 
@@ -91,6 +92,7 @@ class TrainLoop(LoopControl):
         self._budget_end = trainer.steps + budget if budget else 0  # pause at this step (0: never)
         self._nonfinite = NonfiniteWatch()
         self.monitor, self.monitor_every = monitor, monitor_every
+        self._monitor_gap = monitor_every  # grows when the figures are slow to compute
         self.seconds = 0.0  # of training (the steps' own time)
 
     # ---- commands, from any thread ---------------------------------------------------------
@@ -182,7 +184,7 @@ class TrainLoop(LoopControl):
         now = time.perf_counter()
         if now - self._last_emit >= EMIT_INTERVAL:
             self._snapshot(fresh=now - self._last_weights >= WEIGHTS_INTERVAL)
-        if self.monitor is not None and now - self._last_monitor >= self.monitor_every:
+        if self.monitor is not None and now - self._last_monitor >= self._monitor_gap:
             self._report_figures()
 
     def _weights_stale(self) -> bool:
@@ -203,11 +205,15 @@ class TrainLoop(LoopControl):
     def _report_figures(self) -> None:
         if self.monitor is None:
             return
-        self._last_monitor, self._figures_at = time.perf_counter(), self.trainer.updates
+        start = time.perf_counter()
+        self._figures_at = self.trainer.updates
         try:
             self.emit(Figures(self.monitor(self.trainer, self.seconds)))
         except Exception as exc:  # noqa: BLE001 - figures are a report: training goes on without them
             self.emit(Notice(f"no preset figures: {exc}"))
+        # The figures may take at most 1/MONITOR_SHARE of the time: a long series is scored less often.
+        self._last_monitor = time.perf_counter()
+        self._monitor_gap = max(self.monitor_every, MONITOR_SHARE * (self._last_monitor - start))
 
     def _next_command(self) -> tuple[bool, bool, Apply | None, bool]:
         """Whether to take a step now, whether playing, settings to apply first, and whether the
@@ -234,12 +240,12 @@ class TrainLoop(LoopControl):
                 tr.set_optimizer(s.optimizer)
             if s.restore:
                 if not tr.restore_good():
-                    self.emit(Failed("no earlier weights with a finite loss were kept: press Reset"))
+                    self.emit(Notice("no earlier weights with a finite loss were kept: press Reset"))
                 self._snapshot(fresh=True)
-        except RnnvizError as exc:
-            self.emit(Failed(str(exc)))
+        except RnnvizError as exc:  # refused: training goes on as it was (Failed would mean paused)
+            self.emit(Notice(f"not applied: {exc}"))
         except Exception as exc:  # noqa: BLE001 - reported, never ends the loop
-            self.emit(Failed(f"the settings could not be applied: {type(exc).__name__}: {exc}"))
+            self.emit(Notice(f"the settings could not be applied: {type(exc).__name__}: {exc}"))
         self.emit(ConfigChanged(tr.cfg))
 
     def _watch_nonfinite(self, m) -> None:

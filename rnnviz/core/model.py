@@ -42,8 +42,15 @@ class CharRNN(nn.Module):
         else:
             self.rnn = (nn.LSTM if cfg.arch == "lstm" else nn.GRU)(**kw)
         self.head = nn.Linear(cfg.hidden, cfg.out_size)
+        self.dropout = 0.0  # on the non-recurrent connections, while training (set_dropout)
         if cfg.arch == "lstm":
             self._open_forget_gates()
+
+    def set_dropout(self, p: float) -> None:
+        """Dropout p (Zaremba et al. 2014: on the non-recurrent connections only) between stacked
+        layers and between the top layer and the head, while training; none in evaluation or traces."""
+        self.dropout = float(p)
+        self.rnn.dropout = self.dropout if self.cfg.layers > 1 else 0.0
 
     @torch.no_grad()
     def _open_forget_gates(self) -> None:
@@ -65,6 +72,8 @@ class CharRNN(nn.Module):
     def forward(self, ids: torch.Tensor, state=None):
         """(B, T) ids -> logits (B, T, V) (or values (B, T, 1)) and the final state (h, or (h, c))."""
         out, state = self.rnn(self.embed(ids), state)  # (B, T, H)
+        if self.dropout > 0:
+            out = F.dropout(out, self.dropout, self.training)
         return self.head(out), state
 
 

@@ -21,9 +21,11 @@ import numpy as np
 
 from rnnviz.core.cells import FORWARD
 from rnnviz.core.errors import ConfigError
-from rnnviz.core.trace import Trace, TraceWeights, forward, softmax
+from rnnviz.core.trace import Trace, TraceWeights, forward
 
 STATES = ("h", "c", "both")
+MAX_STEPS = 1000  # per text: the matrix costs layers x steps^2 cell steps (1000: about a minute)
+SAME = 1e-9  # log-probabilities this close (relative) leave no difference to locate
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def patch(
     tid = int(np.argmax(la)) if target_id is None else int(target_id)
     if not 0 <= tid < len(la):
         raise ConfigError(f"target id {tid} is outside the vocabulary of {len(la)}")
-    if la[tid] == lb[tid]:
+    if abs(la[tid] - lb[tid]) <= SAME * max(1.0, abs(la[tid])):
         raise ConfigError(
             "the two texts give the target the same probability: there is no difference to locate"
         )
@@ -109,6 +111,10 @@ def unit_effects(w: TraceWeights, clean_ids, corrupt_ids, p: Patching, layer: in
     """(H,) the effect of patching one unit of layer `layer` at the corrupted step t alone (its h,
     c or both, as `p` was made), normalised as p's matrix is."""
     a, b = _ids(w, clean_ids, "the clean text"), _ids(w, corrupt_ids, "the corrupted text")
+    if len(b) - len(a) != p.offset:
+        raise ConfigError("these are not the texts the patching matrix was made from")
+    if not 0 <= layer < w.cfg.layers or not 0 <= t < len(b):
+        raise ConfigError(f"no layer {layer + 1}, step {t} in a {w.cfg.layers}-layer run of {len(b)} steps")
     s = t - p.offset
     if not 0 <= s < len(a):
         raise ConfigError(f"step {t} of the corrupted text faces no step of the clean one")
@@ -132,6 +138,8 @@ def _ids(w: TraceWeights, ids, what: str) -> np.ndarray:
     ids = np.asarray(ids, dtype=np.int64)
     if ids.ndim != 1 or len(ids) == 0:
         raise ConfigError(f"{what} has no tokens")
+    if len(ids) > MAX_STEPS:
+        raise ConfigError(f"{what} has {len(ids)} tokens: patching takes at most {MAX_STEPS} (use its end)")
     V = w.head_b.shape[0]
     if ids.min() < 0 or ids.max() >= V:
         raise ConfigError(f"{what} has token ids outside the vocabulary of {V}")
@@ -147,7 +155,13 @@ def _check_state(w: TraceWeights, state: str) -> None:
 
 def _log_probs(w: TraceWeights, fwd: list[dict]) -> np.ndarray:
     """log p(next token) after the last step."""
-    return np.log(softmax(fwd[-1]["h"][-1] @ w.head_w.T + w.head_b))
+    return log_softmax(fwd[-1]["h"][-1] @ w.head_w.T + w.head_b)
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """log p without underflow: a token of probability 1e-400 has log p -921, not -inf."""
+    z = z - z.max()
+    return z - np.log(np.exp(z).sum())
 
 
 def _patched_state(fa, fb, n: int, s: int, t: int, state: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -184,7 +198,7 @@ def _rerun(w: TraceWeights, ids: np.ndarray, fb: list[dict], layer: int, t: int,
         above = fb[n]["h"].copy()
         above[t:] = step(cfg, lw, x, h0, c0)["h"]
         out = above
-    return np.log(softmax(out[-1] @ w.head_w.T + w.head_b))
+    return log_softmax(out[-1] @ w.head_w.T + w.head_b)
 
 
 def aligned_labels(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:

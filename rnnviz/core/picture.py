@@ -18,6 +18,7 @@ DIVERGING = np.array([[33, 102, 172], [146, 197, 222], [235, 235, 235], [244, 20
 VIRIDIS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], float)
 SIGNED = ("g", "n")  # gates that are tanh candidates, in [-1, 1]
 CELL_W, MIN_ROW, BLOCK_H, LABEL_W, GAP = 14, 1, 96, 86, 18
+MAX_STEPS = 200  # a longer trace is drawn over its last 200 steps (the picture says so)
 
 
 def colours(values: np.ndarray, lo: float, hi: float, anchors: np.ndarray) -> np.ndarray:
@@ -55,16 +56,17 @@ def trace_png(tr, max_step_width: int = 80) -> bytes:
     """The picture as PNG bytes: each step as wide as its widest token (at most max_step_width px:
     longer words are cut with an ellipsis)."""
     font = _font()
-    names = labels(tr)
+    first = max(tr.steps - MAX_STEPS, 0)
+    names = labels(tr)[first:]
     widest = max((font.getlength(n) for n in names), default=0.0)
     width_per_step = int(min(max(CELL_W, widest + 4), max_step_width))
     names = [_fit(n, width_per_step - 2, font) for n in names]
-    T = tr.steps
-    parts = blocks(tr)
+    T = len(names)
+    parts = [(title, v[:, first:], signed) for title, v, signed in blocks(tr)]
     rows = [max(MIN_ROW, BLOCK_H // max(v.shape[0], 1)) for _, v, _ in parts]
     heights = [r * v.shape[0] for r, (_, v, _) in zip(rows, parts, strict=True)]
     W = LABEL_W + T * width_per_step + 8
-    H = sum(heights) + GAP * len(parts) + 28
+    H = sum(heights) + GAP * len(parts) + 28 + (16 if first else 0)
     img = Image.new("RGB", (W, H), "white")
     draw = ImageDraw.Draw(img)
     y = 0
@@ -83,6 +85,8 @@ def trace_png(tr, max_step_width: int = 80) -> bytes:
         y += h + GAP
     for t, name in enumerate(names):  # every token, under its column
         draw.text((LABEL_W + t * width_per_step + 2, y + 4), name, fill="black", font=font)
+    if first:
+        draw.text((LABEL_W, y + 20), f"the last {T} of {tr.steps} steps", fill="gray", font=font)
     buf = io.BytesIO()
     img.save(buf, "PNG")
     return buf.getvalue()

@@ -100,7 +100,9 @@ class TrainerProcess:
         self._writer.join(timeout)
         if not _wait(self.process, timeout):
             self.process.terminate()
-            _wait(self.process, 1.0)
+            if not _wait(self.process, 1.0):
+                self.process.kill()  # a step that ignores SIGTERM: nothing of it is kept anyway
+                _wait(self.process, 1.0)
         self._cmd.close()
 
 

@@ -5,8 +5,9 @@ A zip archive of these members, none of which can run code when read:
   session.json       format "rnnviz-session/1": the corpus (built-in name, or path and SHA-256 of
                      its text), training settings with the seed, preset, typed text, view state
   history.npz        the training curves and gradient norms (plain arrays, read without pickle)
-  corpus.txt         a corpus file's text (up to 32 MB): the session opens anywhere, and a file
-                     at the recorded path is used only if its text is the one saved
+  corpus.txt         the corpus's text (up to 32 MB): the session opens anywhere, and a file
+                     at the recorded path (or a built-in whose text differs here, as
+                     builtin:python does between Pythons) is used only if its text is the one saved
 Writing is atomic (the previous file stays whole on any failure)."""
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def save_session(
         z.writestr(MODEL, model)
         z.writestr(HISTORY, arrays.getvalue())
         text = corpus.text.encode("utf-8")
-        if not doc["corpus"]["builtin"] and len(text) <= CORPUS_CAP:
+        if len(text) <= CORPUS_CAP:
             z.writestr(CORPUS, text)
     try:
         write_atomic(path, blob.getvalue())
@@ -205,8 +206,10 @@ def session_spec(session: Session, fallback_corpus: str, device: str = "auto") -
     ck, saved = session.checkpoint, session.doc.get("corpus")
     saved = saved if isinstance(saved, dict) else {}
     path, digest = saved.get("spec"), saved.get("sha256")
-    if ck.model_cfg.regression or not isinstance(path, str) or path.startswith(BUILTIN_PREFIX):
+    if ck.model_cfg.regression or not isinstance(path, str):
         return spec_from(ck, fallback_corpus, device)
+    if path.startswith(BUILTIN_PREFIX):
+        return _builtin_spec(session, path, digest, fallback_corpus, device)
     text, note = _file_text(path, digest, ck.vocab.level), None
     why = "was not found" if not Path(path).is_file() else "has changed since this session was saved"
     if text is None and session.corpus_text is not None and text_sha256(session.corpus_text) == digest:
@@ -219,6 +222,22 @@ def session_spec(session: Session, fallback_corpus: str, device: str = "auto") -
     corpus = Corpus.from_text(text, ck.vocab.level, path, vocab=ck.vocab)
     return TrainerSpec(corpus, ck.model_cfg, train_config_from(ck.train), ck.weights, ck.steps, device,
                        ck.meta.get("preset"), (note,) if note else ())  # fmt: skip
+
+
+def _builtin_spec(session: Session, name: str, digest, fallback_corpus: str, device: str) -> TrainerSpec:
+    """A built-in corpus as it is here, unless its text differs from the one saved (builtin:python
+    is this Python's standard library) and the session holds that text: then the saved copy."""
+    ck, copy = session.checkpoint, session.corpus_text
+    try:
+        same = text_sha256(load_corpus(name, ck.vocab.level).text) == digest
+    except RnnvizError:  # e.g. a Python without its sources, or a name this version does not know
+        same = False
+    if same or copy is None or text_sha256(copy) != digest:
+        return spec_from(ck, fallback_corpus, device)
+    corpus = Corpus.from_text(copy, ck.vocab.level, name, vocab=ck.vocab)
+    note = f"{name} is not the text this session was saved with here: training goes on with its saved copy"
+    return TrainerSpec(corpus, ck.model_cfg, train_config_from(ck.train), ck.weights, ck.steps, device,
+                       ck.meta.get("preset"), (note,))  # fmt: skip
 
 
 def _file_text(path: str, digest, level: str) -> str | None:

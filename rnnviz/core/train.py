@@ -56,6 +56,7 @@ class Trainer:
         self.device = pick_device(device)
         torch.manual_seed(cfg.seed)
         self.model = CharRNN(model_cfg)
+        self.model.set_dropout(cfg.dropout)
         if weights is not None:
             self.model.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
         self.model.to(self.device)
@@ -124,7 +125,9 @@ class Trainer:
         """Built on first use: creating any torch optimizer first imports torch._dynamo (~2 s),
         which the app does on its worker thread rather than before its window appears."""
         if self._optimizer is None:
-            self._optimizer = OPTIMIZERS[self.cfg.optimizer](self.model.parameters(), lr=self.cfg.lr)
+            self._optimizer = OPTIMIZERS[self.cfg.optimizer](
+                self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay
+            )
         return self._optimizer
 
     def set_lr(self, lr: float) -> None:

@@ -29,6 +29,8 @@ FEATURES = {
     "word_position": "position in the word: 1 at its first letter, 2 at the second, ...; 0 between words",
     "after_space": "after a space: 1 where the character before is a space",
     "line_position": "line length so far: characters since the start of the line",
+    "string": "inside a Python string literal (', \", triple-quoted; its quotes included), outside comments",
+    "indent": "indentation depth: the line's leading spaces / 4 (a tab counts 8), at every character of it",
 }
 WARMUP = 20  # contexts skip this many tokens after the start of the text (the state warms up)
 MAX_POSITIONS = 200_000  # the finder reads at most this many tokens of a corpus
@@ -98,7 +100,7 @@ def char_feature(text: str, feature: str) -> tuple[np.ndarray, str]:
 def token_feature(states: States, feature: str) -> tuple[np.ndarray, str]:
     """One value per token read: a character's value (word level: a regular expression covers a
     token when it covers any of its characters; a built-in feature is read at its first one)."""
-    values, kind = char_feature(states.text, feature)
+    values, kind = char_feature(states.text[: int(states.spans[-1, 1])], feature)  # the part read
     starts, ends = states.spans[:, 0], states.spans[:, 1]
     if kind == "regex" and states.level != "char":
         csum = np.concatenate([[0.0], np.cumsum(values)])
@@ -154,12 +156,46 @@ def _line_position(text: str) -> np.ndarray:
     return out
 
 
+def _python_strings(text: str) -> np.ndarray:
+    """1 inside a Python string literal (its quotes included): a scan that knows comments, the
+    four kinds of quotes and backslash escapes (not f-string nesting)."""
+    out, i, n = np.zeros(len(text)), 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif ch in "'\"":
+            quote = text[i : i + 3] if text[i : i + 3] in ("'''", '"""') else ch
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j) and (len(quote) == 3 or text[j] != "\n"):
+                j += 2 if text[j] == "\\" else 1
+            end = min(j + len(quote), n) if j < n and text.startswith(quote, j) else min(j, n)
+            out[i:end] = 1.0
+            i = end
+        else:
+            i += 1
+    return out
+
+
+def _indent(text: str) -> np.ndarray:
+    out, at = np.zeros(len(text)), 0
+    for line in text.split("\n"):
+        body = line.lstrip(" \t")
+        lead = line[: len(line) - len(body)]
+        out[at : at + len(line) + 1] = (lead.count(" ") + 8 * lead.count("\t")) // 4
+        at += len(line) + 1
+    return out
+
+
 _BUILTIN = {
     "quotes": _quotes,
     "depth": _depth,
     "word_position": _word_position,
     "after_space": _after_space,
     "line_position": _line_position,
+    "string": _python_strings,
+    "indent": _indent,
 }
 
 

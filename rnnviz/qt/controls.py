@@ -13,6 +13,7 @@ from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -58,6 +59,15 @@ def _spin(lo: int, hi: int, value: int) -> QSpinBox:
     box.setRange(lo, hi)
     box.setValue(value)
     box.setAccelerated(True)
+    return box
+
+
+def _fraction(hi: float, step: float, tip: str, decimals: int = 2) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(0.0, hi)
+    box.setDecimals(decimals)
+    box.setSingleStep(step)
+    box.setToolTip(tip)
     return box
 
 
@@ -114,6 +124,12 @@ class ControlsPanel(QWidget):
         self.batch = _spin(1, 1024, 32)
         self.loss_mode = _combo(("many-to-many", "many-to-one"))
         self.seed = _spin(0, 2**31 - 1, 0)
+        self.dropout = _fraction(
+            0.9, 0.05, "Dropout between layers and before the head, while training (0: none)"
+        )
+        self.weight_decay = _fraction(
+            1.0, 1e-4, "L2 penalty on the weights (the optimiser's weight decay; 0: none)", 5
+        )
         self.optimizer = _combo(OPTIMIZER_NAMES, "adam")
         self.lr = _number(2e-3)
         self.clip_on = QCheckBox("clip")
@@ -145,6 +161,8 @@ class ControlsPanel(QWidget):
         form.addRow("Batch size", self.batch)
         form.addRow("Loss on", self.loss_mode)
         form.addRow("Held out", self.val_pct)
+        form.addRow("Dropout", self.dropout)
+        form.addRow("Weight decay", self.weight_decay)
         form.addRow("Seed", self.seed)
         live = QGroupBox("Optimisation (applies at once)")
         form2 = QFormLayout(live)
@@ -193,6 +211,8 @@ class ControlsPanel(QWidget):
             self.val_pct,
         ):
             spin.valueChanged.connect(self._on_structure)
+        self.dropout.valueChanged.connect(self._on_structure)
+        self.weight_decay.valueChanged.connect(self._on_structure)
         self.arch.currentTextChanged.connect(lambda a: self.nonlinearity.setEnabled(a == "rnn"))
         self.nonlinearity.setEnabled(False)
         self.samples.currentIndexChanged.connect(self._sync_loss_mode)
@@ -310,6 +330,8 @@ class ControlsPanel(QWidget):
             loss_mode=self.loss_mode.currentText(),
             val_fraction=self.val_pct.value() / 100,
             samples=self.samples.currentData(),
+            dropout=self.dropout.value(),
+            weight_decay=self.weight_decay.value(),
         )
 
     def show_config(self, corpus: str, level: str, cfg: ModelConfig, train: TrainConfig) -> None:
@@ -333,6 +355,8 @@ class ControlsPanel(QWidget):
             self.lr,
             self.clip,
             self.clip_on,
+            self.dropout,
+            self.weight_decay,
         )
         for w in widgets:
             w.blockSignals(True)
@@ -354,6 +378,8 @@ class ControlsPanel(QWidget):
         self.embed_dim.setValue(cfg.embed_dim)
         self.samples.setCurrentIndex(max(self.samples.findData(train.samples), 0))
         self.val_pct.setValue(round(train.val_fraction * 100))
+        self.dropout.setValue(train.dropout)
+        self.weight_decay.setValue(train.weight_decay)
         self._sync_loss_mode()
         self.optimizer.setCurrentText(train.optimizer)
         self.lr.setText(f"{train.lr:g}")

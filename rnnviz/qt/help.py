@@ -76,7 +76,11 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
         "<p>The training loss (cross-entropy, in nats) of every step, and of the held-out text "
         "(dots) every 100 steps; accuracy: how often the most likely token is the right one; bits "
         "per token = loss / ln 2. Marks along the bottom: steps whose gradient was clipped (|) "
-        "and steps skipped because the loss or a gradient was not finite (&#9650;).</p>",
+        "and steps skipped because the loss or a gradient was not finite (&#9650;). The star marks "
+        "the lowest held-out loss; when held-out loss has risen since (three evaluations above it, "
+        "the last 2 % or more), a line says so: the model is memorising the training text rather "
+        "than learning what carries over to new text (overfitting). <i>Best</i> on the timeline "
+        "goes back to the weights nearest that step; dropout and weight decay (Reset) slow it.</p>",
     ),
     "gradnorms": (
         "Gradient norms",

@@ -152,7 +152,7 @@ class LabWindow(LabReadouts, QMainWindow):
         self.timer = QTimer(self)
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self._on_frame)
-        self.reset()
+        self.reset(wait=False)  # shown at once: the models are built while torch loads
 
     # ---- layout --------------------------------------------------------------------------
     def _build_controls(self, corpus: str, hidden: int, layers: int, lr: float, seed: int) -> QHBoxLayout:
@@ -255,9 +255,10 @@ class LabWindow(LabReadouts, QMainWindow):
             self.sat_points[arch, gate] = item
 
     # ---- the session -------------------------------------------------------------------------
-    def reset(self) -> None:
+    def reset(self, wait: bool = True) -> None:
         """Three new models from the controls; the old ones (and their curves) go. The models are
-        built in the training process; if they cannot be, the old ones go on."""
+        built in the training process; if they cannot be, the old ones go on. wait=False (when the
+        window opens): adopted at once, a failure said when the process answers."""
         try:
             corpus = load_corpus(self.corpus.currentData(), "char")
             cfg = TrainConfig(lr=float(self.lr.text()), seed=self.seed.value(), clip=1.0)
@@ -269,7 +270,8 @@ class LabWindow(LabReadouts, QMainWindow):
             worker.figures_ready.connect(self._on_figures)
             worker.failed.connect(self._on_failed)
             worker.running_changed.connect(self._on_running)
-            self.host.start(worker, START_WAIT_S)
+            worker.start_failed.connect(self._on_start_failed)
+            self.host.start(worker, START_WAIT_S if wait else None)
         except (RnnvizError, ValueError) as exc:
             self.statusBar().showMessage(f"Reset failed: {exc}", 10000)
             return
@@ -327,6 +329,11 @@ class LabWindow(LabReadouts, QMainWindow):
                 self.decays[arch].extend([f.step], [f.decay_per_10])
         self.figs = dict(figs)
         self._figs_dirty = True
+
+    @Slot(str)
+    def _on_start_failed(self, message: str) -> None:
+        if self._from_current():
+            self.statusBar().showMessage(f"The models could not be made: {message}", 15000)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:

@@ -155,6 +155,7 @@ class MainWindow(
         self.figures = FiguresPanel()
         self.tabs.addTab(self.figures, "Preset")
         banner, timeline = self._build_units()
+        self.curves.best_changed.connect(self.timeline_bar.set_best)
         left = QWidget()
         lay = QVBoxLayout(left)
         lay.setContentsMargins(0, 0, 0, 0)

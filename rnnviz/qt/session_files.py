@@ -77,6 +77,7 @@ class SessionFileActions:
                 "frame": u.anim.index,
             },  # fmt: skip
             "units": {"layer": layer, "unit": unit, "state": state},
+            "samples": self.samples.state(),
             "interventions": [
                 {
                     "layer": iv.layer,
@@ -150,6 +151,7 @@ class SessionFileActions:
             _set(box, value)
         if isinstance(v.get("target"), str) and t.target.findText(v["target"]) >= 0:
             t.target.setCurrentText(v["target"])
+        self.samples.restore(v.get("samples"))
         for box, value in ((self.curves.smooth, v.get("smooth")), (u.detail, uv.get("detail"))):
             if isinstance(value, bool):
                 box.setChecked(value)

@@ -77,11 +77,17 @@ class TimelineBar(QWidget):
             "checkpoint: training replayed from the same initialisation)"
         )
         self.train_button.clicked.connect(self._on_train)
+        self.best_step: int | None = None  # the best held-out step (TrainingCurves.best_changed)
+        self.best_button = QPushButton("Best")
+        self.best_button.setToolTip(
+            "Go to the kept weights nearest the best held-out step (the star on the loss)"
+        )
+        self.best_button.clicked.connect(self.go_to_best)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 0, 4, 0)
         lay.addWidget(QLabel("Timeline"))
         lay.addWidget(self.slider, 1)
-        for w in (self.label, self.every, self.train_button):
+        for w in (self.label, self.best_button, self.every, self.train_button):
             lay.addWidget(w)
         self.slider.valueChanged.connect(self._on_slider)
         self.refresh()
@@ -107,6 +113,17 @@ class TimelineBar(QWidget):
         self.train_button.setEnabled(not self.live)
         self._show_label()
 
+    def set_best(self, step: int | None) -> None:
+        self.best_step = step
+        self._show_label()
+
+    def go_to_best(self) -> None:
+        """Move to the kept checkpoint nearest the best held-out step."""
+        if self.best_step is None or not len(self.timeline):
+            return
+        steps = [s for s, _ in self.timeline.points]
+        self.slider.setValue(min(range(len(steps)), key=lambda k: abs(steps[k] - self.best_step)))
+
     def _on_slider(self, k: int) -> None:
         self.train_button.setEnabled(not self.live)
         self._show_label()
@@ -120,6 +137,11 @@ class TimelineBar(QWidget):
         self.timeline.every = self.timeline._spacing = n
 
     def _show_label(self) -> None:
+        self.best_button.setEnabled(self.best_step is not None and len(self.timeline) > 0)
+        if self.best_step is not None:
+            self.best_button.setToolTip(
+                f"Go to the kept weights nearest step {self.best_step:,}, the best held-out"
+            )
         if self.live or not len(self.timeline):
             self.label.setText("live")
         else:

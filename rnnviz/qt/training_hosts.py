@@ -80,13 +80,16 @@ class _Relay(QObject):
         while True:
             try:
                 envelope = conn.recv()
+                worker = self.host.sessions.get(envelope.session)
+                if worker is not None:
+                    worker.receive(envelope.message)
+                    if worker.ended:
+                        self.host.sessions.pop(envelope.session, None)
             except (EOFError, OSError):
                 break
-            worker = self.host.sessions.get(envelope.session)
-            if worker is not None:
-                worker.receive(envelope.message)
-                if worker.ended:
-                    self.host.sessions.pop(envelope.session, None)
+            except Exception:  # noqa: BLE001 - a report that cannot be read: the process is no use now
+                self.process.process.kill()
+                break
         self.host.dead = True  # the next session starts a new process
         for worker in list(self.host.sessions.values()):  # unexpected end: tell whoever waits
             worker.error = worker.error or "the training process has stopped"

@@ -13,10 +13,11 @@ from functools import partial
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from rnnviz.core.overfit import HeldOutTrend, held_out_trend
 from rnnviz.core.snapshot import EvalMetrics, StepMetrics
 from rnnviz.qt.views.common import PALETTE, SteadyRange, cache_axes, fmt, on_hover, readout_label
 from rnnviz.qt.views.history import Events, History
@@ -93,10 +94,14 @@ def under_plots(graphics: QWidget, *row: QWidget) -> QVBoxLayout:
 
 
 class TrainingCurves(QWidget):
-    """Loss, accuracy and bits per token over training steps; train and held-out."""
+    """Loss, accuracy and bits per token over training steps; train and held-out. The best
+    held-out step is marked, and a line says when held-out loss has been rising since."""
+
+    best_changed = Signal(object)  # the best held-out step (int), or None
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.trend: HeldOutTrend | None = None
         self._train = {m: History() for m in METRICS}
         self._ema = {m: History() for m in METRICS}
         self._held_out = {m: History() for m in METRICS}
@@ -129,7 +134,16 @@ class TrainingCurves(QWidget):
         self.smooth.setToolTip(f"Show an exponential moving average of the train curves (alpha {EMA_ALPHA})")
         self.smooth.toggled.connect(self._on_smooth_toggled)
         self.readout = readout_label()
+        self._best_mark = self._plots["loss"].plot(
+            pen=None, symbol="star", symbolSize=14, symbolPen=pg.mkPen(HELD_OUT), symbolBrush=None,
+            name="best held-out",
+        )  # fmt: skip
+        self.overfit = QLabel()
+        self.overfit.setWordWrap(True)
+        self.overfit.setStyleSheet(f"color: {PALETTE[5]}; font-weight: bold;")
+        self.overfit.hide()
         self.setLayout(under_plots(self._graphics, self.smooth, self.readout))
+        self.layout().insertWidget(0, self.overfit)
         for m, plot in self._plots.items():
             on_hover(plot, partial(self._on_hover, metric=m), partial(self._on_leave, m))
 
@@ -212,6 +226,7 @@ class TrainingCurves(QWidget):
         for marks, events in ((self._skipped_marks, self._skipped), (self._clipped_marks, self._clipped)):
             steps = events.steps()
             marks.setData(x=steps, y=np.zeros_like(steps))
+        self._show_trend()
         self._hint.setVisible(len(self._train["loss"]) == 0)
         steps = self._train["loss"].x
         for name, r in self._ranges.items():
@@ -221,6 +236,21 @@ class TrainingCurves(QWidget):
                 r.follow(steps[0], steps[-1], float(y.min()), float(y.max()))
         if not self._over:
             self._show_latest()
+
+    def _show_trend(self) -> None:
+        """The best held-out step's mark, and the line saying held-out loss has risen since."""
+        held_out = self._held_out["loss"]
+        trend = held_out_trend(held_out.x, held_out.y)
+        old = self.trend.best_step if self.trend else None
+        self.trend = trend
+        self._best_mark.setData([trend.best_step] if trend else [], [trend.best_loss] if trend else [])
+        text = trend.message() if trend else ""
+        self.overfit.setText(
+            text + (" (the star marks that step; Best on the timeline goes back to it)" if text else "")
+        )
+        self.overfit.setVisible(bool(text))
+        if (trend.best_step if trend else None) != old:
+            self.best_changed.emit(trend.best_step if trend else None)
 
     def _add_curves(self, name: str, plot: pg.PlotItem) -> tuple[pg.PlotDataItem, ...]:
         if name == "loss":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
@@ -62,3 +64,22 @@ class SamplesView(QWidget):
         self.last_step = step
         self.caption.setText(f"Sample at step {step}, temperature {self.temperature.value():.1f}:")
         self.text.setPlainText(text)
+
+    def state(self) -> dict:
+        """What a saved session keeps: the settings, the sample shown and its step."""
+        return {"temperature": self.temperature.value(), "length": self.length.value(),
+                "every": self.every.value(), "step": self.last_step, "caption": self.caption.text(),
+                "text": self.text.toPlainText()}  # fmt: skip
+
+    def restore(self, saved) -> None:
+        """state() back; values of the wrong kind (a hand-edited file) are left out."""
+        saved = saved if isinstance(saved, dict) else {}
+        for box, key in ((self.temperature, "temperature"), (self.length, "length"), (self.every, "every")):
+            value = saved.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                box.setValue(type(box.value())(min(max(value, box.minimum()), box.maximum())))
+        if isinstance(saved.get("text"), str) and isinstance(saved.get("caption"), str):
+            self.text.setPlainText(saved["text"])
+            self.caption.setText(saved["caption"])
+            step = saved.get("step")
+            self.last_step = step if isinstance(step, int) and not isinstance(step, bool) else None
