@@ -144,3 +144,36 @@ def test_show_opens_the_app_on_a_model_and_a_text(qtbot, tmp_path):
     finally:
         app.terminate()
         app.wait(10)
+
+
+def test_file_import_opens_a_pytorch_model(window, tmp_path):
+    """File > Import a PyTorch model: converted by `rnnviz import` in a process of its own, then
+    opened; a state dict that does not fit its vocabulary is one message."""
+    import json
+
+    import torch
+    from PySide6.QtWidgets import QMessageBox
+    from safetensors.torch import save_file
+
+    w, bot = window
+    torch.manual_seed(0)
+    rnn, fc = torch.nn.LSTM(5, 7), torch.nn.Linear(7, 5)
+    sd = {
+        **{f"lstm.{k}": v for k, v in rnn.state_dict().items()},
+        **{f"fc.{k}": v for k, v in fc.state_dict().items()},
+    }
+    save_file({k: v.detach().contiguous() for k, v in sd.items()}, tmp_path / "mine.safetensors")
+    (tmp_path / "vocab.json").write_text(json.dumps(list("abcde")))
+    out = tmp_path / "mine.rnnviz.safetensors"
+    w.import_model_files(str(tmp_path / "mine.safetensors"), str(tmp_path / "vocab.json"), str(out))
+    bot.waitUntil(lambda: w.model_path == str(out) and w.latest is not None, 60_000)
+    assert w.latest.model_cfg.hidden == 7 and w.latest.vocab.tokens == ("<unk>", *"abcde")
+    (tmp_path / "four.json").write_text(json.dumps(list("abcd")))
+    w.import_model_files(
+        str(tmp_path / "mine.safetensors"), str(tmp_path / "four.json"), str(tmp_path / "x.st")
+    )
+    bot.waitUntil(
+        lambda: w.last_dialog is not None and "could not be imported" in w.last_dialog.text(), 60_000
+    )
+    assert "the head has 5 outputs but the vocabulary has 4 tokens" in w.last_dialog.text()
+    assert isinstance(w.last_dialog, QMessageBox)

@@ -3,9 +3,10 @@ its way of telling the user about problems: a status line, or a message box that
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QProcess, Qt, Slot
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QProgressDialog
 
 from rnnviz.core.checkpoint import save_checkpoint
@@ -24,6 +25,45 @@ class FileActions:
         )
         if path:
             self.open_model_file(path)
+
+    def import_torch_model(self) -> None:
+        """File > Import a PyTorch model: its state dict and vocabulary, converted by `rnnviz import`
+        in a process of its own (this window never imports torch), then opened."""
+        state, _ = QFileDialog.getOpenFileName(
+            self, "Import a PyTorch model: its state dict", "",
+            "State dicts (*.safetensors *.pt *.pth *.bin);;All files (*)",
+        )  # fmt: skip
+        if not state:
+            return
+        vocab, _ = QFileDialog.getOpenFileName(
+            self, "Its vocabulary: a JSON list, or one token a line", str(Path(state).parent),
+            "Vocabularies (*.json *.txt);;All files (*)",
+        )  # fmt: skip
+        if vocab:
+            self.import_model_files(state, vocab)
+
+    def import_model_files(self, state: str, vocab: str, out: str | None = None) -> QProcess:
+        """Convert in the background; the model opens when it is ready (or a one-line message)."""
+        out = out or str(Path(state).with_suffix(".rnnviz.safetensors"))
+        proc = QProcess(self)
+        proc.setProgram(sys.executable)
+        proc.setArguments(["-m", "rnnviz", "import", "--state-dict", state, "--vocab", vocab, "--out", out])
+        proc.finished.connect(lambda code, _status: self._on_imported(proc, code, out))
+        self.statusBar().showMessage(f"Importing {Path(state).name}\u2026")
+        proc.start()
+        return proc
+
+    def _on_imported(self, proc: QProcess, code: int, out: str) -> None:
+        said = bytes(proc.readAllStandardError().data()).decode("utf-8", "replace").strip().splitlines()
+        proc.deleteLater()
+        if self._closing:
+            return
+        if code != 0:
+            why = said[-1].removeprefix("rnnviz: error: ") if said else f"the import ended with code {code}"
+            self._warn(f"The model could not be imported: {why}", dialog=True)
+            return
+        if self.open_model_file(out):
+            self.statusBar().showMessage(f"Imported as {out}", 8000)
 
     def open_corpus(self) -> None:
         if not self.may_discard("opening a corpus"):

@@ -23,6 +23,7 @@ class MenuActions:
             ("Open &session...", "Ctrl+Shift+O", self.open_session),
             ("Open &recent", None, None),
             ("Open &corpus...", None, self.open_corpus),
+            ("&Import a PyTorch model...", None, self.import_torch_model),
             (None, None, None),
             ("&Save model...", QKeySequence.StandardKey.Save, self.save_model),
             ("Save s&ession...", "Ctrl+Shift+S", self.save_session),
