@@ -118,3 +118,20 @@ def test_the_contracts_see_a_violation(tmp_path):
     bad.write_text("def f():\n    from PySide6 import QtCore\n    from ..qt.views import common\n")
     found = imports_of(bad, tmp_path / "rnnviz")
     assert {"PySide6", "rnnviz.qt.views", "rnnviz.qt.views.common"} <= found
+
+
+def test_contract_the_cli_has_no_import_cycle():
+    """rnnviz.cli: main imports the subcommands; a subcommand imports the shared helpers (common)
+    and the core or the API, never another subcommand (train hands presets its own flags) or main."""
+    found = modules("rnnviz.cli")
+    bad = []
+    for name, imports in found.items():
+        cli = {m for m in imports if m.startswith("rnnviz.cli") and m != "rnnviz.cli"}
+        if name.endswith(("main.py", "__init__.py")):
+            continue
+        for m in cli:
+            shared = m.split(".")[:3] == ["rnnviz", "cli", "common"]
+            if not shared and not (name.endswith("train.py") and m.startswith("rnnviz.cli.presets")):
+                bad.append(f"{name} imports {m}")
+    assert not bad, bad
+    assert not any(m.startswith("rnnviz.cli.") for m in found["rnnviz/cli/common.py"])

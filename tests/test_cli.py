@@ -437,10 +437,10 @@ def test_a_closed_pipe_ends_quietly():
 def test_progress_shows_no_eta_until_it_means_something(monkeypatch, capsys):
     from types import SimpleNamespace
 
-    from rnnviz.cli import Progress
+    from rnnviz.cli.common import Progress
 
     clock = iter([0.0, 30.0, 36.0, 37.0, 41.0, 80.0])  # the first step takes 30 s (start-up)
-    monkeypatch.setattr("rnnviz.cli.time.perf_counter", lambda: next(clock))
+    monkeypatch.setattr("rnnviz.cli.common.time.perf_counter", lambda: next(clock))
     p = Progress(100)
     p.tty = False
     for step in (1, 5, 11, 21, 100):  # a line every 5 s when stderr is not a terminal

@@ -131,7 +131,7 @@ def test_value_model_checkpoint_round_trip(tmp_path):
     trainer = preset_trainer(PRESETS["sine"], noisy_sine(), device="cpu")
     for _ in range(3):
         trainer.step()
-    from rnnviz.cli_presets import save_preset_model
+    from rnnviz.cli.presets import save_preset_model
 
     path = tmp_path / "s.safetensors"
     save_preset_model(path, trainer, "sine")

@@ -123,7 +123,7 @@ def test_sine_preset_and_value_models_open_the_forecaster(qtbot, window, tmp_pat
     assert sw is not None and sw.isVisible() and sw.info.model_cfg.regression
     before = window.worker
     # a saved forecaster opened from the main window goes to the same window; the main one goes on
-    from rnnviz.cli_presets import save_preset_model
+    from rnnviz.cli.presets import save_preset_model
     from rnnviz.core.presets import PRESETS, load_source, preset_trainer
     from rnnviz.core.session import spec_from_checkpoint
 

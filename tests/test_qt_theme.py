@@ -276,7 +276,7 @@ def test_install_desktop_writes_the_entry_and_its_icon(tmp_path):
 
 
 def test_exec_line_quotes_what_the_spec_reserves():
-    from rnnviz.cli_desktop import exec_line, with_exec
+    from rnnviz.cli.desktop import exec_line, with_exec
 
     assert exec_line(["/opt/rnnviz/bin/rnnviz"]) == "/opt/rnnviz/bin/rnnviz"
     assert exec_line(["/home/a b/py", "-m", "rnnviz"]) == '"/home/a b/py" -m rnnviz'

@@ -8,10 +8,10 @@ import sys
 
 import numpy as np
 
-from rnnviz.core.errors import ConfigError
+from rnnviz.cli.common import known_tokens, load_model
 
 
-def add_patch_parser(sub) -> None:
+def add_parser(sub) -> None:
     r = sub.add_parser(
         "patch",
         help="activation patching: the effect on log p(target) of putting the clean text's state "
@@ -28,23 +28,15 @@ def add_patch_parser(sub) -> None:
     )
     r.add_argument("--unknown", choices=("error", "unk"), default="error")
     r.add_argument("--json", action="store_true", help="print the matrix as JSON (see README)")
-    r.set_defaults(func=cmd_patch)
+    r.set_defaults(func=run)
 
 
-def cmd_patch(a) -> int:
-    from rnnviz.cli import _load, _tokens
-    from rnnviz.core.patch import patch
-
-    ck, w = _load(a.model)
-    vocab = ck.vocab
-    clean = _tokens(vocab, a.clean, a.unknown, "--clean")
-    corrupt = _tokens(vocab, a.corrupt, a.unknown, "--corrupt")
-    target_id = None
-    if a.target is not None:
-        if a.target not in vocab.stoi:
-            raise ConfigError(f"--target not in the vocabulary: {a.target!r}")
-        target_id = vocab.stoi[a.target]
-    p = patch(w, vocab.ids(clean), vocab.ids(corrupt), target_id, a.state, vocab.tokens, clean, corrupt)
+def run(a) -> int:
+    m = load_model(a.model)
+    known_tokens(m, a.clean, a.unknown, "--clean")  # bad texts in the command's own words
+    known_tokens(m, a.corrupt, a.unknown, "--corrupt")
+    m.token_id(a.target, "--target")
+    p = m.patch(a.clean, a.corrupt, a.target, a.state, a.unknown)
     if a.json:
         json.dump(p.to_json(), sys.stdout, separators=(",", ":"))
         sys.stdout.write("\n")

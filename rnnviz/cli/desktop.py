@@ -18,7 +18,7 @@ DESKTOP_FILE, ICON_FILE = "rnnviz.desktop", "rnnviz.svg"
 _RESERVED = set(" \t\n\"'\\><~|&;$*?#()`")  # Exec arguments with these must be quoted
 
 
-def add_desktop_parser(sub) -> None:
+def add_parser(sub) -> None:
     d = sub.add_parser(
         "install-desktop",
         help="add rnnviz to the desktop's application menu (Linux): a .desktop file and its icon",
@@ -27,10 +27,10 @@ def add_desktop_parser(sub) -> None:
         "--data-home",
         help="where to install (default: $XDG_DATA_HOME, else ~/.local/share)",
     )
-    d.set_defaults(func=cmd_install_desktop)
+    d.set_defaults(func=run)
 
 
-def cmd_install_desktop(a) -> int:
+def run(a) -> int:
     from rnnviz.core.corpus import assets_dir
 
     home = data_home(a.data_home)

@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import sys
 
+from rnnviz.cli.common import load_model
 from rnnviz.core.errors import ConfigError
 
 
-def add_units_parser(sub) -> None:
+def add_parser(sub) -> None:
     from rnnviz.core.units import FEATURES, MAX_POSITIONS
 
     u = sub.add_parser("units", help="rank a model's units by how they follow a feature of a corpus")
@@ -27,17 +28,17 @@ def add_units_parser(sub) -> None:
     u.add_argument("--max-tokens", type=int, default=MAX_POSITIONS, help="read at most this many tokens")
     u.add_argument("--encoding", default="utf-8")
     u.add_argument("--json", action="store_true", help="print the ranking as one JSON object")
-    u.set_defaults(func=cmd_units)
+    u.set_defaults(func=run)
 
 
-def cmd_units(a) -> int:
-    from rnnviz.cli import _load
+def run(a) -> int:
     from rnnviz.core.corpus import Corpus, load_corpus
     from rnnviz.core.units import both_ends, corpus_states, rank_units, token_feature
 
     if a.top < 1 or a.contexts < 0 or a.max_tokens < 2:
         raise ConfigError("--top must be >= 1, --contexts >= 0 and --max-tokens >= 2")
-    ck, w = _load(a.model)
+    ck = load_model(a.model)
+    w = ck.trace_weights
     spec = a.corpus or ck.meta.get("corpus")
     if not spec:
         raise ConfigError("this model does not record its corpus: give one with --corpus")

@@ -7,10 +7,11 @@ import os
 import sys
 from pathlib import Path
 
+from rnnviz.cli.common import check_writable, known_tokens, load_model
 from rnnviz.core.errors import ConfigError
 
 
-def add_animate_parser(sub) -> None:
+def add_parser(sub) -> None:
     a = sub.add_parser("animate", help="render the step-through of a text as an animated GIF")
     a.add_argument("model")
     a.add_argument("--text", required=True)
@@ -22,12 +23,10 @@ def add_animate_parser(sub) -> None:
     a.add_argument("--layer", type=int, default=1, help="the layer the cell panel explains (from 1)")
     a.add_argument("--target", help="token whose -log p at the last step is differentiated")
     a.add_argument("--unknown", choices=("error", "unk"), default="error")
-    a.set_defaults(func=cmd_animate)
+    a.set_defaults(func=run)
 
 
-def cmd_animate(a) -> int:
-    from rnnviz.cli import _load, _tokens, check_writable
-    from rnnviz.core.trace import trace
+def run(a) -> int:
 
     out = Path(a.out)
     if out.suffix.lower() != ".gif":
@@ -35,15 +34,10 @@ def cmd_animate(a) -> int:
     if not 0 < a.fps <= 50:
         raise ConfigError(f"--fps must be in (0, 50], not {a.fps}")
     check_writable(out)
-    ck, w = _load(a.model)
-    tokens = _tokens(ck.vocab, a.text, a.unknown, "--text")
-    target_id = None
-    if a.target is not None:
-        if a.target not in ck.vocab.stoi:
-            raise ConfigError(f"--target not in the vocabulary: {a.target!r}")
-        target_id = ck.vocab.stoi[a.target]
-    tr = trace(w, ck.vocab.ids(tokens), tokens=tokens, vocab=ck.vocab.tokens, level=ck.vocab.level,
-               target_id=target_id)  # fmt: skip
+    m = load_model(a.model)
+    known_tokens(m, a.text, a.unknown, "--text")
+    m.token_id(a.target, "--target")
+    tr = m.trace(a.text, a.target, unknown=a.unknown)
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # frames are drawn off screen anyway
     from PySide6.QtGui import QGuiApplication
@@ -51,10 +45,10 @@ def cmd_animate(a) -> int:
     from rnnviz.qt.animate import render_frames, save_gif
 
     _app = QGuiApplication.instance() or QGuiApplication(["rnnviz"])
+    mode = m.train_config.get("loss_mode", "many-to-many")
     images = render_frames(
-        tr, w, ck.train.get("loss_mode", "many-to-many"), detail=a.detail, width=a.width, unit=a.unit,
-        layer=a.layer - 1,
-    )  # fmt: skip
+        tr, m.trace_weights, mode, detail=a.detail, width=a.width, unit=a.unit, layer=a.layer - 1
+    )
     save_gif(images, out, a.fps)
     print(f"wrote {out}: {len(images)} frames, {images[0].width()}x{images[0].height()}", file=sys.stderr)
     return 0

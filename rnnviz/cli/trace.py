@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import sys
 
-from rnnviz.core.errors import ConfigError
+from rnnviz.cli.common import known_tokens, load_model
 
 
-def add_trace_parser(sub) -> None:
+def add_parser(sub) -> None:
     r = sub.add_parser("trace", help="print every internal of a model on a text")
     r.add_argument("model")
     r.add_argument("--text", required=True)
@@ -27,30 +27,14 @@ def add_trace_parser(sub) -> None:
         action="store_true",
         help='also each input\'s ||d log p(target) / dx_t||^2 (JSON: "attribution"; table: a column)',
     )
-    r.set_defaults(func=cmd_trace)
+    r.set_defaults(func=run)
 
 
-def cmd_trace(a) -> int:
-    from rnnviz.cli import _load, _tokens
-    from rnnviz.core.trace import trace
-
-    ck, w = _load(a.model)
-    vocab = ck.vocab
-    tokens = _tokens(vocab, a.text, a.unknown, "--text")
-    target_id = None
-    if a.target is not None:
-        if a.target not in vocab.stoi:
-            raise ConfigError(f"--target not in the vocabulary: {a.target!r}")
-        target_id = vocab.stoi[a.target]
-    tr = trace(
-        w,
-        vocab.ids(tokens),
-        tokens=tokens,
-        vocab=vocab.tokens,
-        level=vocab.level,
-        target_step=a.target_step,
-        target_id=target_id,
-    )
+def run(a) -> int:
+    m = load_model(a.model)
+    known_tokens(m, a.text, a.unknown, "--text")  # a bad text in the command's own words
+    m.token_id(a.target, "--target")
+    tr = m.trace(a.text, a.target, a.target_step, a.unknown)
     if a.json:
         json.dump(tr.to_json(attribution=a.attribution), sys.stdout, separators=(",", ":"))
         sys.stdout.write("\n")

@@ -4,11 +4,11 @@ their references (and, with --json, one JSON line of them)."""
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
+from rnnviz.cli.common import finite, save_trained
 from rnnviz.core.errors import ConfigError, RnnvizError
 
 # Options that override a preset's own settings when given: (argparse name, where, field).
@@ -16,11 +16,12 @@ _MODEL_OVERRIDES = ("arch", "layers", "hidden")
 _TRAIN_OVERRIDES = ("seq_len", "batch", "optimizer", "lr", "seed")
 
 
-def cmd_train_preset(a) -> int:
-    from rnnviz.cli import Progress, _run_steps, check_writable
+def train_preset(a) -> int:
+    from rnnviz.cli.common import Progress, check_writable
+    from rnnviz.core.config import NONFINITE_LIMIT
+    from rnnviz.core.loop import run_steps
     from rnnviz.core.presets import format_report, get_preset, load_source, preset_trainer
     from rnnviz.core.scoring import report
-    from rnnviz.core.train import NONFINITE_LIMIT
 
     preset = get_preset(a.preset)
     steps = preset.steps if a.steps is None else a.steps
@@ -40,7 +41,7 @@ def cmd_train_preset(a) -> int:
     progress = Progress(steps)
     t0 = time.perf_counter()
     try:
-        metrics, _, diverged = _run_steps(trainer, steps, a.eval_every, progress)
+        ran = run_steps(trainer, steps, a.eval_every, progress.show)
     except KeyboardInterrupt:
         progress.done()
         save_preset_model(out, trainer, preset.name)
@@ -48,11 +49,11 @@ def cmd_train_preset(a) -> int:
         return 130
     seconds = time.perf_counter() - t0
     progress.done()
-    if diverged:
+    if ran.diverged:
         trainer.restore_good(lr_factor=1.0)
         save_preset_model(out, trainer, preset.name)
         raise RnnvizError(
-            f"training diverged at step {metrics.step} ({NONFINITE_LIMIT} non-finite steps in a row); "
+            f"training diverged at step {ran.metrics.step} ({NONFINITE_LIMIT} non-finite steps in a row); "
             f"saved the last good weights ({trainer.updates} updates) to {out}; try a lower --lr"
         )
     save_preset_model(out, trainer, preset.name)
@@ -68,24 +69,13 @@ def cmd_train_preset(a) -> int:
 
 
 def save_preset_model(out: Path, trainer, preset: str) -> None:
-    from rnnviz.core.checkpoint import save_checkpoint
-    from rnnviz.core.session import corpus_record
-
-    save_checkpoint(
-        out,
-        trainer.model_cfg,
-        trainer.corpus.vocab,
-        trainer.snapshot().weights,
-        train=trainer.cfg.to_dict(),
-        steps=trainer.updates,
-        extra={"corpus": corpus_record(trainer.corpus), "preset": preset},
-    )
+    save_trained(out, trainer, trainer.corpus, {"preset": preset})
 
 
 def _finite(v):
     """JSON has no NaN: non-finite floats become null, recursively."""
     if isinstance(v, float):
-        return v if math.isfinite(v) else None
+        return finite(v)
     if isinstance(v, dict):
         return {k: _finite(x) for k, x in v.items()}
     if isinstance(v, list):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rnnviz.cli import Progress, _finite, _save
+from rnnviz.cli.common import Progress, finite, save_trained
 from rnnviz.core.errors import ConfigError
 
 
-def add_compare_parser(sub) -> None:
+def add_parser(sub) -> None:
     c = sub.add_parser("compare", help="train an RNN, an LSTM and a GRU side by side; gradient figures")
     c.add_argument("--corpus", default="builtin:story")
     c.add_argument("--level", choices=("char", "word"), default="char")
@@ -28,11 +28,10 @@ def add_compare_parser(sub) -> None:
     )
     c.add_argument("--save-dir", help="save the three checkpoints here (the folder is made if need be)")
     c.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    c.set_defaults(func=cmd_compare)
+    c.set_defaults(func=run)
 
 
-def cmd_compare(a) -> int:
-    from rnnviz.core.checkpoint import save_checkpoint
+def run(a) -> int:
     from rnnviz.core.corpus import load_corpus
     from rnnviz.core.lab import Comparison
     from rnnviz.core.train import TrainConfig
@@ -63,9 +62,9 @@ def cmd_compare(a) -> int:
         ev = trainer.evaluate()
         m = last.get(arch)
         models[arch] = {
-            "loss": _finite(m.loss if m else None),
-            "val_loss": _finite(ev.loss if ev else None),
-            "decay_per_10": _finite(fig.decay_per_10),
+            "loss": finite(m.loss if m else None),
+            "val_loss": finite(ev.loss if ev else None),
+            "decay_per_10": finite(fig.decay_per_10),
             "horizon": fig.horizon,
             "horizon_1e-4": fig.horizon_far,
             "cell_horizon": fig.cell_horizon,
@@ -73,7 +72,7 @@ def cmd_compare(a) -> int:
         }
         if a.save_dir is not None:
             path = Path(a.save_dir) / f"{arch}.safetensors"
-            _save(save_checkpoint, path, trainer, corpus)
+            save_trained(path, trainer, corpus)
             models[arch]["checkpoint"] = str(path)
     doc = {
         "corpus": corpus.name,

@@ -7,10 +7,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from rnnviz.cli.common import check_writable
 from rnnviz.core.errors import ConfigError
 
 
-def add_import_parser(sub) -> None:
+def add_parser(sub) -> None:
     r = sub.add_parser("import", help="turn your own PyTorch RNN/LSTM/GRU state dict into an rnnviz model")
     r.add_argument("--state-dict", required=True, help="a .safetensors file, or a torch file (weights only)")
     src = r.add_mutually_exclusive_group(required=True)
@@ -23,12 +24,11 @@ def add_import_parser(sub) -> None:
         help="rename a key prefix, e.g. my_lstm.=rnn. or proj.=head. (repeatable)",
     )  # fmt: skip
     r.add_argument("--out", required=True, help="the rnnviz checkpoint to write")
-    r.set_defaults(func=cmd_import)
+    r.set_defaults(func=run)
 
 
-def cmd_import(a) -> int:
+def run(a) -> int:
     from rnnviz.api import import_model
-    from rnnviz.cli import check_writable
 
     mapping = {}
     for item in a.map:
