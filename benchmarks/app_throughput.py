@@ -45,7 +45,7 @@ def in_app(app, seconds):
     last, elapsed = w.latest.metrics.step, time.perf_counter() - t0
     frames = w.internals.h_maps[0].image.image is not None
     w.controls.play.setChecked(False)
-    rate = (last - first) * w.worker.trainer.tokens_per_step / elapsed
+    rate = (last - first) * w.worker.info.tokens_per_step / elapsed
     close(app, w)
     pump(app, 0.3)
     assert frames, "the views were not drawn"

@@ -16,7 +16,7 @@ from pathlib import Path
 from rnnviz import __version__
 from rnnviz.core.errors import ConfigError, RnnvizError
 
-COMMANDS = ("train", "trace", "generate", "compare", "animate", "units", "install-desktop")
+COMMANDS = ("train", "trace", "generate", "compare", "animate", "units", "patch", "import", "install-desktop")
 # `train` options a preset sets its own way: None on the command line means "not given".
 TRAIN_DEFAULTS = dict(
     corpus="builtin:story", arch="lstm", layers=1, hidden=128, steps=500, seq_len=64, batch=32,
@@ -133,10 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_parser(sub)
     from rnnviz.cli_animate import add_animate_parser
     from rnnviz.cli_desktop import add_desktop_parser
+    from rnnviz.cli_import import add_import_parser
+    from rnnviz.cli_patch import add_patch_parser
     from rnnviz.cli_units import add_units_parser
 
     add_animate_parser(sub)
     add_units_parser(sub)
+    add_patch_parser(sub)
+    add_import_parser(sub)
     add_desktop_parser(sub)
     return p
 

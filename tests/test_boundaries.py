@@ -1,7 +1,9 @@
 """House rules that keep the code base healthy."""
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 
 def test_core_never_imports_qt():
@@ -16,8 +18,8 @@ def test_core_never_imports_qt():
 
 
 def test_the_window_never_imports_torch():
-    """The main window's process draws and traces with numpy; only its training process (and the
-    gradient lab or the forecaster's window, opened on demand) import torch."""
+    """The main window's process draws and traces with numpy, and so do the forecaster's window
+    and the gradient lab: only their training processes import torch."""
     code = """
 import os, sys, time
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -43,6 +45,16 @@ w.typing.editor.setPlainText("The keeper said welcom")
 w.open_preset("words")
 until(lambda: w.latest is not None and w.latest.model_cfg.arch == "rnn")
 w._on_reset()
+w.open_preset("sine")  # the forecaster's window trains in a training process of its own
+s = w.series_window
+until(lambda: s.latest is not None)
+s.worker.step_once(3)
+until(lambda: s.latest.updates >= 3 and s.forecast_updates >= 3 and s.traced_updates >= 3)
+w.open_lab()  # and so does the gradient lab, its three models
+lab = w.lab_window
+until(lambda: bool(lab.figs))
+lab._tell("step")
+until(lambda: lab.figs["rnn"].step == 1)
 bad = sorted(m for m in sys.modules if m.split(".")[0] == "torch")
 assert not bad, bad[:5]
 w.close()
@@ -50,3 +62,59 @@ w.deleteLater()
 app.processEvents()
 """
     subprocess.run([sys.executable, "-c", code], check=True, timeout=180)
+
+
+# ---- import contracts, checked statically (every import, also those inside functions) -----------
+ROOT = Path(__file__).resolve().parents[1] / "rnnviz"
+QT = ("PySide6", "pyqtgraph", "shiboken6")
+
+
+def imports_of(path: Path, root: Path = ROOT) -> set[str]:
+    """Every module a file imports, as written (relative imports resolved)."""
+    package = ".".join(path.relative_to(root.parent).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            found.add(base)
+            found |= {f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}".startswith("rnnviz.")}
+    return found
+
+
+def modules(package: str) -> dict[str, set[str]]:
+    folder = ROOT.parent.joinpath(*package.split("."))
+    return {str(p.relative_to(ROOT.parent)): imports_of(p) for p in sorted(folder.rglob("*.py"))}
+
+
+def violations(package: str, forbidden) -> list[str]:
+    return [f"{name} imports {m}" for name, found in modules(package).items() for m in sorted(found)
+            if forbidden(m)]  # fmt: skip
+
+
+def test_contract_core_imports_neither_qt_nor_the_app():
+    bad = violations(
+        "rnnviz.core", lambda m: m.split(".")[0] in QT or m.startswith(("rnnviz.qt", "rnnviz.cli"))
+    )
+    assert not bad, bad
+
+
+def test_contract_views_import_only_core_and_views():
+    def forbidden(m: str) -> bool:
+        return m.startswith("rnnviz.") and not m.startswith(("rnnviz.core", "rnnviz.qt.views"))
+
+    bad = violations("rnnviz.qt.views", forbidden)
+    assert not bad, bad
+
+
+def test_the_contracts_see_a_violation(tmp_path):
+    """The checker itself can fail: a file importing Qt inside a function is caught."""
+    bad = tmp_path / "rnnviz" / "core" / "x.py"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("def f():\n    from PySide6 import QtCore\n    from ..qt.views import common\n")
+    found = imports_of(bad, tmp_path / "rnnviz")
+    assert {"PySide6", "rnnviz.qt.views", "rnnviz.qt.views.common"} <= found

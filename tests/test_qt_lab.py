@@ -1,9 +1,13 @@
-"""The gradient lab on real small models: LabWorker on its QThread, LabWindow, and the Lab menu."""
+"""The gradient lab on real small models: LabLoop (the loop the training process runs) on a thread
+of the test, LabWindow with its training process, and the Lab menu."""
+
+import threading
+import time
 
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtCore import Qt
 
 from rnnviz.core.corpus import load_corpus
 from rnnviz.core.errors import ConfigError
@@ -18,12 +22,12 @@ from rnnviz.core.lab import (
     largest_singular_values,
     state_jacobians,
 )
+from rnnviz.core.lab_loop import LabLoop
+from rnnviz.core.protocol import Failed, LabProgress, LabResults, Running, Scale, Step
 from rnnviz.core.trace import TraceWeights, trace
 from rnnviz.core.train import TrainConfig
 from rnnviz.qt.lab_window import SAT_GATES, LabWindow
-from rnnviz.qt.lab_worker import LabWorker
 from rnnviz.qt.views.common import configure_pyqtgraph, fmt
-from rnnviz.qt.worker import TrainerThread
 
 HIDDEN = 12
 
@@ -33,69 +37,74 @@ def small_lab() -> Comparison:
     return Comparison(load_corpus("builtin:fable"), HIDDEN, 1, cfg, device="cpu", window=16, positions=3)
 
 
-class Recorder(QObject):
-    """Receives the worker's signals on the GUI thread (@Slot methods: queued across threads)."""
+class Recorder:
+    """Keeps the loop's reports (list.append is atomic: no lock needed)."""
 
-    def __init__(self, worker):
-        super().__init__()
+    def __init__(self):
         self.metrics, self.figures, self.failures, self.running = [], [], [], []
-        worker.metrics_ready.connect(self.on_metrics)
-        worker.figures_ready.connect(self.on_figures)
-        worker.failed.connect(self.on_failed)
-        worker.running_changed.connect(self.on_running)
 
-    @Slot(object)
-    def on_metrics(self, batch):
-        self.metrics.append(batch)
-
-    @Slot(object)
-    def on_figures(self, figs):
-        self.figures.append(figs)
-
-    @Slot(str)
-    def on_failed(self, message):
-        self.failures.append(message)
-
-    @Slot(bool)
-    def on_running(self, on):
-        self.running.append(on)
+    def __call__(self, report):
+        match report:
+            case LabProgress(recent=recent):
+                self.metrics.append(recent)
+            case LabResults(figures=figures):
+                self.figures.append(figures)
+            case Failed(message=m):
+                self.failures.append(m)
+            case Running(playing=on):
+                self.running.append(on)
 
     def steps(self, arch):
-        return [m.step for batch in self.metrics for m in batch[arch]]
+        return [m.step for batch in list(self.metrics) for m in batch[arch]]
 
     def figures_at(self, step):
         return next((f for f in reversed(self.figures) if f["rnn"].step == step), None)
 
 
+def until(cond, timeout: float = 15.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.01)
+
+
+class Runner:
+    """A LabLoop on a thread of its own, as the training process runs it."""
+
+    def __init__(self):
+        self.rec = Recorder()
+        self.worker = LabLoop(small_lab(), self.rec, measure_every=5)
+        self.thread = threading.Thread(target=self.worker.run, daemon=True)
+
+
 @pytest.fixture
-def runner(qtbot):
-    worker = LabWorker(small_lab(), measure_every=5)
-    r = TrainerThread(worker)
-    r.rec = Recorder(worker)
-    r.start()
+def runner():
+    r = Runner()
+    r.thread.start()
     try:
-        qtbot.waitUntil(lambda: bool(r.rec.figures), timeout=10_000)  # measured once at start
+        until(lambda: bool(r.rec.figures))  # measured once at start
         yield r
     finally:
-        assert r.stop(10_000)
-    assert not r.thread.isRunning()
+        r.worker.stop()
+        r.thread.join(10)
+    assert not r.thread.is_alive()
 
 
-def wait_figures(qtbot, r, step):
-    qtbot.waitUntil(lambda: r.rec.figures_at(step) is not None, timeout=15_000)
+def wait_figures(r, step):
+    until(lambda: r.rec.figures_at(step) is not None)
     return r.rec.figures_at(step)
 
 
-def test_plays_pauses_and_sends_every_step_of_every_model_in_order(qtbot, runner):
+def test_plays_pauses_and_sends_every_step_of_every_model_in_order(runner):
     first = runner.rec.figures[0]
     assert set(first) == set(ARCHS) and all(f.step == 0 for f in first.values())
     runner.worker.play()
-    qtbot.waitUntil(lambda: len(runner.rec.steps("gru")) >= 12, timeout=20_000)
+    until(lambda: len(runner.rec.steps("gru")) >= 12, 20)
     runner.worker.pause()
-    qtbot.waitUntil(lambda: runner.rec.running == [True, False], timeout=5000)
+    until(lambda: runner.rec.running == [True, False], 5)
     n = runner.worker.steps
-    wait_figures(qtbot, runner, n)  # measured again when paused after stepping
-    qtbot.wait(300)
+    wait_figures(runner, n)  # measured again when paused after stepping
+    time.sleep(0.3)
     assert runner.worker.steps == n  # paused means paused
     for arch in ARCHS:
         assert runner.rec.steps(arch) == list(range(1, n + 1))
@@ -103,22 +112,23 @@ def test_plays_pauses_and_sends_every_step_of_every_model_in_order(qtbot, runner
     assert {0, 5, 10, n} <= measured  # at start, every measure_every steps, and on pause
 
 
-def test_single_steps_each_bring_figures(qtbot, runner):
+def test_single_steps_each_bring_figures(runner):
     for expected in (1, 2, 3):
-        runner.worker.step_once()
-        wait_figures(qtbot, runner, expected)
-    qtbot.wait(300)
+        runner.worker.command(Step())
+        wait_figures(runner, expected)
+    time.sleep(0.3)
     assert runner.worker.steps == 3 and runner.rec.steps("rnn") == [1, 2, 3]
     assert all(t.steps == 3 for t in runner.worker.lab.trainers.values())
 
 
-def test_figures_match_a_direct_computation_on_the_same_windows(qtbot, runner):
+def test_figures_match_a_direct_computation_on_the_same_windows(runner):
     runner.worker.step_once(4)
-    figs = wait_figures(qtbot, runner, 4)
+    figs = wait_figures(runner, 4)
     lab = runner.worker.lab
     for arch in ARCHS:
         fig, tr = figs[arch], lab.trainers[arch]
         assert isinstance(fig, LabFigures) and fig.arch == arch
+        assert (fig.windows, fig.window) == (len(lab.positions), lab.window)
         w = TraceWeights.from_state(tr.model_cfg, tr.snapshot().weights)
         traces = [
             trace(w, lab.probe_ids[p - lab.window + 1 : p + 1], target_id=int(lab.probe_ids[p + 1]))
@@ -144,13 +154,13 @@ def w_hh(lab):
     return {a: t.model.rnn.weight_hh_l0.detach().clone() for a, t in lab.trainers.items()}
 
 
-def test_scaling_w_hh_multiplies_all_three_and_undo_restores(qtbot, runner):
+def test_scaling_w_hh_multiplies_all_three_and_undo_restores(runner):
     lab = runner.worker.lab
     before = w_hh(lab)
     sigma_before = runner.rec.figures[-1]["rnn"].mean_sigma
-    runner.worker.scale_recurrent(1.5)
+    runner.worker.command(Scale(1.5))
     assert runner.worker.scale_applied == 1.5
-    qtbot.waitUntil(lambda: runner.rec.figures[-1]["rnn"].scale == 1.5, timeout=10_000)
+    until(lambda: runner.rec.figures[-1]["rnn"].scale == 1.5)
     figs = runner.rec.figures[-1]
     for arch, w in w_hh(lab).items():
         assert torch.equal(w, before[arch] * 1.5)
@@ -159,30 +169,33 @@ def test_scaling_w_hh_multiplies_all_three_and_undo_restores(qtbot, runner):
     assert runner.worker.scale_applied == 3.0
     runner.worker.undo_scaling()
     assert runner.worker.scale_applied == 1.0
-    qtbot.waitUntil(lambda: runner.rec.figures[-1]["rnn"].scale == 1.0, timeout=10_000)
+    until(lambda: runner.rec.figures[-1]["rnn"].scale == 1.0)
     for arch, w in w_hh(lab).items():
         torch.testing.assert_close(w, before[arch], rtol=1e-6, atol=1e-7)
         assert not torch.equal(w, before[arch] * 1.5)
     with pytest.raises(ConfigError):
         runner.worker.scale_recurrent(0.0)
+    runner.worker.command(Scale(-1.0))  # a command with a bad value is reported, not raised
+    until(lambda: bool(runner.rec.failures))
+    assert "scale factor must be a positive number" in runner.rec.failures[-1]
 
 
-def test_learning_rate_applies_to_all_three(qtbot, runner):
+def test_learning_rate_applies_to_all_three(runner):
     runner.worker.set_lr(0.02)
     runner.worker.step_once()
-    wait_figures(qtbot, runner, 1)
+    wait_figures(runner, 1)
     assert [t.cfg.lr for t in runner.worker.lab.trainers.values()] == [0.02] * 3
     assert runner.rec.metrics[-1]["gru"][-1].lr == 0.02
     with pytest.raises(ConfigError):
         runner.worker.set_lr(-1.0)
 
 
-def test_an_exception_in_training_is_a_message(qtbot, runner):
+def test_an_exception_in_training_is_a_message(runner):
     runner.worker.lab.trainers["gru"].model.head = torch.nn.Linear(3, 3)  # breaks the forward pass
     runner.worker.play()
-    qtbot.waitUntil(lambda: bool(runner.rec.failures), timeout=10_000)
+    until(lambda: bool(runner.rec.failures))
     assert runner.rec.failures[0].startswith("training stopped: RuntimeError")
-    assert runner.thread.isRunning()  # the worker lives on, paused
+    assert runner.thread.is_alive()  # the loop lives on, paused
 
 
 # ---- the window ------------------------------------------------------------------------------
@@ -196,16 +209,16 @@ def lab_window(qtbot, qapp):
     w.show()
     qtbot.waitUntil(lambda: bool(w.figs), timeout=10_000)
     yield w
-    thread = w.runner.thread if w.runner is not None else None
-    w.close()
-    assert w.runner is None and (thread is None or not thread.isRunning())
+    process = w.host.process.process
+    w.shut_down()
+    assert process.poll() is not None  # the lab's training process has ended
 
 
 def train_a_little(qtbot, w, steps=6):
     qtbot.mouseClick(w.play, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: all(len(w.loss[a]) >= steps for a in ARCHS), timeout=30_000)
     qtbot.mouseClick(w.play, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: w.figs and w.figs["rnn"].step == w.worker.steps > 0, timeout=20_000)
+    qtbot.waitUntil(lambda: w.figs and w.figs["rnn"].step == w.last_metrics["rnn"].step > 0, timeout=20_000)
     qtbot.waitUntil(lambda: not w._metrics_dirty and not w._figs_dirty, timeout=2000)
 
 
@@ -272,31 +285,44 @@ def test_saturation_scatter_has_one_point_per_unit_and_gate(qtbot, lab_window):
 def test_scale_buttons_and_reset(qtbot, lab_window):
     w = lab_window
     w.scale.setValue(2.0)
-    w._tell("scale_recurrent", w.scale.value)
-    assert w.worker.scale_applied == 2.0 and "\u00d7 2 applied" in w.scale_label.text()
+    w._tell("scale", w.scale.value)
+    assert w.scale_applied == 2.0 and "\u00d7 2 applied" in w.scale_label.text()
     qtbot.waitUntil(lambda: w.figs["rnn"].scale == 2.0, timeout=10_000)
-    w._tell("undo_scaling")
+    w.scale.setValue(0.1)
+    w.lr.setText("-1")
+    w._tell("lr", w.lr.text)  # refused here: nothing is sent
+    assert "learning rate must be" in w.statusBar().currentMessage()
+    w._tell("undo")
     assert "\u00d7 1 applied" in w.scale_label.text()
     qtbot.mouseClick(w.play, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(w.loss["gru"]) >= 3, timeout=20_000)
-    old_thread, old_lab = w.runner.thread, w.lab
+    old = w.worker
     w.hidden.setValue(8)
-    w.reset()  # while training: late signals of the old models must not reach the new curves
-    assert not w.play.isChecked()
-    assert not old_thread.isRunning() and w.lab is not old_lab
-    assert all(t.model_cfg.hidden == 8 for t in w.lab.trainers.values())
+    w.lr.setText("0.003")
+    w.reset()  # while training: late reports of the old models must not reach the new curves
+    assert not w.play.isChecked() and w.worker is not old and w.worker.info.model_cfg.hidden == 8
+    qtbot.waitUntil(lambda: old.ended, timeout=10_000)  # the old session has ended in the process
     assert all(len(h) == 0 for h in w.loss.values()) and "\u00d7 1 applied" in w.scale_label.text()
     train_a_little(qtbot, w, steps=2)
     assert list(w.loss["rnn"].x[:2]) == [1.0, 2.0]  # nothing from the old models got in
 
 
-def test_closing_stops_the_thread_and_reopening_goes_on(qtbot, lab_window):
+def test_closing_pauses_and_reopening_goes_on_with_the_same_models(qtbot, lab_window):
     w = lab_window
-    thread, lab = w.runner.thread, w.lab
+    train_a_little(qtbot, w, steps=2)
+    qtbot.mouseClick(w.play, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.play.isChecked(), timeout=5000)
+    worker = w.worker
     w.close()
-    assert not thread.isRunning() and w.runner is None
+    assert not w.play.isChecked()
+    qtbot.wait(500)  # the last steps' reports arrive
+    paused_at = w.last_metrics["rnn"].step
+    qtbot.wait(300)
+    assert w.last_metrics["rnn"].step == paused_at  # paused while closed
     w.show()
-    assert w.runner is not None and w.runner.thread.isRunning() and w.lab is lab
+    assert w.worker is worker
+    w._tell("step")  # the Step button
+    qtbot.waitUntil(lambda: w.last_metrics["rnn"].step == paused_at + 1, timeout=10_000)
 
 
 @pytest.mark.qt_log_ignore("This plugin does not support raise")  # offscreen: raise_() is a no-op
@@ -312,9 +338,9 @@ def test_the_lab_menu_opens_one_lab_window(qtbot, qapp):
     assert action.text() == "Compare RNN, LSTM and GRU\u2026"
     action.trigger()
     lab = main.lab_window
-    assert isinstance(lab, LabWindow) and lab.isVisible() and lab.runner.thread.isRunning()
+    assert isinstance(lab, LabWindow) and lab.isVisible() and lab.worker is not None
     action.trigger()
     assert main.lab_window is lab  # raised, not duplicated
-    thread = lab.runner.thread
+    process = lab.host.process.process
     main.close()
-    assert not thread.isRunning() and not lab.isVisible()
+    assert process.poll() is not None and not lab.isVisible()

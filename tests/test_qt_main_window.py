@@ -235,7 +235,7 @@ def test_a_huge_file_offers_a_prefix_and_loads_off_the_gui_thread(qtbot, window,
     assert window.controls.corpus_spec() == str(big)
     window.controls.hidden.setValue(16)
     window._on_reset()  # Reset reuses the text read, without reading the file again
-    assert window.worker.trainer.corpus is window.file_corpus
+    assert window.worker.info.corpus is window.file_corpus
 
 
 def test_cancelling_a_read_changes_nothing(qtbot, window, tmp_path):
@@ -267,7 +267,7 @@ def test_a_single_repeated_character_trains(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: window.file_corpus is not None, timeout=10_000)
     assert window.file_corpus.vocab.tokens == ("<unk>", "a")
     window.worker.step_once()
-    qtbot.waitUntil(lambda: window.latest.updates == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: window.latest is not None and window.latest.updates == 1, timeout=10_000)
     assert window.latest.metrics is not None and not window.latest.metrics.skipped
 
 
@@ -294,7 +294,6 @@ def test_absurd_learning_rate_diverges_and_restore_brings_it_back(qtbot, window)
     window.controls.nonlinearity.setCurrentText("relu")
     window.controls.hidden.setValue(8)
     window._on_reset()
-    trainer = window.worker.trainer
     window.controls.optimizer.setCurrentText("adam")
     window.controls.lr.setText("10000")
     window.controls.lr.editingFinished.emit()
@@ -306,7 +305,7 @@ def test_absurd_learning_rate_diverges_and_restore_brings_it_back(qtbot, window)
     assert not window.controls.play.isChecked()
     restore = next(b for b in window.last_dialog.buttons() if b.text().startswith("Restore"))
     qtbot.mouseClick(restore, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: trainer.cfg.lr == pytest.approx(1000.0), timeout=5000)
+    qtbot.waitUntil(lambda: window.worker.info.cfg.lr == pytest.approx(1000.0), timeout=5000)
     assert window.controls.lr.text() == "1000"
     qtbot.waitUntil(lambda: all(np.isfinite(v).all() for v in window.latest.weights.values()), timeout=5000)
 
@@ -399,7 +398,7 @@ def test_an_out_of_range_learning_rate_is_refused_and_the_field_restored(qtbot, 
     assert window.controls.lr.text() == before
     assert "learning rate" in window.statusBar().currentMessage()
     qtbot.wait(200)
-    assert window.worker.trainer.cfg.lr == float(before)
+    assert window.worker.info.cfg.lr == float(before)
 
 
 def test_closing_while_a_big_corpus_is_tokenised_starts_nothing(qtbot, window, tmp_path):

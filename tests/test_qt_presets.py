@@ -72,7 +72,7 @@ def test_words_preset_trains_and_shows_each_words_guess(qtbot, window):
     # a Reset on the preset's own data keeps the preset, with the changed settings
     window.controls.hidden.setValue(16)
     window._on_reset()
-    assert window.preset.name == "words" and window.worker.trainer.model_cfg.hidden == 16
+    assert window.preset.name == "words" and window.worker.info.model_cfg.hidden == 16
 
 
 def test_fable_reads_three_words_and_names_unknown_ones(qtbot, window, tmp_path, monkeypatch):
@@ -120,7 +120,7 @@ def test_a_preset_that_cannot_load_says_so(window, monkeypatch):
 def test_sine_preset_and_value_models_open_the_forecaster(qtbot, window, tmp_path):
     window.open_preset("sine")
     sw = window.series_window
-    assert sw is not None and sw.isVisible() and sw.trainer.model_cfg.regression
+    assert sw is not None and sw.isVisible() and sw.info.model_cfg.regression
     before = window.worker
     # a saved forecaster opened from the main window goes to the same window; the main one goes on
     from rnnviz.cli_presets import save_preset_model
@@ -131,6 +131,6 @@ def test_sine_preset_and_value_models_open_the_forecaster(qtbot, window, tmp_pat
     path = tmp_path / "sine.safetensors"
     save_preset_model(path, trainer, "sine")
     window._start(spec_from_checkpoint(str(path), "builtin:story"))
-    assert window.worker is before and sw.trainer.cfg.seq_len == 12
+    assert window.worker is before and sw.info.cfg.seq_len == 12
     window.close()
-    assert not sw.isVisible() and sw.unfinished_threads() == 0
+    assert not sw.isVisible() and sw.host.process.process.poll() is not None  # its training process ended

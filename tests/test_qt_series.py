@@ -1,14 +1,17 @@
 """The noisy-sine forecaster's window as a user meets it: train, read the figures, click a window,
 look inside, reset with other settings, open another series or model, close."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+import torch
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QApplication
 from qt_helpers import assert_heatmap
 
-from rnnviz.core.model import CharRNN
-from rnnviz.core.presets import PRESETS, load_source, preset_trainer
+from rnnviz.core.model import CharRNN, state_arrays
+from rnnviz.core.presets import PRESETS, load_source, preset_spec
 from rnnviz.core.samples import predict, window_samples
 from rnnviz.core.scoring import Scorer
 from rnnviz.core.series import noisy_sine
@@ -39,10 +42,8 @@ def make_window(qtbot, **kwargs) -> SeriesWindow:
 def window(qtbot):
     w = make_window(qtbot)
     yield w
-    thread = w.runner.thread if w.runner is not None else None
     w.close()
-    assert w.runner is None and w.unfinished_threads() == 0
-    assert thread is None or thread.isFinished()
+    assert w.worker is None and w.host.process.process.poll() is not None  # its training process ended
 
 
 def train(qtbot, w: SeriesWindow, steps: int) -> None:
@@ -51,22 +52,24 @@ def train(qtbot, w: SeriesWindow, steps: int) -> None:
     w.worker.step_once(steps)
 
     def shown() -> bool:
-        u = w.latest.updates
-        return u >= start + steps and w.forecast_updates == u and w.scored_updates == u
+        s = w.latest
+        done = s.updates >= start + steps and s.weights_step == s.updates
+        return done and w.forecast_updates == s.updates and w.traced_updates == s.updates
 
     qtbot.waitUntil(shown, timeout=20_000)
 
 
 def trainer_model(w: SeriesWindow) -> CharRNN:
-    """A CPU copy of the paused trainer's own weights (not the window's copy of them)."""
-    tr = w.worker.trainer
-    model = CharRNN(tr.model_cfg)
-    model.load_state_dict({k: v.detach().cpu().clone() for k, v in tr.model.state_dict().items()})
+    """A model of this test's own with the paused trainer's weights, as the training process sent
+    them (the forecasts and figures shown were computed there, from its own model)."""
+    model = CharRNN(w.latest.model_cfg)
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in trainer_weights(w).items()})
     return model
 
 
 def trainer_weights(w: SeriesWindow) -> dict:
-    return {k: v.detach().cpu().numpy() for k, v in w.worker.trainer.model.state_dict().items()}
+    assert w.latest.weights_step == w.latest.updates
+    return w.latest.weights
 
 
 def test_opens_paused_on_the_sine_with_the_preset_settings(window):
@@ -94,8 +97,7 @@ def test_training_updates_the_forecast_and_figures_to_a_direct_computation(qtbot
     np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-7)
     assert np.isfinite(y).all() and np.ptp(y) > 0
 
-    tr = window.worker.trainer
-    doc = Scorer(PRESETS["sine"], load_source(PRESETS["sine"]), tr.cfg).figures(model)
+    doc = Scorer(PRESETS["sine"], load_source(PRESETS["sine"]), window.info.cfg).figures(model)
     c = window.controls
     assert c.figure("train MSE") == f"{doc['train_mse']:.4g}"
     assert c.figure("test MSE") == f"{doc['test_mse']:.4g}"
@@ -155,17 +157,18 @@ def test_clicking_selects_a_window_and_the_inside_shows_its_trace(qtbot, window)
     assert window.selected == 8 and window.internals.trace.tokens[0] == f"{SINE.values[0]:.3g}"
 
 
-def test_reset_rebuilds_with_the_settings_and_stops_the_old_thread(qtbot, window):
-    old, old_thread = window.trainer, window.runner.thread
+def test_reset_rebuilds_with_the_settings_and_ends_the_old_session(qtbot, window):
+    old = window.worker
     c = window.controls
     c.arch.setCurrentText("gru")
     c.hidden.setValue(12)
     c.window.setValue(16)
     c.lr.setText("0.003")
-    assert window.trainer is old  # settings wait for Reset
+    assert window.worker is old  # settings wait for Reset
     qtbot.mouseClick(c.reset, Qt.MouseButton.LeftButton)
-    assert old_thread.isFinished() and window.trainer is not old
-    tr = window.trainer
+    assert window.worker is not old
+    qtbot.waitUntil(lambda: old.ended, timeout=10_000)  # the training process ended the old session
+    tr = window.info
     assert (tr.model_cfg.arch, tr.model_cfg.hidden, tr.cfg.seq_len, tr.cfg.lr) == ("gru", 12, 16, 0.003)
     qtbot.waitUntil(lambda: window.latest is not None, timeout=10_000)
     train(qtbot, window, 5)
@@ -178,8 +181,10 @@ def test_reset_rebuilds_with_the_settings_and_stops_the_old_thread(qtbot, window
     assert inside.h.shape == (1, 16, 12)
 
     c.lr.setText("fast")
+    current = window.worker
     qtbot.mouseClick(c.reset, Qt.MouseButton.LeftButton)
-    assert window.trainer is tr and "learning rate must be a number" in window.statusBar().currentMessage()
+    assert window.worker is current
+    assert "learning rate must be a number" in window.statusBar().currentMessage()
 
 
 def test_space_plays_but_not_in_the_text_fields(qtbot, window):
@@ -191,7 +196,7 @@ def test_space_plays_but_not_in_the_text_fields(qtbot, window):
     qtbot.keyClick(c.window, Qt.Key.Key_Space)
     assert c.window.value() == 8 and not c.play.isChecked()
     qtbot.mouseClick(c.reset, Qt.MouseButton.LeftButton)  # from the text field: Space then plays
-    assert window.trainer.cfg.lr == PRESETS["sine"].train.lr
+    assert window.info.cfg.lr == PRESETS["sine"].train.lr
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
     assert c.play.isChecked() and c.play.text() == "Pause"
     qtbot.waitUntil(lambda: window.latest is not None and window.latest.updates > 5, timeout=10_000)
@@ -199,38 +204,41 @@ def test_space_plays_but_not_in_the_text_fields(qtbot, window):
     assert not c.play.isChecked()
 
 
-def test_closing_stops_a_playing_trainer(qtbot):
+def test_closing_ends_a_playing_trainer_and_reopening_goes_on(qtbot):
     w = make_window(qtbot)
-    thread = w.runner.thread
+    process = w.host.process.process
     w.controls.play.setChecked(True)
-    qtbot.waitUntil(lambda: w.latest.updates > 3, timeout=10_000)
+    qtbot.waitUntil(lambda: w.latest.weights_step > 3, timeout=10_000)
     w.close()
-    assert thread.isFinished() and w.runner is None and w.unfinished_threads() == 0
-    updates = w.trainer.updates
-    w.show()  # reopened: the same model goes on, paused
-    qtbot.waitUntil(lambda: w.runner is not None and w.latest.updates == updates, timeout=10_000)
-    assert w.trainer.updates == updates and not w.controls.play.isChecked()
+    assert process.poll() is not None and w.worker is None  # the training process has ended
+    updates, weights = w.latest.weights_step, w.latest.weights
+    w.show()  # reopened: the same model goes on from its last weights, paused
+    qtbot.waitUntil(lambda: w.latest is not None and w.latest.weights_step == updates, timeout=10_000)
+    assert not w.controls.play.isChecked()
+    for k, v in weights.items():
+        np.testing.assert_array_equal(w.latest.weights[k], v)
     w.close()
 
 
-def test_open_trainer_shows_a_model_made_elsewhere(qtbot, window):
+def test_open_spec_shows_a_model_made_elsewhere(qtbot, window):
     sine = PRESETS["sine"]
-    tr = preset_trainer(sine, load_source(sine), device="cpu", model={"arch": "lstm", "hidden": 6}, seq_len=4)
+    spec = preset_spec(sine, load_source(sine), device="cpu", model={"arch": "lstm", "hidden": 6}, seq_len=4)
+    tr = spec.build()  # trained here, by this test: 7 steps
     for _ in range(7):
         tr.step()
-    assert window.open_trainer(tr)
+    assert window.open_spec(replace(spec, weights=state_arrays(tr.model), updates=7))
     qtbot.waitUntil(lambda: window.latest is not None and window.forecast_updates == 7, timeout=10_000)
     c = window.controls
     assert (c.arch.currentText(), c.hidden.value(), c.window.value()) == ("lstm", 6, 4)
     t, y = window.series_plot.forecast_curve.getData()
     np.testing.assert_array_equal(t, np.arange(4, 1000))
-    model = trainer_model(window)
-    np.testing.assert_allclose(y[-200:], predict(model, window_samples(SINE, 4, 0.2)[1]), rtol=1e-6)
+    tr.model.eval()
+    np.testing.assert_allclose(y[-200:], predict(tr.model, window_samples(SINE, 4, 0.2)[1]), rtol=1e-6)
     assert window.internals.trace.c is not None and window.internals.trace.steps == 4
 
-    words = PRESETS["words"]
-    assert not window.open_trainer(preset_trainer(words, load_source(words), device="cpu"))
-    assert "forecasts numbers" in window.statusBar().currentMessage() and window.trainer is tr
+    words, current = PRESETS["words"], window.worker
+    assert not window.open_spec(preset_spec(words, load_source(words), device="cpu"))
+    assert "forecasts numbers" in window.statusBar().currentMessage() and window.worker is current
 
 
 def test_a_file_series_has_no_signal_and_bad_files_are_one_line_messages(qtbot, tmp_path):
@@ -245,13 +253,13 @@ def test_a_file_series_has_no_signal_and_bad_files_are_one_line_messages(qtbot, 
     assert labels == {"train MSE", "test MSE", "predict the previous value"}
     w.controls.window.setValue(50)  # 48 training values: no window of 50 fits before the test part
     w.reset()
-    assert w.trainer.cfg.seq_len == 8 and "Reset failed" in w.statusBar().currentMessage()
+    assert w.info.cfg.seq_len == 8 and "Reset failed" in w.statusBar().currentMessage()
     bad = tmp_path / "bad.txt"
     bad.write_text("1 2 three")
     assert not w.open_source(str(bad)) and "not a number" in w.statusBar().currentMessage()
     assert w.open_source("builtin:sine") and w.series_plot.signal.isVisible()
     w.close()
-    assert w.unfinished_threads() == 0
+    assert w.host.process.process.poll() is not None
 
     w2 = make_window(qtbot, source_spec=str(bad))  # a bad file at start: the built-in sine instead
     assert w2.source.name == "builtin:sine" and "not a number" in w2.statusBar().currentMessage()

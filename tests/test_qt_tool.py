@@ -326,13 +326,13 @@ def test_a_session_on_a_corpus_file_opens_when_the_file_is_gone(qtbot, tmp_path,
     text = tmp_path / "tiny.txt"
     text.write_text("a small corpus of my own, read by the model. " * 40)
     window.opener.opened.emit(Corpus.from_text(text.read_text(), "char", str(text)))  # File > Open corpus
-    qtbot.waitUntil(lambda: window.latest is not None and window.worker.trainer.corpus.name == str(text))
+    qtbot.waitUntil(lambda: window.latest is not None and window.worker.info.corpus.name == str(text))
     path = window.save_session(str(tmp_path / "mine.rnnviz"))
     text.unlink()
     window.file_corpus = None
     assert window.open_session(path)
-    assert window.worker.trainer.corpus.name == str(text)
+    assert window.worker.info.corpus.name == str(text)
     said = [b.text() for b in window.findChildren(QMessageBox)]
     assert any("was not found" in t and "copy of its text" in t for t in said), said
     window._on_reset()  # a fresh model on the copy, not on the missing file
-    assert window.worker.trainer.corpus.text.startswith("a small corpus of my own")
+    assert window.worker.info.corpus.text.startswith("a small corpus of my own")

@@ -21,10 +21,11 @@ def command_blocks() -> list[str]:
 
 def test_the_section_has_the_blocks_it_promises():
     blocks = command_blocks()
-    assert len(blocks) == 6
+    assert len(blocks) == 8
     text = "".join(blocks)
     assert not re.search(r"^rnnviz |\[--", text, flags=re.M)  # no bare rnnviz, no [--optional] syntax
-    for made in ("story.safetensors", "words.safetensors", "brackets.safetensors", "python.safetensors"):
+    for made in ("story.safetensors", "words.safetensors", "brackets.safetensors", "python.safetensors",
+                 "mine.safetensors"):  # fmt: skip
         assert f"--out {made}" in text  # every model a block uses is made by a block
 
 
@@ -40,7 +41,7 @@ def folder(tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize("k", range(6))
+@pytest.mark.parametrize("k", range(8))
 def test_each_command_block_runs_as_written(folder, k):
     block = re.sub(r"--steps \d+", "--steps 3", command_blocks()[k])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), QT_QPA_PLATFORM="offscreen")

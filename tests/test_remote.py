@@ -8,6 +8,19 @@ import pytest
 
 from rnnviz.core.config import ModelConfig, TrainConfig
 from rnnviz.core.corpus import Corpus
+from rnnviz.core.protocol import (
+    Apply,
+    Cancel,
+    ConfigChanged,
+    Finished,
+    Pause,
+    Play,
+    Progress,
+    Start,
+    Started,
+    StartFailed,
+    Step,
+)
 from rnnviz.core.remote import TrainerProcess
 from rnnviz.core.session import TrainerSpec
 
@@ -27,7 +40,15 @@ def reports_until(proc: TrainerProcess, done, timeout: float = 60.0) -> list:
             got.append(proc.reports.recv())
             if done(got):
                 return got
-    raise AssertionError(f"timed out; got {[(n, k) for n, k, _ in got]}")
+    raise AssertionError(f"timed out; got {[(e.session, type(e.message).__name__) for e in got]}")
+
+
+def progress(got, session=None) -> list[Progress]:
+    return [e.message for e in got if isinstance(e.message, Progress) and session in (None, e.session)]
+
+
+def kinds(got) -> list[tuple[int, type]]:
+    return [(e.session, type(e.message)) for e in got]
 
 
 @pytest.fixture
@@ -39,77 +60,73 @@ def proc():
 
 
 def test_a_session_trains_and_reports(proc):
-    proc.send("start", 1, spec(), 2, 0)
-    proc.send("step", 1, 5)
-    got = reports_until(proc, lambda g: any(k == "snapshot" and p.updates == 5 and p.weights is not None
-                                            for _, k, p in g))  # fmt: skip
-    kinds = [k for _, k, _ in got]
-    assert kinds[0] == "started" and got[0][2]["tokens_per_step"] == 4 * 16
-    assert all(n == 1 for n, _, _ in got)
-    last = [p for _, k, p in got if k == "snapshot"][-1]
+    proc.send(1, Start(spec(), 2, 0))
+    proc.send(1, Step(5))
+    got = reports_until(proc, lambda g: any(p.updates == 5 and p.weights is not None for p in progress(g)))
+    assert isinstance(got[0].message, Started) and got[0].message.tokens_per_step == 4 * 16
+    assert all(e.session == 1 for e in got)
+    last = progress(got)[-1]
     assert last.metrics.step == 5 and np.isfinite(last.metrics.loss)
     assert set(last.weights) >= {"rnn.weight_hh_l0", "head.weight"}
     # every step's metrics arrive, in order, across the snapshots
-    steps = [m.step for _, k, p in got if k == "snapshot" for m in p.recent]
-    assert steps == [1, 2, 3, 4, 5]
+    assert [m.step for p in progress(got) for m in p.recent] == [1, 2, 3, 4, 5]
 
 
 def test_a_model_that_cannot_be_built_is_refused_and_the_session_goes_on(proc):
-    proc.send("start", 1, spec(), 2, 0)
-    reports_until(proc, lambda g: g[-1][1] == "snapshot")
-    proc.send("start", 2, spec(seq_len=5000), 2, 0)  # longer than the whole text
-    got = reports_until(proc, lambda g: any(k == "start_failed" for _, k, _ in g))
-    assert "fewer than one training sequence" in got[-1][2]
-    proc.send("step", 1, 2)  # the first session still answers
-    reports_until(proc, lambda g: any(n == 1 and k == "snapshot" and p.updates == 2 for n, k, p in g))
+    proc.send(1, Start(spec(), 2, 0))
+    reports_until(proc, lambda g: isinstance(g[-1].message, Progress))
+    proc.send(2, Start(spec(seq_len=5000), 2, 0))  # longer than the whole text
+    got = reports_until(proc, lambda g: isinstance(g[-1].message, StartFailed))
+    assert "fewer than one training sequence" in got[-1].message.message
+    proc.send(1, Step(2))  # the first session still answers
+    reports_until(proc, lambda g: any(p.updates == 2 for p in progress(g, 1)))
 
 
 def test_a_new_session_replaces_the_running_one(proc):
-    proc.send("start", 1, spec(), 2, 0)
-    proc.send("play", 1)
-    reports_until(proc, lambda g: sum(k == "snapshot" for _, k, _ in g) > 3)
-    proc.send("start", 2, spec(lr=0.01), 2, 0)
-    got = reports_until(proc, lambda g: any(n == 2 and k == "snapshot" for n, k, _ in g))
-    kinds = [(n, k) for n, k, _ in got]
-    assert (1, "finished") in kinds and kinds.index((1, "finished")) < kinds.index((2, "snapshot"))
-    proc.send("apply", 2, {"lr": 0.5, "clip": None})
-    got = reports_until(proc, lambda g: any(k == "config" for _, k, _ in g))
-    assert got[-1][2].lr == 0.5 and got[-1][2].clip is None
-    proc.send("play", 1)  # commands for an ended session are ignored
-    proc.send("step", 2, 3)
-    got = reports_until(proc, lambda g: any(k == "snapshot" and p.updates == 3 for _, k, p in g))
-    assert all(n == 2 for n, _, _ in got)
+    proc.send(1, Start(spec(), 2, 0))
+    proc.send(1, Play())
+    reports_until(proc, lambda g: len(progress(g)) > 3)
+    proc.send(2, Start(spec(lr=0.01), 2, 0))
+    got = reports_until(proc, lambda g: len(progress(g, 2)) > 0)
+    k = kinds(got)
+    assert (1, Finished) in k and k.index((1, Finished)) < k.index((2, Progress))
+    proc.send(2, Apply.of({"lr": 0.5, "clip": None}))
+    got = reports_until(proc, lambda g: isinstance(g[-1].message, ConfigChanged))
+    assert got[-1].message.cfg.lr == 0.5 and got[-1].message.cfg.clip is None
+    proc.send(1, Play())  # commands for an ended session are ignored
+    proc.send(2, Step(3))
+    got = reports_until(proc, lambda g: any(p.updates == 3 for p in progress(g)))
+    assert all(e.session == 2 for e in got)
 
 
 def test_unchanged_weights_do_not_travel_again(proc):
-    proc.send("start", 1, spec(batch=1, seq_len=4), 1000, 0)
-    proc.send("play", 1)
-    got = reports_until(proc, lambda g: sum(k == "snapshot" for _, k, _ in g) >= 15)
-    proc.send("pause", 1)
-    snaps = [p for _, k, p in got if k == "snapshot"]
-    light = [s for s in snaps if s.weights is None]
+    proc.send(1, Start(spec(batch=1, seq_len=4), 1000, 0))
+    proc.send(1, Play())
+    got = reports_until(proc, lambda g: len(progress(g)) >= 15)
+    proc.send(1, Pause())
+    light = [p for p in progress(got) if p.weights is None]
     assert light, "at ~30 snapshots and ~10 weight copies a second, some snapshots carry no weights"
-    assert all(s.weights_updates is not None and s.weights_updates <= s.updates for s in light)
-    got = reports_until(proc, lambda g: any(k == "snapshot" and p.weights is not None for _, k, p in g))
-    final = [p for _, k, p in got if k == "snapshot"][-1]
-    assert final.weights is not None and final.weights_step == final.updates  # paused: fresh weights
+    assert all(p.weights_updates is not None and p.weights_updates <= p.updates for p in light)
+    got = reports_until(proc, lambda g: any(p.weights is not None for p in progress(g)))
+    final = [p for p in progress(got) if p.weights is not None][-1]
+    assert final.snapshot(None).weights_step == final.updates  # paused: fresh weights
 
 
 def test_quit_ends_the_process_even_mid_training(proc):
-    proc.send("start", 1, spec(), 2, 0)
-    proc.send("play", 1)
-    reports_until(proc, lambda g: sum(k == "snapshot" for _, k, _ in g) > 2)
+    proc.send(1, Start(spec(), 2, 0))
+    proc.send(1, Play())
+    reports_until(proc, lambda g: len(progress(g)) > 2)
     t0 = time.monotonic()
     proc.close(timeout=5.0)
     assert proc.process.poll() is not None and time.monotonic() - t0 < 5.0
 
 
 def test_a_start_replaced_or_cancelled_before_it_is_built_is_never_built(proc):
-    proc.send("start", 1, spec(), 2, 0)  # read in one go with the next two: never built
-    proc.send("start", 2, spec(), 2, 0)
-    proc.send("cancel", 2)
-    proc.send("start", 3, spec(), 2, 0)
-    got = reports_until(proc, lambda g: any(n == 3 and k == "snapshot" for n, k, _ in g))
-    kinds = [(n, k) for n, k, _ in got]
-    assert (1, "finished") in kinds and (2, "finished") in kinds
-    assert (1, "started") not in kinds and (2, "started") not in kinds and (3, "started") in kinds
+    proc.send(1, Start(spec(), 2, 0))  # read in one go with the next two: never built
+    proc.send(2, Start(spec(), 2, 0))
+    proc.send(2, Cancel())
+    proc.send(3, Start(spec(), 2, 0))
+    got = reports_until(proc, lambda g: len(progress(g, 3)) > 0)
+    k = kinds(got)
+    assert (1, Finished) in k and (2, Finished) in k
+    assert (1, Started) not in k and (2, Started) not in k and (3, Started) in k

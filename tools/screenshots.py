@@ -39,7 +39,9 @@ def shoot_lab(app: QApplication, main_window) -> None:
     lab.resize(1400, 880)
     lab.worker.play()
     end = time.perf_counter() + 900
-    while time.perf_counter() < end and lab.worker.steps < 1000:
+    while time.perf_counter() < end and (
+        "rnn" not in lab.last_metrics or lab.last_metrics["rnn"].step < 1000
+    ):
         app.processEvents()
         time.sleep(0.02)
     lab.worker.pause()

@@ -345,7 +345,8 @@ def _sigmoid_(a: np.ndarray) -> None:
 
 def _has_injection(inject: np.ndarray, T: int) -> list[bool]:
     """Which of the first T rows inject anything (the top layer: the target step only)."""
-    return inject[:T].any(axis=1).tolist()
+    rows = np.asarray(inject[:T].any(axis=1))
+    return [bool(v) for v in rows]
 
 
 def _add_injection(dh: np.ndarray, inj: np.ndarray, ratio: float, tmp: np.ndarray) -> None:
@@ -362,7 +363,7 @@ def _rescale(S: float, *vectors: np.ndarray) -> float:
     m = max(float(np.abs(v).max()) for v in vectors)
     if m == 0.0 or not np.isfinite(m) or TOO_SMALL <= m <= TOO_BIG:
         return S
-    k = 2.0 ** -np.round(np.log2(m))
+    k = float(2.0 ** -np.round(np.log2(m)))
     if S * k > 1e300:  # below float64's range too (as in the reference): nothing more arrives from here
         k = 0.0
     for v in vectors:

@@ -12,7 +12,8 @@
   c; along the cell-state path alone dc_t/dc_(t-1) = diag(f_t);
 - gate saturation (Karpathy, Johnson & Fei-Fei 2015): per unit, the fraction of steps a gate is
   below 0.1 (left-saturated) or above 0.9 (right-saturated).
-Everything is computed from a Trace and the weights (numpy, no Qt).
+Everything is computed from a Trace and the weights (numpy, no Qt); only Comparison, the three
+models, imports torch (when it is made, in the training process).
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from rnnviz.core.config import ModelConfig, TrainConfig
 from rnnviz.core.corpus import Corpus
-from rnnviz.core.model import ModelConfig
 from rnnviz.core.snapshot import StepMetrics
 from rnnviz.core.trace import Trace, TraceWeights, trace
-from rnnviz.core.train import TrainConfig, Trainer
 
 HORIZON_FRACTION = 0.01
 FAR_FRACTION = 1e-4  # the second horizon: far enough out to see long memory
@@ -116,6 +116,7 @@ def step_jacobians(w: TraceWeights, tr: Trace, layer: int = 0) -> np.ndarray:
 def _lstm_blocks(w: TraceWeights, tr: Trace, layer: int) -> tuple[np.ndarray, np.ndarray]:
     """An LSTM step's (dh_t/dh_(t-1), dc_t/dh_(t-1)), (T, H, H) each, holding its input fixed."""
     lw, H = w.layers[layer], w.cfg.hidden
+    assert tr.c is not None, "an LSTM's trace has its cell state"
     c = tr.c[layer]
     c_prev = np.vstack([np.zeros((1, H)), c[:-1]])
     wi, wf, wg, wo = (lw.w_hh[k * H : (k + 1) * H] for k in range(4))
@@ -139,6 +140,7 @@ def state_jacobians(w: TraceWeights, tr: Trace, layer: int = 0) -> np.ndarray:
     if w.cfg.arch != "lstm":
         return step_jacobians(w, tr, layer)
     hh, ch = _lstm_blocks(w, tr, layer)
+    assert tr.c is not None
     f, o, tc = tr.gates["f"][layer], tr.gates["o"][layer], np.tanh(tr.c[layer])
     T, H = f.shape
     jac = np.zeros((T, 2 * H, 2 * H))
@@ -197,6 +199,12 @@ class LabFigures:
     cell_horizon: float | None = None  # LSTM: the 1 % horizon of the same curve for ||dL/dc||
 
 
+def _cell_grad(tr: Trace) -> np.ndarray:
+    """||dL/dc_t|| per layer and step: an LSTM's trace has it."""
+    assert tr.grad_c is not None
+    return tr.grad_c
+
+
 class Comparison:
     """An RNN, an LSTM and a GRU trained on the same corpus with the same seed, size and optimiser."""
 
@@ -211,6 +219,8 @@ class Comparison:
         positions: int = 32,
         archs=ARCHS,
     ):
+        from rnnviz.core.train import Trainer  # torch: only where the models train
+
         inp = "onehot" if corpus.level == "char" else "embedding"
         self.trainers = {
             a: Trainer(
@@ -250,7 +260,7 @@ class Comparison:
             return LabFigures(arch, steps, float("nan"), 0.0, 0.0, 0.0, empty, empty)
         curve = distance_ratios([t.grad_h[-1] for t in traces])
         sigmas = [largest_singular_values(state_jacobians(w, t, w.cfg.layers - 1)) for t in traces]
-        cell = distance_ratios([t.grad_c[-1] for t in traces]) if arch == "lstm" else None
+        cell = distance_ratios([_cell_grad(t)[-1] for t in traces]) if arch == "lstm" else None
         return LabFigures(
             arch,
             steps,

@@ -2,16 +2,10 @@
 through a callback. The same loop runs on a worker thread of the app (qt.worker.TrainWorker) and
 in the training process (core.remote); nothing here knows about Qt or about processes.
 
-Reports, as emit(kind, payload):
-  "snapshot"  Snapshot: at most ~30 a second, each with every step's metrics since the last one;
-              the weights in it are copied at most ~10 times a second (and whenever training stops)
-  "running"   bool: play / pause as the loop sees it (also when the step budget pauses it)
-  "failed"    str: a one-line message; training is paused
-  "diverged"  str: repeated non-finite steps; paused; apply(restore=True) offers a way back
-  "notice"    str: something worth a status line (e.g. the step budget was reached)
-  "config"    TrainConfig: the training settings after the loop changed them (restore lowers lr)
-  "figures"   dict: the monitor's figures (a preset's), at most every `monitor_every` s of training
-  "finished"  None: the loop has ended
+Reports, as emit(report), are core.protocol's: Snapshot at most ~30 a second, each with every
+step's metrics since the last one (the weights in it copied at most ~10 times a second, and
+whenever training stops); Running, Failed, Diverged, Notice, ConfigChanged, Figures (at most every
+`monitor_every` s of training) and Finished when the loop has ended.
 """
 
 from __future__ import annotations
@@ -19,9 +13,29 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from rnnviz.core.config import NONFINITE_LIMIT
 from rnnviz.core.errors import RnnvizError
+from rnnviz.core.protocol import (
+    Apply,
+    Budget,
+    Command,
+    ConfigChanged,
+    Diverged,
+    Failed,
+    Figures,
+    Finished,
+    Notice,
+    Pause,
+    Play,
+    Report,
+    Running,
+    Step,
+    Stop,
+)
+from rnnviz.core.snapshot import EvalMetrics, Snapshot, StepMetrics
 
 EMIT_INTERVAL = 1 / 30
 WEIGHTS_INTERVAL = 0.1  # the views re-trace the typed text at most 10 times a second
@@ -63,19 +77,19 @@ class TrainLoop(LoopControl):
     def __init__(
         self,
         trainer,
-        emit: Callable[[str, object], None],
+        emit: Callable[[Report], None],
         eval_every: int = 100,
         budget: int = 0,
-        monitor: Callable[[object, float], dict] | None = None,
+        monitor: Callable[[Any, float], dict] | None = None,
         monitor_every: float = 0.5,
     ):
         """monitor(trainer, seconds_trained) -> figures, reported every `monitor_every` seconds of
         training and whenever training stops."""
         self.trainer, self.emit, self.eval_every = trainer, emit, eval_every
         self._init_control()
-        self._settings: dict = {}
+        self._settings = Apply()
         self._budget_end = trainer.steps + budget if budget else 0  # pause at this step (0: never)
-        self._skipped_in_row = 0
+        self._nonfinite = NonfiniteWatch()
         self.monitor, self.monitor_every = monitor, monitor_every
         self.seconds = 0.0  # of training (the steps' own time)
 
@@ -90,22 +104,38 @@ class TrainLoop(LoopControl):
     def budget_end(self) -> int:
         return self._budget_end
 
-    def apply(self, **settings) -> None:
-        """lr=..., clip=..., optimizer=..., restore=True: applied before the next step, no reset.
-
-        restore: back to the last weights whose loss was finite, learning rate x 0.1."""
+    def apply(self, settings: Apply) -> None:
+        """Applied before the next step, no reset; merged with settings not yet applied."""
         with self._lock:
-            self._settings.update(settings)
+            self._settings = merge(self._settings, settings)
         self._wake.set()
+
+    def command(self, command: Command) -> None:
+        """Carry out a session's command (the same on a thread and in the training process)."""
+        match command:
+            case Play():
+                self.play()
+            case Pause():
+                self.pause()
+            case Stop():
+                self.stop()
+            case Step(n=n):
+                self.step_once(n)
+            case Budget(steps=steps):
+                self.set_budget(steps)
+            case Apply():
+                self.apply(command)
 
     # ---- the loop --------------------------------------------------------------------------
     def run(self, poll: Callable[[float], None] | None = None) -> None:
         """Until stop(). poll(timeout): called between steps (timeout 0) and while paused, to take
         commands from elsewhere (the training process's pipe); by default the loop just waits."""
         tr = self.trainer
-        self._recent, self._evaluation = [], None
+        self._recent: list[StepMetrics] = []
+        self._evaluation: EvalMetrics | None = None
         self._last_emit = self._last_weights = self._last_monitor = 0.0
-        self._weights_snap = self._last_metrics = None
+        self._weights_snap: Snapshot | None = None
+        self._last_metrics: StepMetrics | None = None
         self._figures_at = -1
         self._snapshot(fresh=True)
         self._report_figures()
@@ -117,10 +147,10 @@ class TrainLoop(LoopControl):
             if settings:
                 self._apply_settings(settings)
             if budget_hit:
-                self.emit("notice", f"step budget reached at step {tr.steps}: paused")
+                self.emit(Notice(f"step budget reached at step {tr.steps}: paused"))
             if running != was_running or budget_hit:
                 was_running = running
-                self.emit("running", running)
+                self.emit(Running(running))
             if not go:
                 if self._recent or self._weights_snap is None or self._weights_stale():
                     self._snapshot(fresh=True)
@@ -135,7 +165,7 @@ class TrainLoop(LoopControl):
             self._train_one()
         if self._recent:
             self._snapshot(fresh=True)
-        self.emit("finished", None)
+        self.emit(Finished())
 
     def _train_one(self) -> None:
         tr = self.trainer
@@ -156,7 +186,7 @@ class TrainLoop(LoopControl):
             self._report_figures()
 
     def _weights_stale(self) -> bool:
-        return self._weights_snap.weights_step != self.trainer.updates
+        return self._weights_snap is None or self._weights_snap.weights_step != self.trainer.updates
 
     def _snapshot(self, fresh: bool) -> None:
         """Report the metrics since the last report; the weights copied afresh, or the last copy."""
@@ -168,22 +198,23 @@ class TrainLoop(LoopControl):
         if fresh:
             self._weights_snap, self._last_weights = snap, now
         self._recent, self._last_emit = [], now
-        self.emit("snapshot", snap)
+        self.emit(snap)
 
     def _report_figures(self) -> None:
         if self.monitor is None:
             return
         self._last_monitor, self._figures_at = time.perf_counter(), self.trainer.updates
         try:
-            self.emit("figures", self.monitor(self.trainer, self.seconds))
+            self.emit(Figures(self.monitor(self.trainer, self.seconds)))
         except Exception as exc:  # noqa: BLE001 - figures are a report: training goes on without them
-            self.emit("notice", f"no preset figures: {exc}")
+            self.emit(Notice(f"no preset figures: {exc}"))
 
-    def _next_command(self) -> tuple[bool, bool, dict, bool]:
+    def _next_command(self) -> tuple[bool, bool, Apply | None, bool]:
         """Whether to take a step now, whether playing, settings to apply first, and whether the
         step budget has just stopped play (also when Play was pressed with the budget spent)."""
         with self._lock:
-            settings, self._settings = self._settings, {}
+            settings = None if self._settings == Apply() else self._settings
+            self._settings = Apply()
             budget_hit = bool(self._running and self._budget_end and self.trainer.steps >= self._budget_end)
             if budget_hit:
                 self._running = False
@@ -192,37 +223,86 @@ class TrainLoop(LoopControl):
                 self._pending_steps -= 1
             return go, self._running, settings, budget_hit
 
-    def _apply_settings(self, s: dict) -> None:
+    def _apply_settings(self, s: Apply) -> None:
         tr = self.trainer
         try:
-            if "lr" in s:
-                tr.set_lr(s["lr"])
-            if "clip" in s:
-                tr.set_clip(s["clip"])
-            if "optimizer" in s:
-                tr.set_optimizer(s["optimizer"])
-            if s.get("restore"):
+            if s.lr is not None:
+                tr.set_lr(s.lr)
+            if s.clip is not None:
+                tr.set_clip(s.clip if s.clip > 0 else None)
+            if s.optimizer is not None:
+                tr.set_optimizer(s.optimizer)
+            if s.restore:
                 if not tr.restore_good():
-                    self.emit("failed", "no earlier weights with a finite loss were kept: press Reset")
+                    self.emit(Failed("no earlier weights with a finite loss were kept: press Reset"))
                 self._snapshot(fresh=True)
         except RnnvizError as exc:
-            self.emit("failed", str(exc))
+            self.emit(Failed(str(exc)))
         except Exception as exc:  # noqa: BLE001 - reported, never ends the loop
-            self.emit("failed", f"the settings could not be applied: {type(exc).__name__}: {exc}")
-        self.emit("config", tr.cfg)
+            self.emit(Failed(f"the settings could not be applied: {type(exc).__name__}: {exc}"))
+        self.emit(ConfigChanged(tr.cfg))
 
     def _watch_nonfinite(self, m) -> None:
-        self._skipped_in_row = self._skipped_in_row + 1 if m.skipped else 0
-        if self._skipped_in_row >= NONFINITE_LIMIT:
-            self._skipped_in_row = 0
+        if self._nonfinite.diverged(m):
             self._pause_with(
                 f"training paused: {NONFINITE_LIMIT} steps in a row had a non-finite loss or gradient "
                 "(skipped: the weights never saw them)",
-                "diverged",
+                Diverged,
             )
 
-    def _pause_with(self, message: str, kind: str = "failed") -> None:
+    def _pause_with(self, message: str, kind: type[Failed] | type[Diverged] = Failed) -> None:
         with self._lock:
             self._running = False
             self._pending_steps = 0
-        self.emit(kind, message)
+        self.emit(kind(message))
+
+
+class NonfiniteWatch:
+    """The divergence rule, in one place: NONFINITE_LIMIT steps in a row whose loss or gradient
+    was not finite (skipped: the weights never saw them)."""
+
+    def __init__(self) -> None:
+        self.in_row = 0
+
+    def diverged(self, m: StepMetrics) -> bool:
+        self.in_row = self.in_row + 1 if m.skipped else 0
+        if self.in_row < NONFINITE_LIMIT:
+            return False
+        self.in_row = 0
+        return True
+
+
+@dataclass(frozen=True)
+class StepsRun:
+    """What `run_steps` ended with: the last step's metrics, the last held-out evaluation, and
+    whether it stopped because training diverged."""
+
+    metrics: StepMetrics | None
+    evaluation: EvalMetrics | None
+    diverged: bool
+
+
+def run_steps(trainer, steps: int, eval_every: int = 0, on_step: Callable | None = None) -> StepsRun:
+    """Train `steps` updates headless (the command line, the Python API), evaluating on the
+    held-out text every `eval_every` steps (0: never) and after the last; stops early when
+    training diverges. on_step(metrics, evaluation) after each step (progress lines)."""
+    watch, metrics, evaluation = NonfiniteWatch(), None, None
+    for _ in range(steps):
+        metrics = trainer.step()
+        if watch.diverged(metrics):
+            return StepsRun(metrics, evaluation, True)
+        if eval_every and (metrics.step % eval_every == 0 or metrics.step == steps):
+            evaluation = trainer.evaluate()
+        if on_step is not None:
+            on_step(metrics, evaluation)
+    return StepsRun(metrics, evaluation, False)
+
+
+def merge(old: Apply, new: Apply) -> Apply:
+    """Settings not yet applied, with `new`'s taking the place of `old`'s where given."""
+    return Apply(
+        old.lr if new.lr is None else new.lr,
+        old.clip if new.clip is None else new.clip,
+        old.optimizer if new.optimizer is None else new.optimizer,
+        old.restore or new.restore,
+    )

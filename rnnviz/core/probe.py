@@ -69,7 +69,7 @@ class TextProbe:
         if self.window == "word":
             shown = tokenize(text.rsplit(None, 1)[-1], level) if text.strip() else []
             clipped = len(shown) < len(tokens)
-        elif self.window is not None and len(shown) > self.window:
+        elif isinstance(self.window, int) and len(shown) > self.window:
             shown, clipped = shown[-self.window :], True
         unknown = tuple(self.vocab.unknown(shown))
         if not shown:
@@ -79,6 +79,7 @@ class TextProbe:
             tr = trace(self.weights, self.vocab.ids(shown), shown, self.vocab.tokens, level, None, target_id,
                        self.interventions)  # fmt: skip
             return Probe(tr, len(text), clipped, unknown, self.window)
+        assert self.tracer is not None  # made with the weights
         tr = self.tracer.trace(
             self.vocab.ids(shown),
             tokens=shown,
@@ -96,8 +97,14 @@ class TextProbe:
         window = self.window if isinstance(self.window, int) else None
         if self.window == "word":  # a last-letter model completes one word with one letter
             length = min(length, 1)
-        if window is None and not self.interventions and np.array_equal(self.tracer.ids, tr.ids):
-            ids = self.tracer.sample(length, temperature, seed)  # from the kept forward pass
+        tracer = self.tracer
+        if (
+            window is None
+            and not self.interventions
+            and tracer is not None
+            and np.array_equal(tracer.ids, tr.ids)
+        ):
+            ids = tracer.sample(length, temperature, seed)  # from the kept forward pass
         else:  # the explicit replay: windows, and the network as the interventions change it
             state, iv = tr.final_state(), self.interventions
             ids = sample(self.weights, tr.ids, length, temperature, seed, state=state, window=window,

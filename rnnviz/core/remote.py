@@ -1,11 +1,12 @@
 """The training process: the app's Trainers run in a child process, so the window's Python never
 shares a GIL (or a core) with training.
 
-The child is spawned once per window and serves one training session at a time: a "start"
-command carries a TrainerSpec (core.session); the child builds the Trainer (it alone imports
-torch), answers "started" or "start_failed" (and keeps the previous session going on failure),
-then runs a TrainLoop (core.loop) whose reports come back over a pipe, tagged with the session's
-number. Commands go in over another pipe and are read between steps. The child runs one torch
+The child is spawned once per window and serves one training session at a time. Every message is
+one of core.protocol's, in an Envelope naming its session: a Start command carries a TrainerSpec
+(core.session); the child builds the Trainer (it alone imports torch), answers Started or
+StartFailed (and keeps the previous session going on failure), then runs a TrainLoop (core.loop)
+whose reports come back over a pipe (snapshots as Progress). Commands go in over another pipe and
+are read between steps. The child runs one torch
 thread at a lower priority than the window (a busy window slows training a little; training
 never makes typing stutter). No Qt here: qt.training_hosts relays the reports as Qt signals.
 """
@@ -18,11 +19,32 @@ import queue
 import subprocess
 import sys
 import threading
-from dataclasses import replace
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING
 
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.loop import TrainLoop
+from rnnviz.core.protocol import (
+    Cancel,
+    Command,
+    Envelope,
+    Failed,
+    Finished,
+    Notice,
+    Progress,
+    Quit,
+    Report,
+    Start,
+    Started,
+    StartFailed,
+    Stop,
+)
+from rnnviz.core.session import LabSpec
+from rnnviz.core.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from rnnviz.core.lab_loop import LabLoop
 
 NICE = 5  # the training process's priority below the window's
 
@@ -37,6 +59,7 @@ class TrainerProcess:
     (measured: the window blocked 0.67 s at launch writing its first spec)."""
 
     def __init__(self) -> None:
+        self.process: subprocess.Popen | BaseProcess
         if os.name == "posix":
             cmd_r, cmd_w = os.pipe()
             rep_r, rep_w = os.pipe()
@@ -50,17 +73,18 @@ class TrainerProcess:
             ctx = mp.get_context("spawn")
             cmd_recv, self._cmd = ctx.Pipe(duplex=False)
             self.reports, rep_send = ctx.Pipe(duplex=False)
-            self.process = ctx.Process(target=serve, args=(cmd_recv, rep_send), daemon=True)
-            self.process.start()
+            child = ctx.Process(target=serve, args=(cmd_recv, rep_send), daemon=True)
+            child.start()
+            self.process = child
             cmd_recv.close()
             rep_send.close()
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write, name="rnnviz-trainer-commands", daemon=True)
         self._writer.start()
 
-    def send(self, kind: str, session: int, *args) -> None:
-        """A command for a session (or for the process), in order; never blocks the caller."""
-        self._outbox.put((kind, session, args))
+    def send(self, session: int, command: Command) -> None:
+        """A command for a session (0: for the process), in order; never blocks the caller."""
+        self._outbox.put(Envelope(session, command))
 
     def _write(self) -> None:
         while (command := self._outbox.get()) is not None:
@@ -71,7 +95,7 @@ class TrainerProcess:
 
     def close(self, timeout: float = 2.0) -> None:
         """Ask the child to end; a step under way is not waited for beyond `timeout` (terminated)."""
-        self.send("quit", 0)
+        self.send(0, Quit())
         self._outbox.put(None)
         self._writer.join(timeout)
         if not _wait(self.process, timeout):
@@ -115,23 +139,24 @@ def _import_dynamo() -> None:
 class _Server:
     def __init__(self, commands: Connection, reports: Connection):
         self.commands, self.reports = commands, reports
-        self.loop: TrainLoop | None = None
+        self.loop: TrainLoop | LabLoop | None = None
         self.session = 0
-        self.pending: tuple[int, TrainLoop] | None = None  # built, waiting for the current one to end
-        self.requested: tuple[int, tuple] | None = None  # a start read, built once the commands are read
+        self.pending: tuple[int, TrainLoop | LabLoop] | None = None  # built, to run once the current ends
+        self.requested: tuple[int, Start] | None = None  # a start read, built once the commands are read
         self.quitting = False
-        self._sent_weights = None
+        self._sent_weights: dict | None = None
 
-    def send(self, session: int, kind: str, payload=None) -> None:
-        self.reports.send((session, kind, payload))
+    def send(self, session: int, report: Report) -> None:
+        if isinstance(report, Snapshot):
+            report = self._lighten(report)
+        self.reports.send(Envelope(session, report))
 
-    def _lighten(self, snap):
-        """A snapshot whose weights were sent before travels without them (weights=None): the
-        app's end keeps the last weights it received (qt.training_hosts.RemoteTrainWorker)."""
-        if snap.weights is self._sent_weights:
-            return replace(snap, weights=None)
+    def _lighten(self, snap: Snapshot) -> Progress:
+        """A snapshot whose weights were sent before travels without them: the app's end keeps
+        the last weights it received (qt.training_hosts.RemoteTrainWorker)."""
+        fresh = snap.weights is not self._sent_weights
         self._sent_weights = snap.weights
-        return snap
+        return Progress.of(snap, with_weights=fresh)
 
     def serve(self) -> None:
         while not self.quitting:
@@ -146,8 +171,8 @@ class _Server:
                 return  # the app has gone (its end of the pipe closed): nobody to report to
             except Exception as exc:  # noqa: BLE001 - a bug must not end the process: say so, go on
                 try:
-                    self.send(self.session, "failed", f"training stopped: {type(exc).__name__}: {exc}")
-                    self.send(self.session, "finished")
+                    self.send(self.session, Failed(f"training stopped: {type(exc).__name__}: {exc}"))
+                    self.send(self.session, Finished())
                 except OSError:
                     return
             self.loop = None
@@ -158,86 +183,83 @@ class _Server:
         app's cancel, replaces it before anything is built."""
         try:
             while self.commands.poll(timeout):
-                self._dispatch(*self.commands.recv())
+                envelope = self.commands.recv()
+                self._dispatch(envelope.session, envelope.message)
                 timeout = 0
         except (EOFError, OSError):  # the app has gone
             self._quit()
             return
         if self.requested is not None and not self.quitting:
-            (session, args), self.requested = self.requested, None
-            self._start(session, *args)
+            (session, start), self.requested = self.requested, None
+            self._start(session, start)
 
     def _quit(self) -> None:
         self.quitting = True
         if self.loop is not None:
             self.loop.stop()
 
-    def _dispatch(self, kind: str, session: int, args: tuple) -> None:
-        if kind == "quit":
-            self._quit()
-            return
-        if kind == "start":
-            if self.requested is not None:  # never built: a later start replaces it
-                self.send(self.requested[0], "finished")
-            self.requested = (session, args)
-            return
-        if kind == "cancel":  # the app gave up waiting for this start
-            if self.requested is not None and self.requested[0] == session:
-                self.requested = None
-                self.send(session, "finished")
-            elif self.pending is not None and self.pending[0] == session:
-                self.pending = None
-                self.send(session, "finished")
-            kind = "stop"
+    def _dispatch(self, session: int, command: Command) -> None:
+        match command:
+            case Quit():
+                self._quit()
+                return
+            case Start():
+                if self.requested is not None:  # never built: a later start replaces it
+                    self.send(self.requested[0], Finished())
+                self.requested = (session, command)
+                return
+            case Cancel():  # the app gave up waiting for this start
+                if self.requested is not None and self.requested[0] == session:
+                    self.requested = None
+                    self.send(session, Finished())
+                elif self.pending is not None and self.pending[0] == session:
+                    self.pending = None
+                    self.send(session, Finished())
+                command = Stop()
         if self.requested is not None and self.requested[0] == session:  # a command for it: build it now
-            (_, start_args), self.requested = self.requested, None
-            self._start(session, *start_args)
+            (_, start), self.requested = self.requested, None
+            self._start(session, start)
         loop = self._loop_of(session)
-        if loop is None:
-            return  # for a session that has ended (or never started)
-        if kind in ("play", "pause", "stop"):
-            getattr(loop, kind)()
-        elif kind == "step":
-            loop.step_once(*args)
-        elif kind == "budget":
-            loop.set_budget(*args)
-        elif kind == "apply":
-            loop.apply(**args[0])
+        if loop is not None:  # else for a session that has ended (or never started)
+            loop.command(command)
 
-    def _loop_of(self, session: int) -> TrainLoop | None:
+    def _loop_of(self, session: int) -> TrainLoop | LabLoop | None:
         """The running session's loop, or the one built and about to run."""
         if self.pending is not None and self.pending[0] == session:
             return self.pending[1]
         return self.loop if session == self.session else None
 
-    def _start(self, session: int, spec, eval_every: int, budget: int) -> None:
-        """Build the new session's trainer; on success it replaces the current session."""
+    def _start(self, session: int, start: Start) -> None:
+        """Build the new session's trainer (or the lab's three); on success it replaces the
+        current session."""
         try:
-            trainer = spec.build()
+            built = start.spec.build()
         except Exception as exc:  # noqa: BLE001 - the app says so; the current session goes on
             msg = str(exc) if isinstance(exc, RnnvizError) else f"{type(exc).__name__}: {exc}"
-            self.send(session, "start_failed", msg)
+            self.send(session, StartFailed(msg))
+            return
+
+        def emit(report: Report, session=session) -> None:
+            self.send(session, report)
+
+        if isinstance(start.spec, LabSpec):
+            from rnnviz.core.lab_loop import LabLoop
+
+            self.send(session, Started.of(next(iter(built.trainers.values()))))
+            self._replace((session, LabLoop(built, emit, start.spec.measure_every)))
             return
         from rnnviz.core.scoring import preset_monitor
 
-        monitor, why_not = preset_monitor(trainer)
+        monitor, why_not = preset_monitor(built)
         if why_not:
-            self.send(session, "notice", why_not)
-        info = {
-            "tokens_per_step": trainer.tokens_per_step,
-            "notes": tuple(trainer.notes),
-            "steps": trainer.steps,
-            "cfg": trainer.cfg,
-            "device": str(trainer.device),
-        }
-        self.send(session, "started", info)
+            self.send(session, Notice(why_not))
+        self.send(session, Started.of(built))
+        every = monitor.every if monitor is not None else 0.5
+        self._replace((session, TrainLoop(built, emit, start.eval_every, start.budget, monitor, every)))
 
-        def emit(kind: str, payload, session=session) -> None:
-            if kind == "snapshot":
-                payload = self._lighten(payload)
-            self.send(session, kind, payload)
-
-        self.pending = (session, TrainLoop(trainer, emit, eval_every, budget, monitor))
+    def _replace(self, pending: tuple[int, TrainLoop | LabLoop]) -> None:
+        """The built session runs once the current one has ended."""
+        self.pending = pending
         if self.loop is not None:
             self.loop.stop()
 

@@ -50,12 +50,12 @@ def _group(inputs: list[np.ndarray], targets: np.ndarray, dtype, device) -> dict
     groups: dict[int, list[int]] = {}
     for i, x in enumerate(inputs):
         groups.setdefault(len(x), []).append(i)
-    out = {}
+    out: dict = {}
     for T, members in sorted(groups.items()):
         idx = np.asarray(members)
-        x = torch.as_tensor(np.stack([inputs[i] for i in members]), dtype=dtype, device=device)
-        y = torch.as_tensor(targets[idx], dtype=dtype, device=device)
-        out[T] = (idx, x, y)
+        xs = torch.as_tensor(np.stack([inputs[i] for i in members]), dtype=dtype, device=device)
+        ys = torch.as_tensor(targets[idx], dtype=dtype, device=device)
+        out[T] = (idx, xs, ys)
     return out
 
 
@@ -132,11 +132,10 @@ def last_outputs(model, x: torch.Tensor) -> torch.Tensor:
 def predict(model, samples: Samples) -> np.ndarray:
     """Outputs for every sample, in sample order: values (n,), or probabilities (n, V)."""
     model.eval()
-    result = None
+    result: np.ndarray | None = None
     for x, _, idx in samples.batches():
-        o = last_outputs(model, x)
-        o = o if model.cfg.regression else torch.softmax(o, -1)
-        o = o.cpu().numpy().astype(np.float64)
+        out = last_outputs(model, x)
+        o = (out if model.cfg.regression else torch.softmax(out, -1)).cpu().numpy().astype(np.float64)
         if result is None:
             result = np.empty((len(samples), *o.shape[1:]))
         result[idx] = o

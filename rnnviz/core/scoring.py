@@ -30,8 +30,10 @@ class Scorer:
     def __init__(self, preset: Preset, source: Corpus | Series, cfg: TrainConfig):
         self.preset, self.source, self.cfg = preset, source, cfg
         self.value = source.vocab is None
+        self.samples: Samples | None = None  # None when the text is read as a stream
+        self.held_out: Samples | None = None
         if cfg.samples == "stream":
-            self.samples = self.held_out = None
+            assert isinstance(source, Corpus), "a series is read in windows"
             self.train_ids = torch.as_tensor(source.split(cfg.val_fraction)[0])
         else:
             self.samples, self.held_out = build_samples(source, cfg.samples, cfg.seq_len, cfg.val_fraction)
@@ -47,30 +49,40 @@ class Scorer:
             model.train(was_training)
         return doc | self.references | self.preset.references
 
+    def _windows(self) -> tuple[Samples, Samples]:
+        """The training and held-out samples (the preset reads windows, not a stream)."""
+        assert self.samples is not None and self.held_out is not None
+        return self.samples, self.held_out
+
     def _series(self, model) -> dict:
-        doc = {"train_mse": _mse(model, self.samples), "test_mse": _mse(model, self.held_out)}
+        train, test = self._windows()
+        doc = {"train_mse": _mse(model, train), "test_mse": _mse(model, test)}
         return doc | {"window": self.cfg.seq_len}
 
     def _tokens(self, model) -> dict:
         device = next(model.parameters()).device
+        doc: dict = {}
         if self.samples is None:  # the training text read once, in order, from a zero state
             ids = self.train_ids.to(device)
             logits, _ = model(ids[None, :-1])
-            doc = {"accuracy": float((logits[0].argmax(-1) == ids[1:]).double().mean())}
+            doc["accuracy"] = float((logits[0].argmax(-1) == ids[1:]).double().mean())
         else:
-            doc = {"accuracy": _accuracy(model, self.samples)}
-            if len(self.held_out):
-                doc["held_out_accuracy"] = _accuracy(model, self.held_out)
+            train, test = self._windows()
+            doc["accuracy"] = _accuracy(model, train)
+            if len(test):
+                doc["held_out_accuracy"] = _accuracy(model, test)
         if self.cfg.samples == "words":
             doc["words"] = self._words(model)
         return doc
 
     def _words(self, model) -> list[dict]:
         """Each training word with the model's most likely last letter and its probability."""
-        probs = predict(model, self.samples)
+        samples = self._windows()[0]
+        probs = predict(model, samples)
+        assert self.source.vocab is not None
         tokens = self.source.vocab.tokens
         rows = []
-        for i, word in enumerate(self.samples.labels):
+        for i, word in enumerate(samples.labels):
             best = int(np.argmax(probs[i]))
             rows.append({"word": word, "predicted": tokens[best], "p": float(probs[i, best])})
         return rows
@@ -78,19 +90,21 @@ class Scorer:
     def _references(self) -> dict:
         """Figures that do not depend on the model: baselines and the best possible."""
         if self.value:
-            series: Series = self.source
-            targets = self.held_out.positions
-            doc = {"prev_value_mse": previous_value_mse(series.values, targets) if len(targets) else None}
+            series = self.source
+            assert isinstance(series, Series)
+            at = self._windows()[1].positions
+            doc = {"prev_value_mse": previous_value_mse(series.values, at) if len(at) else None}
             if series.signal is not None:
                 doc["noise_floor"] = series.noise_floor
-                if len(targets):  # the noise drawn on the test part: what a perfect forecaster scores
-                    err = series.values[targets] - series.signal[targets]
+                if len(at):  # the noise drawn on the test part: what a perfect forecaster scores
+                    err = series.values[at] - series.signal[at]
                     doc["perfect_test_mse"] = float(np.mean(err**2))
             return doc
+        contexts: list[tuple] = []
+        targets: list[int] = []
         if self.samples is None:
-            targets, contexts = self.train_ids[1:].tolist(), []
+            targets = self.train_ids[1:].tolist()
         else:
-            targets, contexts = [], []
             for x, y, _ in self.samples.batches():
                 targets += y.tolist()
                 contexts += [tuple(r) for r in x.tolist()]
@@ -126,20 +140,32 @@ def _accuracy(model, samples: Samples) -> float:
 
 class PresetMonitor:
     """A preset's figures during training (core.loop.TrainLoop's monitor): the model's figures
-    beside the references, the seconds trained, and when the target was first reached."""
+    beside the references, the seconds trained, and when the target was first reached. A value
+    model's figures also carry its forecast of every target, train and test ("forecast": positions
+    and values), and come ten times a second: the forecaster's window draws them as it trains."""
 
     def __init__(self, preset: Preset, trainer: Trainer):
         self.scorer = Scorer(preset, trainer.corpus, trainer.cfg)
         self.target_seconds: float | None = None
+        self.every = 0.1 if self.scorer.value else 0.5  # seconds of training between reports
 
     def __call__(self, trainer: Trainer, seconds: float) -> dict:
         doc = self.scorer.figures(trainer.model) | {"steps": trainer.updates, "seconds": seconds}
+        if self.scorer.value:
+            doc["forecast"] = forecast(trainer.model, self.scorer)
         target = doc.get("target_accuracy")
         if self.target_seconds is None and target is not None and doc["accuracy"] >= target:
             self.target_seconds = seconds  # first seen at this check (within the monitor's interval)
         if self.target_seconds is not None:
             doc["target_reached_seconds"] = self.target_seconds
         return doc
+
+
+def forecast(model, scorer: Scorer) -> tuple[np.ndarray, np.ndarray]:
+    """A value model's forecast of every target, train then test: (positions, values)."""
+    train, test = scorer._windows()
+    t = np.concatenate([train.positions, test.positions])
+    return t, np.concatenate([predict(model, train), predict(model, test)])
 
 
 def preset_monitor(trainer: Trainer) -> tuple[PresetMonitor | None, str | None]:

@@ -46,6 +46,38 @@ class TrainerSpec:
         return replace(self, preset=name)
 
 
+@dataclass(frozen=True, eq=False)
+class LabSpec:
+    """The gradient lab's models (core.lab.Comparison): one per architecture, the same corpus,
+    size, seed and optimiser. Picklable; `build()` imports torch."""
+
+    corpus: Corpus
+    hidden: int
+    layers: int
+    cfg: TrainConfig
+    archs: tuple[str, ...] = ("rnn", "lstm", "gru")
+    measure_every: int = 50
+    device: str = "cpu"
+    window: int = 48
+    positions: int = 32
+    preset: str | None = None
+    notes: tuple[str, ...] = ()
+    updates: int = 0
+
+    @property
+    def model_cfg(self) -> ModelConfig:
+        """The first model's settings (the others differ in their architecture only)."""
+        inp = "onehot" if self.corpus.level == "char" else "embedding"
+        n = len(self.corpus.vocab)
+        return ModelConfig(n, self.archs[0], hidden=self.hidden, layers=self.layers, input=inp)
+
+    def build(self):
+        from rnnviz.core.lab import Comparison
+
+        s = self
+        return Comparison(s.corpus, s.hidden, s.layers, s.cfg, s.device, s.window, s.positions, s.archs)
+
+
 def train_config_from(saved: dict) -> TrainConfig:
     """A TrainConfig from a checkpoint's `train` record, ignoring unknown keys."""
     known = {f.name for f in fields(TrainConfig)}

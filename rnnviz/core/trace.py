@@ -106,6 +106,24 @@ class Trace:
         """Per layer (h, c) after the last step (c None unless LSTM): where a continuation starts."""
         return [(self.h[n, -1], None if self.c is None else self.c[n, -1]) for n in range(self.cfg.layers)]
 
+    def to_npz(self, path) -> None:
+        """Every array of the trace in one .npz file (read back with numpy.load, no pickle): h, c,
+        gate_<name>, probs, grad_h, grad_c, dh, dc, attribution, ids, tokens, vocab."""
+        arrays = {"h": self.h, "probs": self.probs, "grad_h": self.grad_h, "ids": self.ids}
+        arrays |= {f"gate_{k}": v for k, v in self.gates.items()}
+        for k in ("c", "grad_c", "dh", "dc", "attribution", "values", "inputs"):
+            if getattr(self, k) is not None:
+                arrays[k] = getattr(self, k)
+        arrays |= {"tokens": np.array(self.tokens, dtype=str), "vocab": np.array(self.vocab, dtype=str)}
+        arrays |= {"target": np.array([self.target_step, self.target_id])}
+        np.savez_compressed(path, **arrays)
+
+    def _repr_png_(self) -> bytes:
+        """Jupyter's picture of the trace: the heatmaps with every token labelled (core.picture)."""
+        from rnnviz.core.picture import trace_png
+
+        return trace_png(self)
+
     def to_json(self, attribution: bool = False) -> dict:
         """The `rnnviz trace --json` document (see README, "Trace format"); attribution adds
         "attribution": ||d log p_s(target) / dx_t||^2 for each input token."""
@@ -136,7 +154,9 @@ class Trace:
             "ids": self.ids.tolist(),
             "grad_target": self._grad_target(),
             "steps": steps,
-        } | ({"attribution": self.attribution.tolist()} if attribution else {})
+        } | (
+            {"attribution": self.attribution.tolist()} if attribution and self.attribution is not None else {}
+        )
 
     def _grad_target(self) -> dict:
         if self.values is None:

@@ -97,12 +97,18 @@ def cell_detail(w: TraceWeights, trace: Trace, layer: int, t: int, unit: int) ->
     elif cfg.arch == "lstm":
         for g in rows:
             d[g] = float(trace.gates[g][layer, t, unit])
-        d["c_prev"] = float(trace.c[layer, t - 1, unit]) if t else 0.0
-        d["c"] = float(trace.c[layer, t, unit])
+        d["c_prev"] = float(need(trace.c)[layer, t - 1, unit]) if t else 0.0
+        d["c"] = float(need(trace.c)[layer, t, unit])
     else:
         for g in rows:
             d[g] = float(trace.gates[g][layer, t, unit])
     return d
+
+
+def need(a: np.ndarray | None) -> np.ndarray:
+    """An array the trace has for this cell (c and dL/dc for an LSTM, dL/dh for every full trace)."""
+    assert a is not None, "the trace lacks an array this cell has"
+    return a
 
 
 def frame_detail(w: TraceWeights, tr: Trace, frame: Frame, layer: int, unit: int) -> dict:
@@ -116,15 +122,15 @@ def frame_detail(w: TraceWeights, tr: Trace, frame: Frame, layer: int, unit: int
 def _pre_grad(w: TraceWeights, tr: Trace, n: int, t: int) -> tuple[np.ndarray, np.ndarray]:
     """dL/d(pre-activations) of layer n at step t, from the trace's dL/dh_t (and dL/dc_t):
     (d_a for W_ih, d_a for W_hh); they differ only for a GRU, whose candidate sees r * W_hn h."""
-    H, arch, dh = tr.cfg.hidden, tr.cfg.arch, tr.dh[n, t]
+    H, arch, dh = tr.cfg.hidden, tr.cfg.arch, need(tr.dh)[n, t]
     h_prev = tr.h[n, t - 1] if t else np.zeros(H)
     if arch == "rnn":
         da = dh * (1.0 - tr.h[n, t] ** 2) if tr.cfg.nonlinearity == "tanh" else dh * (tr.h[n, t] > 0)
         return da, da
     gate = {k: v[n, t] for k, v in tr.gates.items()}
     if arch == "lstm":
-        i, f, g, o, c, dc = gate["i"], gate["f"], gate["g"], gate["o"], tr.c[n, t], tr.dc[n, t]
-        c_prev = tr.c[n, t - 1] if t else np.zeros(H)
+        i, f, g, o, c, dc = gate["i"], gate["f"], gate["g"], gate["o"], need(tr.c)[n, t], need(tr.dc)[n, t]
+        c_prev = need(tr.c)[n, t - 1] if t else np.zeros(H)
         tc = np.tanh(c)
         da = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
                              dh * tc * o * (1 - o)])  # fmt: skip
@@ -153,14 +159,14 @@ def backward_detail(w: TraceWeights, tr: Trace, layer: int, t: int, unit: int) -
     sum, and the norms beside step t+1's; for an LSTM also dL/dc_t = f_(t+1) dL/dc_(t+1) + the
     part through h_t. Recomputed from the trace's dL/dh and dL/dc (tested to add up)."""
     s, L, u = tr.target_step, tr.cfg.layers, unit
-    d: dict = {"dh": float(tr.dh[layer, t, u]), "norm": float(tr.grad_h[layer, t]), "steps_back": s - t}
+    d: dict = {"dh": float(need(tr.dh)[layer, t, u]), "norm": float(tr.grad_h[layer, t]), "steps_back": s - t}
     d["norm_target"] = float(tr.grad_h[layer, s])
     d["through_time"] = 0.0
     if t < s:
         _, da_next = _pre_grad(w, tr, layer, t + 1)
         d["through_time"] = float(da_next @ w.layers[layer].w_hh[:, u])
         if tr.cfg.arch == "gru":
-            d["through_time"] += float(tr.dh[layer, t + 1, u] * tr.gates["z"][layer, t + 1, u])
+            d["through_time"] += float(need(tr.dh)[layer, t + 1, u] * tr.gates["z"][layer, t + 1, u])
         d["norm_next"] = float(tr.grad_h[layer, t + 1])
     if layer < L - 1:
         da_above, _ = _pre_grad(w, tr, layer + 1, t)
@@ -169,9 +175,9 @@ def backward_detail(w: TraceWeights, tr: Trace, layer: int, t: int, unit: int) -
         d["from_above"] = float(_d_out(tr) @ w.head_w[:, u]) if t == s else 0.0
         d["source"] = "the loss" if t == s else "none"
     if tr.dc is not None:
-        o, c = tr.gates["o"][layer, t, u], tr.c[layer, t, u]
-        d["dc"], d["dc_norm"] = float(tr.dc[layer, t, u]), float(tr.grad_c[layer, t])
-        d["dc_via_h"] = float(tr.dh[layer, t, u] * o * (1 - np.tanh(c) ** 2))
+        o, c = tr.gates["o"][layer, t, u], need(tr.c)[layer, t, u]
+        d["dc"], d["dc_norm"] = float(need(tr.dc)[layer, t, u]), float(need(tr.grad_c)[layer, t])
+        d["dc_via_h"] = float(need(tr.dh)[layer, t, u] * o * (1 - np.tanh(c) ** 2))
         d["f_next"] = float(tr.gates["f"][layer, t + 1, u]) if t < s else 0.0
-        d["dc_next"] = float(tr.dc[layer, t + 1, u]) if t < s else 0.0
+        d["dc_next"] = float(need(tr.dc)[layer, t + 1, u]) if t < s else 0.0
     return d

@@ -36,6 +36,7 @@ from rnnviz.core.config import (
 )
 from rnnviz.core.corpus import BUILTIN_PREFIX, BUILTINS
 from rnnviz.core.errors import ConfigError
+from rnnviz.qt.views.common import compact
 
 # How the text becomes training examples: (label, TrainConfig.samples).
 SAMPLES = (
@@ -50,13 +51,6 @@ def _combo(items, current=None) -> QComboBox:
     box.addItems(list(items))
     if current is not None:
         box.setCurrentText(current)
-    return box
-
-
-def compact(box: QComboBox, chars: int = 8) -> QComboBox:
-    """A combo box as narrow as `chars` characters, whatever its longest item."""
-    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    box.setMinimumContentsLength(chars)
     return box
 
 

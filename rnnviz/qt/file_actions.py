@@ -55,7 +55,7 @@ class FileActions:
         )
         if not path:
             return
-        trainer = self.worker.trainer if self.worker else None
+        trainer = self.worker.info if self.worker else None
         try:
             save_checkpoint(
                 path,
@@ -102,7 +102,7 @@ class FileActions:
             QApplication.processEvents()
             return not dialog.wasCanceled()
 
-        trainer = self.worker.trainer if self.worker else None
+        trainer = self.worker.info if self.worker else None
         try:
             images = render_frames(
                 tr,

@@ -50,11 +50,11 @@ class LabReadouts:
                 f"{f.scale:.4g}" if f else "\u2013",
             )
             rows.append("<tr>" + "".join(f"<td align='right'>{c}</td>" for c in cells) + "</tr>")
-        lab = self.lab
-        at = next(iter(self.figs.values())).step if self.figs else 0
+        first = next(iter(self.figs.values()), None)
+        at, windows, window = (first.step, first.windows, first.window) if first else (0, 0, 0)
         note = (
-            f"Figures at step {at} on {len(lab.positions) if lab else 0} held-out windows of "
-            f"{lab.window if lab else 0} characters, measured every {self.measure_every} steps and on pause. "
+            f"Figures at step {at} on {windows} held-out windows of {window} characters, "
+            f"measured every {self.measure_every} steps and on pause. "
         )
         return f"<table cellspacing='0' cellpadding='3'>{''.join(rows)}</table><p>{note}{WHY}</p>"
 

@@ -1,7 +1,9 @@
 """LabWindow, the gradient lab: an RNN, an LSTM and a GRU trained side by side, and why RNNs forget.
 
-Data flow: LabWorker (own QThread) -> metrics_ready / figures_ready -> _on_metrics / _on_figures
-(keep, mark dirty) -> _on_frame (~30 Hz, only when something arrived) -> setData on items built once.
+The three models train in a training process of the window's own (qt.training_hosts.ProcessHost,
+core.lab_loop.LabLoop there): this window never imports torch. Data flow: the session's
+metrics_ready / figures_ready -> _on_metrics / _on_figures (keep, mark dirty) -> _on_frame (~30 Hz,
+only when something arrived) -> setData on items built once.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from functools import partial
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -26,19 +28,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from rnnviz.core.config import MAX_LAYERS, TrainConfig, check_lr
 from rnnviz.core.corpus import BUILTIN_PREFIX, BUILTINS, load_corpus
 from rnnviz.core.errors import RnnvizError
-from rnnviz.core.lab import ARCHS, DECAY_FROM, FAR_FRACTION, HORIZON_FRACTION, SATURATION, Comparison
-from rnnviz.core.model import MAX_LAYERS
-from rnnviz.core.train import TrainConfig
+from rnnviz.core.lab import ARCHS, DECAY_FROM, FAR_FRACTION, HORIZON_FRACTION, SATURATION
+from rnnviz.core.lab_loop import MEASURE_EVERY, check_scale
+from rnnviz.core.protocol import Scale, UndoScale
+from rnnviz.core.session import LabSpec
 from rnnviz.qt.lab_readouts import COLOURS, FAR, NAMES, PCT, LabReadouts
-from rnnviz.qt.lab_worker import MEASURE_EVERY, LabWorker
+from rnnviz.qt.training_hosts import ProcessHost, RemoteTrainWorker
 from rnnviz.qt.views.common import LogAxis, foreground, legend_brush, on_hover, readout_label
 from rnnviz.qt.views.curves import set_curve
 from rnnviz.qt.views.history import EVENT_CAP, History
-from rnnviz.qt.worker import TrainerThread
 
 FRAME_MS = 33
+START_WAIT_S = 60.0  # the first Reset waits for the training process to load torch
 MAX_HIDDEN = 256  # measuring costs O(window x H^3): the lab is for small models
 SAT_GATES = {("lstm", "i"): "o", ("lstm", "f"): "t", ("lstm", "o"): "s", ("gru", "r"): "d", ("gru", "z"): "+"}
 UNIT_LABEL = "1: below vanishes, above explodes"
@@ -133,8 +137,9 @@ class LabWindow(LabReadouts, QMainWindow):
         self.setObjectName("rnnviz-lab")
         self.resize(1400, 900)
         self.measure_every = MEASURE_EVERY
-        self.lab: Comparison | None = None
-        self.runner: TrainerThread | None = None
+        self.host = ProcessHost(self)  # spawned now: it imports torch while this window builds
+        self.worker: RemoteTrainWorker | None = None
+        self.scale_applied = 1.0  # the product of the W_hh factors asked for since the models were made
         self.figs: dict = {}  # arch -> LabMeasurement, the latest
         self.last_metrics: dict = {}  # arch -> StepMetrics, the latest
         self._metrics_dirty = self._figs_dirty = False
@@ -162,7 +167,7 @@ class LabWindow(LabReadouts, QMainWindow):
         self.lr = QLineEdit(f"{lr:g}")
         self.lr.setMaximumWidth(70)
         self.lr.setToolTip("Learning rate of all three models: applies at once (Enter)")
-        self.lr.editingFinished.connect(partial(self._tell, "set_lr", self.lr.text))
+        self.lr.editingFinished.connect(partial(self._tell, "lr", self.lr.text))
         self.play = QPushButton("Play")
         self.play.setCheckable(True)
         self.play.toggled.connect(self._on_play)
@@ -178,15 +183,13 @@ class LabWindow(LabReadouts, QMainWindow):
             (None, _button("Reset", self.reset, "New models from the corpus, size and seed chosen here")),
             ("   Learning rate", self.lr),
             (None, self.play),
-            (None, _button("Step", partial(self._tell, "step_once"), "One training step of each model")),
+            (None, _button("Step", partial(self._tell, "step"), "One training step of each model")),
             ("   Scale W_hh \u00d7", self.scale),
             (
                 None,
-                _button(
-                    "Apply", partial(self._tell, "scale_recurrent", self.scale.value), "W_hh \u00d7= factor"
-                ),
+                _button("Apply", partial(self._tell, "scale", self.scale.value), "W_hh \u00d7= factor"),
             ),
-            (None, _button("Undo", partial(self._tell, "undo_scaling"), "Divide out every factor applied")),
+            (None, _button("Undo", partial(self._tell, "undo"), "Divide out every factor applied")),
             (None, self.scale_label),
         ):
             if text:
@@ -251,60 +254,60 @@ class LabWindow(LabReadouts, QMainWindow):
             legend.addItem(item, f"{NAMES[arch]} gate {gate}")
             self.sat_points[arch, gate] = item
 
-    # ---- the worker ----------------------------------------------------------------------
+    # ---- the session -------------------------------------------------------------------------
     def reset(self) -> None:
-        """Three new models from the controls; the old ones (and their curves) go."""
-        self._stop_runner()
+        """Three new models from the controls; the old ones (and their curves) go. The models are
+        built in the training process; if they cannot be, the old ones go on."""
         try:
             corpus = load_corpus(self.corpus.currentData(), "char")
             cfg = TrainConfig(lr=float(self.lr.text()), seed=self.seed.value(), clip=1.0)
-            self.lab = Comparison(corpus, self.hidden.value(), self.layers.value(), cfg, device="cpu")
+            spec = LabSpec(
+                corpus, self.hidden.value(), self.layers.value(), cfg, measure_every=self.measure_every
+            )
+            worker = self.host.session(spec)
+            worker.metrics_ready.connect(self._on_metrics)
+            worker.figures_ready.connect(self._on_figures)
+            worker.failed.connect(self._on_failed)
+            worker.running_changed.connect(self._on_running)
+            self.host.start(worker, START_WAIT_S)
         except (RnnvizError, ValueError) as exc:
             self.statusBar().showMessage(f"Reset failed: {exc}", 10000)
             return
+        if self.worker is not None:
+            self.host.stop(self.worker)  # its late reports are ignored (_from_current)
+        self.worker, self.scale_applied = worker, 1.0
         for h in (*self.loss.values(), *self.decays.values(), *self.clipped.values()):
             h.clear()
         self.figs, self.last_metrics = {}, {}
         self._metrics_dirty = self._figs_dirty = True
-        self._start_runner()
-
-    def _start_runner(self) -> None:
-        worker = LabWorker(self.lab, self.measure_every)
-        worker.metrics_ready.connect(self._on_metrics)
-        worker.figures_ready.connect(self._on_figures)
-        worker.failed.connect(self.statusBar().showMessage)
-        worker.running_changed.connect(self._on_running)
-        self.runner = TrainerThread(worker)
-        self.runner.thread.setObjectName("rnnviz-lab")
+        self.play.setChecked(False)
         self._tell()
-        self.runner.start()
         self.timer.start()
 
-    def _stop_runner(self) -> None:
-        if self.runner is not None:
-            self.runner.stop(30_000)
-            self.runner = None
-            # A stopped worker's queued signals must not reach the next run's curves.
-            QCoreApplication.removePostedEvents(self, QEvent.Type.MetaCall)
-        self.play.setChecked(False)
-
-    @property
-    def worker(self) -> LabWorker | None:
-        return self.runner.worker if self.runner is not None else None
-
     def showEvent(self, event) -> None:
-        if self.runner is None and self.lab is not None:  # reopened: go on with the same models
-            self._start_runner()
+        self.timer.start()
         super().showEvent(event)
 
     def closeEvent(self, event) -> None:
+        """Closed, the lab pauses; its models are kept for when it is shown again."""
         self.timer.stop()
-        self._stop_runner()
+        self.play.setChecked(False)
         super().closeEvent(event)
+
+    def shut_down(self) -> None:
+        """End the training process (the app is closing)."""
+        self.close()
+        self.worker = None
+        self.host.close()
+
+    def _from_current(self) -> bool:
+        return self.worker is not None and self.sender() is self.worker
 
     # ---- slots ---------------------------------------------------------------------------
     @Slot(object)
     def _on_metrics(self, batch: dict) -> None:
+        if not self._from_current():
+            return
         for arch, ms in batch.items():
             ok = [m for m in ms if not m.skipped and np.isfinite(m.loss)]
             self.loss[arch].extend([m.step for m in ok], [m.loss for m in ok])
@@ -315,6 +318,8 @@ class LabWindow(LabReadouts, QMainWindow):
 
     @Slot(object)
     def _on_figures(self, figs: dict) -> None:
+        if not self._from_current():
+            return
         for arch, f in figs.items():
             if len(self.decays[arch]) and f.step <= self.decays[arch].x[-1]:
                 continue  # remeasured at the same step (e.g. after scaling W_hh): no new point
@@ -323,8 +328,15 @@ class LabWindow(LabReadouts, QMainWindow):
         self.figs = dict(figs)
         self._figs_dirty = True
 
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        if self._from_current():
+            self.statusBar().showMessage(message)
+
     @Slot(bool)
     def _on_running(self, on: bool) -> None:
+        if not self._from_current():
+            return
         self.play.blockSignals(True)
         self.play.setChecked(on)
         self.play.blockSignals(False)
@@ -335,15 +347,31 @@ class LabWindow(LabReadouts, QMainWindow):
             self.worker.play() if on else self.worker.pause()
         self.play.setText("Pause" if on else "Play")
 
-    def _tell(self, method: str | None = None, value=None) -> None:
-        """Call a control method of the worker (with float(value()) if given); errors become messages."""
+    def _tell(self, what: str | None = None, value=None) -> None:
+        """Send the session a control ("lr", "step", "scale", "undo"; with float(value()) if
+        given), checked here first: a bad value is a message and nothing is sent."""
         try:
-            if method and self.worker is not None:
-                getattr(self.worker, method)(*(() if value is None else (float(value()),)))
+            x = None if value is None else float(value())
+            if what and self.worker is not None:
+                self._send(what, x)
         except (RnnvizError, ValueError) as exc:
             self.statusBar().showMessage(str(exc), 10000)
-        scale = self.worker.scale_applied if self.worker is not None else 1.0
-        self.scale_label.setText(f"W_hh \u00d7 {scale:.4g} applied")
+        self.scale_label.setText(f"W_hh \u00d7 {self.scale_applied:.4g} applied")
+
+    def _send(self, what: str, x: float | None) -> None:
+        w = self.worker
+        if what == "lr":
+            check_lr(x)
+            w.apply(lr=x)
+        elif what == "step":
+            w.step_once()
+        elif what == "scale":
+            check_scale(x)
+            w.send(Scale(x))
+            self.scale_applied *= x
+        elif what == "undo":
+            w.send(UndoScale())
+            self.scale_applied = 1.0
 
     # ---- drawing -------------------------------------------------------------------------
     def _on_frame(self) -> None:

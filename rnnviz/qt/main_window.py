@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from rnnviz.core.corpus import Corpus
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.probe import Probe, TextProbe
+from rnnviz.core.protocol import SessionInfo
 from rnnviz.core.snapshot import Snapshot
 from rnnviz.qt.controls import ControlsPanel
 from rnnviz.qt.file_actions import FileActions
@@ -178,12 +179,11 @@ class MainWindow(
         self.tabs.currentChanged.connect(self._on_tab)
 
     @Slot(object)
-    def _on_started(self, _info: dict) -> None:
+    def _on_started(self, info: SessionInfo) -> None:
         """A session started at launch has been built: what only its trainer knows."""
         if self._from_current():
-            trainer = self.worker.trainer
-            self.status.start(trainer, self.worker.budget_end)
-            for note in trainer.notes:
+            self.status.start(info, self.worker.budget_end)
+            for note in info.notes:
                 self._warn(note, dialog=True)
 
     @Slot(str)
@@ -231,7 +231,9 @@ class MainWindow(
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
+        """Training has paused (core.protocol.Failed): Play shows it at once, then the message."""
         if self._from_current():
+            self.controls.set_playing(False)
             self._warn(message, dialog=True)
 
     @Slot(str)
@@ -245,13 +247,14 @@ class MainWindow(
             self.controls.set_playing(on)
             self.status.set_running(on)
             m = self.latest.metrics if self.latest is not None else None
-            self.progress.show_progress(m.step if m is not None else self.worker.trainer.steps, on)
+            self.progress.show_progress(m.step if m is not None else self.worker.info.steps, on)
 
     @Slot(str)
     def _on_diverged(self, message: str) -> None:
         """Offer the way back: the last weights whose loss was finite, and a 10x lower learning rate."""
         if not self._from_current():
             return
+        self.controls.set_playing(False)  # paused (core.protocol.Diverged), before the dialog
         self._warn(message, dialog=True)
         box = self.last_dialog
         box.setInformativeText(
@@ -359,9 +362,10 @@ class MainWindow(
         self.timer.stop()
         self.opener.cancel()
         self.analysis.stop()
-        for window in (self.lab_window, self.series_window):
-            if window is not None:
-                window.close()
+        if self.series_window is not None:
+            self.series_window.close()  # its training process ends with it
+        if self.lab_window is not None:
+            self.lab_window.shut_down()
         self.host.close(CLOSE_WAIT_S)
         self.worker = None
         super().closeEvent(event)

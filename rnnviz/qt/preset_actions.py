@@ -56,7 +56,7 @@ class PresetActions:
         if self.series_window is None:
             self.series_window = SeriesWindow(parent=self)
         if spec is not None:
-            self.series_window.open_trainer(spec.build())
+            self.series_window.open_spec(spec)
         self.series_window.show()
         self.series_window.raise_()
         self.series_window.activateWindow()

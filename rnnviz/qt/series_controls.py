@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rnnviz.core.model import ARCHS
+from rnnviz.core.config import ARCHS
 from rnnviz.core.presets import Preset
+from rnnviz.core.protocol import SessionInfo
 from rnnviz.core.snapshot import Snapshot
-from rnnviz.core.train import Trainer
 
 TARGET_MSE = 0.36  # issue 5: the forecaster should reach a test MSE at most this
 MAX_HIDDEN = 512
@@ -128,8 +128,8 @@ class SeriesControls(QWidget):
         except ValueError:
             raise ValueError(f"the learning rate must be a number, not {text!r}") from None
 
-    def show_config(self, trainer: Trainer) -> None:
-        m, cfg, s = trainer.model_cfg, trainer.cfg, trainer.corpus
+    def show_config(self, info: SessionInfo) -> None:
+        m, cfg, s = info.model_cfg, info.cfg, info.corpus
         self.arch.setCurrentText(m.arch)
         self.hidden.setValue(min(m.hidden, MAX_HIDDEN))
         self.window.setValue(cfg.seq_len)

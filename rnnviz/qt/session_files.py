@@ -26,7 +26,7 @@ class SessionFileActions:
 
     # ---- saving ------------------------------------------------------------------------------
     def save_session(self, path: str | None = None) -> str | None:
-        snap, trainer = self.latest, self.worker.trainer if self.worker else None
+        snap, trainer = self.latest, self.worker.info if self.worker else None
         if snap is None or trainer is None:
             self._warn("Nothing to save yet: the model is still being built.", dialog=True)
             return None

@@ -79,7 +79,7 @@ class SessionActions:
         """The views follow the new session; the previous one is stopped (its late reports ignored)."""
         if self.worker is not None:
             self.host.stop(self.worker)
-        self.worker, trainer = worker, worker.trainer
+        self.worker, trainer = worker, worker.info
         self._mark_saved(trainer.steps)
         self.model_path = model_path
         self.latest = None

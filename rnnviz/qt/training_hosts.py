@@ -13,100 +13,56 @@ window never imports torch (it starts faster).
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from rnnviz.core.errors import ConfigError, RnnvizError
+from rnnviz.core.protocol import (
+    Cancel,
+    Command,
+    Finished,
+    Progress,
+    Report,
+    SessionInfo,
+    Start,
+    Started,
+    StartFailed,
+)
 from rnnviz.core.remote import TrainerProcess
 from rnnviz.core.session import TrainerSpec
 from rnnviz.qt.worker import TrainerThread, TrainWorker, WorkerSignals
-
-
-class TrainerMirror:
-    """What the window knows of a trainer that runs in the training process: its data, settings
-    and progress, kept current by the session's reports."""
-
-    def __init__(self, spec: TrainerSpec):
-        self.corpus, self.model_cfg, self.cfg, self.preset = (
-            spec.corpus,
-            spec.model_cfg,
-            spec.cfg,
-            spec.preset,
-        )
-        self.notes: list[str] = list(spec.notes)
-        self.steps = self.updates = spec.updates
-        self.tokens_per_step = 1.0
-        self.device = spec.device
 
 
 class RemoteTrainWorker(WorkerSignals):
     """One session in the training process, seen from the window."""
 
     def __init__(self, host: ProcessHost, number: int, spec: TrainerSpec, eval_every: int, budget: int):
-        super().__init__()
+        super().__init__(SessionInfo.of_spec(spec))
         self.host, self.number, self.spec = host, number, spec
         self.eval_every, self.budget = eval_every, budget
-        self.trainer = TrainerMirror(spec)
         self._budget_end = spec.updates + budget if budget else 0
         self.answered = threading.Event()
         self.error: str | None = None
         self.ended = False
-        self._weights: dict | None = None
+        self._weights: dict | None = None  # the last weights that came (read on the relay thread only)
 
-    def _send(self, kind: str, *args) -> None:
-        self.host.process.send(kind, self.number, *args)
+    def send(self, command: Command) -> None:
+        self.host.process.send(self.number, command)
 
-    def play(self) -> None:
-        self._send("play")
-
-    def pause(self) -> None:
-        self._send("pause")
-
-    def step_once(self, n: int = 1) -> None:
-        self._send("step", n)
-
-    def stop(self) -> None:
-        self._send("stop")
-
-    def set_budget(self, steps: int) -> None:
-        self._budget_end = self.trainer.steps + steps if steps else 0
-        self._send("budget", steps)
-
-    @property
-    def budget_end(self) -> int:
-        return self._budget_end
-
-    def apply(self, **settings) -> None:
-        self._send("apply", settings)
-
-    def receive(self, kind: str, payload) -> None:
-        """A report of this session, on the relay thread: keep the mirror current, then signal."""
-        t = self.trainer
-        if kind == "started":
-            t.tokens_per_step, t.steps, t.cfg, t.device = (
-                payload[k] for k in ("tokens_per_step", "steps", "cfg", "device")
-            )
-            t.notes = list(payload["notes"])
+    def receive(self, report: Report) -> None:
+        """A report of this session, on the relay thread: a Progress becomes a Snapshot with the
+        last weights that came; a start's answer wakes whoever waits for it."""
+        match report:
+            case Progress():
+                report = report.snapshot(self._weights)
+                self._weights = report.weights
+            case StartFailed(message=m):
+                self.error, self.ended = m, True
+            case Finished():
+                self.ended = True
+        self.report(report)
+        if isinstance(report, Started | StartFailed):
             self.answered.set()
-            self.started.emit(payload)
-            return
-        if kind == "start_failed":
-            self.error, self.ended = payload, True
-            self.answered.set()
-            self.start_failed.emit(payload)
-            return
-        if kind == "snapshot":
-            if payload.weights is None:  # the weights did not change since the last that came
-                payload = replace(payload, weights=self._weights)
-            self._weights = payload.weights
-            if payload.metrics is not None:
-                t.steps, t.updates = payload.metrics.step, payload.updates
-        elif kind == "config":
-            t.cfg = payload
-        elif kind == "finished":
-            self.ended = True
-        self.report(kind, payload)
 
 
 class _Relay(QObject):
@@ -123,14 +79,14 @@ class _Relay(QObject):
         conn = self.process.reports
         while True:
             try:
-                number, kind, payload = conn.recv()
+                envelope = conn.recv()
             except (EOFError, OSError):
                 break
-            worker = self.host.sessions.get(number)
+            worker = self.host.sessions.get(envelope.session)
             if worker is not None:
-                worker.receive(kind, payload)
+                worker.receive(envelope.message)
                 if worker.ended:
-                    self.host.sessions.pop(number, None)
+                    self.host.sessions.pop(envelope.session, None)
         self.host.dead = True  # the next session starts a new process
         for worker in list(self.host.sessions.values()):  # unexpected end: tell whoever waits
             worker.error = worker.error or "the training process has stopped"
@@ -181,11 +137,11 @@ class ProcessHost(QObject):
     def start(self, worker: RemoteTrainWorker, wait: float | None = 30.0) -> None:
         """Send the session to the process; with `wait`, block until it is built (RnnvizError if
         it cannot be, the previous session going on). The first start waits for torch to load."""
-        worker._send("start", worker.spec, worker.eval_every, worker.budget)
+        worker.send(Start(worker.spec, worker.eval_every, worker.budget))
         if wait is None:
             return
         if not worker.answered.wait(wait):
-            worker._send("cancel")  # built later, it would replace the session that goes on
+            worker.send(Cancel())  # built later, it would replace the session that goes on
             raise RnnvizError(f"the training process did not answer within {wait:.0f} s")
         if worker.error is not None:
             raise ConfigError(worker.error)

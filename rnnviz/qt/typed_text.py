@@ -42,7 +42,7 @@ class TypedTextActions:
         """The unrolled view follows the typed text (when shown: it is drawn by hand)."""
         if not self.unrolled.isVisible():
             return
-        trainer = self.worker.trainer if self.worker else None
+        trainer = self.worker.info if self.worker else None
         mode = trainer.cfg.loss_mode if trainer else "many-to-many"
         self.unrolled.set_trace(self.last_probe.trace, self.probe.weights, mode)
 

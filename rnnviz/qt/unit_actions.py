@@ -75,7 +75,7 @@ class UnitActions:
     # ---- the corpus, read by the model --------------------------------------------------------
     def read_corpus(self) -> None:
         """Read the session's corpus with the weights the views show (the timeline's, or the latest)."""
-        w, trainer = self.probe.weights, self.worker.trainer if self.worker else None
+        w, trainer = self.probe.weights, self.worker.info if self.worker else None
         if w is None or trainer is None or trainer.model_cfg.regression:
             return
         step = self.pinned[0] if self.pinned else (self.latest.weights_step if self.latest else 0)
@@ -100,7 +100,7 @@ class UnitActions:
 
     # ---- interventions ------------------------------------------------------------------------
     def add_intervention(self, iv) -> None:
-        trainer = self.worker.trainer if self.worker else None
+        trainer = self.worker.info if self.worker else None
         if trainer is None or not self.may_discard("training from an earlier step"):
             return
         try:  # checks each one, and refuses a contradiction
@@ -150,7 +150,7 @@ class UnitActions:
 
     def _train_from(self, point) -> None:
         """A new session from a checkpoint: the same data, settings and seed."""
-        trainer = self.worker.trainer if self.worker else None
+        trainer = self.worker.info if self.worker else None
         if trainer is None:
             return
         step, weights = point

@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QPalette
-from PySide6.QtWidgets import QApplication, QGraphicsItem, QLabel
+from PySide6.QtWidgets import QApplication, QComboBox, QGraphicsItem, QLabel
 
 # Signed values (tanh states, weights, signed gradients): diverging, colour-blind safe,
 # symmetric levels. Values in [0, 1] (gates, probabilities): sequential. These are the defaults;
@@ -240,3 +240,10 @@ class LogAxis(pg.AxisItem):
         return [
             s if round(10 ** (v % 1)) in (1, 2, 5, 10) else "" for v, s in zip(values, strings, strict=True)
         ]
+
+
+def compact(box: QComboBox, chars: int = 8) -> QComboBox:
+    """A combo box as narrow as `chars` characters, whatever its longest item."""
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(chars)
+    return box

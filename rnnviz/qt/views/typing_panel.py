@@ -18,8 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from rnnviz.core.probe import Probe
-from rnnviz.qt.controls import compact
-from rnnviz.qt.views.common import is_dark, show_token
+from rnnviz.qt.views.common import compact, is_dark, show_token
 from rnnviz.qt.views.predictions import PredictionBars
 
 TOP_PREDICTION = "top prediction"

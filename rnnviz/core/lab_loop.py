@@ -1,22 +1,22 @@
-"""LabWorker: trains an RNN, an LSTM and a GRU side by side (core.lab.Comparison) on its own QThread.
+"""LabLoop: the gradient lab's three models (core.lab.Comparison) trained side by side under play /
+pause / step / settings / stop commands, reporting through a callback, in the training process
+(core.remote serves it like a TrainLoop; the lab's window never imports torch).
 
-The same pattern as TrainWorker: control calls from the GUI thread set flags under a lock that
-the loop reads between steps. Metrics go out at most ~20 times a second, each batch carrying every
-step since the previous one; gradient figures (decay per 10 steps, horizons, spectrum, gate
-saturation) are measured here, not on the GUI thread (~2 s for the three models of 64 units on
-32 windows), every `measure_every` steps, once at start, and whenever training pauses after a
-step or W_hh was rescaled.
+Reports (core.protocol): LabProgress at most ~20 times a second, each carrying every step of every
+model since the previous one; LabResults, the gradient figures (decay per 10 steps, horizons,
+spectrum, gate saturation), measured every `measure_every` steps, once at start, and whenever
+training pauses after a step or W_hh was rescaled (~2 s for the three models of 64 units on 32
+windows); Running, Failed, Finished.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 import numpy as np
-import torch
-from PySide6.QtCore import QObject, Signal, Slot
 
 from rnnviz.core.config import check_lr
 from rnnviz.core.errors import ConfigError, RnnvizError
@@ -29,6 +29,21 @@ from rnnviz.core.lab import (
     state_jacobians,
 )
 from rnnviz.core.loop import LoopControl
+from rnnviz.core.protocol import (
+    Apply,
+    Failed,
+    Finished,
+    LabProgress,
+    LabResults,
+    Pause,
+    Play,
+    Report,
+    Running,
+    Scale,
+    Step,
+    Stop,
+    UndoScale,
+)
 from rnnviz.core.trace import Trace, TraceWeights, trace
 
 METRICS_INTERVAL = 1 / 20
@@ -43,6 +58,8 @@ class LabMeasurement(LabFigures):
     saturation: dict = field(default_factory=dict)  # gate -> (left (H,), right (H,)), last layer
     window_gain: float = float("nan")  # ||J_T ... J_1|| of the state maps over the first probe window
     scale: float = 1.0  # product of the W_hh scale factors applied when measured
+    windows: int = 0  # held-out windows measured on
+    window: int = 0  # tokens in each
 
 
 def probe_trace(lab: Comparison, w: TraceWeights) -> Trace | None:
@@ -61,8 +78,9 @@ def measure(lab: Comparison, arch: str, scale: float = 1.0) -> LabMeasurement:
     base = {f.name: getattr(fig, f.name) for f in fields(LabFigures)}
     w = TraceWeights.from_state(trainer.model_cfg, weights)
     tr = probe_trace(lab, w)
+    base |= {"scale": scale, "windows": len(lab.positions), "window": lab.window}
     if tr is None:
-        return LabMeasurement(**base, scale=scale)
+        return LabMeasurement(**base)
     top = w.cfg.layers - 1
     jac = state_jacobians(w, tr, top)
     return LabMeasurement(
@@ -70,28 +88,41 @@ def measure(lab: Comparison, arch: str, scale: float = 1.0) -> LabMeasurement:
         cell_sigma=cell_path_singular_values(tr, top) if arch == "lstm" else None,
         saturation=gate_saturation(tr, top),
         window_gain=product_norm(jac, 0, len(jac) - 1),
-        scale=scale,
     )
 
 
-class LabWorker(LoopControl, QObject):
-    metrics_ready = Signal(object)  # dict arch -> tuple[StepMetrics, ...] since the last emit
-    figures_ready = Signal(object)  # dict arch -> LabMeasurement (a LabFigures)
-    failed = Signal(str)  # a one-line message; training is paused, the window keeps running
-    running_changed = Signal(bool)
-    finished = Signal()
-
-    def __init__(self, lab: Comparison, measure_every: int = MEASURE_EVERY):
-        super().__init__()
-        self.lab = lab
+class LabLoop(LoopControl):
+    def __init__(self, lab: Comparison, emit: Callable[[Report], None], measure_every: int = MEASURE_EVERY):
+        self.lab, self.emit = lab, emit
         self.measure_every = max(1, measure_every)
         self._init_control()
         self._lr: float | None = None
         self._pending_scale = 1.0  # factors asked for, not yet applied to the weights
         self._scale = 1.0  # product of every factor asked for: what undo_scaling() divides out
-        self._weights_scale = 1.0  # product of the factors applied to the weights (worker thread)
+        self._weights_scale = 1.0  # product of the factors applied to the weights (the loop's thread)
 
-    # ---- called from the GUI thread ------------------------------------------------------
+    # ---- commands, from any thread ---------------------------------------------------------
+    def command(self, command) -> None:
+        """Carry out a command of core.protocol; an invalid setting is reported (Failed)."""
+        try:
+            match command:
+                case Play():
+                    self.play()
+                case Pause():
+                    self.pause()
+                case Stop():
+                    self.stop()
+                case Step(n=n):
+                    self.step_once(n)
+                case Apply(lr=lr) if lr is not None:
+                    self.set_lr(lr)
+                case Scale(factor=factor):
+                    self.scale_recurrent(factor)
+                case UndoScale():
+                    self.undo_scaling()
+        except ConfigError as exc:
+            self.emit(Failed(str(exc)))
+
     def set_lr(self, lr: float) -> None:
         """The learning rate of all three models, from the next step on. Raises ConfigError if invalid."""
         check_lr(lr)
@@ -101,8 +132,7 @@ class LabWorker(LoopControl, QObject):
 
     def scale_recurrent(self, factor: float) -> None:
         """Multiply W_hh of all three models by factor (between steps). Raises ConfigError if invalid."""
-        if not math.isfinite(factor) or factor <= 0:
-            raise ConfigError(f"scale factor must be a positive number, not {factor!r}")
+        check_scale(factor)
         with self._lock:
             self._pending_scale *= factor
             self._scale *= factor
@@ -125,32 +155,36 @@ class LabWorker(LoopControl, QObject):
     def steps(self) -> int:
         return next(iter(self.lab.trainers.values())).steps
 
-    # ---- the loop, on the worker thread --------------------------------------------------
-    @Slot()
-    def run(self) -> None:
-        torch.set_num_threads(1)  # per thread; more threads here train slower (GUIDE)
+    # ---- the loop ----------------------------------------------------------------------------
+    def run(self, poll: Callable[[float], None] | None = None) -> None:
+        """Until stop(). poll(timeout): as for core.loop.TrainLoop.run."""
         recent: dict[str, list] = {a: [] for a in self.lab.trainers}
         last_emit, was_running = 0.0, False
         measured_at: int | None = None
         while not self._stop.is_set():
+            if poll is not None:
+                poll(0.0)
             go, running, lr, scale = self._next_command()
             if self._apply(lr, scale):
                 measured_at = None
             if running != was_running:
                 was_running = running
-                self.running_changed.emit(running)
+                self.emit(Running(running))
             if not go:
                 self._flush(recent)
                 if measured_at != self.steps:
                     measured_at = self._measure()
-                self._wake.wait(0.1)
+                if poll is not None:
+                    poll(0.1)
+                else:
+                    self._wake.wait(0.1)
                 self._wake.clear()
                 continue
             if measured_at is None:  # the first figures, before any training
                 measured_at = self._measure()
             try:
                 step = self.lab.step()
-            except Exception as exc:  # noqa: BLE001 - reported to the GUI, never kills the app
+            except Exception as exc:  # noqa: BLE001 - reported to the window, never kills the app
                 self._pause_with(f"training stopped: {type(exc).__name__}: {exc}")
                 continue
             for arch, m in step.items():
@@ -163,7 +197,7 @@ class LabWorker(LoopControl, QObject):
                 self._flush(recent)
                 last_emit = now
         self._flush(recent)
-        self.finished.emit()
+        self.emit(Finished())
 
     def _next_command(self) -> tuple[bool, bool, float | None, float]:
         """Whether to step now, whether playing, a new learning rate, a W_hh factor to apply first."""
@@ -187,17 +221,17 @@ class LabWorker(LoopControl, QObject):
                 self._weights_scale *= scale
                 return True
         except RnnvizError as exc:
-            self.failed.emit(str(exc))
+            self.emit(Failed(str(exc)))
         return False
 
     def _flush(self, recent: dict[str, list]) -> None:
         if any(recent.values()):
-            self.metrics_ready.emit({a: tuple(ms) for a, ms in recent.items()})
+            self.emit(LabProgress({a: tuple(ms) for a, ms in recent.items()}))
             for ms in recent.values():
                 ms.clear()
 
     def _measure(self) -> int:
-        """Emit every model's figures; returns the step they were measured at."""
+        """Report every model's figures; returns the step they were measured at."""
         steps, scale = self.steps, self._weights_scale
         try:
             figs = {}
@@ -205,7 +239,7 @@ class LabWorker(LoopControl, QObject):
                 if self._stop.is_set():  # closing: do not keep the window waiting
                     return steps
                 figs[arch] = measure(self.lab, arch, scale)
-            self.figures_ready.emit(figs)
+            self.emit(LabResults(figs))
         except Exception as exc:  # noqa: BLE001 - e.g. non-finite weights make the SVD fail
             self._pause_with(f"measuring stopped: {type(exc).__name__}: {exc}")
         return steps
@@ -214,4 +248,9 @@ class LabWorker(LoopControl, QObject):
         with self._lock:
             self._running = False
             self._pending_steps = 0
-        self.failed.emit(message)
+        self.emit(Failed(message))
+
+
+def check_scale(factor: float) -> None:
+    if not isinstance(factor, (int, float)) or not math.isfinite(factor) or factor <= 0:
+        raise ConfigError(f"scale factor must be a positive number, not {factor!r}")

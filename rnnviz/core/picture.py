@@ -1,0 +1,105 @@
+"""A trace as a picture without Qt (numpy + pillow): the heatmaps of h (and c) of every layer and the
+gates of the last one, time steps left to right with every token labelled, units top to bottom.
+Jupyter shows it for a Trace (`Trace._repr_png_`).
+
+Colours as in the app: signed values (h, c, candidates) on a blue - grey - gold diverging map with
+symmetric levels, gates in [0, 1] on viridis; each block says its range.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+# Anchors of the maps (0..1 -> RGB), interpolated linearly.
+DIVERGING = np.array([[33, 102, 172], [146, 197, 222], [235, 235, 235], [244, 208, 63], [178, 124, 0]], float)
+VIRIDIS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], float)
+SIGNED = ("g", "n")  # gates that are tanh candidates, in [-1, 1]
+CELL_W, MIN_ROW, BLOCK_H, LABEL_W, GAP = 14, 1, 96, 86, 18
+
+
+def colours(values: np.ndarray, lo: float, hi: float, anchors: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 colours of `values` on the map between lo and hi (NaN: white)."""
+    x = np.clip((np.nan_to_num(values, nan=lo) - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
+    pos = x * (len(anchors) - 1)
+    k = np.minimum(pos.astype(int), len(anchors) - 2)
+    f = (pos - k)[..., None]
+    rgb = anchors[k] * (1 - f) + anchors[k + 1] * f
+    rgb[np.isnan(values)] = 255
+    return rgb.astype(np.uint8)
+
+
+def blocks(tr) -> list[tuple[str, np.ndarray, bool]]:
+    """(title, (units, steps) values, signed) for every heatmap drawn."""
+    out = []
+    for n in range(tr.cfg.layers):
+        out.append((f"h, layer {n + 1}", tr.h[n].T, True))
+        if tr.c is not None:
+            out.append((f"c, layer {n + 1}", tr.c[n].T, True))
+    last = tr.cfg.layers - 1
+    for g, v in tr.gates.items():
+        out.append((f"{g}, layer {last + 1}", v[last].T, g in SIGNED))
+    return out
+
+
+def labels(tr) -> list[str]:
+    """Every token as drawn under its column: a space as a middle dot (pillow's font has no \u2423),
+    a line break as \u21b5 is not in it either: as a pilcrow; outside the vocabulary as ?."""
+    unknown, shown = tr.unknown, {" ": "\u00b7", "\n": "\u00b6", "\t": "\u00bb"}
+    return ["?" if unknown[t] else shown.get(tok, tok) for t, tok in enumerate(tr.tokens)]
+
+
+def trace_png(tr, max_step_width: int = 80) -> bytes:
+    """The picture as PNG bytes: each step as wide as its widest token (at most max_step_width px:
+    longer words are cut with an ellipsis)."""
+    font = _font()
+    names = labels(tr)
+    widest = max((font.getlength(n) for n in names), default=0.0)
+    width_per_step = int(min(max(CELL_W, widest + 4), max_step_width))
+    names = [_fit(n, width_per_step - 2, font) for n in names]
+    T = tr.steps
+    parts = blocks(tr)
+    rows = [max(MIN_ROW, BLOCK_H // max(v.shape[0], 1)) for _, v, _ in parts]
+    heights = [r * v.shape[0] for r, (_, v, _) in zip(rows, parts, strict=True)]
+    W = LABEL_W + T * width_per_step + 8
+    H = sum(heights) + GAP * len(parts) + 28
+    img = Image.new("RGB", (W, H), "white")
+    draw = ImageDraw.Draw(img)
+    y = 0
+    for (title, v, signed), row, h in zip(parts, rows, heights, strict=True):
+        if signed:
+            m = float(np.nanmax(np.abs(v))) if v.size else 1.0
+            lo, hi = -max(m, 1e-12), max(m, 1e-12)
+            rgb = colours(v, lo, hi, DIVERGING)
+        else:
+            lo, hi = 0.0, 1.0
+            rgb = colours(v, lo, hi, VIRIDIS)
+        draw.text((2, y + 2), title, fill="black", font=font)
+        draw.text((2, y + 14), f"{lo:.2g}..{hi:.2g}", fill="gray", font=font)
+        tile = Image.fromarray(np.repeat(np.repeat(rgb, row, axis=0), width_per_step, axis=1), "RGB")
+        img.paste(tile, (LABEL_W, y + GAP))
+        y += h + GAP
+    for t, name in enumerate(names):  # every token, under its column
+        draw.text((LABEL_W + t * width_per_step + 2, y + 4), name, fill="black", font=font)
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _font():
+    """Pillow's own scalable font (no system fonts needed); its bitmap font on old Pillows."""
+    try:
+        return ImageFont.load_default(size=11)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def _fit(text: str, width: float, font) -> str:
+    """`text`, cut with an ellipsis to fit `width` pixels."""
+    if font.getlength(text) <= width:
+        return text
+    while text and font.getlength(text + "\u2026") > width:
+        text = text[:-1]
+    return text + "\u2026"
