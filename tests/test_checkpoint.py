@@ -112,3 +112,19 @@ def test_corrupt_and_foreign_files(tmp_path, monkeypatch):
         load_checkpoint(tmp_path / "missing.safetensors")
     with pytest.raises(CheckpointError, match="directory"):
         load_checkpoint(tmp_path)
+
+
+def test_a_header_length_that_starts_like_a_pickle_is_still_safetensors(tmp_path):
+    """A header of 896 bytes is written 80 03 00 ...: the bytes of a pickle's protocol-3 magic."""
+    m = make_model("rnn", layers=1, hidden=2, vocab=3)
+    weights = {k: v.numpy() for k, v in m.state_dict().items()}
+    for pad in range(1000):
+        meta = {"format": "rnnviz-checkpoint/1", "arch": "rnn", "nonlinearity": "tanh", "layers": 1,
+                "hidden": 2, "input": "onehot", "embed_dim": 5, "level": "char", "vocab": ["<unk>", "a", "b"],
+                "train": {"note": "x" * pad}, "steps": 0}  # fmt: skip
+        data = st_save(weights, metadata={"rnnviz": json.dumps(meta)})
+        if data[:2] == b"\x80\x03":
+            break
+    assert data[:2] == b"\x80\x03"
+    (tmp_path / "m.safetensors").write_bytes(data)
+    assert load_checkpoint(tmp_path / "m.safetensors").model_cfg.hidden == 2

@@ -100,7 +100,7 @@ def test_train_then_trace_agrees_with_independent_recomputation(tmp_path, arch):
     )
     doc = json.loads(p.stdout.strip().splitlines()[-1])
     assert doc["steps"] == 12 and doc["out"] == str(out) and doc["val_loss"] > 0
-    assert "step 12/12" in p.stderr and "tok/s" in p.stderr and "ETA" in p.stderr
+    assert "step 12/12" in p.stderr and "tok/s" in p.stderr and "ETA" not in p.stderr  # too short for one
     cfg, meta, state = independent_load(out)
     assert meta["steps"] == 12 and meta["level"] == "char" and meta["train"]["seq_len"] == 32
 

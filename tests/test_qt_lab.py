@@ -248,6 +248,8 @@ def test_window_trains_and_draws_one_loss_line_per_model(qtbot, lab_window):
             f.decay_per_10
         )
     assert "levels off" in w.table.text()
+    decay = w.readout_text("decay", 0.2, 0.0)  # the headline curve's hover: every model at step 0
+    assert decay.startswith("step 0:") and fmt(w.decays["lstm"].y[0]) in decay
     readout = w.readout_text("loss", 3.2, 0.0)
     assert readout.startswith("step 3:") and fmt(w.loss["gru"].y[2]) in readout
 

@@ -163,7 +163,10 @@ def parse_checkpoint(data: bytes, name: str = "model") -> Checkpoint:
 
 
 def _header(data: bytes, name: str) -> dict:
-    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+    # A safetensors header length of 640, 896, 1152 or 1408 bytes also starts with 80 0X: its
+    # JSON header then follows at byte 8; a pickle's does not.
+    pickle_magic = data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+    if pickle_magic and data[8:9] != b"{":
         raise CheckpointError(f"{name} is a Python pickle; rnnviz refuses it (unpickling can run code)")
     if data[:4] == b"PK\x03\x04":
         raise CheckpointError(f"{name} is a zip archive (a torch.save file?); rnnviz reads only safetensors")
