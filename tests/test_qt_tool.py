@@ -320,6 +320,27 @@ def test_unsaved_training_is_not_thrown_away_without_asking(qtbot, tmp_path, win
     assert not window.isVisible()
 
 
+def test_train_from_here_asks_and_an_intervention_does_not(qtbot, window):
+    """The guard sits on what replaces the model: Train from here asks (it starts a new session
+    from an earlier step); an intervention, which only changes the views, does not."""
+    from rnnviz.core.intervene import Intervention
+
+    put("ask/unsaved", True)
+    window.worker.step_once(2)
+    qtbot.waitUntil(lambda: window.unsaved_steps() > 0, timeout=10_000)
+    window.unsaved_box = None
+    window.add_intervention(Intervention(0, "h", 0.0, (0,)))
+    assert window.unsaved_box is None and len(window.interventions) == 1  # applied, nothing asked
+    window.clear_interventions()
+    worker, point = window.worker, (window.latest.weights_step, window.latest.weights)
+    _answer(qtbot, window, QMessageBox.StandardButton.Cancel)
+    window._train_from(point)
+    assert window.unsaved_box is not None and window.worker is worker  # asked; cancelled: kept
+    _answer(qtbot, window, QMessageBox.StandardButton.Discard)
+    window._train_from(point)
+    assert window.worker is not worker  # asked again; discarded: a new session from that step
+
+
 def test_a_session_on_a_corpus_file_opens_when_the_file_is_gone(qtbot, tmp_path, window):
     from rnnviz.core.corpus import Corpus
 

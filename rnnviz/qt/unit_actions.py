@@ -101,7 +101,7 @@ class UnitActions:
     # ---- interventions ------------------------------------------------------------------------
     def add_intervention(self, iv) -> None:
         trainer = self.worker.info if self.worker else None
-        if trainer is None or not self.may_discard("training from an earlier step"):
+        if trainer is None:  # (an intervention changes the views, not the model: nothing to save)
             return
         try:  # checks each one, and refuses a contradiction
             layer_edits([*self.interventions, iv], trainer.model_cfg)
@@ -151,7 +151,7 @@ class UnitActions:
     def _train_from(self, point) -> None:
         """A new session from a checkpoint: the same data, settings and seed."""
         trainer = self.worker.info if self.worker else None
-        if trainer is None:
+        if trainer is None or not self.may_discard("training from an earlier step"):
             return
         step, weights = point
         spec = TrainerSpec(
