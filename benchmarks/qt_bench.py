@@ -36,7 +36,8 @@ def main_window(**kwargs):
 
 
 def close(app: QApplication, w) -> None:
-    """Close and delete the window before the interpreter exits (pyqtgraph: GUIDE)."""
+    """Close and delete the window before the interpreter exits (a pyqtgraph widget alive at exit ends
+    the process with a segmentation fault)."""
     w.close()
     w.deleteLater()
     app.processEvents()

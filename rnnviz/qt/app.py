@@ -26,7 +26,8 @@ def run(model: str | None = None, corpus: str | None = None, text: str | None = 
     window = MainWindow(model=model, corpus=corpus, text=text)
     window.show()
     app.exec()
-    # pyqtgraph widgets alive at interpreter exit crash the process (GUIDE): delete them now.
+    # pyqtgraph widgets alive at interpreter exit crash the process (exit 139 with pyqtgraph 0.14 and
+    # PySide6 6.11): delete them now.
     window.close()
     unfinished = window.unfinished_threads()
     window.deleteLater()

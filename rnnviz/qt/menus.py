@@ -8,6 +8,7 @@ from PySide6.QtCore import QByteArray
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 
 from rnnviz.qt.settings import app_settings, put
+from rnnviz.qt.theme import view_menu
 
 # What the window remembers of the last launch besides its layout (keys of view_state()).
 REMEMBERED = ("tab", "inside_tab", "continue", "temperature", "smooth")
@@ -43,12 +44,7 @@ class MenuActions:
         lab = self.menuBar().addMenu("&Lab")
         lab.addAction("Compare RNN, LSTM and GRU\u2026", self.open_lab)
         self.lab_window = None  # the gradient lab, made on first use
-        try:
-            from rnnviz.qt.theme import view_menu
-        except ImportError:  # noqa: S110 - the looks arrive with qt.theme
-            pass
-        else:
-            view_menu(self)
+        view_menu(self)
         self.exports = _export_menu(self)
 
     def _add(self, menu, items) -> None:
