@@ -71,9 +71,8 @@ def token_spans(text: str, level: str, limit: int | None = None) -> np.ndarray:
         return np.stack([starts, starts + 1], axis=1)
     if level == "word":
         spans = (m.span() for m in _WORD_RE.finditer(text))
-        if limit is not None:
-            spans = itertools.islice(spans, limit)
-        return np.array(list(spans), dtype=np.int64).reshape(-1, 2)
+        first = itertools.islice(spans, limit) if limit is not None else spans
+        return np.array(list(first), dtype=np.int64).reshape(-1, 2)
     raise CorpusError(f"unknown level {level!r}: choose char or word")
 
 
@@ -100,6 +99,7 @@ class Vocab:
     tokens: tuple[str, ...]
     level: str
     stoi: dict[str, int] = field(init=False, repr=False, compare=False)
+    _chars: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:

@@ -37,6 +37,7 @@ class CharRNN(nn.Module):
             num_layers=cfg.layers,
             batch_first=True,
         )
+        self.rnn: nn.RNNBase
         if cfg.arch == "rnn":
             self.rnn = nn.RNN(nonlinearity=cfg.nonlinearity, **kw)
         else:

@@ -215,14 +215,15 @@ def difference(a: Trace, b: Trace) -> Trace:
     moved with the alignment."""
     k = min(a.steps, b.steps)
 
-    def d(x: np.ndarray | None, y: np.ndarray | None) -> np.ndarray | None:
-        return None if x is None or y is None else x[:, x.shape[1] - k :] - y[:, y.shape[1] - k :]
+    def d(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return x[:, x.shape[1] - k :] - y[:, y.shape[1] - k :]
 
     tail = slice(a.steps - k, a.steps)
+    c = None if a.c is None or b.c is None else d(a.c, b.c)
+    grad_c = None if a.grad_c is None else a.grad_c[:, tail]
     return replace(
-        a, tokens=aligned_labels(a.tokens, b.tokens), ids=a.ids[tail], h=d(a.h, b.h), c=d(a.c, b.c),
+        a, tokens=aligned_labels(a.tokens, b.tokens), ids=a.ids[tail], h=d(a.h, b.h), c=c,
         gates={g: d(v, b.gates[g]) for g, v in a.gates.items()}, probs=a.probs[tail] - b.probs[b.steps - k :],
-        grad_h=a.grad_h[:, tail], grad_c=None if a.grad_c is None else a.grad_c[:, tail],
-        target_step=max(a.target_step - (a.steps - k), 0), dh=None, dc=None, grad_above=None,
-        attribution=None,
+        grad_h=a.grad_h[:, tail], grad_c=grad_c, target_step=max(a.target_step - (a.steps - k), 0), dh=None,
+        dc=None, grad_above=None, attribution=None,
     )  # fmt: skip

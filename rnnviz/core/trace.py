@@ -10,6 +10,7 @@ Row order of the gates follows PyTorch: LSTM (i, f, g, o), GRU (r, z, n).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -116,7 +117,7 @@ class Trace:
                 arrays[k] = getattr(self, k)
         arrays |= {"tokens": np.array(self.tokens, dtype=str), "vocab": np.array(self.vocab, dtype=str)}
         arrays |= {"target": np.array([self.target_step, self.target_id])}
-        np.savez_compressed(path, **arrays)
+        np.savez_compressed(path, **cast(dict[str, Any], arrays))
 
     def _repr_png_(self) -> bytes:
         """Jupyter's picture of the trace: the heatmaps with every token labelled (core.picture)."""

@@ -150,6 +150,7 @@ class Trainer:
     # ---- training ------------------------------------------------------------------------
     def _pick(self) -> np.ndarray | None:
         """The next batch of sample indices (None: all of them), in a fresh seeded order each epoch."""
+        assert self.samples is not None  # (window and word presets read samples; a stream does not)
         n = len(self.samples)
         if self.cfg.batch >= n:
             return None
@@ -197,7 +198,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         names = [n for n, p in self.params.items() if p.grad is not None]
-        grads = [self.params[n].grad for n in names]
+        grads = [g for n in names if (g := self.params[n].grad) is not None]
         norms = torch._foreach_norm(grads)
         stats = torch.stack([loss.detach(), correct.to(loss.dtype), *norms]).tolist()  # one sync
         loss_v, correct_v, pnorms = stats[0], stats[1], stats[2:]
@@ -275,7 +276,7 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, max_tokens: int = 8192) -> EvalMetrics | None:
         """Loss and accuracy on the held-out split (its first max_tokens), in the training mode."""
-        if self.samples is not None:
+        if self.samples is not None and self.val_samples is not None:
             return self.score(self.val_samples)
         ids = self.val_data[:max_tokens]
         T = self.cfg.seq_len

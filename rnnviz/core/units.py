@@ -50,7 +50,10 @@ class States:
     def of(self, state: str) -> np.ndarray:
         if state == "c" and self.c is None:
             raise ConfigError("only an LSTM has a cell state c")
-        return self.h if state == "h" else self.c
+        if state == "c":
+            assert self.c is not None
+            return self.c
+        return self.h
 
 
 def corpus_states(
