@@ -314,6 +314,33 @@ def test_unsaved_training_is_not_thrown_away_without_asking(qtbot, tmp_path, win
     assert not window.isVisible()
 
 
+def test_the_save_prompt_counts_the_steps_trained_while_it_is_open(qtbot, window):
+    put("ask/unsaved", True)
+    window.worker.step_once()
+    qtbot.waitUntil(lambda: window.unsaved_steps() > 0, timeout=10_000)
+    before, seen = window.unsaved_steps(), []
+
+    def press():  # one more step while the box is open; the box follows, then Cancel
+        box = getattr(window, "unsaved_box", None)
+        if box is None or not box.isVisible():
+            QTimer.singleShot(20, press)
+            return
+        if not seen:
+            window.worker.step_once()
+        seen.append(box.text())
+        if f"trained {before + 1} steps" in box.text() or len(seen) > 500:
+            box.button(QMessageBox.StandardButton.Cancel).click()
+        else:
+            QTimer.singleShot(20, press)
+
+    QTimer.singleShot(20, press)
+    try:
+        window._on_reset()
+    finally:
+        put("ask/unsaved", False)  # closing the window after the test must not ask
+    assert f"trained {before} steps" in seen[0] and f"trained {before + 1} steps" in seen[-1]
+
+
 def test_a_session_on_a_corpus_file_opens_when_the_file_is_gone(qtbot, tmp_path, window):
     from rnnviz.core.corpus import Corpus
 
