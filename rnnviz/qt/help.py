@@ -56,6 +56,9 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
         "the last step (L = -log p(target)) depends on the state at each earlier step, through "
         "every path (backpropagation through time). An RNN's bars fall by orders of magnitude "
         "within a few dozen steps (the vanishing gradient); an LSTM's fall far slower.</p>"
+        "<p>The <b>Show</b> box picks the states or the gates of a layer, so that each heatmap "
+        "shown stays tall enough to read; <b>double-click</b> a plot to maximise it (Esc returns). "
+        "Every token is labelled while the labels fit; else every k-th, and the title says so.</p>"
         "<p>Click a step to select it everywhere; click a unit of h or c to see it in the Units "
         "tab; hover for exact values.</p>" + COLOURS,
     ),
