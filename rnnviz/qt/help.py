@@ -45,7 +45,7 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
         "<p><b>Hidden state h</b>, one heatmap per layer: time steps left to right, units top to "
         "bottom. An RNN computes</p><p align=center>h<sub>t</sub> = tanh(W<sub>hh</sub> "
         "h<sub>t-1</sub> + W<sub>xh</sub> x<sub>t</sub> + b)</p>"
-        "<p>An <b>LSTM</b> also carries a cell state c (beside h): its gates decide what to keep "
+        "<p>An <b>LSTM</b> also carries a cell state c (by h): its gates decide what to keep "
         "and what to write,</p><p align=center>f, i, o = &sigma;(W x<sub>t</sub> + U h<sub>t-1</sub> + b), "
         "g = tanh(&hellip;)<br>c<sub>t</sub> = f &middot; c<sub>t-1</sub> + i &middot; g, "
         "&nbsp; h<sub>t</sub> = o &middot; tanh(c<sub>t</sub>)</p>"
