@@ -252,6 +252,12 @@ def test_window_trains_and_draws_one_loss_line_per_model(qtbot, lab_window):
     assert decay.startswith("step 0:") and fmt(w.decays["lstm"].y[0]) in decay
     readout = w.readout_text("loss", 3.2, 0.0)
     assert readout.startswith("step 3:") and fmt(w.loss["gru"].y[2]) in readout
+    from test_qt_layout import clipped_labels
+
+    for size in ((1366, 768), (1920, 1080)):  # no label cut at a small or a large screen
+        w.resize(*size)
+        qtbot.wait(100)
+        assert clipped_labels(w) == [], size
 
 
 def test_spectrum_has_the_line_at_one_and_the_lstm_cell_path(qtbot, lab_window):

@@ -87,6 +87,17 @@ def test_opens_paused_on_the_sine_with_the_preset_settings(window):
     assert plot.region.getRegion() == (791.5, 799.5)
 
 
+def test_nothing_clipped_at_small_and_large_screens(qtbot, window):
+    from test_qt_layout import clipped_labels, clipped_titles
+
+    for size in ((1366, 768), (1920, 1080)):
+        window.resize(*size)
+        qtbot.wait(200)  # the deferred title fits
+        assert clipped_labels(window) == [] and clipped_titles(window) == [], size
+        axis = window.internals.h_maps[0].plot.getAxis("bottom")
+        assert len(axis.drawn) == window.controls.window.value()  # every input value labelled
+
+
 def test_training_updates_the_forecast_and_figures_to_a_direct_computation(qtbot, window):
     train(qtbot, window, 40)
     model = trainer_model(window)

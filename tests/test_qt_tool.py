@@ -326,19 +326,49 @@ def test_train_from_here_asks_and_an_intervention_does_not(qtbot, window):
     from rnnviz.core.intervene import Intervention
 
     put("ask/unsaved", True)
-    window.worker.step_once(2)
+    try:
+        window.worker.step_once(2)
+        qtbot.waitUntil(lambda: window.unsaved_steps() > 0, timeout=10_000)
+        window.unsaved_box = None
+        window.add_intervention(Intervention(0, "h", 0.0, (0,)))
+        assert window.unsaved_box is None and len(window.interventions) == 1  # applied, nothing asked
+        window.clear_interventions()
+        worker, point = window.worker, (window.latest.weights_step, window.latest.weights)
+        _answer(qtbot, window, QMessageBox.StandardButton.Cancel)
+        window._train_from(point)
+        assert window.unsaved_box is not None and window.worker is worker  # asked; cancelled: kept
+        _answer(qtbot, window, QMessageBox.StandardButton.Discard)
+        window._train_from(point)
+        assert window.worker is not worker  # asked again; discarded: a new session from that step
+    finally:
+        put("ask/unsaved", False)  # closing the window after the test must not ask
+
+
+def test_the_save_prompt_counts_the_steps_trained_while_it_is_open(qtbot, window):
+    put("ask/unsaved", True)
+    window.worker.step_once()
     qtbot.waitUntil(lambda: window.unsaved_steps() > 0, timeout=10_000)
-    window.unsaved_box = None
-    window.add_intervention(Intervention(0, "h", 0.0, (0,)))
-    assert window.unsaved_box is None and len(window.interventions) == 1  # applied, nothing asked
-    window.clear_interventions()
-    worker, point = window.worker, (window.latest.weights_step, window.latest.weights)
-    _answer(qtbot, window, QMessageBox.StandardButton.Cancel)
-    window._train_from(point)
-    assert window.unsaved_box is not None and window.worker is worker  # asked; cancelled: kept
-    _answer(qtbot, window, QMessageBox.StandardButton.Discard)
-    window._train_from(point)
-    assert window.worker is not worker  # asked again; discarded: a new session from that step
+    before, seen = window.unsaved_steps(), []
+
+    def press():  # one more step while the box is open; the box follows, then Cancel
+        box = getattr(window, "unsaved_box", None)
+        if box is None or not box.isVisible():
+            QTimer.singleShot(20, press)
+            return
+        if not seen:
+            window.worker.step_once()
+        seen.append(box.text())
+        if f"trained {before + 1} steps" in box.text() or len(seen) > 500:
+            box.button(QMessageBox.StandardButton.Cancel).click()
+        else:
+            QTimer.singleShot(20, press)
+
+    QTimer.singleShot(20, press)
+    try:
+        window._on_reset()
+    finally:
+        put("ask/unsaved", False)  # closing the window after the test must not ask
+    assert f"trained {before} steps" in seen[0] and f"trained {before + 1} steps" in seen[-1]
 
 
 def test_a_session_on_a_corpus_file_opens_when_the_file_is_gone(qtbot, tmp_path, window):

@@ -81,7 +81,12 @@ def test_the_trajectory_projects_the_typed_text_on_the_corpus_map(qtbot, bracket
         assert path.shape == (len(text), 2)  # the path grows as the text does
         pca = w.trajectory.analysis.pca[0]
         np.testing.assert_allclose(path, (tr.h[0] - pca.mean) @ pca.axes.T, atol=1e-9)
-    assert "of the variance" in w.trajectory.caption.text()
+    assert "of the variance" in w.trajectory.caption.text() and "step 500)" in w.trajectory.caption.text()
+    w.latest = None  # as at launch with this tab remembered, before any snapshot: still step 500, not 0
+    w.trajectory.set_analysis(None)
+    w.read_corpus()
+    qtbot.waitUntil(lambda: w.trajectory.analysis is not None, timeout=60_000)
+    assert "(grey; step 500)" in w.trajectory.caption.text()
     w.close()
 
 

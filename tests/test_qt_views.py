@@ -198,7 +198,7 @@ def test_every_token_is_labelled_while_it_fits_then_evenly_thinned_and_said(qtbo
     m.show()
     qtbot.waitUntil(lambda: m.every == 1 and len(m.plot.getAxis("bottom").drawn) == 28)
     assert m.title() == "hidden state h"
-    m.resize(200, 200)  # too narrow: the title says which tokens are labelled
+    m.resize(300, 200)  # too narrow: the title says which tokens are labelled
     qtbot.waitUntil(lambda: m.every > 1 and "token" in m.title())
     assert len(m.plot.getAxis("bottom").drawn) == len(range(0, 28, m.every))
 

@@ -185,7 +185,10 @@ def main() -> None:
     w.show()
     pump(app, 1.0)
     w.controls.play.setChecked(True)
+    end = time.perf_counter() + 90  # 100 steps at least (a loaded machine trains slowly), 6 s at least
     pump(app, 6.0)
+    while time.perf_counter() < end and (w.latest is None or w.latest.updates < 900):
+        pump(app, 0.1)
     w.controls.play.setChecked(False)
     w.typing.editor.setPlainText("The keeper said welcom")
     pump(app, 1.0)

@@ -45,7 +45,7 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
         "<p><b>Hidden state h</b>, one heatmap per layer: time steps left to right, units top to "
         "bottom. An RNN computes</p><p align=center>h<sub>t</sub> = tanh(W<sub>hh</sub> "
         "h<sub>t-1</sub> + W<sub>xh</sub> x<sub>t</sub> + b)</p>"
-        "<p>An <b>LSTM</b> also carries a cell state c (beside h): its gates decide what to keep "
+        "<p>An <b>LSTM</b> also carries a cell state c (by h): its gates decide what to keep "
         "and what to write,</p><p align=center>f, i, o = &sigma;(W x<sub>t</sub> + U h<sub>t-1</sub> + b), "
         "g = tanh(&hellip;)<br>c<sub>t</sub> = f &middot; c<sub>t-1</sub> + i &middot; g, "
         "&nbsp; h<sub>t</sub> = o &middot; tanh(c<sub>t</sub>)</p>"
@@ -56,6 +56,9 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
         "the last step (L = -log p(target)) depends on the state at each earlier step, through "
         "every path (backpropagation through time). An RNN's bars fall by orders of magnitude "
         "within a few dozen steps (the vanishing gradient); an LSTM's fall far slower.</p>"
+        "<p>The <b>Show</b> box picks the states or the gates of a layer, so that each heatmap "
+        "shown stays tall enough to read; <b>double-click</b> a plot to maximise it (Esc returns). "
+        "Every token is labelled while the labels fit; else every k-th, and the title says so.</p>"
         "<p>Click a step to select it everywhere; click a unit of h or c to see it in the Units "
         "tab; hover for exact values.</p>" + COLOURS,
     ),

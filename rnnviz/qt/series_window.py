@@ -39,7 +39,7 @@ COST_FACTOR = 5  # GUI work may take at most 1 / COST_FACTOR of the time (long f
 EVAL_EVERY = 50
 START_WAIT_S = 30.0  # a Reset waits this long for the training process to build the model
 PRESET = PRESETS["sine"]
-SERIES_HINT = "Hover: values \u00b7 click: select a step \u00b7 double-click: maximise (Esc returns)"
+SERIES_HINT = "Hover: values \u00b7 click: select a step \u00b7 double-click: maximise"
 
 
 class SeriesWindow(QMainWindow):

@@ -78,7 +78,8 @@ class UnitActions:
         w, trainer = self.probe.weights, self.worker.info if self.worker else None
         if w is None or trainer is None or trainer.model_cfg.regression:
             return
-        step = self.pinned[0] if self.pinned else (self.latest.weights_step if self.latest else 0)
+        # Before the first snapshot, the steps the loaded model was trained for (not 0).
+        step = self.pinned[0] if self.pinned else (self.latest.weights_step if self.latest else trainer.steps)
         self._read_when_shown = False
         self.units.say(f"reading {trainer.corpus.name} with the weights of step {step:,}\u2026")
         self.analysis.request(w, trainer.corpus, step)

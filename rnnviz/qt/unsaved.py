@@ -3,6 +3,7 @@ a preset, Train from here, Quit), the window asks: save the session, discard, or
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QMessageBox
 
 from rnnviz.qt.settings import get_bool, put
@@ -23,14 +24,19 @@ class UnsavedGuard:
         snap = self.latest
         return 0 if snap is None else max(snap.updates - self.saved_updates, 0)
 
+    def _unsaved_text(self) -> str:
+        return f"The model has trained {self.unsaved_steps()} steps since it was last saved."
+
     def may_discard(self, what: str) -> bool:
         """True when the current model may be replaced: nothing unsaved, the user saved it or said
         discard. `what`: what replaces it ("Reset", "Open session", ...)."""
         steps = self.unsaved_steps()
         if steps == 0 or not get_bool(ASK_KEY, True):
             return True
-        box = QMessageBox(QMessageBox.Icon.Question, "rnnviz", f"The model has trained {steps} steps "
-                          "since it was last saved.", parent=self)  # fmt: skip
+        box = QMessageBox(QMessageBox.Icon.Question, "rnnviz", self._unsaved_text(), parent=self)
+        ticker = QTimer(box)  # training goes on behind the box: its count follows
+        ticker.timeout.connect(lambda: box.setText(self._unsaved_text()))
+        ticker.start(250)
         box.setInformativeText(f"Save the session before {what}?")
         box.setStandardButtons(
             QMessageBox.StandardButton.Save

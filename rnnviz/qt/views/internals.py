@@ -59,6 +59,7 @@ class InternalsView(QWidget):
         self.selected: int | None = None
         self.hint = hint
         self.maximised: StepPlot | None = None
+        self._stacked: bool | None = None  # one layer: c under h (True) or beside it
         self.h_maps: list[SequenceHeatmap] = []
         self.c_maps: list[SequenceHeatmap] = []
         self.gate_maps: dict[str, SequenceHeatmap] = {}
@@ -183,8 +184,9 @@ class InternalsView(QWidget):
         for n, m in enumerate(self.h_maps):
             self.states_grid.addWidget(m, n, 0)
             m.cell_clicked.connect(lambda _t, u, n=n: self.unit_clicked.emit(n, u, "h"))
-        for n, m in enumerate(self.c_maps):  # one layer: c under h, both as wide as the view
-            self.states_grid.addWidget(m, *((1, 0) if cfg.layers == 1 else (n, 1)))
+        self._stacked = None
+        for n, m in enumerate(self.c_maps):  # one layer: c under h when there is room (_place_c)
+            self.states_grid.addWidget(m, n, 1)
             m.cell_clicked.connect(lambda _t, u, n=n: self.unit_clicked.emit(n, u, "c"))
         self.gate_maps = {}
         for k, g in enumerate(cfg.gates):
@@ -199,6 +201,22 @@ class InternalsView(QWidget):
         self.layer_box.addItems([str(n + 1) for n in range(cfg.layers)])
         self.layer_box.blockSignals(False)
         self._arrange()
+        self._place_c()
+
+    def _place_c(self) -> None:
+        """One layer: c under h, both as wide as the view, when the height holds both at their
+        minimum; else beside it (a 1366x768 screen), rather than below a scroll."""
+        if len(self.c_maps) != 1:
+            return
+        stacked = self.split.sizes()[0] >= 2 * HEATMAP_MIN_HEIGHT + 4
+        if stacked != self._stacked:
+            self._stacked = stacked
+            self.states_grid.removeWidget(self.c_maps[0])
+            self.states_grid.addWidget(self.c_maps[0], *((1, 0) if stacked else (0, 1)))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place_c()
 
     def set_difference(self, on: bool) -> None:
         """Show differences (A - B, signed, levels fitted to the data) or values (the usual maps)."""

@@ -34,6 +34,8 @@ class StepPlot(QWidget):
         self._title, self._title_width = "", 0
         self.unknown: np.ndarray | None = None  # True where a token is not in the vocabulary
         self.glw, self.plot = token_plot()
+        label = self.plot.titleLabel  # pyqtgraph sizes a title to its text (on every resize too)
+        label.updateMin = lambda: (free_width(label), self._on_title_resized())
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ff3b30", width=2))
         self.cursor.setVisible(False)
         self.plot.addItem(self.cursor)
@@ -54,26 +56,26 @@ class StepPlot(QWidget):
         widens the plot: too long for it, it is shortened (the tooltip holds the whole text)."""
         self._title = title
         notes = (f" \u00b7 every {ordinal(self.every)} token labelled", f" (1 token in {self.every})")
-        text = fit_title(title, notes if self.every > 1 else ("",), self.plot.width())
+        # Centred over the data; it may reach over the (empty) corners above the axes a little.
+        room = min(self.plot.titleLabel.width() + 60, self.plot.width()) or self.plot.width()
+        text = fit_title(title, notes if self.every > 1 else ("",), room)
         self.glw.setToolTip("" if text == title + (notes[0] if self.every > 1 else "") else title + notes[0])
         self.plot.setTitle(text, size="9pt")
-        label = self.plot.titleLabel
-        height = label._sizeHint[Qt.SizeHint.MinimumSize][1]
-        label._sizeHint[Qt.SizeHint.MinimumSize] = label._sizeHint[Qt.SizeHint.PreferredSize] = (0, height)
-        label.setMinimumWidth(0)
-        label.updateGeometry()
 
     def title(self) -> str:
         """The title as shown (with the thinning note)."""
         return self.plot.titleLabel.text
 
+    def _on_title_resized(self) -> None:
+        """The title's room changed: fit the title to it (later: this runs inside a layout)."""
+        if round(self.plot.titleLabel.width()) != self._title_width:
+            self._title_width = round(self.plot.titleLabel.width())
+            QTimer.singleShot(0, self, lambda: self.set_title(self._title))
+
     def _set_ticks(self, *_args) -> None:
         width = self.plot.vb.width()
         if width < 20 and self.tokens:  # not laid out yet
             return
-        if round(self.plot.width()) != self._title_width:  # the title fitted to the new width
-            self._title_width = round(self.plot.width())
-            QTimer.singleShot(0, self, lambda: self.set_title(self._title))
         ticks, every, pt = token_layout(self.tokens, self.unknown, width)
         self.plot.getAxis("bottom").set_labels(ticks, pt)
         if every != self.every:
@@ -102,6 +104,20 @@ class StepPlot(QWidget):
             t = self._step_at(self.plot.vb.mapSceneToView(pos).x())
             if t is not None:
                 self.step_clicked.emit(t)
+
+
+def free_width(label) -> None:
+    """A title's size hints without a width: it never widens its plot (set_title fits it)."""
+    height = label.itemRect().height()
+    label.setMinimumWidth(0)
+    label.setMinimumHeight(height)
+    label._sizeHint = {
+        Qt.SizeHint.MinimumSize: (0, height),
+        Qt.SizeHint.PreferredSize: (0, height),
+        Qt.SizeHint.MaximumSize: (-1, -1),
+        Qt.SizeHint.MinimumDescent: (0, 0),
+    }
+    label.updateGeometry()
 
 
 def fit_title(title: str, notes: tuple[str, ...], width: float) -> str:

@@ -38,6 +38,7 @@ class TypingPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._attributed = None  # the trace the attribution line shows (laid out again on a resize)
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         mono.setPointSizeF(mono.pointSizeF() * 1.25)
         self.editor = QPlainTextEdit()
@@ -177,6 +178,7 @@ class TypingPanel(QWidget):
 
     def show_attribution(self, tr) -> None:
         """The typed tokens on a shade of their attribution to the current prediction."""
+        self._attributed = tr
         if tr is None or tr.attribution is None:
             self.attribution.setText(" ")
             return
@@ -184,7 +186,7 @@ class TypingPanel(QWidget):
         top = float(a.max()) if a.size else 0.0
         char = max(self.attribution.fontMetrics().averageCharWidth(), 1)
         head = f"attribution \u2192 {tr.vocab[tr.target_id]!r}: "
-        room = max(10, self.attribution.width() // char - len(head) - 2)
+        room = max(10, self.attribution.width() // char - len(head) - 3)  # 1 for a leading "..."
         first, used = len(tr.tokens), 0
         while first > 0 and used + len(tr.tokens[first - 1]) + 1 <= room:
             first -= 1
@@ -198,12 +200,20 @@ class TypingPanel(QWidget):
             )
         sep = " " if tr.level == "word" else ""
         best = int(np.argmax(a)) if a.size else 0
-        self.attribution.setText(f"<span style='color:#777'>{html.escape(head)}</span>" + sep.join(parts))
+        cut = "\u2026" if first > 0 else ""  # the start left out says so
+        self.attribution.setText(
+            f"<span style='color:#777'>{html.escape(head)}{cut}</span>" + sep.join(parts)
+        )
         self.attribution.setToolTip(
             f"Input attribution ||d log p({tr.vocab[tr.target_id]!r}) / dx_t||^2: how much each token "
             f"matters to that prediction (darker: more; log scale over four decades). Most: step {best} "
             f"{show_token(tr.tokens[best])!r} ({a[best]:.3g})."
         )
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._attributed is not None:  # as many tokens as the new width holds
+            self.show_attribution(self._attributed)
 
     def show_continuation(self, typed: str, more: str) -> None:
         """The end of the typed text, then the continuation in blue: as much typed text as leaves
