@@ -35,6 +35,7 @@ def test_wheel_carries_assets_and_entry_point(tmp_path):
         assert f"rnnviz/assets/corpora/{corpus}.txt" in names
     for asset in ("models/default.safetensors", "icons/rnnviz.svg", "rnnviz.desktop"):
         assert f"rnnviz/assets/{asset}" in names
+    assert "rnnviz/py.typed" in names and "rnnviz/cli/main.py" in names  # a typed API; the cli package
     code = (
         "from rnnviz.core.corpus import assets_dir, load_corpus; import rnnviz; "
         "print(assets_dir()); print(rnnviz.__file__); load_corpus('builtin:story')"
