@@ -48,6 +48,16 @@ def test_round_trip(tmp_path):
     assert spec.notes == ()
 
 
+def test_dropout_and_weight_decay_travel_in_the_session(tmp_path):
+    corpus = load_corpus("builtin:words")
+    model = make_model(vocab=len(corpus.vocab), hidden=6)
+    state = {"model_cfg": model.cfg, "vocab": corpus.vocab, "corpus": corpus, "preset": None,
+             "train": TrainConfig(dropout=0.2, weight_decay=1e-4).to_dict()}  # fmt: skip
+    path = save_session(tmp_path / "d.rnnviz", state, state_arrays(model), 5, "", {}, {})
+    cfg = session_spec(load_session(path), "builtin:story").cfg
+    assert (cfg.dropout, cfg.weight_decay) == (0.2, 1e-4)
+
+
 def test_suffix_added_and_members_plain(tmp_path):
     path, _, _ = _save(tmp_path, load_corpus("builtin:words"), name="plain")
     assert path.name == "plain.rnnviz"

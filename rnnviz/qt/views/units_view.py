@@ -124,7 +124,7 @@ class UnitsView(QWidget):
         pick.addStretch(1)
         lay.addLayout(pick)
         lay.addWidget(self.text, 3)
-        lay.addWidget(QLabel("Most active contexts:"))
+        lay.addWidget(QLabel("Contexts at both ends (deviation from the unit's mean):"))
         lay.addWidget(self.contexts)
         lay.addWidget(intervene)
 
