@@ -175,3 +175,27 @@ def test_missing_and_unwritable(tmp_path):
         load_session(tmp_path / "nope.rnnviz")
     with pytest.raises(RnnvizError, match="cannot save the session"):
         _save(tmp_path / "missing-folder", load_corpus("builtin:words"))
+
+
+def test_a_session_whose_model_header_looks_like_a_pickle_reopens(tmp_path):
+    """A model header of 65536 + 896 bytes starts 0x80 0x03, as a pickle does: it still reopens."""
+    corpus = load_corpus("builtin:words")
+    model = make_model(vocab=len(corpus.vocab), hidden=6)
+    train = TrainConfig(seed=7).to_dict()
+
+    def model_header(preset):
+        state = {"model_cfg": model.cfg, "vocab": corpus.vocab, "corpus": corpus, "train": train}
+        state["preset"] = preset
+        path = save_session(tmp_path / "s.rnnviz", state, state_arrays(model), 3, "", {}, {})
+        with zipfile.ZipFile(path) as z:
+            return path, z.read("model.safetensors")[:2]
+
+    _, base = model_header("")
+    start = 65536 + 896 - int.from_bytes(base, "little")
+    for k in range(start - 8, start + 16):  # the preset's name pads the header
+        path, head = model_header("x" * k)
+        if head == b"\x80\x03":
+            break
+    assert head == b"\x80\x03"
+    s = load_session(path)
+    assert s.checkpoint.model_cfg == model.cfg and session_spec(s, "builtin:story").updates == 3

@@ -163,6 +163,15 @@ def parse_checkpoint(data: bytes, name: str = "model") -> Checkpoint:
 
 
 def _header(data: bytes, name: str) -> dict:
+    """The safetensors header, decided by the file's structure, never by a magic-byte guess.
+
+    A safetensors file starts with an 8-byte little-endian length n, then n bytes of a JSON object.
+    Only when that structure is absent do the first bytes name what the file is instead: a
+    header length of 640 (mod 65536) starts with 0x80 0x02, as a pickle does.
+    """
+    header = _safetensors_header(data)
+    if header is not None:
+        return header
     if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         raise CheckpointError(f"{name} is a Python pickle; rnnviz refuses it (unpickling can run code)")
     if data[:4] == b"PK\x03\x04":
@@ -172,13 +181,21 @@ def _header(data: bytes, name: str) -> dict:
     n = int.from_bytes(data[:8], "little")
     if n <= 1 or n > min(_MAX_HEADER, len(data) - 8):
         raise CheckpointError(f"{name} is not a safetensors model file, or it is truncated")
+    raise CheckpointError(f"{name} is not a safetensors model file (unreadable header)")
+
+
+def _safetensors_header(data: bytes) -> dict | None:
+    """The header if `data` has the safetensors structure (length within the file, JSON object)."""
+    if len(data) < 8:
+        return None
+    n = int.from_bytes(data[:8], "little")
+    if n <= 1 or n > min(_MAX_HEADER, len(data) - 8) or data[8:9] != b"{":
+        return None
     try:
         header = json.loads(data[8 : 8 + n])
-    except (ValueError, UnicodeDecodeError):
-        raise CheckpointError(f"{name} is not a safetensors model file (unreadable header)") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{name} is not a safetensors model file (unreadable header)")
-    return header
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return header if isinstance(header, dict) else None
 
 
 def expected_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
