@@ -93,6 +93,7 @@ class MainWindow(
         self.last_dialog: QMessageBox | None = None
         self.file_corpus: Corpus | None = None
         self._closing = False
+        self.session_load = None  # a session being read (qt.session_loader)
         self._last_retrace = self._last_curves = self._last_key = 0.0
         self.opener = CorpusOpener(self)
         self.opener.opened.connect(self._on_corpus_opened)
@@ -357,6 +358,8 @@ class MainWindow(
         self._help_closed()
         self.timer.stop()
         self.opener.cancel()
+        if self.session_load is not None:
+            self.session_load.cancel()
         self.analysis.stop()
         for window in (self.lab_window, self.series_window):
             if window is not None:
