@@ -228,7 +228,7 @@ def _finite(v: float | None) -> float | None:
 
 
 def _save(save_checkpoint, out, trainer, corpus) -> None:
-    from rnnviz.core.session import corpus_record
+    from rnnviz.core.session import corpus_meta
 
     save_checkpoint(
         out,
@@ -237,7 +237,7 @@ def _save(save_checkpoint, out, trainer, corpus) -> None:
         trainer.snapshot().weights,
         train=trainer.cfg.to_dict(),
         steps=trainer.updates,
-        extra={"corpus": corpus_record(corpus)},
+        extra=corpus_meta(corpus),
     )
 
 

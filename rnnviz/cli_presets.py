@@ -69,7 +69,7 @@ def cmd_train_preset(a) -> int:
 
 def save_preset_model(out: Path, trainer, preset: str) -> None:
     from rnnviz.core.checkpoint import save_checkpoint
-    from rnnviz.core.session import corpus_record
+    from rnnviz.core.session import corpus_meta
 
     save_checkpoint(
         out,
@@ -78,7 +78,7 @@ def save_preset_model(out: Path, trainer, preset: str) -> None:
         trainer.snapshot().weights,
         train=trainer.cfg.to_dict(),
         steps=trainer.updates,
-        extra={"corpus": corpus_record(trainer.corpus), "preset": preset},
+        extra={**corpus_meta(trainer.corpus), "preset": preset},
     )
 
 

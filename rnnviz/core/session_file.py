@@ -26,7 +26,7 @@ from rnnviz import __version__
 from rnnviz.core.checkpoint import Checkpoint, checkpoint_bytes, parse_checkpoint, write_atomic
 from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus, load_corpus
 from rnnviz.core.errors import CheckpointError, RnnvizError
-from rnnviz.core.session import TrainerSpec, corpus_record, spec_from, train_config_from
+from rnnviz.core.session import TrainerSpec, corpus_meta, corpus_record, spec_from, train_config_from
 
 FORMAT = "rnnviz-session/1"
 SUFFIX = ".rnnviz"
@@ -104,7 +104,7 @@ def save_session(
     if path.suffix.lower() != SUFFIX:
         path = path.with_name(path.name + SUFFIX)
     corpus, train = trainer_state["corpus"], trainer_state["train"]
-    extra = {"corpus": corpus_record(corpus), "preset": trainer_state.get("preset")}
+    extra = {**corpus_meta(corpus), "preset": trainer_state.get("preset")}
     model = checkpoint_bytes(trainer_state["model_cfg"], trainer_state["vocab"], weights, train, steps, extra)
     doc = {
         "format": FORMAT,

@@ -92,6 +92,7 @@ class MainWindow(
         self._new_weights = self._new_metrics = False
         self.last_dialog: QMessageBox | None = None
         self.file_corpus: Corpus | None = None
+        self.session_corpora: dict[str, Corpus] = {}  # texts sessions brought, by path: never read there
         self._closing = False
         self.session_load = None  # a session being read (qt.session_loader)
         self._last_retrace = self._last_curves = self._last_key = 0.0

@@ -110,6 +110,7 @@ class SessionFileActions:
             return False
         if not spec.corpus.name.startswith(BUILTIN_PREFIX):
             self.file_corpus = spec.corpus  # Reset trains on this text too (the file may be gone)
+            self.session_corpora[spec.corpus.name] = spec.corpus  # the selector's path stays unread
         if self.pinned is None:  # the saved weights traced at once, before the session's first report
             self.probe.set_weights(spec.model_cfg, spec.corpus.vocab, spec.weights)
         try:
