@@ -67,3 +67,63 @@ def test_a_value_model_naming_a_file_without_its_hash_gets_the_sine(tmp_path):
     doc.meta.pop("corpus_sha256")
     spec = spec_from(doc, "builtin:story")
     assert spec.corpus.name == SINE and "records no hash" in spec.notes[0]
+
+
+# ---- saves never replace special files; a symlink is written through ---------------------------
+
+
+def test_saving_over_a_fifo_or_a_folder_is_refused(tmp_path):
+    import os
+
+    from rnnviz.core.checkpoint import write_atomic
+    from rnnviz.core.errors import CheckpointError
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for target in (fifo, tmp_path):
+        with pytest.raises(CheckpointError, match="cannot save .*(not a regular file|a folder)") as err:
+            write_atomic(target, b"data")
+        assert "\n" not in str(err.value)
+    link = tmp_path / "to-fifo"
+    link.symlink_to(fifo)
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        write_atomic(link, b"data")
+    assert os.path.exists(fifo) and not os.path.isfile(fifo) and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe", "to-fifo"]  # no temp file left
+
+
+def test_saving_through_a_symlink_replaces_its_target_atomically(tmp_path):
+    from rnnviz.core.checkpoint import write_atomic
+
+    real = tmp_path / "store" / "m.safetensors"
+    real.parent.mkdir()
+    real.write_bytes(b"old")
+    real.chmod(0o640)
+    link = tmp_path / "m.safetensors"
+    link.symlink_to(real)
+    write_atomic(link, b"new")
+    assert link.is_symlink() and real.read_bytes() == b"new" and (real.stat().st_mode & 0o777) == 0o640
+    dangling = tmp_path / "d.safetensors"
+    dangling.symlink_to(tmp_path / "store" / "fresh.safetensors")
+    write_atomic(dangling, b"fresh")  # a link to a file not yet there: the file is made
+    assert dangling.is_symlink() and (tmp_path / "store" / "fresh.safetensors").read_bytes() == b"fresh"
+
+
+def test_cli_out_onto_a_fifo_is_one_line_exit_2(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    args = ["train", "--corpus", "builtin:words", "--hidden", "8", "--steps", "2", "--out", str(fifo)]
+    r = subprocess.run([sys.executable, "-m", "rnnviz", *args], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "not a regular file" in r.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in r.stderr and stat_is_fifo(fifo)
+
+
+def stat_is_fifo(path) -> bool:
+    import os
+    import stat
+
+    return stat.S_ISFIFO(os.stat(path).st_mode)

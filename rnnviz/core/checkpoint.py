@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,10 @@ def checkpoint_bytes(
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename over. Anything at `path` that is not a regular
+    file (a device, a FIFO, a folder) is refused; a symlink is written through: its target is
+    replaced, atomically, and the link stays."""
+    path = _save_target(path)
     folder = path.parent if str(path.parent) else Path(".")
     tmp = None
     try:
@@ -100,6 +105,21 @@ def write_atomic(path: Path, data: bytes) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def _save_target(path: Path) -> Path:
+    """The regular file (existing or not) that saving to `path` replaces."""
+    path = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return path
+    except OSError as exc:
+        raise CheckpointError(f"cannot save {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise CheckpointError(f"cannot save {path}: it is {what} (rnnviz replaces only regular files)")
+    return path
 
 
 def _fsync_dir(folder: Path) -> None:
