@@ -94,3 +94,89 @@ def test_the_corpus_selector_never_reads_a_path_a_session_named(qtbot, tmp_path,
     assert window.controls.corpus_spec() == str(secret)
     window._on_reset()
     assert window.worker.trainer.corpus.text.startswith("a harmless text")
+
+
+# ---- closing the window while something is being read: the process never aborts ---------------
+
+CLOSE_DURING = r"""
+import os, sys, threading, time
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from rnnviz.qt.views.common import configure_pyqtgraph
+configure_pyqtgraph()
+from rnnviz.qt.main_window import MainWindow
+from rnnviz.core.corpus import Corpus
+w = MainWindow(backend="thread")
+w.show()
+what, path = sys.argv[1], sys.argv[2]
+
+def busy():
+    if what == "corpus":  # tokenising, after the read: the slowest part to stop
+        return w.opener.busy() and w.opener.progress is not None and w.opener.progress.value() >= 1000
+    if what == "finder":
+        return w.analysis.busy
+    return w.session_load is not None and w.session_load.thread.is_alive()
+
+def start():
+    if w.latest is None or w.probe.weights is None:
+        QTimer.singleShot(20, start)
+        return
+    if what == "corpus":
+        w.opener.open(path, "word", ask=False)
+    elif what == "finder":
+        text = open(path).read()
+        corpus = Corpus.from_text(text, "char", path, vocab=w.worker.trainer.corpus.vocab)
+        w.analysis.request(w.probe.weights, corpus, 0, limit=10**7)
+    else:
+        QTimer.singleShot(0, lambda: w.open_session(path))
+    QTimer.singleShot(0, close)
+
+def close():
+    if not busy():
+        QTimer.singleShot(2, close)
+        return
+    if what == "corpus" and not hasattr(close, "waited"):  # into the tokenising
+        close.waited = True
+        QTimer.singleShot(1500, close)
+        return
+    print("closing while busy", flush=True)
+    w.close()
+    w.deleteLater()
+    QTimer.singleShot(50, app.quit)
+
+QTimer.singleShot(0, start)
+app.exec()
+w = None  # as main() returns: the window and what it holds are freed
+import gc
+gc.collect()
+print("exit clean", flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def big_text(tmp_path_factory):
+    path = tmp_path_factory.mktemp("big") / "big.txt"
+    line = "the keeper counted the ships in the harbour by the light of the moon.\n"
+    path.write_text(line * 300_000)  # 21 MB
+    return path
+
+
+@pytest.mark.parametrize("what", ["corpus", "finder", "session"])
+def test_closing_while_reading_never_aborts(tmp_path, big_text, what):
+    import subprocess
+    import sys
+
+    from rnnviz.core.corpus import Corpus
+
+    path = big_text
+    if what == "session":  # a session carrying a big corpus copy: reading it takes a moment
+        path = _session_on(
+            tmp_path, "big.rnnviz", Corpus.from_text(big_text.read_text()[:8_000_000], "char", "x")
+        )
+    r = subprocess.run([sys.executable, "-c", CLOSE_DURING, what, str(path)], capture_output=True,
+                       text=True, timeout=240)  # fmt: skip
+    assert "closing while busy" in r.stdout, r.stderr[-2000:]
+    assert r.returncode == 0 and "exit clean" in r.stdout, r.stderr[-2000:]
+    assert "QThread: Destroyed" not in r.stderr and "Signal source has been deleted" not in r.stderr

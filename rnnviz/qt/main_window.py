@@ -358,7 +358,7 @@ class MainWindow(
         self.save_layout()
         self._help_closed()
         self.timer.stop()
-        self.opener.cancel()
+        self.opener.cancel(wait_ms=-1)
         if self.session_load is not None:
             self.session_load.cancel()
         self.analysis.stop()
