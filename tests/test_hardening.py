@@ -127,3 +127,79 @@ def stat_is_fifo(path) -> bool:
     import stat
 
     return stat.S_ISFIFO(os.stat(path).st_mode)
+
+
+# ---- metadata and tensors that escaped the one-line rule -------------------------------------
+
+
+def _bad_models(tmp_path) -> dict:
+    import json
+
+    import torch
+    from safetensors.torch import save as torch_save
+    from test_checkpoint import _with_header, saved
+
+    _, path = saved(tmp_path)
+    good = path.read_bytes()
+    n = int.from_bytes(good[:8], "little")
+    meta = json.loads(json.loads(good[8 : 8 + n])["__metadata__"]["rnnviz"])
+
+    def with_meta(raw: str) -> bytes:
+        return _with_header(good, lambda h: h["__metadata__"].__setitem__("rnnviz", raw))
+
+    tensors = load_checkpoint(path).weights
+    bf16 = {k: torch.from_numpy(v).to(torch.bfloat16) for k, v in tensors.items()}
+    return {
+        "array": (with_meta("[1, 2]"), "not a JSON object"),
+        "string": (with_meta('"x"'), "not a JSON object"),
+        "deep": (with_meta("[" * 50_000 + "]" * 50_000), "nested too deep|not a JSON object"),
+        "deep-object": (with_meta('{"a":' * 50_000 + "1" + "}" * 50_000), "nested too deep"),
+        "nan": (with_meta(json.dumps(dict(meta, hidden=float("nan")))), "NaN"),
+        "inf-steps": (with_meta(json.dumps(dict(meta, steps=float("inf")))), "Infinity"),
+        "huge-steps": (
+            with_meta(json.dumps(meta).replace('"steps": 5', '"steps": 1e400')),
+            "Infinity|invalid",
+        ),
+        "bfloat16": (torch_save(bf16, metadata={"rnnviz": json.dumps(meta)}), "BF16"),
+    }
+
+
+def test_bad_metadata_and_tensor_types_are_one_line(tmp_path):
+    from rnnviz.core.errors import CheckpointError
+
+    for name, (data, message) in _bad_models(tmp_path).items():
+        p = tmp_path / f"{name}.safetensors"
+        p.write_bytes(data)
+        with pytest.raises(CheckpointError, match=message) as err:
+            load_checkpoint(p)
+        assert "\n" not in str(err.value), name
+
+
+def test_cli_bad_models_and_encodings_exit_2_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    runs = [
+        ["trace", str(tmp_path / f"{name}.safetensors"), "--text", "ab"]
+        for name in ("array", "deep", "nan", "bfloat16")
+    ]
+    for name, (data, _) in _bad_models(tmp_path).items():
+        (tmp_path / f"{name}.safetensors").write_bytes(data)
+    text = tmp_path / "t.txt"
+    text.write_text("some text to train on. " * 50)
+    for enc in ("rot13", "base64", "no-such-codec", "idna"):
+        runs.append(["train", "--corpus", str(text), "--encoding", enc, "--steps", "1", "--hidden", "4"])
+    for args in runs:
+        r = subprocess.run(
+            [sys.executable, "-m", "rnnviz", *args], capture_output=True, text=True, timeout=120
+        )
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and "internal error" not in r.stderr, (args, r.stderr)
+
+
+def test_utf16_corpora_can_be_read(tmp_path):
+    from rnnviz.core.corpus import load_corpus
+
+    p = tmp_path / "u16.txt"
+    p.write_text("the keeper counted the ships. " * 20, encoding="utf-16")
+    assert load_corpus(str(p), encoding="utf-16").text.startswith("the keeper counted")

@@ -180,3 +180,24 @@ def test_closing_while_reading_never_aborts(tmp_path, big_text, what):
     assert "closing while busy" in r.stdout, r.stderr[-2000:]
     assert r.returncode == 0 and "exit clean" in r.stdout, r.stderr[-2000:]
     assert "QThread: Destroyed" not in r.stderr and "Signal source has been deleted" not in r.stderr
+
+
+def test_bad_model_files_give_a_dialog_and_the_app_falls_back(qtbot, tmp_path, window):
+    from test_hardening import _bad_models
+
+    from rnnviz.qt.main_window import MainWindow
+
+    bad = _bad_models(tmp_path)
+    for name, (data, _) in bad.items():
+        (tmp_path / f"{name}.safetensors").write_bytes(data)
+    worker = window.worker
+    for name in bad:
+        assert not window.open_model_file(str(tmp_path / f"{name}.safetensors"))  # File > Open model
+        assert window.worker is worker and name in window.statusBar().currentMessage()
+    w = MainWindow(model=str(tmp_path / "bfloat16.safetensors"))  # rnnviz BAD.safetensors
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.latest is not None, timeout=30_000)
+    assert w.worker is not None and "BF16" in w.statusBar().currentMessage() + str(
+        w.last_dialog and w.last_dialog.text()
+    )
+    w.close()

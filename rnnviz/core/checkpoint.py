@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
@@ -26,6 +25,11 @@ from rnnviz.core.errors import CheckpointError, RnnvizError
 FORMAT = "rnnviz-checkpoint/1"
 META_KEY = "rnnviz"
 _MAX_HEADER = 64 * 1024 * 1024
+DTYPES = ("F16", "F32", "F64")  # the tensor types read (rnnviz writes F32); bfloat16 has no numpy type
+
+
+def _no_constant(name: str):
+    raise ValueError(f"it holds {name}, which is not a number JSON allows")
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,9 @@ def parse_checkpoint(data: bytes, name: str = "model") -> Checkpoint:
             f"{name} is a safetensors file but not an rnnviz model (no '{META_KEY}' metadata)"
         )
     try:
-        meta = json.loads(raw)
+        meta = json.loads(raw, parse_constant=_no_constant) if isinstance(raw, str) else None
+        if not isinstance(meta, dict):
+            raise ValueError("it is not a JSON object")
         value = meta.get("output", "tokens") == "value"
         model_cfg = ModelConfig(
             vocab_size=0 if value else len(meta["vocab"]),
@@ -172,12 +178,22 @@ def parse_checkpoint(data: bytes, name: str = "model") -> Checkpoint:
         steps, train = int(meta.get("steps", 0)), meta.get("train") or {}
         if not isinstance(train, dict) or steps < 0:
             raise ValueError("'train' must be an object and 'steps' a count")
-    except (ValueError, KeyError, TypeError, RnnvizError) as exc:
+    except RecursionError:
+        raise CheckpointError(f"{name} has invalid rnnviz metadata: nested too deep") from None
+    except (ValueError, KeyError, TypeError, OverflowError, RnnvizError) as exc:
         raise CheckpointError(f"{name} has invalid rnnviz metadata: {exc}") from None
+    for key, entry in header.items():
+        kind = entry.get("dtype") if isinstance(entry, dict) and key != "__metadata__" else "F32"
+        if kind not in DTYPES:
+            raise CheckpointError(
+                f"{name}: tensor {key[:60]!r} is of type {str(kind)[:20]!r}; rnnviz reads {', '.join(DTYPES)}"
+            )
     try:
         weights = st_load(data)
-    except (SafetensorError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{name} is corrupt: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the parser's errors vary by version: one line, whatever they are
+        raise CheckpointError(
+            f"{name} is corrupt: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
     _check_shapes(weights, expected_shapes(model_cfg), name)
     return Checkpoint(model_cfg, vocab, weights, train, steps, meta)
 
