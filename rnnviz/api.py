@@ -109,7 +109,7 @@ class Model:
 
     def save(self, path: str | Path) -> None:
         """An rnnviz checkpoint (safetensors; atomic)."""
-        extra = {k: self.meta[k] for k in ("corpus", "preset") if k in self.meta}
+        extra = {k: self.meta[k] for k in ("corpus", "corpus_sha256", "preset") if k in self.meta}
         save_checkpoint(Path(path), self.cfg, self.vocab, self.weights, self.train_config, self.steps, extra)
 
 
@@ -181,7 +181,7 @@ def train(
     embed_dim, ...). Stops early (ConfigError) if training diverges."""
     from rnnviz.core.corpus import load_corpus
     from rnnviz.core.loop import run_steps
-    from rnnviz.core.session import corpus_record
+    from rnnviz.core.session import corpus_meta
     from rnnviz.core.train import Trainer
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
@@ -204,5 +204,5 @@ def train(
             f"training diverged at update {trainer.updates}: try a lower learning rate (lr=...)"
         )
     snap = trainer.snapshot()
-    meta = {"corpus": corpus_record(text)}
+    meta = corpus_meta(text)
     return Model(cfg, text.vocab, snap.weights, trainer.updates, trainer.cfg.to_dict(), meta)

@@ -128,3 +128,109 @@ def test_a_header_length_that_starts_like_a_pickle_is_still_safetensors(tmp_path
     assert data[:2] == b"\x80\x03"
     (tmp_path / "m.safetensors").write_bytes(data)
     assert load_checkpoint(tmp_path / "m.safetensors").model_cfg.hidden == 2
+
+
+def _header_len(data: bytes) -> int:
+    return int.from_bytes(data[:8], "little")
+
+
+def _padded_to(target: int, build) -> bytes:
+    """build(pad) -> checkpoint bytes whose header holds `pad` extra characters; the one with a
+    header of exactly `target` bytes (safetensors pads headers to a multiple of 8)."""
+    base = _header_len(build(""))
+    for k in range(max(0, target - base - 16), target - base + 16):
+        data = build("x" * k)
+        if _header_len(data) == target:
+            return data
+    raise AssertionError(f"no padding gives a header of {target} bytes")
+
+
+# 640, 896, 1152, 1408 (mod 65536) start 0x80 0x02..0x05, the first bytes of a pickle (the smallest
+# rnnviz header is over 700 bytes, so 640 itself only as 65536 + 640); the others are ordinary
+# lengths, one whose second byte is 0x80 and ones past 65536.
+@pytest.mark.parametrize(
+    "target",
+    [896, 1152, 1408, *(65536 * k + n for k in (1, 2) for n in (640, 896, 1152, 1408)), 1024, 0x8008, 70000],
+)
+def test_every_header_length_class_loads(tmp_path, target):
+    m = make_model("rnn", layers=1, vocab=len(VOCAB), hidden=6)
+
+    def build(pad):
+        return ckpt.checkpoint_bytes(m.cfg, VOCAB, state_arrays(m), {"lr": 0.01}, 5, {"note": pad})
+
+    data = _padded_to(target, build)
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(data)
+    ck = load_checkpoint(path)
+    assert _header_len(path.read_bytes()) == target and ck.model_cfg == m.cfg
+    for k, v in m.state_dict().items():
+        np.testing.assert_array_equal(ck.weights[k], v.numpy())
+
+
+def test_real_pickles_still_refused_whatever_their_protocol(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        p = tmp_path / f"p{protocol}.safetensors"
+        p.write_bytes(pickle.dumps([Evil(), "x" * 1000], protocol=protocol))
+        with pytest.raises(CheckpointError, match="is a Python pickle; rnnviz refuses it"):
+            load_checkpoint(p)
+    buf = tmp_path / "t.pt"
+    torch.save({"w": torch.zeros(3)}, buf)
+    with pytest.raises(CheckpointError, match="zip archive"):
+        load_checkpoint(buf)
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ((10**6).to_bytes(8, "little") + b'{"a": 1}', "truncated"),  # header longer than the file
+        ((2**64 - 1).to_bytes(8, "little") + b"{}" * 8, "truncated"),
+        ((8).to_bytes(8, "little") + b"[1, 2]  ", "unreadable header"),  # a JSON array
+        ((8).to_bytes(8, "little") + b'"abcdef"', "unreadable header"),
+        ((4).to_bytes(8, "little") + b"\xff\xfe{}", "unreadable header"),
+        ((2000).to_bytes(8, "little") + b"[" * 1000 + b"]" * 1000, "unreadable header"),
+        ((0x0280).to_bytes(8, "little") + b"x" * 700, "pickle"),  # the pickle's bytes, no safetensors
+    ],
+)
+def test_hostile_headers_refused_in_one_line(tmp_path, data, message):
+    p = tmp_path / "bad.safetensors"
+    p.write_bytes(data)
+    with pytest.raises(CheckpointError, match=message) as err:
+        load_checkpoint(p)
+    assert "\n" not in str(err.value)
+
+
+def _with_header(good: bytes, change) -> bytes:
+    n = _header_len(good)
+    header = json.loads(good[8 : 8 + n])
+    change(header)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    return len(raw).to_bytes(8, "little") + raw + good[8 + n :]
+
+
+def _set(key, field, value):
+    return lambda h: h[key].__setitem__(field, value)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _set("head.bias", "data_offsets", [0, 10**9]),  # out of range
+        _set("head.bias", "data_offsets", [4, 52]),  # overlapping another tensor
+        _set("head.bias", "data_offsets", [40, 8]),  # end before start
+        _set("head.bias", "dtype", "BF16"),  # a dtype rnnviz does not read
+        _set("head.bias", "dtype", "NOPE"),
+        _set("head.bias", "shape", [-1]),
+        _set("head.bias", "shape", [2**40, 2**40]),
+        lambda h: h.__setitem__("__metadata__", {"rnnviz": 5}),  # metadata values must be strings
+    ],
+)
+def test_hostile_tensor_tables_refused_in_one_line(tmp_path, change):
+    _, path = saved(tmp_path)
+    p = tmp_path / "bad.safetensors"
+    p.write_bytes(_with_header(path.read_bytes(), change))
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(p)
+    assert "\n" not in str(err.value)

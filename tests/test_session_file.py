@@ -2,6 +2,7 @@
 anything else is refused in one line."""
 
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -201,3 +202,114 @@ def test_missing_and_unwritable(tmp_path):
         load_session(tmp_path / "nope.rnnviz")
     with pytest.raises(RnnvizError, match="cannot save the session"):
         _save(tmp_path / "missing-folder", load_corpus("builtin:words"))
+
+
+def test_a_session_whose_model_header_looks_like_a_pickle_reopens(tmp_path):
+    """A model header of 65536 + 896 bytes starts 0x80 0x03, as a pickle does: it still reopens."""
+    corpus = load_corpus("builtin:words")
+    model = make_model(vocab=len(corpus.vocab), hidden=6)
+    train = TrainConfig(seed=7).to_dict()
+
+    def model_header(preset):
+        state = {"model_cfg": model.cfg, "vocab": corpus.vocab, "corpus": corpus, "train": train}
+        state["preset"] = preset
+        path = save_session(tmp_path / "s.rnnviz", state, state_arrays(model), 3, "", {}, {})
+        with zipfile.ZipFile(path) as z:
+            return path, z.read("model.safetensors")[:2]
+
+    _, base = model_header("")
+    start = 65536 + 896 - int.from_bytes(base, "little")
+    for k in range(start - 8, start + 16):  # the preset's name pads the header
+        path, head = model_header("x" * k)
+        if head == b"\x80\x03":
+            break
+    assert head == b"\x80\x03"
+    s = load_session(path)
+    assert s.checkpoint.model_cfg == model.cfg and session_spec(s, "builtin:story").updates == 3
+
+
+# ---- zip bombs and odd archives: refused from the central directory, memory bounded -----------
+
+
+def _members_of(path) -> dict:
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def _zip(entries, method=zipfile.ZIP_DEFLATED) -> bytes:
+    """entries: (name, data) pairs, names may repeat."""
+    import io
+    import warnings
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of a duplicate name: that is the point
+        with zipfile.ZipFile(buf, "w", method) as z:
+            for name, data in entries:
+                z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _lie(data: bytes, member: str, size: int) -> bytes:
+    """The archive with `member`'s uncompressed size in its central directory (and local header)
+    set to `size`: what a bomb declares, or a small size in front of a big stream."""
+    import struct
+
+    out = bytearray(data)
+    name = member.encode()
+    for sig, at in ((b"PK\x01\x02", 24), (b"PK\x03\x04", 22)):
+        i = out.find(sig)
+        while i >= 0:
+            n_at = 46 if sig == b"PK\x01\x02" else 30
+            n = struct.unpack_from("<H", out, i + (28 if sig == b"PK\x01\x02" else 26))[0]
+            if bytes(out[i + n_at : i + n_at + n]) == name:
+                struct.pack_into("<I", out, i + at, size)
+            i = out.find(sig, i + 4)
+    return bytes(out)
+
+
+def _bombs(good: dict) -> dict:
+    zeros = b"\0" * (8 * 1024**2)  # deflates to ~8 KB
+    many_arrays = _zip([(f"curves/a{i}/loss.npy", b"") for i in range(3000)])
+    nested = _zip([(f"curves/a{i}/loss.npy", zeros) for i in range(10)])  # 84 MB inside 80 KB
+    return {
+        "total": (_lie(_zip(good.items()), "model.safetensors", 2**31 - 1), "inflate|too large"),
+        "ratio": (_zip([*good.items(), ("pad.bin", zeros * 12)]), "zip bomb"),
+        "lying-size": (_lie(_zip([*good.items(), ("corpus.txt", zeros)]), "corpus.txt", 1000), "truncated"),
+        "bzip2": (_zip(good.items(), zipfile.ZIP_BZIP2), "compression method"),
+        "lzma": (_zip(good.items(), zipfile.ZIP_LZMA), "compression method"),
+        "members": (_zip([*good.items(), *((f"x{i}", b"") for i in range(5000))]), "members"),
+        "duplicate": (_zip([*good.items(), ("session.json", b"{}")]), "same name"),
+        "dotdot": (_zip([*good.items(), ("../../evil", b"x")]), "member named"),
+        "absolute": (_zip([*good.items(), ("/etc/passwd", b"x")]), "member named"),
+        "arrays": (_zip([*good.items(), ("history.npz", many_arrays)]), "members"),
+        "nested": (_zip([*good.items(), ("history.npz", nested)]), "inflate"),
+        "nested-lie": (_zip([*good.items(), ("history.npz", _lie(nested, "curves/a0/loss.npy", 10))]),
+                       "inflate|damaged"),
+    }  # fmt: skip
+
+
+def test_bombs_and_odd_archives_are_refused_before_inflating(tmp_path):
+    import tracemalloc
+
+    path, _, _ = _save(tmp_path, load_corpus("builtin:words"))
+    good = _members_of(path)
+    for name, (data, message) in _bombs({k: v for k, v in good.items() if k != "history.npz"}).items():
+        bomb = tmp_path / f"{name}.rnnviz"
+        bomb.write_bytes(data)
+        assert bomb.stat().st_size < 4 * 1024**2, name  # small files
+        tracemalloc.start()
+        with pytest.raises(SessionError) as err:
+            load_session(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert re.search(message, str(err.value)) and "\n" not in str(err.value), (name, str(err.value))
+        assert peak < 64 * 1024**2, (name, peak)  # never inflated
+
+
+def test_opening_can_be_cancelled(tmp_path):
+    from rnnviz.core.session_file import SessionCancelled
+
+    path, _, _ = _save(tmp_path, load_corpus("builtin:words"))
+    with pytest.raises(SessionCancelled, match="cancelled"):
+        load_session(path, stop=lambda: True)

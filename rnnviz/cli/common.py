@@ -17,9 +17,9 @@ def finite(v: float | None) -> float | None:
 
 
 def save_trained(out: Path, trainer, corpus, extra: dict | None = None) -> None:
-    """The trainer's model as an rnnviz checkpoint (atomic), its corpus recorded."""
+    """The trainer's model as an rnnviz checkpoint (atomic), its corpus recorded with its SHA-256."""
     from rnnviz.core.checkpoint import save_checkpoint
-    from rnnviz.core.session import corpus_record
+    from rnnviz.core.session import corpus_meta
 
     save_checkpoint(
         out,
@@ -28,7 +28,7 @@ def save_trained(out: Path, trainer, corpus, extra: dict | None = None) -> None:
         trainer.snapshot().weights,
         train=trainer.cfg.to_dict(),
         steps=trainer.updates,
-        extra={"corpus": corpus_record(corpus), **(extra or {})},
+        extra={**corpus_meta(corpus), **(extra or {})},
     )
 
 

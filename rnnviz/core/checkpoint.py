@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
@@ -25,6 +25,11 @@ from rnnviz.core.errors import CheckpointError, RnnvizError
 FORMAT = "rnnviz-checkpoint/1"
 META_KEY = "rnnviz"
 _MAX_HEADER = 64 * 1024 * 1024
+DTYPES = ("F16", "F32", "F64")  # the tensor types read (rnnviz writes F32); bfloat16 has no numpy type
+
+
+def _no_constant(name: str):
+    raise ValueError(f"it holds {name}, which is not a number JSON allows")
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,10 @@ def checkpoint_bytes(
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename over. Anything at `path` that is not a regular
+    file (a device, a FIFO, a folder) is refused; a symlink is written through: its target is
+    replaced, atomically, and the link stays."""
+    path = _save_target(path)
     folder = path.parent if str(path.parent) else Path(".")
     tmp = None
     try:
@@ -100,6 +109,21 @@ def write_atomic(path: Path, data: bytes) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def _save_target(path: Path) -> Path:
+    """The regular file (existing or not) that saving to `path` replaces."""
+    path = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return path
+    except OSError as exc:
+        raise CheckpointError(f"cannot save {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise CheckpointError(f"cannot save {path}: it is {what} (rnnviz replaces only regular files)")
+    return path
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -136,7 +160,9 @@ def parse_checkpoint(data: bytes, name: str = "model") -> Checkpoint:
             f"{name} is a safetensors file but not an rnnviz model (no '{META_KEY}' metadata)"
         )
     try:
-        meta = json.loads(raw)
+        meta = json.loads(raw, parse_constant=_no_constant) if isinstance(raw, str) else None
+        if not isinstance(meta, dict):
+            raise ValueError("it is not a JSON object")
         value = meta.get("output", "tokens") == "value"
         model_cfg = ModelConfig(
             vocab_size=0 if value else len(meta["vocab"]),
@@ -152,21 +178,37 @@ def parse_checkpoint(data: bytes, name: str = "model") -> Checkpoint:
         steps, train = int(meta.get("steps", 0)), meta.get("train") or {}
         if not isinstance(train, dict) or steps < 0:
             raise ValueError("'train' must be an object and 'steps' a count")
-    except (ValueError, KeyError, TypeError, RnnvizError) as exc:
+    except RecursionError:
+        raise CheckpointError(f"{name} has invalid rnnviz metadata: nested too deep") from None
+    except (ValueError, KeyError, TypeError, OverflowError, RnnvizError) as exc:
         raise CheckpointError(f"{name} has invalid rnnviz metadata: {exc}") from None
+    for key, entry in header.items():
+        kind = entry.get("dtype") if isinstance(entry, dict) and key != "__metadata__" else "F32"
+        if kind not in DTYPES:
+            raise CheckpointError(
+                f"{name}: tensor {key[:60]!r} is of type {str(kind)[:20]!r}; rnnviz reads {', '.join(DTYPES)}"
+            )
     try:
         weights = st_load(data)
-    except (SafetensorError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{name} is corrupt: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the parser's errors vary by version: one line, whatever they are
+        raise CheckpointError(
+            f"{name} is corrupt: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
     _check_shapes(weights, expected_shapes(model_cfg), name)
     return Checkpoint(model_cfg, vocab, weights, train, steps, meta)
 
 
 def _header(data: bytes, name: str) -> dict:
-    # A safetensors header length of 640, 896, 1152 or 1408 bytes also starts with 80 0X: its
-    # JSON header then follows at byte 8; a pickle's does not.
-    pickle_magic = data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
-    if pickle_magic and data[8:9] != b"{":
+    """The safetensors header, decided by the file's structure, never by a magic-byte guess.
+
+    A safetensors file starts with an 8-byte little-endian length n, then n bytes of a JSON object.
+    Only when that structure is absent do the first bytes name what the file is instead: a
+    header length of 640 (mod 65536) starts with 0x80 0x02, as a pickle does.
+    """
+    header = _safetensors_header(data)
+    if header is not None:
+        return header
+    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         raise CheckpointError(f"{name} is a Python pickle; rnnviz refuses it (unpickling can run code)")
     if data[:4] == b"PK\x03\x04":
         raise CheckpointError(f"{name} is a zip archive (a torch.save file?); rnnviz reads only safetensors")
@@ -175,13 +217,21 @@ def _header(data: bytes, name: str) -> dict:
     n = int.from_bytes(data[:8], "little")
     if n <= 1 or n > min(_MAX_HEADER, len(data) - 8):
         raise CheckpointError(f"{name} is not a safetensors model file, or it is truncated")
+    raise CheckpointError(f"{name} is not a safetensors model file (unreadable header)")
+
+
+def _safetensors_header(data: bytes) -> dict | None:
+    """The header if `data` has the safetensors structure (length within the file, JSON object)."""
+    if len(data) < 8:
+        return None
+    n = int.from_bytes(data[:8], "little")
+    if n <= 1 or n > min(_MAX_HEADER, len(data) - 8) or data[8:9] != b"{":
+        return None
     try:
         header = json.loads(data[8 : 8 + n])
-    except (ValueError, UnicodeDecodeError):
-        raise CheckpointError(f"{name} is not a safetensors model file (unreadable header)") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{name} is not a safetensors model file (unreadable header)")
-    return header
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return header if isinstance(header, dict) else None
 
 
 def expected_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:

@@ -204,16 +204,24 @@ def decode_text(data: bytes, name: str, encoding: str = "utf-8", truncated: bool
     """Bytes -> normalised text. truncated: the bytes are a prefix (a cut character is dropped)."""
     if not data:
         raise CorpusError(f"{name} is empty")
-    if b"\x00" in data[:65536]:
-        raise CorpusError(f"{name} looks like a binary file (it contains NUL bytes), not text")
     try:
-        codecs.lookup(encoding)
+        info = codecs.lookup(encoding)
     except LookupError:
         raise CorpusError(f"unknown text encoding {encoding!r}") from None
-    if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig"):
+    if not getattr(info, "_is_text_encoding", True):  # base64, hex, rot13, zlib...: not text encodings
+        raise CorpusError(f"{encoding!r} is not a text encoding (try utf-8, latin-1 or utf-16)")
+    binary = CorpusError(f"{name} looks like a binary file (it contains NUL bytes), not text")
+    if info.name in ("utf-8", "utf-8-sig"):
+        if b"\x00" in data[:65536]:
+            raise binary
         text = _decode_utf8(data, name, truncated)
-    else:
-        text = data.decode(encoding, errors="replace")
+    else:  # decoded first: in UTF-16 every ASCII character holds a NUL byte
+        try:
+            text = data.decode(encoding, errors="replace")
+        except (UnicodeError, ValueError) as exc:
+            raise CorpusError(f"{name} cannot be read as {encoding}: {exc}") from None
+        if "\x00" in text[:65536]:
+            raise binary
     text = normalise(text)
     if not text.strip():
         raise CorpusError(f"{name} contains only whitespace")

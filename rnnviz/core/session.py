@@ -6,6 +6,7 @@ sends it to the training process, which calls `build()`.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 from rnnviz.core.checkpoint import Checkpoint, load_checkpoint
 from rnnviz.core.config import ModelConfig, TrainConfig
 from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus, load_corpus
-from rnnviz.core.errors import ConfigError
+from rnnviz.core.errors import ConfigError, RnnvizError
 from rnnviz.core.series import SINE, Series, load_series
 
 DEFAULT_MODEL = "models/default.safetensors"  # under assets/: a small LSTM pre-trained on builtin:story
@@ -93,28 +94,66 @@ def corpus_record(corpus: Corpus | Series) -> str:
     return name if name.startswith(BUILTIN_PREFIX) else str(Path(name).resolve())
 
 
+def corpus_meta(corpus: Corpus | Series) -> dict:
+    """What a checkpoint records of its corpus: where (corpus_record) and the SHA-256 of its
+    contents, so that a file at that path is read back only if it is the same."""
+    return {"corpus": corpus_record(corpus), "corpus_sha256": content_sha256(corpus)}
+
+
+def content_sha256(corpus: Corpus | Series) -> str:
+    data = corpus.text.encode("utf-8") if isinstance(corpus, Corpus) else np.asarray(corpus.values).tobytes()
+    return hashlib.sha256(data).hexdigest()
+
+
 def corpus_for(ck: Checkpoint, fallback: str) -> tuple[Corpus | Series, str | None]:
     """The corpus the model was trained on if it can be found, else `fallback`; read with the
     model's vocabulary. The note says when the fallback was used and how much of it is <unk>.
-    A value model gets its series of numbers (the built-in noisy sine if it cannot be found)."""
+    A value model gets its series of numbers (the built-in noisy sine if it cannot be found).
+    A file the model names is used only if its contents have the SHA-256 the model records: a
+    model file someone sent never makes rnnviz read another file of the receiver's."""
     spec = ck.meta.get("corpus")
     spec = spec if isinstance(spec, str) else ""  # a hand-edited file may hold anything
-    found = spec.startswith(BUILTIN_PREFIX) or (spec != "" and Path(spec).is_file())
+    found, why = _named_corpus(ck, spec)
     if ck.model_cfg.regression:
         split = 1.0 - float(ck.train.get("val_fraction", 0.2))
-        if found:
-            return load_series(spec, split), None
-        return load_series(SINE, split), f"this model's series ({spec or 'unrecorded'}) was not found: {SINE}"
-    use = spec if found else fallback
-    corpus = Corpus.from_text(load_corpus(use, ck.vocab.level).text, ck.vocab.level, use, vocab=ck.vocab)
-    if found:
-        return corpus, None
+        if found is not None:
+            return found, None
+        return load_series(SINE, split), f"this model's series ({spec or 'unrecorded'}) {why}: {SINE}"
+    if found is not None:
+        return found, None
+    text = load_corpus(fallback, ck.vocab.level).text
+    corpus = Corpus.from_text(text, ck.vocab.level, fallback, vocab=ck.vocab)
     unk = float(np.mean(corpus.ids == 0))
-    where = f"{spec} (not found)" if spec else "an unrecorded corpus"
+    where = f"{spec} ({why})" if spec else "an unrecorded corpus"
     return corpus, (
-        f"this model was trained on {where}; it now trains on {use}, where {unk:.0%} of the "
+        f"this model was trained on {where}; it now trains on {fallback}, where {unk:.0%} of the "
         "tokens are outside its vocabulary"
     )
+
+
+def _named_corpus(ck: Checkpoint, spec: str) -> tuple[Corpus | Series | None, str]:
+    """The corpus the checkpoint names, if built in or a file whose contents match its recorded
+    hash; else None and why not."""
+    value = ck.model_cfg.regression
+    split = 1.0 - float(ck.train.get("val_fraction", 0.2)) if value else 0.0
+    if spec.startswith(BUILTIN_PREFIX):
+        return (load_series(spec, split) if value else _with_vocab(load_corpus(spec, ck.vocab.level), ck)), ""
+    digest = ck.meta.get("corpus_sha256")
+    if not spec or not Path(spec).is_file():
+        return None, "not found"
+    if not isinstance(digest, str):
+        return None, "not read: the model records no hash of it, open it yourself to use it"
+    try:
+        found = load_series(spec, split) if value else _with_vocab(load_corpus(spec, ck.vocab.level), ck)
+    except RnnvizError:
+        return None, "unreadable"
+    if content_sha256(found) != digest:
+        return None, "not used: it has changed since the model was trained, or is another file"
+    return found, ""
+
+
+def _with_vocab(corpus: Corpus, ck: Checkpoint) -> Corpus:
+    return Corpus.from_text(corpus.text, ck.vocab.level, corpus.name, vocab=ck.vocab)
 
 
 def spec_from_checkpoint(path: str, fallback_corpus: str, device: str = "auto") -> TrainerSpec:

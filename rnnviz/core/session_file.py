@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import time
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -26,7 +27,7 @@ from rnnviz import __version__
 from rnnviz.core.checkpoint import Checkpoint, checkpoint_bytes, parse_checkpoint, write_atomic
 from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus, load_corpus
 from rnnviz.core.errors import CheckpointError, RnnvizError
-from rnnviz.core.session import TrainerSpec, corpus_record, spec_from, train_config_from
+from rnnviz.core.session import TrainerSpec, corpus_meta, corpus_record, spec_from, train_config_from
 
 FORMAT = "rnnviz-session/1"
 SUFFIX = ".rnnviz"
@@ -39,10 +40,21 @@ MEMBER_CAPS = {
     CORPUS: CORPUS_CAP,
 }  # bigger: not one of ours
 MAX_ARRAY_BYTES = 64 * 1024**2  # one history array (the views keep 20,000 points a series)
+MAX_ARRAYS = 2048  # arrays in history.npz (two or three per curve and per weight matrix)
+MAX_MEMBERS = 16  # members of a session archive (rnnviz writes four)
+TOTAL_CAP = sum(MEMBER_CAPS.values())  # all members together, inflated
+SMALL = 64 * 1024**2  # above this, an archive inflating more than MAX_RATIO times is a bomb
+MAX_RATIO = 100  # weights and curves hardly compress; a bomb of zeros inflates ~1000 times
+METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what rnnviz writes; bzip2 and lzma inflate unbounded
+CHUNK = 1024**2
 
 
 class SessionError(RnnvizError):
     """A session file that cannot be read or written."""
+
+
+class SessionCancelled(SessionError):
+    """The user stopped opening a session."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +105,7 @@ def save_session(
     if path.suffix.lower() != SUFFIX:
         path = path.with_name(path.name + SUFFIX)
     corpus, train = trainer_state["corpus"], trainer_state["train"]
-    extra = {"corpus": corpus_record(corpus), "preset": trainer_state.get("preset")}
+    extra = {**corpus_meta(corpus), "preset": trainer_state.get("preset")}
     model = checkpoint_bytes(trainer_state["model_cfg"], trainer_state["vocab"], weights, train, steps, extra)
     doc = {
         "format": FORMAT,
@@ -124,24 +136,31 @@ def save_session(
     return path
 
 
-def load_session(path: str | Path) -> Session:
-    """Raises SessionError (one line) for anything that is not a whole, sane session file."""
+def load_session(path: str | Path, stop=None) -> Session:
+    """Raises SessionError (one line) for anything that is not a whole, sane session file.
+    Sizes, member count and compression are checked from the central directory before anything
+    is inflated; members are read in chunks, never past their cap. stop(): True to cancel
+    (SessionCancelled), polled between chunks."""
     p = Path(path)
     if not p.is_file():
         raise SessionError(f"no such file: {p}" if not p.exists() else f"{p} is not a file")
     try:
         with zipfile.ZipFile(p) as z:
-            members = {i.filename: i for i in z.infolist()}
+            members = _members(z, p.name, MAX_MEMBERS, TOTAL_CAP, p.stat().st_size)
             missing = [m for m in (DOC, MODEL) if m not in members]
             if missing:
                 raise SessionError(f"{p.name} is not an rnnviz session (no {missing[0]} inside)")
             for name, cap in MEMBER_CAPS.items():
                 if name in members and members[name].file_size > cap:
                     raise SessionError(f"{p.name}: its {name} is too large for an rnnviz session")
-            doc = _doc(z.read(DOC), p.name)
-            checkpoint = parse_checkpoint(z.read(MODEL), f"{p.name}: the model")
-            history = _history(z.read(HISTORY), p.name) if HISTORY in members else {}
-            corpus_text = z.read(CORPUS).decode("utf-8") if CORPUS in members else None
+
+            def read(name: str) -> bytes:
+                return _read(z, members[name], MEMBER_CAPS[name], p.name, stop)
+
+            doc = _doc(read(DOC), p.name)
+            checkpoint = parse_checkpoint(read(MODEL), f"{p.name}: the model")
+            history = _history(read(HISTORY), p.name) if HISTORY in members else {}
+            corpus_text = read(CORPUS).decode("utf-8") if CORPUS in members else None
     except SessionError:
         raise
     except CheckpointError as exc:
@@ -150,9 +169,46 @@ def load_session(path: str | Path) -> Session:
         raise SessionError(f"{p.name} is not an rnnviz session (not a zip archive, or truncated)") from None
     except OSError as exc:
         raise SessionError(f"cannot read {p}: {exc.strerror or exc}") from None
+    except MemoryError:
+        raise SessionError(f"not enough memory to open {p.name}") from None
     except Exception as exc:  # noqa: BLE001 - a damaged archive can fail in many ways: say so in one line
         raise SessionError(f"{p.name} is damaged and cannot be opened ({type(exc).__name__})") from None
     return Session(checkpoint, doc, history, corpus_text)
+
+
+def _members(z: zipfile.ZipFile, name: str, most: int, total_cap: int, packed: int) -> dict:
+    """The archive's members by name, from its central directory, before anything is inflated:
+    refused when too many, named twice or oddly, compressed with a method rnnviz does not
+    write, or inflating to more than total_cap (or more than MAX_RATIO times the file, above SMALL)."""
+    infos = z.infolist()
+    if len(infos) > most:
+        raise SessionError(f"{name} holds {len(infos):,} members: not an rnnviz session")
+    members = {i.filename: i for i in infos}
+    if len(members) < len(infos):
+        raise SessionError(f"{name} holds two members of the same name: not an rnnviz session")
+    for i in infos:
+        if ".." in i.filename.split("/") or i.filename.startswith(("/", "\\")) or "\x00" in i.filename:
+            raise SessionError(f"{name} holds a member named {i.filename[:60]!r}: not an rnnviz session")
+        if i.compress_type not in METHODS:
+            raise SessionError(f"{name} uses a compression method rnnviz does not write ({i.compress_type})")
+    total = sum(i.file_size for i in infos)
+    if total > total_cap or (total > SMALL and total > MAX_RATIO * packed):
+        raise SessionError(f"{name} would inflate to {total / 2**20:,.0f} MB: refused (a zip bomb?)")
+    return members
+
+
+def _read(z: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, name: str, stop) -> bytes:
+    """A member's bytes, read in chunks and never past `cap` (whatever its declared size)."""
+    parts, got = [], 0
+    with z.open(info) as f:
+        while chunk := f.read(CHUNK):
+            got += len(chunk)
+            if got > cap:
+                raise SessionError(f"{name}: its {info.filename} is too large for an rnnviz session")
+            if stop is not None and stop():
+                raise SessionCancelled(f"opening {name} was cancelled")
+            parts.append(chunk)
+    return b"".join(parts)
 
 
 def _doc(raw: bytes, name: str) -> dict:
@@ -172,13 +228,15 @@ def _history(raw: bytes, name: str) -> dict[str, np.ndarray]:
     damaged = SessionError(f"{name}: its training history is damaged")
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as inner:
-            for info in inner.infolist():
+            infos = _members(inner, f"{name}: its history", MAX_ARRAYS, MEMBER_CAPS[HISTORY], len(raw))
+            for info in infos.values():
                 with inner.open(info) as f:
                     version = np.lib.format.read_magic(f)
                     read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else (
                         np.lib.format.read_array_header_2_0)  # fmt: skip
                     shape, _, dtype = read_header(f)
-                if dtype.hasobject or int(np.prod(shape, dtype=np.int64)) * dtype.itemsize > MAX_ARRAY_BYTES:
+                nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+                if dtype.hasobject or nbytes > min(MAX_ARRAY_BYTES, info.file_size):  # .npy is not compressed
                     raise damaged
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}

@@ -111,6 +111,10 @@ class CorpusAnalysis(QObject):
 
     def stop(self) -> None:
         """End the thread (a reading under way stops at its next chunk of the corpus)."""
+        if self._reader.stopping.is_set():
+            return
         self._reader.stopping.set()
+        for signal in (self._reader.done, self._reader.failed):
+            signal.disconnect()  # nothing more reaches a window that is going away
         self.thread.quit()
-        self.thread.wait(10_000)
+        self.thread.wait()  # unbounded: a QThread destroyed while running aborts the process

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QProgressD
 from rnnviz.core.checkpoint import save_checkpoint
 from rnnviz.core.corpus import Corpus
 from rnnviz.core.errors import RnnvizError
-from rnnviz.core.session import corpus_record, new_spec
+from rnnviz.core.session import corpus_meta, new_spec
 from rnnviz.qt.settings import add_recent
 
 
@@ -104,9 +104,7 @@ class FileActions:
                 snap.weights,
                 train=trainer.cfg.to_dict() if trainer else {},
                 steps=snap.weights_step,
-                extra={"corpus": corpus_record(trainer.corpus), "preset": trainer.preset}
-                if trainer
-                else None,
+                extra={**corpus_meta(trainer.corpus), "preset": trainer.preset} if trainer else None,
             )
         except RnnvizError as exc:
             self._warn(str(exc), dialog=True)

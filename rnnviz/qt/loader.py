@@ -165,11 +165,15 @@ class CorpusOpener(QObject):
         return self.thread is not None and self.thread.isRunning()
 
     def cancel(self, wait_ms: int = 2000) -> None:
-        """Stop a read under way and wait for its thread (at most wait_ms)."""
+        """Stop a read under way and wait for its thread (at most wait_ms; -1: until it ends, as
+        when the window closes: a QThread destroyed while running aborts the process, and a read
+        of a regular file stops at its next chunk)."""
         if self.loader is not None:
             self.loader.cancel()
+            for signal in (self.loader.progressed, self.loader.loaded, self.loader.failed):
+                signal.disconnect()  # nothing more reaches a window that is going away
         if self.thread is not None:
             self.thread.quit()
-            if not self.thread.wait(wait_ms):
+            if not (self.thread.wait() if wait_ms < 0 else self.thread.wait(wait_ms)):
                 self._running_on.append((self.loader, self.thread))  # never destroy a running QThread
         self.loader = self.thread = None

@@ -101,7 +101,9 @@ class MainWindow(
         self._new_weights = self._new_metrics = False
         self.last_dialog: QMessageBox | None = None
         self.file_corpus: Corpus | None = None
+        self.session_corpora: dict[str, Corpus] = {}  # texts sessions brought, by path: never read there
         self._closing = False
+        self.session_load = None  # a session being read (qt.session_loader)
         self._last_retrace = self._last_curves = self._last_key = 0.0
         self.opener = CorpusOpener(self)
         self.opener.opened.connect(self._on_corpus_opened)
@@ -373,7 +375,9 @@ class MainWindow(
         self.save_layout()
         self._help_closed()
         self.timer.stop()
-        self.opener.cancel()
+        self.opener.cancel(wait_ms=-1)
+        if self.session_load is not None:
+            self.session_load.cancel()
         self.analysis.stop()
         if self.series_window is not None:
             self.series_window.close()  # its training process ends with it

@@ -14,8 +14,9 @@ from rnnviz.core.corpus import BUILTIN_PREFIX
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.intervene import Intervention
 from rnnviz.core.session import spec_from_checkpoint
-from rnnviz.core.session_file import SUFFIX, load_session, save_session, session_spec
+from rnnviz.core.session_file import SUFFIX, save_session
 from rnnviz.qt import export
+from rnnviz.qt.session_loader import load_with_progress
 from rnnviz.qt.settings import add_recent, recent_files
 
 FILTER = f"rnnviz sessions (*{SUFFIX})"
@@ -98,8 +99,10 @@ class SessionFileActions:
             if not path:
                 return False
         try:
-            session = load_session(path)
-            spec = session_spec(session, self.controls.corpus_spec())
+            loaded = load_with_progress(self, path, self.controls.corpus_spec())
+            if loaded is None or self._closing:  # cancelled, or the window closed meanwhile
+                return False
+            session, spec = loaded
             if spec.model_cfg.regression:
                 raise RnnvizError(f"{Path(path).name} holds a forecaster of numbers; open it as a model")
             self._start(spec)
@@ -108,6 +111,7 @@ class SessionFileActions:
             return False
         if not spec.corpus.name.startswith(BUILTIN_PREFIX):
             self.file_corpus = spec.corpus  # Reset trains on this text too (the file may be gone)
+            self.session_corpora[spec.corpus.name] = spec.corpus  # the selector's path stays unread
         if self.pinned is None:  # the saved weights traced at once, before the session's first report
             self.probe.set_weights(spec.model_cfg, spec.corpus.vocab, spec.weights)
         try:

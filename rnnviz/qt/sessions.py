@@ -48,6 +48,8 @@ class SessionActions:
         """The chosen corpus: a built-in, or the file read last (kept: it may have been a slow read)."""
         spec, level = self.controls.corpus_spec(), self.controls.level.currentText()
         kept = self.file_corpus
+        if kept is None or kept.name != spec:  # a path a session named: its text, not the file there
+            kept = self.session_corpora.get(spec)
         if kept is not None and kept.name == spec:
             return kept if kept.level == level else Corpus.from_text(kept.text, level, spec)
         return load_corpus(spec, level)
