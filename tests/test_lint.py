@@ -1,4 +1,5 @@
-"""Style is checked like everything else: ruff lint and ruff format (settings in pyproject.toml)."""
+"""Style is checked like everything else: ruff lint and ruff format, and mypy on the core and the
+Python API (settings in pyproject.toml)."""
 
 import shutil
 import subprocess
@@ -16,3 +17,9 @@ def test_ruff(args):
     assert ruff, "ruff is in the test extra: pip install -e '.[test]'"
     p = subprocess.run([ruff, *args, str(ROOT)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_mypy_on_the_core_and_the_api():
+    p = subprocess.run([sys.executable, "-m", "mypy", "rnnviz/core", "rnnviz/api.py"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
