@@ -41,6 +41,11 @@ class Checkpoint:
     steps: int = 0  # updates applied
     meta: dict = field(default_factory=dict, repr=False)  # the whole metadata document
 
+    @property
+    def level(self) -> str:
+        """How the model reads: "char" or "word" (its vocabulary's level), or "value" (a forecaster)."""
+        return "value" if self.vocab is None else self.vocab.level
+
 
 def save_checkpoint(
     path: str | Path,

@@ -121,8 +121,8 @@ def corpus_for(ck: Checkpoint, fallback: str) -> tuple[Corpus | Series, str | No
         return load_series(SINE, split), f"this model's series ({spec or 'unrecorded'}) {why}: {SINE}"
     if found is not None:
         return found, None
-    text = load_corpus(fallback, ck.vocab.level).text
-    corpus = Corpus.from_text(text, ck.vocab.level, fallback, vocab=ck.vocab)
+    text = load_corpus(fallback, ck.level).text
+    corpus = Corpus.from_text(text, ck.level, fallback, vocab=ck.vocab)
     unk = float(np.mean(corpus.ids == 0))
     where = f"{spec} ({why})" if spec else "an unrecorded corpus"
     return corpus, (
@@ -137,14 +137,14 @@ def _named_corpus(ck: Checkpoint, spec: str) -> tuple[Corpus | Series | None, st
     value = ck.model_cfg.regression
     split = 1.0 - float(ck.train.get("val_fraction", 0.2)) if value else 0.0
     if spec.startswith(BUILTIN_PREFIX):
-        return (load_series(spec, split) if value else _with_vocab(load_corpus(spec, ck.vocab.level), ck)), ""
+        return (load_series(spec, split) if value else _with_vocab(load_corpus(spec, ck.level), ck)), ""
     digest = ck.meta.get("corpus_sha256")
     if not spec or not Path(spec).is_file():
         return None, "not found"
     if not isinstance(digest, str):
         return None, "not read: the model records no hash of it, open it yourself to use it"
     try:
-        found = load_series(spec, split) if value else _with_vocab(load_corpus(spec, ck.vocab.level), ck)
+        found = load_series(spec, split) if value else _with_vocab(load_corpus(spec, ck.level), ck)
     except RnnvizError:
         return None, "unreadable"
     if content_sha256(found) != digest:
@@ -153,7 +153,7 @@ def _named_corpus(ck: Checkpoint, spec: str) -> tuple[Corpus | Series | None, st
 
 
 def _with_vocab(corpus: Corpus, ck: Checkpoint) -> Corpus:
-    return Corpus.from_text(corpus.text, ck.vocab.level, corpus.name, vocab=ck.vocab)
+    return Corpus.from_text(corpus.text, ck.level, corpus.name, vocab=ck.vocab)
 
 
 def spec_from_checkpoint(path: str, fallback_corpus: str, device: str = "auto") -> TrainerSpec:

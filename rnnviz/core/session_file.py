@@ -20,6 +20,7 @@ import time
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -120,7 +121,7 @@ def save_session(
         "view": view,
     }
     arrays = io.BytesIO()
-    np.savez_compressed(arrays, **{k: np.asarray(v) for k, v in history.items()})
+    np.savez_compressed(arrays, **cast(dict[str, Any], {k: np.asarray(v) for k, v in history.items()}))
     blob = io.BytesIO()
     with zipfile.ZipFile(blob, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(DOC, json.dumps(doc, indent=1, ensure_ascii=False))
@@ -268,7 +269,7 @@ def session_spec(session: Session, fallback_corpus: str, device: str = "auto") -
         return spec_from(ck, fallback_corpus, device)
     if path.startswith(BUILTIN_PREFIX):
         return _builtin_spec(session, path, digest, fallback_corpus, device)
-    text, note = _file_text(path, digest, ck.vocab.level), None
+    text, note = _file_text(path, digest, ck.level), None
     why = "was not found" if not Path(path).is_file() else "has changed since this session was saved"
     if text is None and session.corpus_text is not None and text_sha256(session.corpus_text) == digest:
         text = session.corpus_text
@@ -277,7 +278,7 @@ def session_spec(session: Session, fallback_corpus: str, device: str = "auto") -
         spec = spec_from(replace(ck, meta={**ck.meta, "corpus": ""}), fallback_corpus, device)
         now = spec.notes[0].split("; ", 1)[-1] if spec.notes else f"it now trains on {fallback_corpus}"
         return replace(spec, notes=(f"{path} {why} and the session holds no copy of it: {now}",))
-    corpus = Corpus.from_text(text, ck.vocab.level, path, vocab=ck.vocab)
+    corpus = Corpus.from_text(text, ck.level, path, vocab=ck.vocab)
     return TrainerSpec(corpus, ck.model_cfg, train_config_from(ck.train), ck.weights, ck.steps, device,
                        ck.meta.get("preset"), (note,) if note else ())  # fmt: skip
 
@@ -287,12 +288,12 @@ def _builtin_spec(session: Session, name: str, digest, fallback_corpus: str, dev
     is this Python's standard library) and the session holds that text: then the saved copy."""
     ck, copy = session.checkpoint, session.corpus_text
     try:
-        same = text_sha256(load_corpus(name, ck.vocab.level).text) == digest
+        same = text_sha256(load_corpus(name, ck.level).text) == digest
     except RnnvizError:  # e.g. a Python without its sources, or a name this version does not know
         same = False
     if same or copy is None or text_sha256(copy) != digest:
         return spec_from(ck, fallback_corpus, device)
-    corpus = Corpus.from_text(copy, ck.vocab.level, name, vocab=ck.vocab)
+    corpus = Corpus.from_text(copy, ck.level, name, vocab=ck.vocab)
     note = f"{name} is not the text this session was saved with here: training goes on with its saved copy"
     return TrainerSpec(corpus, ck.model_cfg, train_config_from(ck.train), ck.weights, ck.steps, device,
                        ck.meta.get("preset"), (note,))  # fmt: skip
