@@ -23,7 +23,7 @@ from rnnviz.core.lab import (
     state_jacobians,
 )
 from rnnviz.core.lab_loop import LabLoop
-from rnnviz.core.protocol import Failed, LabProgress, LabResults, Running, Scale, Step
+from rnnviz.core.protocol import Failed, LabProgress, LabResults, Notice, Running, Scale, Step
 from rnnviz.core.trace import TraceWeights, trace
 from rnnviz.core.train import TrainConfig
 from rnnviz.qt.lab_window import SAT_GATES, LabWindow
@@ -49,7 +49,7 @@ class Recorder:
                 self.metrics.append(recent)
             case LabResults(figures=figures):
                 self.figures.append(figures)
-            case Failed(message=m):
+            case Failed(message=m) | Notice(message=m):
                 self.failures.append(m)
             case Running(playing=on):
                 self.running.append(on)

@@ -35,13 +35,10 @@ from rnnviz.core.protocol import (
     Finished,
     LabProgress,
     LabResults,
-    Pause,
-    Play,
+    Notice,
     Report,
     Running,
     Scale,
-    Step,
-    Stop,
     UndoScale,
 )
 from rnnviz.core.trace import Trace, TraceWeights, trace
@@ -103,17 +100,11 @@ class LabLoop(LoopControl):
 
     # ---- commands, from any thread ---------------------------------------------------------
     def command(self, command) -> None:
-        """Carry out a command of core.protocol; an invalid setting is reported (Failed)."""
+        """Carry out a command of core.protocol; a refused setting is a Notice (training goes on)."""
+        if self.control(command):
+            return
         try:
             match command:
-                case Play():
-                    self.play()
-                case Pause():
-                    self.pause()
-                case Stop():
-                    self.stop()
-                case Step(n=n):
-                    self.step_once(n)
                 case Apply(lr=lr) if lr is not None:
                     self.set_lr(lr)
                 case Scale(factor=factor):
@@ -121,7 +112,7 @@ class LabLoop(LoopControl):
                 case UndoScale():
                     self.undo_scaling()
         except ConfigError as exc:
-            self.emit(Failed(str(exc)))
+            self.emit(Notice(f"not applied: {exc}"))
 
     def set_lr(self, lr: float) -> None:
         """The learning rate of all three models, from the next step on. Raises ConfigError if invalid."""
@@ -221,7 +212,7 @@ class LabLoop(LoopControl):
                 self._weights_scale *= scale
                 return True
         except RnnvizError as exc:
-            self.emit(Failed(str(exc)))
+            self.emit(Notice(f"not applied: {exc}"))
         return False
 
     def _flush(self, recent: dict[str, list]) -> None:

@@ -68,6 +68,21 @@ class LoopControl:
         self._stop.set()
         self._wake.set()
 
+    def control(self, command: Command) -> bool:
+        """Play, Pause, Stop and Step, the same for every loop: True when `command` was one of them."""
+        match command:
+            case Play():
+                self.play()
+            case Pause():
+                self.pause()
+            case Stop():
+                self.stop()
+            case Step(n=n):
+                self.step_once(n)
+            case _:
+                return False
+        return True
+
     def _set(self, running: bool) -> None:
         with self._lock:
             self._running = running
@@ -114,15 +129,9 @@ class TrainLoop(LoopControl):
 
     def command(self, command: Command) -> None:
         """Carry out a session's command (the same on a thread and in the training process)."""
+        if self.control(command):
+            return
         match command:
-            case Play():
-                self.play()
-            case Pause():
-                self.pause()
-            case Stop():
-                self.stop()
-            case Step(n=n):
-                self.step_once(n)
             case Budget(steps=steps):
                 self.set_budget(steps)
             case Apply():

@@ -269,6 +269,7 @@ class LabWindow(LabReadouts, QMainWindow):
             worker.metrics_ready.connect(self._on_metrics)
             worker.figures_ready.connect(self._on_figures)
             worker.failed.connect(self._on_failed)
+            worker.notice.connect(self._on_failed)  # a message all the same (training goes on)
             worker.running_changed.connect(self._on_running)
             worker.start_failed.connect(self._on_start_failed)
             self.host.start(worker, START_WAIT_S if wait else None)
