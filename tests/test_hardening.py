@@ -203,3 +203,48 @@ def test_utf16_corpora_can_be_read(tmp_path):
     p = tmp_path / "u16.txt"
     p.write_text("the keeper counted the ships. " * 20, encoding="utf-16")
     assert load_corpus(str(p), encoding="utf-16").text.startswith("the keeper counted")
+
+
+# ---- FIFOs and endless devices: refused at once, never read ------------------------------------
+
+
+def test_a_fifo_or_a_device_is_refused_at_once(tmp_path):
+    """Run in a subprocess with a timeout: a regression fails instead of hanging the tests."""
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    code = (
+        "import sys\n"
+        "from rnnviz.core.checkpoint import load_checkpoint\n"
+        "from rnnviz.core.corpus import load_corpus\n"
+        "from rnnviz.core.errors import RnnvizError\n"
+        "from rnnviz.core.session_file import load_session\n"
+        "for load in (load_checkpoint, load_corpus, load_session):\n"
+        "    for path in sys.argv[1:]:\n"
+        "        try:\n"
+        "            load(path)\n"
+        "        except RnnvizError as exc:\n"
+        "            print(exc)\n"
+    )
+    paths = [str(fifo), "/dev/zero", "/dev/urandom"]
+    r = subprocess.run([sys.executable, "-c", code, *paths], capture_output=True, text=True, timeout=60)
+    lines = r.stdout.strip().splitlines()
+    assert r.returncode == 0 and len(lines) == 9, r.stdout + r.stderr
+    assert all("FIFO" in line or "device" in line or "not a file" in line for line in lines), lines
+
+
+def test_cli_fifo_model_and_corpus_are_one_line_exit_2(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for args in (["trace", str(fifo), "--text", "a"], ["train", "--corpus", str(fifo), "--steps", "1"]):
+        r = subprocess.run(
+            [sys.executable, "-m", "rnnviz", *args], capture_output=True, text=True, timeout=120
+        )
+        assert r.returncode == 2 and "FIFO" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -21,10 +21,12 @@ from rnnviz import __version__
 from rnnviz.core.config import ModelConfig
 from rnnviz.core.corpus import Vocab
 from rnnviz.core.errors import CheckpointError, RnnvizError
+from rnnviz.core.files import NotRegularFile, open_regular
 
 FORMAT = "rnnviz-checkpoint/1"
 META_KEY = "rnnviz"
 _MAX_HEADER = 64 * 1024 * 1024
+MAX_MODEL_BYTES = 4 * 1024**3  # the largest model rnnviz builds (3 layers of 4096 LSTM units) is ~1.6 GB
 DTYPES = ("F16", "F32", "F64")  # the tensor types read (rnnviz writes F32); bfloat16 has no numpy type
 
 
@@ -151,9 +153,15 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if p.is_dir():
         raise CheckpointError(f"{p} is a directory, not a model file")
     try:
-        data = p.read_bytes()
+        fh, size = open_regular(p, MAX_MODEL_BYTES)
+        with fh:
+            data = fh.read(size + 1)
+    except NotRegularFile as exc:
+        raise CheckpointError(f"cannot read {exc}") from None
     except OSError as exc:
         raise CheckpointError(f"cannot read {p}: {exc.strerror or exc}") from None
+    if len(data) > size:
+        raise CheckpointError(f"cannot read {p}: it grew while being read")
     return parse_checkpoint(data, str(p))
 
 

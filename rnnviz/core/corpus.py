@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnviz.core.errors import CorpusError, VocabError
+from rnnviz.core.files import NotRegularFile, open_regular
 
 UNK = "<unk>"
 LEVELS = ("char", "word")
@@ -183,10 +184,10 @@ def read_text(
     if p.is_dir():
         raise CorpusError(f"{p} is a directory, not a text file")
     try:
-        size = p.stat().st_size
+        fh, size = open_regular(p)
         total = size if max_bytes is None else min(size, max_bytes)
         parts, done = [], 0
-        with p.open("rb") as fh:
+        with fh:
             while done < total:
                 chunk = fh.read(min(CHUNK, total - done))
                 if not chunk:
@@ -195,6 +196,8 @@ def read_text(
                 done += len(chunk)
                 if progress is not None and progress(done, total) is False:
                     raise LoadCancelled(f"stopped reading {p}")
+    except NotRegularFile as exc:
+        raise CorpusError(f"cannot read {exc}") from None
     except OSError as exc:
         raise CorpusError(f"cannot read {p}: {exc.strerror or exc}") from None
     return decode_text(b"".join(parts), str(p), encoding, truncated=done < size)
