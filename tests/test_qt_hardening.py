@@ -93,7 +93,7 @@ def test_the_corpus_selector_never_reads_a_path_a_session_named(qtbot, tmp_path,
     window.controls.corpus.setCurrentIndex(window.controls.corpus.findData(str(secret)))
     assert window.controls.corpus_spec() == str(secret)
     window._on_reset()
-    assert window.worker.trainer.corpus.text.startswith("a harmless text")
+    assert window.worker.info.corpus.text.startswith("a harmless text")
 
 
 # ---- closing the window while something is being read: the process never aborts ---------------
@@ -127,7 +127,7 @@ def start():
         w.opener.open(path, "word", ask=False)
     elif what == "finder":
         text = open(path).read()
-        corpus = Corpus.from_text(text, "char", path, vocab=w.worker.trainer.corpus.vocab)
+        corpus = Corpus.from_text(text, "char", path, vocab=w.worker.info.corpus.vocab)
         w.analysis.request(w.probe.weights, corpus, 0, limit=10**7)
     else:
         QTimer.singleShot(0, lambda: w.open_session(path))
