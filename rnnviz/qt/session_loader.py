@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtWidgets import QProgressDialog
+from shiboken6 import isValid
 
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.session_file import SessionCancelled, load_session, session_spec
@@ -59,7 +60,9 @@ def load_with_progress(parent, path: str, fallback_corpus: str) -> tuple | None:
     timer.setInterval(20)
 
     def check() -> None:
-        if dialog.wasCanceled():
+        if not isValid(dialog):  # the window closed and took its dialog with it
+            load.cancel()
+        elif dialog.wasCanceled():
             load.cancel()
         if load.cancelled.is_set() or not load.thread.is_alive():
             loop.quit()
@@ -70,9 +73,10 @@ def load_with_progress(parent, path: str, fallback_corpus: str) -> tuple | None:
     if load.thread.is_alive():
         loop.exec()
     timer.stop()
-    dialog.canceled.disconnect(load.cancel)
-    dialog.reset()
-    dialog.deleteLater()
+    if isValid(dialog):
+        dialog.canceled.disconnect(load.cancel)
+        dialog.reset()
+        dialog.deleteLater()
     parent.session_load = None
     if load.cancelled.is_set():
         return None
