@@ -227,6 +227,7 @@ def test_version_and_help():
     "args,pattern",
     [
         (["missing.safetensors"], "no such model file"),
+        (["missing.rnnviz"], "no such session file"),
         (["--corpus", "nothing.txt"], "no such corpus file"),
         (["--corpus", "builtin:poems"], "no built-in corpus 'poems'"),
         (["--bogus"], "unrecognized arguments"),

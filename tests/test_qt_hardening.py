@@ -4,12 +4,14 @@ while something is being read, bad model files, crafted interventions."""
 import threading
 import time
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QProgressDialog, QPushButton
 from qt_helpers import open_main_window
 
 from rnnviz.core.session_file import SessionCancelled
+from rnnviz.core.trace import trace
 from rnnviz.qt import session_loader
 
 
@@ -122,7 +124,11 @@ def busy():
 
 def start():
     if w.latest is None or w.probe.weights is None:
-        QTimer.singleShot(20, start)
+        if time.monotonic() - started > 120:
+            print("the window never showed a model", flush=True)
+            app.quit()
+        else:
+            QTimer.singleShot(20, start)
         return
     if what == "corpus":
         w.opener.open(path, "word", ask=False)
@@ -139,7 +145,8 @@ def close():
         if time.monotonic() - started < 120:
             QTimer.singleShot(2, close)
         else:  # the test fails with what it saw, instead of waiting for ever
-            print("never saw it busy", flush=True)
+            seen = w.opener.busy(), w.opener.progress and w.opener.progress.value(), w.analysis.busy
+            print(f"never saw it busy: {seen}", flush=True)
             app.quit()
         return
     print("closing while busy", flush=True)
@@ -201,4 +208,106 @@ def test_bad_model_files_give_a_dialog_and_the_app_falls_back(qtbot, tmp_path, w
     assert w.worker is not None and "BF16" in w.statusBar().currentMessage() + str(
         w.last_dialog and w.last_dialog.text()
     )
+    w.close()
+
+
+def test_a_session_of_a_thousand_interventions_opens_in_one_pass_with_one_message(qtbot, tmp_path, window):
+    """1,000 interventions in a session (valid ones, a contradiction, a layer that does not exist,
+    entries rnnviz never wrote): at most MAX_INTERVENTIONS act, the views are traced once, and the
+    problems are told in one dialog, not one each."""
+    from conftest import make_model
+
+    from rnnviz.core.config import TrainConfig
+    from rnnviz.core.corpus import Corpus
+    from rnnviz.core.intervene import MAX_INTERVENTIONS
+    from rnnviz.core.model import state_arrays
+    from rnnviz.core.session_file import save_session
+
+    corpus = Corpus.from_text("a short text for a small model. " * 40, "char", "x")
+    model = make_model(vocab=len(corpus.vocab), hidden=6)
+    units = [0, 2, 3, 4, 5]  # unit 1 is never zeroed
+    saved = [{"layer": 0, "what": "h", "value": 0.0, "units": [units[n % 5]]} for n in range(990)]
+    saved[1] = {"layer": 0, "what": "h", "value": 0.5, "units": [1]}  # contradicts the first: refused
+    saved[2] = {"layer": 4, "what": "h", "value": 0.0, "units": None}  # no such layer
+    saved[3] = "not an intervention"
+    state = {"model_cfg": model.cfg, "vocab": corpus.vocab, "corpus": corpus,
+             "train": TrainConfig(seed=1).to_dict(), "preset": None}  # fmt: skip
+    plain = save_session(tmp_path / "plain.rnnviz", state, state_arrays(model), 1, "hello", {}, {})
+    path = save_session(
+        tmp_path / "many.rnnviz", state, state_arrays(model), 1, "hello", {"interventions": saved}, {}
+    )
+    boxes = []
+    applied = []
+    apply = window._apply_interventions
+    window._apply_interventions = lambda: (applied.append(1), apply())
+    real_warn = window._warn
+    window._warn = lambda text, dialog=False: (boxes.append(text) if dialog else None, real_warn(text))
+    try:
+        assert window.open_session(str(plain)), (boxes, window.statusBar().currentMessage())
+        assert window.open_session(str(path)), (boxes, window.statusBar().currentMessage())
+    finally:
+        del window._apply_interventions, window._warn
+    assert applied == [1]  # the views traced once for all the interventions, not once each
+    assert len(window.interventions) == MAX_INTERVENTIONS  # the cap: the rest are counted, not applied
+    assert [iv.units for iv in window.interventions[:3]] == [(0,), (5,), (0,)]  # in order, the bad ones out
+    boxes = [b for b in boxes if "not applied" in b]  # (the others: the session's corpus file, its batch)
+    assert len(boxes) == 1, boxes  # one message for every problem
+    assert boxes[0].startswith("many.rnnviz: not applied: intervention 4 is not one rnnviz wrote; and 3 more")
+    assert f"{990 - 3 - MAX_INTERVENTIONS} more left out" in boxes[0] and "\n" not in boxes[0]
+    assert window.banner.isVisible() and f"and {MAX_INTERVENTIONS - 3} more" in window.banner_text.text()
+    qtbot.waitUntil(lambda: (window.last_probe.trace.h[0][:, [0, 2, 3, 4, 5]] == 0).all(), timeout=30_000)
+    tr = window.last_probe.trace
+    ref = trace(window.probe.weights, tr.ids, interventions=tuple(window.interventions))
+    np.testing.assert_allclose(tr.h, ref.h, atol=1e-6)
+    assert not (tr.h[0][:, 1] == 0).all()  # the contradiction (unit 1 at 0.5) was refused; unit 1 runs free
+
+
+def test_interventions_are_checked_once_each_in_order_and_capped():
+    """accept_interventions against layer_edits, the check it speeds up: the same verdicts."""
+    from conftest import make_model
+
+    from rnnviz.core.errors import ConfigError
+    from rnnviz.core.intervene import MAX_INTERVENTIONS, Intervention, accept_interventions, layer_edits
+
+    cfg = make_model(vocab=5, hidden=6).cfg
+    h0 = Intervention(0, "h", 0.0, (1,))
+    cands = [h0, Intervention(0, "h", 0.3, (2,)), Intervention(3, "h", 0.0), Intervention(0, "z", 1.0),
+             Intervention(0, "h", 0.0, (2, 3)), Intervention(0, "h", 0.0, (9,))]  # fmt: skip
+    accepted, problems = accept_interventions(cands, cfg)
+    slow = []
+    for iv in cands:  # the slow way: the whole list checked again for each
+        try:
+            layer_edits([*slow, iv], cfg)
+            slow.append(iv)
+        except ConfigError:
+            pass
+    assert accepted == slow == [cands[0], cands[4]] and len(problems) == 4
+    assert "already set to 0" in problems[0] and "layer must be 1 to 2" in problems[1]
+    many = [Intervention(0, "h", 0.0, (n % 6,)) for n in range(1000)]
+    accepted, problems = accept_interventions(many, cfg, existing=[cands[0]])
+    assert len(accepted) == MAX_INTERVENTIONS - 1 and problems == [
+        f"{1000 - MAX_INTERVENTIONS + 1} more left out: at most {MAX_INTERVENTIONS} act at once"
+    ]
+
+
+def test_a_session_named_at_launch_opens_and_a_bad_one_falls_back(qtbot, tmp_path):
+    """`rnnviz FILE.rnnviz` (and the desktop file's `rnnviz %f`): the session opens, --text replacing
+    its typed text; a file that is not a session gets a dialog, and the default model goes on."""
+    from rnnviz.core.corpus import Corpus
+    from rnnviz.qt.main_window import MainWindow
+
+    saved = Corpus.from_text("a saved text to go on with. " * 40, "char", "x")
+    path = _session_on(tmp_path, "s.rnnviz", saved)
+    w = MainWindow(model=path, text="to go")
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.worker is not None and w.worker.info.model_cfg.hidden == 6, timeout=60_000)
+    assert w.typing.editor.toPlainText() == "to go" and "Opened" in w.statusBar().currentMessage()
+    w.close()
+    bad = tmp_path / "bad.rnnviz"
+    bad.write_bytes(b"\x80\x04 not a zip")
+    w = MainWindow(model=str(bad))
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.last_dialog is not None, timeout=60_000)
+    assert "bad.rnnviz is not an rnnviz session" in w.last_dialog.text()
+    assert w.worker is not None and w.worker.info.model_cfg.hidden != 6  # the default model goes on
     w.close()

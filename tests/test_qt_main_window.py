@@ -343,6 +343,30 @@ def test_the_training_process_dying_is_a_dialog_and_the_app_lives(qtbot, window)
     qtbot.waitUntil(lambda: window.latest.updates == 2, timeout=30_000)
 
 
+def test_play_after_the_training_process_died_goes_on_from_the_last_weights(qtbot, window):
+    """Play after a death is not a dead button: a new process goes on from the last weights the
+    window received, with the same settings, and the curves up to that step are kept."""
+    window.worker.play()
+    qtbot.waitUntil(lambda: window.latest is not None and window.latest.weights_step >= 3, timeout=30_000)
+    qtbot.waitUntil(lambda: len(window.history_until(window.latest.weights_step)["curves/train/loss"][0]) > 2)
+    dead = window.host.process.process
+    dead.kill()
+    qtbot.waitUntil(lambda: window.last_dialog is not None and window.lost_training(), timeout=10_000)
+    assert not window.controls.play.isChecked()  # Play shows at once that training has stopped
+    last, lost = window.latest, window.worker
+    kept = window.history_until(last.weights_step)
+    window.controls.play.click()
+    assert window.host.process.process is not dead and window.worker is not lost
+    qtbot.waitUntil(lambda: window.latest is not None and window.latest.updates > last.weights_step + 2,
+                    timeout=60_000)  # fmt: skip
+    assert window.controls.play.isChecked() and window.worker.info.cfg == lost.info.cfg
+    steps = window.curves.history_state()["train/loss"][0]
+    old = kept["curves/train/loss"][0]
+    assert len(old) and np.array_equal(steps[: len(old)], old)  # the curves kept, then going on
+    assert steps[len(old)] == last.weights_step + 1
+    window.controls.play.click()
+
+
 def test_closing_while_a_corpus_loads_is_quick(qtbot, window, tmp_path):
     import time
 

@@ -255,7 +255,10 @@ def test_install_desktop_writes_the_entry_and_its_icon(tmp_path):
     assert p.returncode == 0, p.stderr
     desktop = tmp_path / "applications" / "rnnviz.desktop"
     icon = tmp_path / "icons" / "hicolor" / "scalable" / "apps" / "rnnviz.svg"
-    assert p.stdout.split("\n")[:2] == [f"wrote {desktop}", f"wrote {icon}"]
+    mime = tmp_path / "mime" / "packages" / "rnnviz.xml"
+    assert p.stdout.split("\n")[:3] == [f"wrote {desktop}", f"wrote {icon}", f"wrote {mime}"]
+    kind = mime.read_text()
+    assert 'glob pattern="*.rnnviz"' in kind and 'type="application/x-rnnviz-session"' in kind
     assert icon.read_bytes() == (ROOT / "assets" / "icons" / "rnnviz.svg").read_bytes()
     entry = configparser.ConfigParser(interpolation=None)
     entry.optionxform = str  # keys are case-sensitive
@@ -265,7 +268,9 @@ def test_install_desktop_writes_the_entry_and_its_icon(tmp_path):
     assert e["Categories"] == "Education;Science;" and e["StartupWMClass"] == "rnnviz" and e["Comment"]
     exe = e["Exec"].split()[0].strip('"')
     assert os.path.isabs(exe) and os.access(exe, os.X_OK)
-    assert subprocess.run([*e["Exec"].split(), "--version"], capture_output=True, timeout=120).returncode == 0
+    assert e["Exec"].endswith(" %f") and e["MimeType"] == "application/x-rnnviz-session;"  # opens sessions
+    command = e["Exec"].split()[:-1]
+    assert subprocess.run([*command, "--version"], capture_output=True, timeout=120).returncode == 0
 
     (tmp_path / "blocked").write_text("a file, not a folder")
     env["XDG_DATA_HOME"] = str(tmp_path / "blocked")
@@ -286,6 +291,8 @@ def test_exec_line_quotes_what_the_spec_reserves():
         with_exec("[Desktop Entry]\nName=a\nExec=rnnviz\n", "/p/rnnviz")
         == "[Desktop Entry]\nName=a\nExec=/p/rnnviz\n"
     )
+    kept = with_exec("Exec=rnnviz %f\n", '"/a b/py" -m rnnviz')  # the file opened is kept
+    assert kept == 'Exec="/a b/py" -m rnnviz %f\n'
 
 
 def test_app_run_sets_the_icon_and_desktop_name(monkeypatch, qapp):

@@ -42,7 +42,7 @@ def test_the_finder_ranks_the_depth_unit_first_on_brackets(qtbot, brackets_model
     st = w.units.analysis.states
     assert st.h.shape == (1, 20_000, 32) and st.c is not None
     w.units.feature.setCurrentText("depth")
-    w.units.rank()
+    rank(qtbot, w)
     rows = w.units.table.rowCount()
     layer, unit, state, r = (w.units.table.item(0, c).text() for c in range(4))
     assert rows == 40 and abs(float(r)) > 0.8
@@ -59,15 +59,28 @@ def test_the_finder_ranks_the_depth_unit_first_on_brackets(qtbot, brackets_model
     )
     # a regular expression as the feature; a bad one is a message, not a crash
     w.units.feature.setCurrentText(r"\(\w")
-    w.units.rank()
+    rank(qtbot, w)
     assert "regex feature" in w.units.status.text()
     w.units.feature.setCurrentText("(")
-    w.units.rank()
+    rank(qtbot, w)
     assert "neither a built-in feature" in w.units.status.text()
+    # a catastrophic regular expression is stopped at its time limit; the window answers meanwhile
+    w.units.feature.setCurrentText(r"(?:.|.)*$")  # 2**(line length) ways to fail before each newline
+    w.units.rank()
+    assert w.units.ranking() and "ranking the units" in w.units.status.text()  # rank() has returned
+    w.typing.editor.setPlainText("typed while it ranks")
+    assert "".join(w.last_probe.trace.tokens) == "typed while it ranks"  # the GUI thread is free
+    qtbot.waitUntil(lambda: not w.units.ranking(), timeout=30_000)
+    assert "was stopped" in w.units.status.text() and "\n" not in w.units.status.text()
     # a click on a cell of the h heatmap shows that unit in the finder
     w.internals.h_maps[0].cell_clicked.emit(3, 17)
     assert w.units.chosen() == (0, 17, "h")
     w.close()
+
+
+def rank(qtbot, w) -> None:
+    w.units.rank()
+    qtbot.waitUntil(lambda: not w.units.ranking(), timeout=30_000)
 
 
 def test_the_trajectory_projects_the_typed_text_on_the_corpus_map(qtbot, brackets_model):

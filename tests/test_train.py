@@ -211,3 +211,25 @@ def test_held_out_trend_by_hand():
     assert held_out_trend([1, 2, 3, 4, 5], [2.0, 1.7, 1.71, 1.69, 1.8]).rising_since is None  # a new best
     assert held_out_trend([1, 2, 3, 4, 5], [2.0, 1.7, 1.71, 1.705, 1.71]).rising_since is None  # < 2 % up
     assert held_out_trend([1, 2, 3], [3.0, 2.0, 1.0]).message() == ""
+
+
+def test_a_blow_up_goes_back_to_the_last_weights_whose_loss_was_finite(corpus):
+    """Seven finite updates, then weights that make every loss non-finite: run_steps stops at the
+    divergence rule, and restore_good gives back the weights of update 6 exactly (the last whose
+    loss was measured finite, at step 7), not an older periodic copy."""
+    from rnnviz.core.loop import NONFINITE_LIMIT, run_steps
+    from rnnviz.core.model import state_arrays
+
+    tr = make(corpus, "rnn")
+    seen = []
+    for _ in range(7):
+        seen.append(state_arrays(tr.model))  # W0 .. W6: the weights each step's loss was measured at
+        assert math.isfinite(tr.step().loss)
+    with torch.no_grad():
+        tr.model.rnn.weight_hh_l0.fill_(math.inf)
+    ran = run_steps(tr, 50)
+    assert ran.diverged and ran.metrics.step == 7 + NONFINITE_LIMIT
+    assert tr.restore_good(lr_factor=1.0) and tr.updates == 6
+    for name, array in state_arrays(tr.model).items():
+        np.testing.assert_array_equal(array, seen[6][name])
+    assert math.isfinite(tr.step().loss)  # training goes on from there

@@ -199,3 +199,21 @@ def test_builtin_python_reads_the_standard_librarys_sources(tmp_path):
     assert python_sources(tmp_path) == "a = 1\n\nb = 2\n"  # in the order of their names
     with pytest.raises(CorpusError, match="has none in .*choose another corpus"):
         python_sources(tmp_path / "empty")
+
+
+def test_a_regular_expression_is_matched_in_a_child_with_a_time_limit():
+    """regex_cover against re in this process (unicode, newlines, empty matches, a lone surrogate),
+    and a catastrophic pattern stopped at its limit with one line, the child gone with it."""
+    import re
+
+    from rnnviz.core.units import regex_cover
+
+    text = "caf\u00e9 na\u00efve \u201cquoted\u201d\n(x(y)) \U0001f600 tab\tend \ud800 the end"
+    for pattern in (r"\w+", r"\(.*?\)", "e", r"\b", r"[\u201c\u201d]", "\ud800", r"^\w", "$"):
+        expected = np.zeros(len(text))
+        for m in re.finditer(pattern, text):
+            expected[m.start() : m.end()] = 1.0
+        np.testing.assert_array_equal(regex_cover(text, pattern), expected, err_msg=pattern)
+    with pytest.raises(ConfigError, match=r"ran for over 1 s on 61 characters and was stopped") as err:
+        regex_cover("a" * 60 + "!", "(a+)+$", seconds=1.0)
+    assert "\n" not in str(err.value)

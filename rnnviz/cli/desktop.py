@@ -2,19 +2,23 @@
 
 Writes $XDG_DATA_HOME/applications/rnnviz.desktop (default ~/.local/share), whose Exec is this very
 rnnviz (its absolute path, so the menu starts the one installed here, in a virtual environment or
-not), and the icon $XDG_DATA_HOME/icons/hicolor/scalable/apps/rnnviz.svg that it names.
+not) with the file opened as its argument, the icon $XDG_DATA_HOME/icons/hicolor/scalable/apps/rnnviz.svg
+that it names, and $XDG_DATA_HOME/mime/packages/rnnviz.xml: *.rnnviz files are rnnviz sessions, so a
+file manager opens them with rnnviz (its database is updated when update-mime-database is there).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 from rnnviz.core.errors import RnnvizError
 
-DESKTOP_FILE, ICON_FILE = "rnnviz.desktop", "rnnviz.svg"
+DESKTOP_FILE, ICON_FILE, MIME_FILE = "rnnviz.desktop", "rnnviz.svg", "rnnviz-mime.xml"
 _RESERVED = set(" \t\n\"'\\><~|&;$*?#()`")  # Exec arguments with these must be quoted
 
 
@@ -38,14 +42,19 @@ def run(a) -> int:
     template, icon = assets / DESKTOP_FILE, assets / "icons" / ICON_FILE
     try:
         entry = with_exec(template.read_text(encoding="utf-8"), exec_line(launcher()))
-        svg = icon.read_bytes()
+        svg, mime = icon.read_bytes(), (assets / MIME_FILE).read_bytes()
     except OSError as exc:
         raise RnnvizError(f"cannot read the desktop file or icon shipped with rnnviz: {exc}") from None
     desktop_out = home / "applications" / DESKTOP_FILE
     icon_out = home / "icons" / "hicolor" / "scalable" / "apps" / ICON_FILE
-    for path, data in ((desktop_out, entry.encode("utf-8")), (icon_out, svg)):
+    mime_out = home / "mime" / "packages" / "rnnviz.xml"
+    for path, data in ((desktop_out, entry.encode("utf-8")), (icon_out, svg), (mime_out, mime)):
         _write(path, data)
         print(f"wrote {path}")
+    update = shutil.which("update-mime-database")
+    if update is not None:  # without it the menu entry works; sessions open from the file manager later
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run([update, str(home / "mime")], capture_output=True, timeout=60, check=False)
     return 0
 
 
@@ -85,12 +94,14 @@ def exec_line(argv: list[str]) -> str:
 
 
 def with_exec(entry: str, command: str) -> str:
-    """The desktop entry with its Exec= line replaced by `command`."""
+    """The desktop entry with its Exec= program replaced by `command`; its field codes (%f: the file
+    opened with rnnviz) are kept."""
     lines = entry.splitlines()
     found = [k for k, line in enumerate(lines) if line.startswith("Exec=")]
     if not found:
         raise RnnvizError("the desktop file shipped with rnnviz has no Exec= line")
-    lines[found[0]] = f"Exec={command}"
+    codes = [w for w in lines[found[0]][5:].split() if len(w) == 2 and w[0] == "%" and w != "%%"]
+    lines[found[0]] = " ".join([f"Exec={command}", *codes])
     return "\n".join(lines) + "\n"
 
 

@@ -81,12 +81,13 @@ def _gui(argv: list[str]) -> int:
         prog="rnnviz",
         description=f"Open the rnnviz app (other commands: {', '.join(COMMANDS)}; see rnnviz --help).",
     )
-    p.add_argument("model", nargs="?", help="a .safetensors model to open")
+    p.add_argument("model", nargs="?", help="a .safetensors model or a .rnnviz session to open")
     p.add_argument("--corpus", help="text file or builtin:NAME to train on")
     p.add_argument("--text", help="the text in the typing box (instead of the welcome text)")
     a = p.parse_args(argv)
     if a.model is not None and not Path(a.model).is_file():
-        raise ConfigError(f"no such model file: {a.model}")
+        what = "session" if Path(a.model).suffix.lower() == ".rnnviz" else "model"
+        raise ConfigError(f"no such {what} file: {a.model}")
     if a.corpus is not None:
         from rnnviz.core.corpus import builtin_path
 

@@ -19,6 +19,7 @@ from rnnviz.core.errors import ConfigError
 
 GATE_RANGE = {"g": (-1.0, 1.0), "n": (-1.0, 1.0)}  # tanh candidates; the other gates are sigmoids
 H_LIMIT = 10.0
+MAX_INTERVENTIONS = 64  # more than a reader can follow; a session could hold thousands
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,12 @@ class Intervention:
             raise ConfigError(f"{self.what} can be set to a value in [{lo:g}, {hi:g}], not {self.value!r}")
 
     def describe(self) -> str:
-        who = "every unit" if self.units is None else ", ".join(f"unit {u}" for u in self.units)
+        if self.units is None:
+            who = "every unit"
+        elif len(self.units) > 6:  # a long list would fill the banner
+            who = f"{len(self.units)} units ({', '.join(map(str, self.units[:5]))}, \u2026)"
+        else:
+            who = ", ".join(f"unit {u}" for u in self.units)
         how = "zeroed" if self.what == "h" and self.value == 0 else (
             f"clamped to {self.value:g}" if self.what == "h" else f"forced to {self.value:g}")  # fmt: skip
         return f"layer {self.layer + 1}, {who}: {self.what} {how}"
@@ -51,14 +57,38 @@ def layer_edits(interventions, cfg: ModelConfig) -> list[Edits]:
     """Per layer: what -> (mask over its units, value); later interventions win on overlaps."""
     edits: list[Edits] = [{} for _ in range(cfg.layers)]
     for iv in interventions:
-        iv.check(cfg)
-        mask = np.zeros(cfg.hidden, dtype=bool)
-        mask[list(range(cfg.hidden)) if iv.units is None else list(iv.units)] = True
-        old = edits[iv.layer].get(iv.what)
-        if old is not None:  # two on the same target: one mask, the later value where they meet
-            mask_old, value_old = old
-            if value_old != iv.value:
-                raise ConfigError(f"{iv.what} of layer {iv.layer + 1} is already set to {value_old:g}")
-            mask = mask | mask_old
-        edits[iv.layer][iv.what] = (mask, float(iv.value))
+        _add_edit(edits, iv, cfg)
     return edits
+
+
+def _add_edit(edits: list[Edits], iv: Intervention, cfg: ModelConfig) -> None:
+    """Merge `iv` into `edits`; a ConfigError (invalid, or a contradiction) leaves them unchanged."""
+    iv.check(cfg)
+    mask = np.zeros(cfg.hidden, dtype=bool)
+    mask[list(range(cfg.hidden)) if iv.units is None else list(iv.units)] = True
+    old = edits[iv.layer].get(iv.what)
+    if old is not None:  # two on the same target: one mask, the later value where they meet
+        mask_old, value_old = old
+        if value_old != iv.value:
+            raise ConfigError(f"{iv.what} of layer {iv.layer + 1} is already set to {value_old:g}")
+        mask = mask | mask_old
+    edits[iv.layer][iv.what] = (mask, float(iv.value))
+
+
+def accept_interventions(candidates, cfg: ModelConfig, existing=()) -> tuple[list[Intervention], list[str]]:
+    """The interventions that can act together, in order: `existing` and those of `candidates` that
+    are valid and do not contradict an earlier one, at most MAX_INTERVENTIONS in all; and one line
+    per candidate refused (those past the cap are counted in one line, never checked one by one)."""
+    accepted, problems = list(existing), []
+    edits = layer_edits(existing, cfg)  # each candidate is checked against these, in constant time
+    for n, iv in enumerate(candidates):
+        if len(accepted) >= MAX_INTERVENTIONS:
+            problems.append(f"{len(candidates) - n} more left out: at most {MAX_INTERVENTIONS} act at once")
+            break
+        try:
+            _add_edit(edits, iv, cfg)
+        except ConfigError as exc:
+            problems.append(str(exc))
+            continue
+        accepted.append(iv)
+    return accepted[len(existing) :], problems

@@ -39,7 +39,6 @@ OPTIMIZERS = {
     "adagrad": torch.optim.Adagrad,
 }
 LN2 = math.log(2.0)
-GOOD_EVERY = 20  # updates between copies of the last good weights
 
 
 class Trainer:
@@ -214,8 +213,7 @@ class Trainer:
             if clip is not None and total > clip:
                 torch._foreach_mul_(grads, clip / (total + 1e-6))
                 clipped = True
-            if self.updates % GOOD_EVERY == 0:
-                self._keep_good()
+            self._keep_good()  # these weights' loss was finite: the ones a blow-up goes back to
             self.optimizer.step()
             self.state = state
             self.updates += 1
@@ -245,8 +243,13 @@ class Trainer:
             getattr(self.model.rnn, f"weight_hh_l{n}").mul_(factor)
 
     def _keep_good(self) -> None:
-        """Remember the weights (before this update: their loss was finite) to restore after a blow-up."""
-        self._good = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        """Remember the weights (before this update: their loss was finite) to restore after a
+        blow-up, copied in place into buffers made once."""
+        state = self.model.state_dict()
+        if self._good is None or self._good.keys() != state.keys():
+            self._good = {k: v.detach().clone() for k, v in state.items()}
+        else:
+            torch._foreach_copy_(list(self._good.values()), [v.detach() for v in state.values()])
         self.good_updates = self.updates
 
     def restore_good(self, lr_factor: float = 0.1) -> bool:

@@ -94,10 +94,50 @@ def char_feature(text: str, feature: str) -> tuple[np.ndarray, str]:
         raise ConfigError(
             f"{feature!r} is neither a built-in feature ({names}) nor a regular expression: {exc}"
         ) from None
-    covered = np.zeros(len(text))
-    for m in pattern.finditer(text):
-        covered[m.start() : m.end()] = 1.0
-    return covered, "regex"
+    return regex_cover(text, pattern.pattern), "regex"
+
+
+REGEX_SECONDS = 5.0  # a regular expression that runs longer over the text read is stopped
+_COVER = r"""
+import re, signal, sys
+signal.alarm(int(sys.argv[1]))  # ends this child even if its parent has gone (re holds on)
+data = sys.stdin.buffer.read()
+n = data.index(b"\n")
+size = int(data[:n])
+pattern = data[n + 1 : n + 1 + size].decode("utf-8", "surrogatepass")
+text = data[n + 1 + size :].decode("utf-8", "surrogatepass")
+covered = bytearray(len(text))
+for m in re.finditer(pattern, text):
+    covered[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
+sys.stdout.buffer.write(covered)
+"""
+
+
+def regex_cover(text: str, pattern: str, seconds: float = REGEX_SECONDS) -> np.ndarray:
+    """1.0 where a match of `pattern` covers a character of `text`, else 0.0. Matched in a child
+    Python that is stopped after `seconds`: Python's re cannot be interrupted, and a nested
+    repetition such as (a+)+$ can take longer than the universe's age on a few dozen characters
+    (ConfigError, one line). A child costs ~30 ms; the finder ranks on a click, not a keystroke."""
+    import subprocess
+    import sys
+
+    raw = pattern.encode("utf-8", "surrogatepass")
+    data = b"%d\n" % len(raw) + raw + text.encode("utf-8", "surrogatepass")
+    try:
+        alarm = str(int(seconds) + 2)
+        done = subprocess.run([sys.executable, "-I", "-S", "-c", _COVER, alarm], input=data,
+                              capture_output=True, timeout=seconds, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise ConfigError(
+            f"the regular expression {pattern!r} ran for over {seconds:g} s on {len(text):,} characters "
+            "and was stopped: a nested repetition such as (a+)+ can take for ever; simplify it"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot match the regular expression: {exc.strerror or exc}") from None
+    if done.returncode != 0 or len(done.stdout) != len(text):
+        why = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["?"])[-1]
+        raise ConfigError(f"the regular expression {pattern!r} could not be matched: {why}")
+    return np.frombuffer(done.stdout, dtype=np.uint8).astype(float)
 
 
 def token_feature(states: States, feature: str) -> tuple[np.ndarray, str]:

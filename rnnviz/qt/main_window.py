@@ -332,6 +332,10 @@ class MainWindow(
         self._sample()
 
     def _on_play(self, on: bool) -> None:
+        if on and self.lost_training():  # the process died: Play goes on in a new one
+            if not self.resume_lost():
+                self.controls.set_playing(False)
+            return
         if self.worker:
             (self.worker.play if on else self.worker.pause)()
 

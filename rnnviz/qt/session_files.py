@@ -42,9 +42,7 @@ class SessionFileActions:
             "train": trainer.cfg.to_dict(),
             "preset": trainer.preset,
         }
-        history = {f"curves/{k}": v for k, v in self.curves.history_state().items()}
-        history |= {f"gradnorms/{k}": v for k, v in self.gradnorms.history_state().items()}
-        history = _up_to(history, snap.weights_step)  # the weights travel a few steps behind the curves
+        history = self.history_until(snap.weights_step)  # the weights travel a few steps behind the curves
         try:
             written = save_session(
                 path, state, snap.weights, snap.weights_step, self.typing.editor.toPlainText(),
@@ -115,7 +113,7 @@ class SessionFileActions:
         if self.pinned is None:  # the saved weights traced at once, before the session's first report
             self.probe.set_weights(spec.model_cfg, spec.corpus.vocab, spec.weights)
         try:
-            self._restore(session)
+            self._restore(session, Path(path).name)
         except Exception as exc:  # noqa: BLE001 - a hand-edited view: the model is open, say what failed
             self._warn(f"{Path(path).name}: the model is open, but its view could not be restored "
                        f"({type(exc).__name__}: {exc})", dialog=True)  # fmt: skip
@@ -123,23 +121,35 @@ class SessionFileActions:
         self.statusBar().showMessage(f"Opened {path}: step {session.checkpoint.steps}, press Play", 8000)
         return True
 
-    def _restore(self, session) -> None:
-        h, v = session.history, session.view
-        self.curves.restore_history({k[7:]: a for k, a in h.items() if k.startswith("curves/")})
-        self.gradnorms.restore_history({k[10:]: a for k, a in h.items() if k.startswith("gradnorms/")})
+    def _restore(self, session, name: str = "the session") -> None:
+        v = session.view
+        self.restore_history(session.history)
         saved = v.get("interventions")
-        for iv in saved if isinstance(saved, list) else []:
+        saved = saved if isinstance(saved, list) else []
+        ivs, problems = [], []
+        for n, iv in enumerate(saved):
             try:
                 units = None if iv.get("units") is None else tuple(int(u) for u in iv["units"])
-                iv = Intervention(int(iv["layer"]), str(iv["what"]), float(iv["value"]), units)
+                ivs.append(Intervention(int(iv["layer"]), str(iv["what"]), float(iv["value"]), units))
             except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
-                continue  # a hand-edited file: the rest still opens
-            self.add_intervention(iv)
+                problems.append(f"intervention {n + 1} is not one rnnviz wrote")  # the rest still open
+        if ivs or problems:  # one re-trace, one message
+            self.add_interventions(ivs, tuple(problems), source=name)
         t = self.typing
         t.editor.setPlainText(session.typed_text)
         t.editor.moveCursor(t.editor.textCursor().MoveOperation.End)
         self._retrace()
         self.restore_view(v)
+
+    def history_until(self, step: int) -> dict:
+        """The curves' and gradient norms' history of the steps up to `step`, as a session holds it."""
+        history = {f"curves/{k}": v for k, v in self.curves.history_state().items()}
+        history |= {f"gradnorms/{k}": v for k, v in self.gradnorms.history_state().items()}
+        return history_up_to(history, step)
+
+    def restore_history(self, history: dict) -> None:
+        self.curves.restore_history({k[7:]: a for k, a in history.items() if k.startswith("curves/")})
+        self.gradnorms.restore_history({k[10:]: a for k, a in history.items() if k.startswith("gradnorms/")})
 
     def restore_view(self, v: dict) -> None:
         """What view_state() saved. Values of the wrong kind (a hand-edited file) are left out,
@@ -209,7 +219,7 @@ class SessionFileActions:
                 self.export_to(self, path, scale)
 
 
-def _up_to(history: dict, step: int) -> dict:
+def history_up_to(history: dict, step: int) -> dict:
     """The history of the steps up to `step` (reopened, training goes on from there)."""
     out = {}
     for key, a in history.items():

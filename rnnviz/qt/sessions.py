@@ -3,11 +3,15 @@ controls, a saved model or a preset) and handing the views over to a new session
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 from PySide6.QtCore import QTimer
 
 from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus, assets_dir, load_corpus
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.session import DEFAULT_MODEL, TrainerSpec, new_spec, spec_from_checkpoint
+from rnnviz.core.session_file import SUFFIX as SESSION_SUFFIX
 
 EVAL_EVERY = 100
 START_WAIT_S = 60.0  # building a trainer takes milliseconds, once torch is loaded (~2 s at launch)
@@ -22,6 +26,9 @@ class SessionActions:
         """The pre-trained default model (or `model`), or a fresh one on `corpus`. It is shown at
         once; the training process builds its trainer meanwhile (it is still importing torch)."""
         default = assets_dir() / DEFAULT_MODEL
+        if model and Path(model).suffix.lower() == SESSION_SUFFIX:  # `rnnviz FILE.rnnviz`, or the desktop's
+            session, model = model, None  # the default model at once, then the session read over it
+            QTimer.singleShot(0, lambda: self._open_at_launch(session, text))
         if corpus and corpus.startswith(BUILTIN_PREFIX):
             self.controls.corpus.setCurrentIndex(max(self.controls.corpus.findData(corpus), 0))
         elif corpus:  # a file: read it off the GUI thread, then start a fresh model on it
@@ -39,6 +46,13 @@ class SessionActions:
             self._start(self._spec_from_controls(), wait=False)
         self.typing.editor.setPlainText(WELCOME_TEXT if text is None else text)
         self.typing.editor.moveCursor(self.typing.editor.textCursor().MoveOperation.End)
+
+    def _open_at_launch(self, path: str, text: str | None) -> None:
+        """A session named at launch; a file that cannot be opened leaves the default model, said in a
+        dialog. --text, if given, replaces the session's typed text."""
+        if self.open_session(path) and text is not None:
+            self.typing.editor.setPlainText(text)
+            self.typing.editor.moveCursor(self.typing.editor.textCursor().MoveOperation.End)
 
     def _spec_from_controls(self) -> TrainerSpec:
         c = self.controls
@@ -105,6 +119,28 @@ class SessionActions:
                 self._warn(note, dialog=True)
         self.status.start(trainer, worker.budget_end)
         self.progress.set_budget(max(worker.budget_end - self.controls.budget.value(), 0), worker.budget_end)
+
+    def lost_training(self) -> bool:
+        """The training process died under the current session (it said so: worker.error)."""
+        return bool(getattr(self.host, "dead", False)) and getattr(self.worker, "error", None) is not None
+
+    def resume_lost(self) -> bool:
+        """Play after the training process died: a new process goes on from the last weights it sent,
+        with the same data and settings (the learning rate last applied); the curves are kept up to
+        that step. False when nothing was received to go on from (Reset starts afresh)."""
+        snap, trainer = self.latest, self.worker.info if self.worker is not None else None
+        if snap is None or trainer is None:
+            self._warn("the training process has ended before sending any weights: Reset starts a new one")
+            return False
+        step = snap.weights_step
+        history = self.history_until(step)
+        cfg = trainer.cfg if snap.metrics is None else replace(trainer.cfg, lr=snap.metrics.lr)
+        spec = TrainerSpec(trainer.corpus, trainer.model_cfg, cfg, snap.weights, step, preset=trainer.preset)
+        self._start(spec, self.model_path, wait=False)  # a new process; the GUI goes on while it starts
+        self.restore_history(history)
+        self.worker.play()
+        self.statusBar().showMessage(f"a new training process goes on from step {step:,}", 8000)
+        return True
 
     def unfinished_threads(self) -> int:
         return self.host.unfinished()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from rnnviz.core.errors import RnnvizError
-from rnnviz.core.intervene import layer_edits
+from rnnviz.core.intervene import accept_interventions
 from rnnviz.core.session import TrainerSpec
 from rnnviz.qt.analysis import CorpusAnalysis
 from rnnviz.qt.timeline import Timeline, TimelineBar
@@ -101,16 +101,23 @@ class UnitActions:
 
     # ---- interventions ------------------------------------------------------------------------
     def add_intervention(self, iv) -> None:
+        self.add_interventions([iv])
+
+    def add_interventions(self, ivs: list, problems: tuple[str, ...] = (), source: str = "") -> None:
+        """Add those of `ivs` that are valid and agree with the ones active (at most
+        MAX_INTERVENTIONS), then re-trace once; every problem (and `problems`, found by the caller)
+        is told in one message, prefixed with `source`."""
         trainer = self.worker.info if self.worker else None
         if trainer is None:  # (an intervention changes the views, not the model: nothing to save)
             return
-        try:  # checks each one, and refuses a contradiction
-            layer_edits([*self.interventions, iv], trainer.model_cfg)
-        except RnnvizError as exc:
-            self._warn(str(exc), dialog=True)
-            return
-        self.interventions.append(iv)
-        self._apply_interventions()
+        accepted, refused = accept_interventions(ivs, trainer.model_cfg, self.interventions)
+        refused = [*problems, *refused]
+        if refused:  # the first problem, and the last (where a cap is told)
+            more = f"; and {len(refused) - 1} more (the last: {refused[-1]})" if len(refused) > 1 else ""
+            self._warn(f"{source + ': ' if source else ''}not applied: {refused[0]}{more}", dialog=True)
+        if accepted:
+            self.interventions.extend(accepted)
+            self._apply_interventions()
 
     def clear_interventions(self) -> None:
         if self.interventions:
@@ -126,7 +133,9 @@ class UnitActions:
     def _show_banner(self) -> None:
         self.banner.setVisible(bool(self.interventions))
         if self.interventions:
-            what = "; ".join(iv.describe() for iv in self.interventions)
+            ivs = self.interventions
+            what = "; ".join(iv.describe() for iv in ivs[:3])
+            what += f"; and {len(ivs) - 3} more" if len(ivs) > 3 else ""
             self.banner_text.setText(
                 f"<b>Intervention active</b> \u2014 {what}. The typed text's views, predictions, "
                 "continuation and samples show the changed network (training is not affected)."

@@ -9,9 +9,10 @@ The corpus is read by the model on another thread (qt.analysis); this view only 
 from __future__ import annotations
 
 import html
+import threading
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -104,6 +105,11 @@ class UnitsView(QWidget):
         self.contexts.setTextFormat(Qt.TextFormat.RichText)
         self.contexts.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.contexts.setWordWrap(True)
+        self._ranking: tuple[threading.Thread, dict] | None = None  # the ranking under way
+        self._rank_next = False
+        self._rank_timer = QTimer(self)
+        self._rank_timer.setInterval(30)
+        self._rank_timer.timeout.connect(self._rank_done)
         self._build_layout(rank, self._intervention_row())
 
     def _build_layout(self, rank: QPushButton, intervene: QWidget) -> None:
@@ -251,24 +257,59 @@ class UnitsView(QWidget):
 
     # ---- ranking --------------------------------------------------------------------------------
     def rank(self) -> None:
+        """Rank the units by the feature, on a thread (a regular expression is matched in a child
+        process with a time limit, core.units.regex_cover): the window never freezes. One ranking at
+        a time; one asked for meanwhile runs next."""
         a = self.analysis
         feature = self.feature.currentText().strip()
         if a is None or not feature:
             self.say("Nothing to rank yet: the corpus is being read.")
             return
-        try:
-            values, kind = token_feature(a.states, feature)
-            ranked = rank_units(a.states, values)[:RANKED]
-        except RnnvizError as exc:
-            self.say(str(exc))
+        if self._ranking is not None:
+            self._rank_next = True
             return
+        job: dict = {"analysis": a, "feature": feature}
+
+        def work() -> None:
+            try:
+                values, kind = token_feature(a.states, feature)
+                job["result"] = (len(values), kind, rank_units(a.states, values)[:RANKED])
+            except RnnvizError as exc:
+                job["error"] = str(exc)
+            except MemoryError:
+                job["error"] = "not enough memory to rank the units by this feature"
+
+        self._ranking = (threading.Thread(target=work, name="rnnviz-rank", daemon=True), job)
+        self._ranking[0].start()
+        self.say(f"ranking the units by {feature!r}\u2026")
+        self._rank_timer.start()
+
+    def ranking(self) -> bool:
+        return self._ranking is not None
+
+    def _rank_done(self) -> None:
+        thread, job = self._ranking
+        if thread.is_alive():
+            return
+        self._rank_timer.stop()
+        self._ranking = None
+        if job["analysis"] is self.analysis:  # (a corpus read again meanwhile: that ranking is stale)
+            if "error" in job:
+                self.say(job["error"])
+            elif "result" in job:
+                self._show_ranking(job["feature"], *job["result"])
+        if self._rank_next:
+            self._rank_next = False
+            self.rank()
+
+    def _show_ranking(self, feature: str, positions: int, kind: str, ranked: list) -> None:
         self.ranked_r = {(s.layer, s.unit, s.state): s.r for s in ranked}
         self.table.setRowCount(len(ranked))
         for r, s in enumerate(ranked):
             for c, v in enumerate((str(s.layer + 1), str(s.unit), s.state, f"{s.r:+.3f}")):
                 self.table.setItem(r, c, QTableWidgetItem(v))
         self.say(f"units ranked by their correlation with the {kind} feature {feature!r} "
-                 f"over {len(values):,} positions")  # fmt: skip
+                 f"over {positions:,} positions")  # fmt: skip
         if ranked:
             self.table.selectRow(0)
             self._on_row(0, 0)
