@@ -112,3 +112,110 @@ def test_the_unrolled_view_backward_has_no_text_over_text_or_arrows(window, size
     assert sum(kind == "text" for kind, _, _ in drawn) > 20
     assert overlaps(drawn) == [] and clipped_labels(w) == []
     w.inside.setCurrentWidget(w.internals)
+
+
+# ---- HiDPI (scale 2) and word level, in a child: the scale factor is the process's -----------------
+HIDPI_CHILD = r"""
+import json, os, sys, time
+os.environ["QT_SCALE_FACTOR"] = "2"
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+import test_qt_layout as L
+from rnnviz.qt.main_window import MainWindow
+from rnnviz.qt.views.step_plot import StepPlot
+
+def settle(w, ms=300):
+    end = time.monotonic() + ms / 1000
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+def axis_problems(w):
+    bad = []
+    for m in w.findChildren(StepPlot):
+        if not m.isVisible() or not m.tokens:
+            continue
+        image = QImage(8, 8, QImage.Format.Format_RGB32)  # (a plot scrolled out of sight is not
+        painter = QPainter(image)  # painted: lay its labels out as a paint would)
+        m.plot.getAxis("bottom").generateDrawSpecs(painter)
+        painter.end()
+        axis = m.plot.getAxis("bottom")
+        drawn, bounds = axis.drawn, axis.mapRectFromParent(axis.geometry())
+        want = -(-len(m.tokens) // m.every)  # every k-th token, from the first
+        rects = [r for r, _ in drawn]
+        cut = [s for r, s in drawn if r.left() < -0.5 or r.right() > bounds.width() + 0.5]
+        if cut:
+            bad.append(f"{m.title()}: labels past the axis' ends: {cut}")
+        if len(drawn) < want - 1:
+            bad.append(f"{m.title()}: {len(drawn)} labels drawn for {len(m.tokens)} tokens, every {m.every}")
+        if any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:]):
+            bad.append(f"{m.title()}: labels overlap")
+        if m.every > 1 and "token" not in m.title() + m.glw.toolTip():
+            bad.append(f"{m.title()}: thinned without saying so")
+    return bad
+
+out = {}
+for name, model, text in json.loads(sys.argv[1]):
+    w = MainWindow(model=model, text=text)
+    w.show()
+    end = time.monotonic() + 60
+    while (w.latest is None or w.last_probe.trace is None) and time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+    w.resize(1280, 720)  # logical pixels: a 2560x1440 screen at scale 2
+    w.inside.setCurrentWidget(w.internals)
+    settle(w)
+    found = {"device_pixel_ratio": w.devicePixelRatio(), "tokens": len(w.last_probe.trace.tokens),
+             "width": w.width(), "slider": w.timeline_bar.slider.width()}
+    found["labels"], found["titles"] = L.clipped_labels(w), L.clipped_titles(w)
+    found["axes"] = axis_problems(w)
+    for k in range(w.tabs.count()):
+        w.tabs.setCurrentIndex(k)
+        settle(w, 80)
+        found["labels"] += [f"{w.tabs.tabText(k)}: {t}" for t in L.clipped_labels(w)]
+    w.inside.setCurrentWidget(w.unrolled)
+    settle(w)
+    panel = w.unrolled
+    panel.anim.go(len(panel.anim.frames) - 5)
+    panel.canvas.repaint()
+    found["unrolled"] = [list(map(str, pair)) for pair in L.overlaps(panel.canvas.view.drawn)]
+    found["unrolled_texts"] = sum(kind == "text" for kind, _, _ in panel.canvas.view.drawn)
+    out[name] = found
+    w.close()
+    w.deleteLater()
+    settle(w, 100)
+print(json.dumps(out))
+"""
+
+
+def test_hidpi_scale_2_and_word_level_nothing_clipped(tmp_path):
+    """A 2560x1440 screen at scale 2 (1280x720 logical) with the default model, and a 2-layer
+    word-level LSTM of 256 units on 40 typed words: no label clipped, no title cut, every time
+    axis labels every token or says which it labels (no two labels meeting), and the unrolled
+    drawing has no text over text or arrows."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from test_cli import run
+
+    words = tmp_path / "words.safetensors"
+    run("train", "--corpus", "builtin:story", "--level", "word", "--layers", 2, "--hidden", 256,
+        "--steps", 2, "--out", words)  # fmt: skip
+    typed = "the keeper counted the ships in the harbour by the light of the moon and " * 3
+    cases = [("default", None, None), ("word", str(words), " ".join(typed.split()[:40]))]
+    here = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])}
+    p = subprocess.run([sys.executable, "-c", HIDPI_CHILD, json.dumps(cases)], capture_output=True,
+                       text=True, timeout=300, cwd=here, env=env)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-3000:]
+    found = json.loads(p.stdout.strip().splitlines()[-1])
+    for name, f in found.items():
+        assert f["device_pixel_ratio"] == 2.0, name
+        assert f["width"] == 1280 and f["slider"] >= 50, (name, f)  # the window fits the screen
+        assert f["labels"] == [] and f["titles"] == [] and f["axes"] == [], (name, f)
+        assert f["unrolled"] == [] and f["unrolled_texts"] > 20, (name, f)
+    assert found["word"]["tokens"] == 40

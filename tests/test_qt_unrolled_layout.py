@@ -78,3 +78,25 @@ def test_the_cell_panel_fits_its_lines_or_shows_them_whole_on_hover(qapp):
     lines = [(r, s) for kind, r, s in drawn if s.startswith(("dL/d", "unit 3", "||dL"))]
     assert len(lines) == 4 and all(r.right() <= 640 - 8 for r, _ in lines)
     assert view.panel == "" or all(s.endswith("\u2026") or s in view.panel for _, s in lines)
+
+
+def test_long_words_fit_their_boxes(qapp):
+    """Word level at the narrowest columns: each input's "x_t word" and each output's predictions
+    stay inside their boxes (the text shrinks to 7 pt, then the word is shortened)."""
+    from rnnviz.core.corpus import Corpus
+
+    corpus = Corpus.from_text("the keeper counted extraordinarily unforgettable lighthouses . " * 3, "word")
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=len(corpus.vocab), arch="lstm", layers=2, hidden=16)
+    w = TraceWeights.from_state(cfg, state_arrays(CharRNN(cfg)))
+    ids = corpus.ids[:12]
+    tokens = [corpus.vocab.tokens[i] for i in ids]
+    tr = trace(w, ids, tokens=tokens, vocab=corpus.vocab.tokens, level="word")
+    view = View(col_w=MIN_COL)
+    drawn = draw(tr, view, 1200, 700)
+    inputs = [r for kind, r, s in drawn if kind == "text" and s.startswith("x") and "  " in s]
+    outputs = [r for kind, r, s in drawn if kind == "text" and s.count("\n") == 2]
+    assert len(inputs) >= 8 and len(outputs) >= 8
+    assert max(r.width() for r in inputs) <= MIN_COL - 18 + 0.5  # the input box, less its margins
+    assert max(r.width() for r in outputs) <= MIN_COL - 12 + 0.5
+    assert overlaps(drawn) == []

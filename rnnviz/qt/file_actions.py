@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QProcess, Qt, Slot
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QProgressDialog
+from shiboken6 import isValid
 
 from rnnviz.core.checkpoint import save_checkpoint
 from rnnviz.core.corpus import Corpus
@@ -135,12 +136,15 @@ class FileActions:
         dialog.setMinimumDuration(300)
 
         def progress(done: int, total: int) -> bool:
+            if self._closing or not isValid(dialog):  # the window closed meanwhile: stop there
+                return False
             dialog.setMaximum(total)
             dialog.setValue(done)
             QApplication.processEvents()
-            return not dialog.wasCanceled()
+            return isValid(dialog) and not dialog.wasCanceled() and not self._closing
 
         trainer = self.worker.info if self.worker else None
+        self.exporting = True
         try:
             images = render_frames(
                 tr,
@@ -153,11 +157,14 @@ class FileActions:
             )
             save_gif(images, path, u.speed.value())
         except RnnvizError as exc:
-            self._warn(str(exc), dialog=not str(exc).endswith("cancelled"))
+            if not self._closing:
+                self._warn(str(exc), dialog=not str(exc).endswith("cancelled"))
             return False
         finally:
-            dialog.close()
-            dialog.deleteLater()
+            self.exporting = False
+            if isValid(dialog):
+                dialog.close()
+                dialog.deleteLater()
         self.statusBar().showMessage(f"Exported {len(images)} frames to {path}", 8000)
         return True
 

@@ -104,6 +104,7 @@ class MainWindow(
         self.session_corpora: dict[str, Corpus] = {}  # texts sessions brought, by path: never read there
         self._closing = False
         self.session_load = None  # a session being read (qt.session_loader)
+        self.exporting = False  # an animation being rendered (FileActions.export_animation)
         self._last_retrace = self._last_curves = self._last_key = 0.0
         self.opener = CorpusOpener(self)
         self.opener.opened.connect(self._on_corpus_opened)

@@ -64,7 +64,7 @@ class TimelineBar(QWidget):
             "Move every view of the typed text back to the weights of an earlier step (right end: live)"
         )
         self.label = QLabel("live")
-        self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance("step 100,000 of 100,000"))
+        self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance("step 100,000"))
         self.every = QSpinBox()
         self.every.setRange(1, 100_000)
         self.every.setValue(timeline.every)
@@ -144,6 +144,9 @@ class TimelineBar(QWidget):
             )
         if self.live or not len(self.timeline):
             self.label.setText("live")
+            self.label.setToolTip("every view shows the latest weights")
         else:
             step = self.timeline.points[self.slider.value()][0]
-            self.label.setText(f"step {step:,} of {self.timeline.points[-1][0]:,}")
+            self.label.setText(f"step {step:,}")
+            latest = self.timeline.points[-1][0]
+            self.label.setToolTip(f"the weights of step {step:,}; the latest kept: step {latest:,}")

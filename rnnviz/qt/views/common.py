@@ -205,7 +205,9 @@ class TokenAxis(pg.AxisItem):
             w = self._widths.get(label)
             if w is None:
                 w = self._widths[label] = fm.horizontalAdvance(label)
-            texts.append((QRectF(x - w / 2, top + tick + gap, w, height), flags, label))
+            # Centred on its step, but kept within the axis: a word at either end is not cut off.
+            left = min(max(x - w / 2, 0.0), bounds.width() - w) if w < bounds.width() else x - w / 2
+            texts.append((QRectF(left, top + tick + gap, w, height), flags, label))
         self.drawn = [(r, label) for r, _, label in texts]
         axis = (self.pen(), bounds.topLeft() + pg.Point(-1, 1), bounds.topRight() + pg.Point(1, 1))
         return axis, ticks, texts

@@ -41,19 +41,25 @@ class SamplesView(QWidget):
         now.setToolTip("Sample now")
         now.clicked.connect(self.sample_requested)
         row = QHBoxLayout()
-        for w in (self.temperature, self.length, self.every, now):
+        for w in (self.temperature, self.length, now):
             row.addWidget(w)
         row.addStretch(1)
         self.every.setMinimumWidth(self.every.minimumSizeHint().width())
+        self.every.setToolTip("Draw a new sample every this many training steps")
         self.temperature.setMinimumWidth(self.temperature.sizeHint().width() + 12)
         self.caption = QLabel("Samples appear as the model trains.")
+        self.caption.setWordWrap(True)
+        self.caption.setMinimumWidth(10)
+        below = QHBoxLayout()  # (on the first row, the three boxes made the tab too wide for 1280 px)
+        below.addWidget(self.caption, 1)
+        below.addWidget(self.every)
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.text.setMaximumBlockCount(2000)
         lay = QVBoxLayout(self)
         lay.addLayout(row)
-        lay.addWidget(self.caption)
+        lay.addLayout(below)
         lay.addWidget(self.text, 1)
         self.last_step: int | None = None
 

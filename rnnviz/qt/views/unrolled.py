@@ -8,14 +8,18 @@ further re-traces: the animation keeps its place.
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QScrollBar,
     QSlider,
     QSpinBox,
@@ -27,7 +31,16 @@ from PySide6.QtWidgets import (
 from rnnviz.core.trace import Trace, TraceWeights
 from rnnviz.core.unroll import Frame, frame_detail, frames
 from rnnviz.qt.views.common import fmt, show_token
-from rnnviz.qt.views.unrolled_paint import HEADER_H, LEFT, View, columns, paint, panel_height, unit_at
+from rnnviz.qt.views.unrolled_paint import (
+    HEADER_H,
+    LEFT,
+    View,
+    columns,
+    needed_height,
+    paint,
+    panel_height,
+    unit_at,
+)
 
 MIN_COL, MAX_COL = 76.0, 220.0  # a gradient norm fits in half a column beside its arrows
 
@@ -85,8 +98,9 @@ class StepThrough(QObject):
 
 
 class UnrolledCanvas(QWidget):
-    def __init__(self, parent=None):
-        super().__init__(parent)
+    def __init__(self, panel: UnrolledPanel):
+        super().__init__()
+        self.panel = panel  # (its parent is the scroll area's viewport)
         self.trace: Trace | None = None
         self.view = View()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -124,6 +138,14 @@ class UnrolledCanvas(QWidget):
         """Follow the colour-map preference (the drawing reads it on every paint)."""
         self.update()
 
+    def fit_height(self) -> None:
+        """At least the height the drawing needs for its layers and cell panel (shorter, its rows
+        and labels would overlap): where the tab is lower, the drawing scrolls instead."""
+        tr = self.trace
+        need = 260 if tr is None else max(260, math.ceil(needed_height(tr, self.view.detail is not None)))
+        if need != self.minimumHeight():
+            self.setMinimumHeight(need)
+
     def paintEvent(self, _event) -> None:
         p = QPainter(self)
         if self.trace is None:
@@ -136,7 +158,7 @@ class UnrolledCanvas(QWidget):
 
     def keyPressEvent(self, event) -> None:
         """The step-through keys when the drawing has focus (the panel's shortcuts cover the rest)."""
-        if not self.parent().key(event.key(), event.modifiers()):
+        if not self.panel.key(event.key(), event.modifiers()):
             super().keyPressEvent(event)
 
     def wheelEvent(self, event) -> None:
@@ -144,9 +166,9 @@ class UnrolledCanvas(QWidget):
         steps = event.angleDelta().y() / 120
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.view.col_w = max(MIN_COL, min(MAX_COL, self.view.col_w * (1.15**steps)))
-            self.parent().sync_scroll()
+            self.panel.sync_scroll()
         else:
-            self.parent().scroll.setValue(self.parent().scroll.value() - int(steps))
+            self.panel.scroll.setValue(self.panel.scroll.value() - int(steps))
         event.accept()
 
 
@@ -159,6 +181,11 @@ class UnrolledPanel(QWidget):
         self.anim = StepThrough(self)
         self.weights: TraceWeights | None = None
         self.canvas = UnrolledCanvas(self)
+        self.area = QScrollArea()  # vertical only: the steps scroll with self.scroll
+        self.area.setWidget(self.canvas)
+        self.area.setWidgetResizable(True)
+        self.area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.area.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll = QScrollBar(Qt.Orientation.Horizontal)
         self.play = QPushButton("Play")
         self.play.setCheckable(True)
@@ -208,7 +235,7 @@ class UnrolledPanel(QWidget):
         lay.addLayout(bar)
         lay.addLayout(scrub)
         lay.addWidget(self.caption)
-        lay.addWidget(self.canvas, 1)
+        lay.addWidget(self.area, 1)
         lay.addWidget(self.scroll)
         self._connect()
 
@@ -299,10 +326,12 @@ class UnrolledPanel(QWidget):
         view.frame, view.unit, view.layer = f, self.unit.value(), self.layer.value() - 1
         if f is None or tr is None:
             view.detail = None
+            self.canvas.fit_height()
             self.caption.setText(" ")
             self.canvas.update()
             return
         view.detail = frame_detail(self.weights, tr, f, view.layer, view.unit) if self.weights else None
+        self.canvas.fit_height()
         self.caption.setText(f"frame {self.anim.index + 1}/{len(self.anim.frames)} \u00b7 {f.caption(tr)}")
         shown = len(columns(self.canvas.width(), view, tr.steps))
         if not view.first <= f.t < view.first + shown:

@@ -94,7 +94,7 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
         if k == 0:
             _label(p, rect.left() + 2, box.center().y(), "input")
         p.setPen(INK if shown else MUTED)
-        _text(p, box, Qt.AlignmentFlag.AlignCenter, f"x{t}  {_tok(tr.tokens[t])}")
+        _fitted(p, box.adjusted(3, 0, -3, 0), [(f"x{t}  ", _tok(tr.tokens[t]), "")])
         y_cell = bottom - in_h - gap
         below = box.top()
         for n in range(L):
@@ -165,6 +165,17 @@ def _geometry(rect: QRectF, tr: Trace, view: View) -> tuple[float, float, float,
     top, bottom = rect.top() + HEADER_H, rect.bottom() - panel_h - 8
     layer_h = max(40.0, (bottom - top - OUT_H - IN_H - GAP * (L + 1)) / L)
     return top, bottom, layer_h, min(layer_h - 14, view.col_w - 30)
+
+
+MIN_LAYER_H = 60.0  # a layer's row at its lowest: a readable square, and its labels apart
+
+
+def needed_height(tr: Trace, detail: bool) -> float:
+    """The height the drawing needs: the header, the output and input rows, every layer at
+    MIN_LAYER_H, the gaps, and the cell panel when it is shown."""
+    L = tr.cfg.layers
+    panel_h = panel_height(tr.cfg.arch) if detail else 0.0
+    return HEADER_H + OUT_H + IN_H + GAP * (L + 1) + L * MIN_LAYER_H + panel_h + 8
 
 
 def unit_at(rect: QRectF, tr: Trace, view: View, x: float, y: float) -> tuple[int, int, int] | None:
@@ -312,24 +323,27 @@ def _outputs(p: QPainter, r: QRectF, tr: Trace, t: int) -> None:
         _text(p, r, Qt.AlignmentFlag.AlignCenter, f"y{t} = {tr.values[t]:.3f}")
         return
     top = np.argsort(tr.probs[t])[::-1][:3]
-    lines = [f"{_tok(tr.vocab[i])} {tr.probs[t, i]:.2f}" for i in top]
+    _fitted(p, r, [("", _tok(tr.vocab[i]), f" {tr.probs[t, i]:.2f}") for i in top])
+
+
+def _fitted(p: QPainter, r: QRectF, lines: list[tuple[str, str, str]]) -> None:
+    """Lines of (prefix, token, suffix) centred in `r`, within its width: a long token shrinks the
+    text (9, 8, then 7 pt), then is shortened with an ellipsis."""
     p.save()
     font = QFont(p.font())
-    for pt in (9.0, 8.0, 7.0):  # the box's width: a long token shrinks the text, then is shortened
+    texts = ["".join(line) for line in lines]
+    for pt in (9.0, 8.0, 7.0):
         font.setPointSizeF(pt)
         p.setFont(font)
-        if max(p.fontMetrics().horizontalAdvance(s) for s in lines) <= r.width():
+        if max(p.fontMetrics().horizontalAdvance(s) for s in texts) <= r.width():
             break
     else:
         fm = p.fontMetrics()
-        lines = [
-            fm.elidedText(
-                _tok(tr.vocab[i]), Qt.TextElideMode.ElideRight, r.width() - fm.horizontalAdvance(" 0.00")
-            )
-            + f" {tr.probs[t, i]:.2f}"
-            for i in top
+        texts = [
+            a + fm.elidedText(tok, Qt.TextElideMode.ElideRight, r.width() - fm.horizontalAdvance(a + b)) + b
+            for a, tok, b in lines
         ]
-    _text(p, r, Qt.AlignmentFlag.AlignCenter, "\n".join(lines))
+    _text(p, r, Qt.AlignmentFlag.AlignCenter, "\n".join(texts))
     p.restore()
 
 
