@@ -133,6 +133,8 @@ def busy():
         return w.analysis.busy
     if what == "export":
         return w.exporting
+    if what == "rank":
+        return w.units.ranking()
     return w.session_load is not None and w.session_load.thread.is_alive()
 
 def start():
@@ -148,6 +150,17 @@ def start():
     elif what == "export":  # a long text: rendering its step-through takes seconds
         w.typing.editor.setPlainText("the keeper counted the ships in the harbour " * 4)
         QTimer.singleShot(0, lambda: w.export_animation(path))
+    elif what == "rank":  # a catastrophic regular expression, matched in a child with a time limit
+        w.tabs.setCurrentWidget(w.units)
+
+        def rank():
+            if w.units.analysis is None:
+                QTimer.singleShot(50, rank)
+                return
+            w.units.feature.setCurrentText(r"(?:.|.)*$")
+            w.units.rank()
+
+        rank()
     elif what == "finder":
         text = open(path).read()
         corpus = Corpus.from_text(text, "char", path, vocab=w.worker.info.corpus.vocab)
@@ -187,7 +200,7 @@ def big_text(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("what", ["corpus", "finder", "session", "export"])
+@pytest.mark.parametrize("what", ["corpus", "finder", "session", "export", "rank"])
 def test_closing_while_reading_never_aborts(tmp_path, big_text, what):
     import subprocess
     import sys
