@@ -32,6 +32,7 @@ class StepPlot(QWidget):
         self.tokens: list[str] = []
         self.every = 1  # every k-th token labelled (1: all)
         self._title, self._title_width = "", 0
+        self._titled: tuple = ()  # (title, every, room) of the title shown
         self.unknown: np.ndarray | None = None  # True where a token is not in the vocabulary
         self.glw, self.plot = token_plot()
         label = self.plot.titleLabel  # pyqtgraph sizes a title to its text (on every resize too)
@@ -55,9 +56,12 @@ class StepPlot(QWidget):
         """The plot's title; a note follows it when the token labels are thinned. The title never
         widens the plot: too long for it, it is shortened (the tooltip holds the whole text)."""
         self._title = title
-        notes = (f" \u00b7 every {ordinal(self.every)} token labelled", f" (1 token in {self.every})")
         # Centred over the data; it may reach over the (empty) corners above the axes a little.
         room = min(self.plot.titleLabel.width() + 60, self.plot.width()) or self.plot.width()
+        if (title, self.every, round(room)) == self._titled:
+            return  # as shown (setTitle re-lays the plot out: ~0.4 ms, on every keystroke)
+        self._titled = (title, self.every, round(room))
+        notes = (f" \u00b7 every {ordinal(self.every)} token labelled", f" (1 token in {self.every})")
         text = fit_title(title, notes if self.every > 1 else ("",), room)
         self.glw.setToolTip("" if text == title + (notes[0] if self.every > 1 else "") else title + notes[0])
         self.plot.setTitle(text, size="9pt")
@@ -162,14 +166,21 @@ def _token_layout(tokens: tuple, unknown: tuple | None, width_px: int):
     step = max(width_px, 1) / max(len(labels), 1)  # px per step
     pt = LABEL_PT
     for pt in (LABEL_PT, (LABEL_PT + MIN_LABEL_PT) / 2, MIN_LABEL_PT):
-        need = max_pair_width(labels, pt) + LABEL_GAP
+        need = _label_room(tuple(labels), pt)[0] + LABEL_GAP
         if need <= step:
             break
     every = max(1, int(np.ceil(need / step)))
     if every > 1:  # evenly spaced labels, each as wide as the widest one
-        every = max(every, int(np.ceil((max_label_width(labels, pt) + LABEL_GAP) / step)))
+        every = max(every, int(np.ceil((_label_room(tuple(labels), pt)[1] + LABEL_GAP) / step)))
     ticks = [(t + 0.5, label) for t, label in enumerate(labels) if t % every == 0]
     return ticks, every, pt
+
+
+@lru_cache(maxsize=16)
+def _label_room(labels: tuple, pt: float) -> tuple[float, float]:
+    """(max_pair_width, max_label_width) of a text's labels: the same for every plot over it,
+    whatever its width (the plots of the Inside view differ in width)."""
+    return max_pair_width(list(labels), pt), max_label_width(list(labels), pt)
 
 
 _widths: dict[tuple[float, str], float] = {}
