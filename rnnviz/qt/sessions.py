@@ -120,6 +120,12 @@ class SessionActions:
         self.status.start(trainer, worker.budget_end)
         self.progress.set_budget(max(worker.budget_end - self.controls.budget.value(), 0), worker.budget_end)
 
+    def spec_going_on(self, weights: dict, step: int, cfg=None) -> TrainerSpec:
+        """The current session's data and settings (`cfg` in place of its training settings), going
+        on from `weights` after `step` updates."""
+        t = self.worker.info
+        return TrainerSpec(t.corpus, t.model_cfg, cfg or t.cfg, weights, step, preset=t.preset)
+
     def lost_training(self) -> bool:
         """The training process died under the current session (it said so: worker.error)."""
         return bool(getattr(self.host, "dead", False)) and getattr(self.worker, "error", None) is not None
@@ -135,7 +141,7 @@ class SessionActions:
         step = snap.weights_step
         history = self.history_until(step)
         cfg = trainer.cfg if snap.metrics is None else replace(trainer.cfg, lr=snap.metrics.lr)
-        spec = TrainerSpec(trainer.corpus, trainer.model_cfg, cfg, snap.weights, step, preset=trainer.preset)
+        spec = self.spec_going_on(snap.weights, step, cfg)
         self._start(spec, self.model_path, wait=False)  # a new process; the GUI goes on while it starts
         self.restore_history(history)
         self.worker.play()

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.intervene import accept_interventions
-from rnnviz.core.session import TrainerSpec
 from rnnviz.qt.analysis import CorpusAnalysis
 from rnnviz.qt.timeline import Timeline, TimelineBar
 from rnnviz.qt.views.trajectory import TrajectoryView
@@ -164,11 +163,8 @@ class UnitActions:
         if trainer is None or not self.may_discard("training from an earlier step"):
             return
         step, weights = point
-        spec = TrainerSpec(
-            trainer.corpus, trainer.model_cfg, trainer.cfg, weights, step, preset=trainer.preset
-        )
         try:
-            self._start(spec)
+            self._start(self.spec_going_on(weights, step))
         except RnnvizError as exc:
             self._warn(str(exc), dialog=True)
             return
