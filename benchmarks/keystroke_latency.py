@@ -39,7 +39,7 @@ def main():
     c = w.controls
     c.layers.setValue(a.layers)
     c.hidden.setValue(a.hidden)
-    w._on_reset()
+    w.reset()
     if a.tab == "unrolled":
         w.inside.setCurrentWidget(w.unrolled)
     until(app, lambda: w.latest is not None and w.latest.model_cfg.hidden == a.hidden)

@@ -43,5 +43,5 @@ def open_main_window(qtbot, timeout: int = 15_000):
     qtbot.addWidget(w)
     w.resize(1400, 880)
     w.show()
-    qtbot.waitUntil(lambda: w.latest is not None and w.last_probe.trace is not None, timeout=timeout)
+    qtbot.waitUntil(lambda: w.latest is not None and w.text.last.trace is not None, timeout=timeout)
     return w

@@ -42,11 +42,11 @@ until(lambda: w.latest is not None)
 w.worker.step_once(3)
 until(lambda: w.latest.updates >= 803)
 w.typing.editor.setPlainText("The keeper said welcom")
-w.open_preset("words")
+w.presets.open_preset("words")
 until(lambda: w.latest is not None and w.latest.model_cfg.arch == "rnn")
-w._on_reset()
-w.open_preset("sine")  # the forecaster's window trains in a training process of its own
-s = w.series_window
+w.reset()
+w.presets.open_preset("sine")  # the forecaster's window trains in a training process of its own
+s = w.presets.series_window
 until(lambda: s.latest is not None)
 s.worker.step_once(3)
 until(lambda: s.latest.updates >= 3 and s.forecast_updates >= 3 and s.traced_updates >= 3)
@@ -135,3 +135,69 @@ def test_contract_the_cli_has_no_import_cycle():
                 bad.append(f"{name} imports {m}")
     assert not bad, bad
     assert not any(m.startswith("rnnviz.cli.") for m in found["rnnviz/cli/common.py"])
+
+
+# ---- the main window composes controllers --------------------------------------------------------
+CONTROLLERS = (
+    "main_window", "notifier", "unsaved", "sessions", "typed_text", "timeline", "unit_actions",
+    "file_actions", "session_files", "preset_actions", "help_actions", "compare", "history",
+)  # fmt: skip
+
+
+def attributes_born_outside_init(path: Path) -> list[str]:
+    """`self.x = ...` in a method of a class, for an x that neither its __init__ (with the methods
+    __init__ calls: builders) nor a base class of the same file sets: state a reader cannot find
+    where the class declares it."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    classes = {c.name: c for c in tree.body if isinstance(c, ast.ClassDef)}
+
+    def assigned(fn) -> set[str]:
+        stores = (n for n in ast.walk(fn) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store))
+        return {n.attr for n in stores if isinstance(n.value, ast.Name) and n.value.id == "self"}
+
+    def called(fn) -> set[str]:
+        calls = (n.func for n in ast.walk(fn) if isinstance(n, ast.Call))
+        return {f.attr for f in calls if isinstance(f, ast.Attribute) and ast.unparse(f.value) == "self"}
+
+    def declared(c: ast.ClassDef) -> set[str]:
+        methods = {f.name: f for f in c.body if isinstance(f, ast.FunctionDef)}
+        init = methods.get("__init__")
+        builders = [init, *(methods[m] for m in called(init) if m in methods)] if init else []
+        names = set().union(*map(assigned, builders))
+        for s in c.body:  # class attributes
+            if isinstance(s, ast.Assign | ast.AnnAssign):
+                targets = s.targets if isinstance(s, ast.Assign) else [s.target]
+                names |= {t.id for t in targets if isinstance(t, ast.Name)}
+        for base in c.bases:
+            if isinstance(base, ast.Name) and base.id in classes:
+                names |= declared(classes[base.id])
+        return names
+
+    bad = []
+    for c in classes.values():
+        ok = declared(c)
+        for f in c.body:
+            if isinstance(f, ast.FunctionDef) and f.name != "__init__":
+                bad += [f"{path.name}: {c.name}.{f.name} sets self.{a}" for a in sorted(assigned(f) - ok)]
+    return bad
+
+
+def test_the_main_window_composes_controllers_that_declare_their_state():
+    """No mixins: MainWindow is a QMainWindow and nothing else of ours; each controller sets its
+    attributes in its __init__ (a method may change them, never create one)."""
+    qt = ROOT / "qt"
+    tree = ast.parse((qt / "main_window.py").read_text(encoding="utf-8"))
+    window = next(c for c in tree.body if isinstance(c, ast.ClassDef) and c.name == "MainWindow")
+    assert [ast.unparse(b) for b in window.bases] == ["QMainWindow"]
+    bad = [b for name in CONTROLLERS for b in attributes_born_outside_init(qt / f"{name}.py")]
+    assert not bad, bad
+
+
+def test_the_state_check_sees_an_attribute_born_in_a_method(tmp_path):
+    f = tmp_path / "c.py"
+    f.write_text("class C:\n    def __init__(self):\n        self.a = 1\n    def go(self):\n"
+                 "        self.a, self.b = 2, 3\n")  # fmt: skip
+    assert attributes_born_outside_init(f) == ["c.py: C.go sets self.b"]
+    f.write_text("class C:\n    def __init__(self):\n        self._build()\n    def _build(self):\n"
+                 "        self.a = 1\n    def go(self):\n        self.a = 2\n")  # fmt: skip
+    assert attributes_born_outside_init(f) == []  # a builder __init__ calls declares

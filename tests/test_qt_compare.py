@@ -34,7 +34,7 @@ def window(qapp):
     w, bot = MainWindow(), Bot()  # one window (and one training process) for the module
     w.resize(1400, 880)
     w.show()
-    bot.waitUntil(lambda: w.latest is not None and w.last_probe.trace is not None, 15_000)
+    bot.waitUntil(lambda: w.latest is not None and w.text.last.trace is not None, 15_000)
     w.typing.editor.setPlainText(A)
     w.typing.compare.setText(B)
     bot.waitUntil(lambda: w.compare.last_b is not None and w.compare.last_b.trace is not None)
@@ -45,9 +45,9 @@ def window(qapp):
 
 
 def traces(w):
-    ids = w.probe.vocab.ids
-    a = trace(w.probe.weights, ids(list(A)), list(A), w.probe.vocab.tokens)
-    b = trace(w.probe.weights, ids(list(B)), list(B), w.probe.vocab.tokens)
+    ids = w.text.probe.vocab.ids
+    a = trace(w.text.probe.weights, ids(list(A)), list(A), w.text.probe.vocab.tokens)
+    b = trace(w.text.probe.weights, ids(list(B)), list(B), w.text.probe.vocab.tokens)
     return a, b
 
 
@@ -56,7 +56,7 @@ def test_the_patching_tab_shows_the_matrix_and_the_units_of_a_cell(window):
     w.inside.setCurrentWidget(w.patching)
     bot.waitUntil(lambda: w.compare.patching is not None, timeout=10_000)
     a, b = traces(w)
-    want = patch(w.probe.weights, a.ids, b.ids, None, "both", a.vocab, a.tokens, b.tokens)
+    want = patch(w.text.probe.weights, a.ids, b.ids, None, "both", a.vocab, a.tokens, b.tokens)
     np.testing.assert_allclose(w.compare.patching.effect, want.effect, rtol=1e-9, atol=1e-12, equal_nan=True)
     np.testing.assert_allclose(w.patching.map.data, np.nan_to_num(want.effect.T), rtol=1e-9, atol=1e-12)
     caption = w.patching.caption.text()
@@ -67,11 +67,11 @@ def test_the_patching_tab_shows_the_matrix_and_the_units_of_a_cell(window):
     assert want.offset == -2 and not np.isnan(want.effect).any()  # B is the shorter: every step faces one
     w.patching.map.cell_clicked.emit(8, 0)  # step 8 of B, layer 1
     np.testing.assert_allclose(
-        w.patching.unit_effects, unit_effects(w.probe.weights, a.ids, b.ids, want, 0, 8)
+        w.patching.unit_effects, unit_effects(w.text.probe.weights, a.ids, b.ids, want, 0, 8)
     )
     w.patching.state.setCurrentText("h only")
     bot.waitUntil(lambda: w.compare.patching.state == "h", timeout=5000)
-    h_only = patch(w.probe.weights, a.ids, b.ids, None, "h")
+    h_only = patch(w.text.probe.weights, a.ids, b.ids, None, "h")
     np.testing.assert_allclose(
         w.compare.patching.effect, h_only.effect, rtol=1e-9, atol=1e-12, equal_nan=True
     )
@@ -134,7 +134,7 @@ def test_show_opens_the_app_on_a_model_and_a_text(qtbot, tmp_path):
     w = MainWindow(model=str(assets_dir() / DEFAULT_MODEL), text="The keeper said")
     qtbot.addWidget(w)
     assert w.typing.editor.toPlainText() == "The keeper said"
-    qtbot.waitUntil(lambda: w.last_probe.trace is not None and w.last_probe.trace.steps == 15, timeout=15_000)
+    qtbot.waitUntil(lambda: w.text.last.trace is not None and w.text.last.trace.steps == 15, timeout=15_000)
     m = rnnviz.load(assets_dir() / DEFAULT_MODEL)
     app = rnnviz.show(m, "The keeper said")  # saved to a file of its own, then opened
     try:
@@ -165,15 +165,16 @@ def test_file_import_opens_a_pytorch_model(window, tmp_path):
     save_file({k: v.detach().contiguous() for k, v in sd.items()}, tmp_path / "mine.safetensors")
     (tmp_path / "vocab.json").write_text(json.dumps(list("abcde")))
     out = tmp_path / "mine.rnnviz.safetensors"
-    w.import_model_files(str(tmp_path / "mine.safetensors"), str(tmp_path / "vocab.json"), str(out))
-    bot.waitUntil(lambda: w.model_path == str(out) and w.latest is not None, 60_000)
+    w.files.import_model_files(str(tmp_path / "mine.safetensors"), str(tmp_path / "vocab.json"), str(out))
+    bot.waitUntil(lambda: w.session.model_path == str(out) and w.latest is not None, 60_000)
     assert w.latest.model_cfg.hidden == 7 and w.latest.vocab.tokens == ("<unk>", *"abcde")
     (tmp_path / "four.json").write_text(json.dumps(list("abcd")))
-    w.import_model_files(
+    w.files.import_model_files(
         str(tmp_path / "mine.safetensors"), str(tmp_path / "four.json"), str(tmp_path / "x.st")
     )
     bot.waitUntil(
-        lambda: w.last_dialog is not None and "could not be imported" in w.last_dialog.text(), 60_000
+        lambda: w.notify.last_dialog is not None and "could not be imported" in w.notify.last_dialog.text(),
+        60_000,
     )
-    assert "the head has 5 outputs but the vocabulary has 4 tokens" in w.last_dialog.text()
-    assert isinstance(w.last_dialog, QMessageBox)
+    assert "the head has 5 outputs but the vocabulary has 4 tokens" in w.notify.last_dialog.text()
+    assert isinstance(w.notify.last_dialog, QMessageBox)

@@ -47,8 +47,8 @@ def small_model(tmp_path):
 
 def check_views(w: MainWindow) -> None:
     text = w.typing.editor.toPlainText()
-    tokens = tokenize(text, "char")[-w.probe.max_tokens :]
-    tr = w.last_probe.trace
+    tokens = tokenize(text, "char")[-w.text.probe.max_tokens :]
+    tr = w.text.last.trace
     if not tokens:
         assert tr is None
         return
@@ -56,7 +56,7 @@ def check_views(w: MainWindow) -> None:
     assert w.internals.h_maps[1].image.image.shape == (12, len(tokens))
     assert w.internals.gate_maps["o"].image.image.shape == (12, len(tokens))
     assert len(w.internals.grads.bars[0].opts["height"]) <= len(tokens)
-    t = len(tokens) - 1 if w.selected is None else w.selected
+    t = len(tokens) - 1 if w.text.selected is None else w.text.selected
     top = int(np.argmax(tr.probs[t]))
     assert w.typing.bars.rows[0][2] == top or tr.probs[t][w.typing.bars.rows[0][2]] == tr.probs[t][top]
 
@@ -87,7 +87,7 @@ def test_ten_thousand_random_edits(qtbot, qapp, small_model):
     configure_pyqtgraph()
     w = MainWindow(model=small_model)
     qtbot.addWidget(w)
-    qtbot.waitUntil(lambda: w.probe.weights is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: w.text.probe.weights is not None, timeout=10_000)
     w.typing.cont_len.setValue(0)
     editor = w.typing.editor
     editor.clear()
@@ -96,8 +96,8 @@ def test_ten_thousand_random_edits(qtbot, qapp, small_model):
         cursor = editor.textCursor()
         edit(rng, cursor, len(editor.toPlainText()))
         editor.setTextCursor(cursor)
-        if rng.random() < 0.03 and w.last_probe.trace is not None:
-            w.select_step(rng.randrange(w.last_probe.trace.steps + 2))  # also steps past the end
+        if rng.random() < 0.03 and w.text.last.trace is not None:
+            w.text.select_step(rng.randrange(w.text.last.trace.steps + 2))  # also steps past the end
         if n % 50 == 0:
             check_views(w)
     check_views(w)

@@ -49,7 +49,7 @@ def _when(started: threading.Event, action) -> None:
 def test_a_session_is_read_off_the_gui_thread_and_cancel_keeps_the_open_one(
     qtbot, tmp_path, window, monkeypatch
 ):
-    path = window.save_session(str(tmp_path / "s.rnnviz"))
+    path = window.session_files.save_session(str(tmp_path / "s.rnnviz"))
     started, worker, ticks = _slow_reads(monkeypatch), window.worker, []
     window.timer.timeout.connect(lambda: ticks.append(1))  # the window's frames go on while it reads
 
@@ -62,10 +62,10 @@ def test_a_session_is_read_off_the_gui_thread_and_cancel_keeps_the_open_one(
         dialogs[0].findChild(QPushButton).click()  # its Cancel
 
     _when(started, cancel)
-    assert not window.open_session(path)
-    assert window.worker is worker and len(ticks) >= 5 and window.session_load is None
+    assert not window.session_files.open_session(path)
+    assert window.worker is worker and len(ticks) >= 5 and window.session_files.load is None
     monkeypatch.undo()
-    assert window.open_session(path)  # read for real, it opens
+    assert window.session_files.open_session(path)  # read for real, it opens
 
 
 def _session_on(tmp_path, name, corpus):
@@ -89,12 +89,12 @@ def test_the_corpus_selector_never_reads_a_path_a_session_named(qtbot, tmp_path,
     secret = tmp_path / "secret.txt"
     secret.write_text("a private key, not a corpus. " * 40)
     harmless = Corpus.from_text("a harmless text, nothing more. " * 40, "char", str(secret))
-    assert window.open_session(_session_on(tmp_path, "a.rnnviz", harmless))
+    assert window.session_files.open_session(_session_on(tmp_path, "a.rnnviz", harmless))
     other = Corpus.from_text("another text of the sender's. " * 40, "char", str(tmp_path / "other.txt"))
-    assert window.open_session(_session_on(tmp_path, "b.rnnviz", other))
+    assert window.session_files.open_session(_session_on(tmp_path, "b.rnnviz", other))
     window.controls.corpus.setCurrentIndex(window.controls.corpus.findData(str(secret)))
     assert window.controls.corpus_spec() == str(secret)
-    window._on_reset()
+    window.reset()
     assert window.worker.info.corpus.text.startswith("a harmless text")
 
 
@@ -124,21 +124,21 @@ class Watched(Corpus):  # says when the reader has begun tokenising (what it doe
         return Corpus.from_text(*args, **kwargs)
 
 loader_module.Corpus = Watched
-w.opener.message.connect(lambda text: print("opener:", text, flush=True))
+w.files.opener.message.connect(lambda text: print("opener:", text, flush=True))
 
 def busy():
     if what == "corpus":  # the read is done, the tokenising under way: the slowest part to stop
-        return w.opener.busy() and tokenising.is_set()
+        return w.files.opener.busy() and tokenising.is_set()
     if what == "finder":
-        return w.analysis.busy
+        return w.unit_actions.analysis.busy
     if what == "export":
-        return w.exporting
+        return w.files.exporting
     if what == "rank":
         return w.units.ranking()
-    return w.session_load is not None and w.session_load.thread.is_alive()
+    return w.session_files.load is not None and w.session_files.load.thread.is_alive()
 
 def start():
-    if w.latest is None or w.probe.weights is None:
+    if w.latest is None or w.text.probe.weights is None:
         if time.monotonic() - started > 120:
             print("the window never showed a model", flush=True)
             app.quit()
@@ -146,10 +146,10 @@ def start():
             QTimer.singleShot(20, start)
         return
     if what == "corpus":
-        w.opener.open(path, "word", ask=False)
+        w.files.opener.open(path, "word", ask=False)
     elif what == "export":  # a long text: rendering its step-through takes seconds
         w.typing.editor.setPlainText("the keeper counted the ships in the harbour " * 4)
-        QTimer.singleShot(0, lambda: w.export_animation(path))
+        QTimer.singleShot(0, lambda: w.files.export_animation(path))
     elif what == "rank":  # a catastrophic regular expression, matched in a child with a time limit
         w.tabs.setCurrentWidget(w.units)
 
@@ -164,9 +164,9 @@ def start():
     elif what == "finder":
         text = open(path).read()
         corpus = Corpus.from_text(text, "char", path, vocab=w.worker.info.corpus.vocab)
-        w.analysis.request(w.probe.weights, corpus, 0, limit=10**7)
+        w.unit_actions.analysis.request(w.text.probe.weights, corpus, 0, limit=10**7)
     else:
-        QTimer.singleShot(0, lambda: w.open_session(path))
+        QTimer.singleShot(0, lambda: w.session_files.open_session(path))
     QTimer.singleShot(0, close)
 
 def close():
@@ -174,7 +174,7 @@ def close():
         if time.monotonic() - started < 120:
             QTimer.singleShot(2, close)
         else:  # the test fails with what it saw, instead of waiting for ever
-            seen = w.opener.busy(), tokenising.is_set(), w.analysis.busy, w.exporting
+            seen = w.files.opener.busy(), tokenising.is_set(), w.unit_actions.analysis.busy, w.files.exporting
             print(f"never saw it busy: {seen}", flush=True)
             app.quit()
         return
@@ -232,13 +232,13 @@ def test_bad_model_files_give_a_dialog_and_the_app_falls_back(qtbot, tmp_path, w
         (tmp_path / f"{name}.safetensors").write_bytes(data)
     worker = window.worker
     for name in bad:
-        assert not window.open_model_file(str(tmp_path / f"{name}.safetensors"))  # File > Open model
+        assert not window.files.open_model_file(str(tmp_path / f"{name}.safetensors"))  # File > Open model
         assert window.worker is worker and name in window.statusBar().currentMessage()
     w = MainWindow(model=str(tmp_path / "bfloat16.safetensors"))  # rnnviz BAD.safetensors
     qtbot.addWidget(w)
     qtbot.waitUntil(lambda: w.latest is not None, timeout=30_000)
     assert w.worker is not None and "BF16" in w.statusBar().currentMessage() + str(
-        w.last_dialog and w.last_dialog.text()
+        w.notify.last_dialog and w.notify.last_dialog.text()
     )
     w.close()
 
@@ -270,26 +270,35 @@ def test_a_session_of_a_thousand_interventions_opens_in_one_pass_with_one_messag
     )
     boxes = []
     applied = []
-    apply = window._apply_interventions
-    window._apply_interventions = lambda: (applied.append(1), apply())
-    real_warn = window._warn
-    window._warn = lambda text, dialog=False: (boxes.append(text) if dialog else None, real_warn(text))
+    apply = window.unit_actions.apply_interventions
+    window.unit_actions.apply_interventions = lambda: (applied.append(1), apply())
+    real_warn = window.notify.warn
+    window.notify.warn = lambda text, dialog=False: (boxes.append(text) if dialog else None, real_warn(text))
     try:
-        assert window.open_session(str(plain)), (boxes, window.statusBar().currentMessage())
-        assert window.open_session(str(path)), (boxes, window.statusBar().currentMessage())
+        assert window.session_files.open_session(str(plain)), (boxes, window.statusBar().currentMessage())
+        assert window.session_files.open_session(str(path)), (boxes, window.statusBar().currentMessage())
     finally:
-        del window._apply_interventions, window._warn
+        del window.unit_actions.apply_interventions, window.notify.warn
     assert applied == [1]  # the views traced once for all the interventions, not once each
-    assert len(window.interventions) == MAX_INTERVENTIONS  # the cap: the rest are counted, not applied
-    assert [iv.units for iv in window.interventions[:3]] == [(0,), (5,), (0,)]  # in order, the bad ones out
+    assert (
+        len(window.unit_actions.interventions) == MAX_INTERVENTIONS
+    )  # the cap: the rest are counted, not applied
+    assert [iv.units for iv in window.unit_actions.interventions[:3]] == [
+        (0,),
+        (5,),
+        (0,),
+    ]  # in order, the bad ones out
     boxes = [b for b in boxes if "not applied" in b]  # (the others: the session's corpus file, its batch)
     assert len(boxes) == 1, boxes  # one message for every problem
     assert boxes[0].startswith("many.rnnviz: not applied: intervention 4 is not one rnnviz wrote; and 3 more")
     assert f"{990 - 3 - MAX_INTERVENTIONS} more left out" in boxes[0] and "\n" not in boxes[0]
-    assert window.banner.isVisible() and f"and {MAX_INTERVENTIONS - 3} more" in window.banner_text.text()
-    qtbot.waitUntil(lambda: (window.last_probe.trace.h[0][:, [0, 2, 3, 4, 5]] == 0).all(), timeout=30_000)
-    tr = window.last_probe.trace
-    ref = trace(window.probe.weights, tr.ids, interventions=tuple(window.interventions))
+    assert (
+        window.unit_actions.banner.isVisible()
+        and f"and {MAX_INTERVENTIONS - 3} more" in window.unit_actions.banner_text.text()
+    )
+    qtbot.waitUntil(lambda: (window.text.last.trace.h[0][:, [0, 2, 3, 4, 5]] == 0).all(), timeout=30_000)
+    tr = window.text.last.trace
+    ref = trace(window.text.probe.weights, tr.ids, interventions=tuple(window.unit_actions.interventions))
     np.testing.assert_allclose(tr.h, ref.h, atol=1e-6)
     assert not (tr.h[0][:, 1] == 0).all()  # the contradiction (unit 1 at 0.5) was refused; unit 1 runs free
 
@@ -339,7 +348,7 @@ def test_a_session_named_at_launch_opens_and_a_bad_one_falls_back(qtbot, tmp_pat
     bad.write_bytes(b"\x80\x04 not a zip")
     w = MainWindow(model=str(bad))
     qtbot.addWidget(w)
-    qtbot.waitUntil(lambda: w.last_dialog is not None, timeout=60_000)
-    assert "bad.rnnviz is not an rnnviz session" in w.last_dialog.text()
+    qtbot.waitUntil(lambda: w.notify.last_dialog is not None, timeout=60_000)
+    assert "bad.rnnviz is not an rnnviz session" in w.notify.last_dialog.text()
     assert w.worker is not None and w.worker.info.model_cfg.hidden != 6  # the default model goes on
     w.close()

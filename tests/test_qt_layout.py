@@ -63,10 +63,10 @@ def main_window(qapp):
     w = MainWindow()
     w.show()
     end = time.monotonic() + 20
-    while (w.latest is None or w.last_probe.trace is None) and time.monotonic() < end:
+    while (w.latest is None or w.text.last.trace is None) and time.monotonic() < end:
         qapp.processEvents()
         time.sleep(0.01)
-    assert w.last_probe.trace is not None
+    assert w.text.last.trace is not None
     yield w
     w.close()
     w.deleteLater()
@@ -160,14 +160,14 @@ for name, model, text in json.loads(sys.argv[1]):
     w = MainWindow(model=model, text=text)
     w.show()
     end = time.monotonic() + 60
-    while (w.latest is None or w.last_probe.trace is None) and time.monotonic() < end:
+    while (w.latest is None or w.text.last.trace is None) and time.monotonic() < end:
         app.processEvents()
         time.sleep(0.01)
     w.resize(1280, 720)  # logical pixels: a 2560x1440 screen at scale 2
     w.inside.setCurrentWidget(w.internals)
     settle(w)
-    found = {"device_pixel_ratio": w.devicePixelRatio(), "tokens": len(w.last_probe.trace.tokens),
-             "width": w.width(), "slider": w.timeline_bar.slider.width()}
+    found = {"device_pixel_ratio": w.devicePixelRatio(), "tokens": len(w.text.last.trace.tokens),
+             "width": w.width(), "slider": w.timeline.bar.slider.width()}
     found["labels"], found["titles"] = L.clipped_labels(w), L.clipped_titles(w)
     found["axes"] = axis_problems(w)
     for k in range(w.tabs.count()):

@@ -13,7 +13,7 @@ from qt_helpers import assert_heatmap, open_main_window
 
 from rnnviz.core.checkpoint import load_checkpoint
 from rnnviz.qt.main_window import MainWindow
-from rnnviz.qt.sessions import WELCOME_TEXT
+from rnnviz.qt.session_files import WELCOME_TEXT
 from rnnviz.qt.views.common import configure_pyqtgraph
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def window(qtbot, qapp):
 def test_opens_on_the_pretrained_model_with_the_welcome_text(window):
     snap = window.latest
     assert snap.model_cfg.arch == "lstm" and snap.updates > 0
-    tr = window.last_probe.trace
+    tr = window.text.last.trace
     assert "".join(tr.tokens) == WELCOME_TEXT
     assert len(window.internals.h_maps) == 1 and len(window.internals.c_maps) == 1
     assert "".join(window.internals.gate_maps) == "ifgo"
@@ -43,7 +43,7 @@ def test_every_keystroke_updates_predictions_heatmaps_gates_and_gradients(qtbot,
     seen = []
     for ch in "welcom":
         qtbot.keyClick(editor, ch)
-        tr = window.last_probe.trace
+        tr = window.text.last.trace
         assert "".join(tr.tokens) == editor.toPlainText()
         assert_heatmap(window.internals.h_maps[0], tr.h[0].T)
         assert_heatmap(window.internals.gate_maps["f"], tr.gates["f"][0].T)
@@ -57,26 +57,28 @@ def test_every_keystroke_updates_predictions_heatmaps_gates_and_gradients(qtbot,
 
 def test_unknown_characters_are_marked_not_fatal(qtbot, window):
     window.typing.editor.setPlainText("h\u2603llo")
-    probe = window.last_probe
+    probe = window.text.last
     assert probe.unknown == ("\u2603",) and probe.trace.ids[1] == 0
     assert "not in the vocabulary" in window.typing.info.text()
 
 
 def test_clicking_a_step_selects_it_everywhere(qtbot, window):
-    window.select_step(3)
+    window.text.select_step(3)
     assert window.internals.h_maps[0].cursor.isVisible()
     assert window.typing.bars.caption.startswith("next after step 3")
-    window.select_step(3)
+    window.text.select_step(3)
     assert window.typing.bars.caption.startswith(f"next after step {len(WELCOME_TEXT) - 1}")
 
 
 def test_play_trains_and_views_follow(qtbot, window):
     start = window.latest.updates
-    weights_before = window.probe.weights.head_b.copy()
+    weights_before = window.text.probe.weights.head_b.copy()
     qtbot.mouseClick(window.controls.play, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.latest.updates >= start + 5, timeout=20_000)
     qtbot.mouseClick(window.controls.play, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not np.array_equal(window.probe.weights.head_b, weights_before), timeout=5000)
+    qtbot.waitUntil(
+        lambda: not np.array_equal(window.text.probe.weights.head_b, weights_before), timeout=5000
+    )
     assert "loss" in window.status.text() and "tokens/s" in window.status.text()
 
 
@@ -99,7 +101,7 @@ def test_reset_rebuilds_from_the_controls(qtbot, window, tmp_path, monkeypatch):
     monkeypatch.setattr(
         "rnnviz.qt.file_actions.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), "")
     )
-    window.save_model()
+    window.files.save_model()
     train = load_checkpoint(target).train  # the training process trained with them
     assert (train["dropout"], train["weight_decay"]) == (0.2, 1e-4)
 
@@ -109,7 +111,7 @@ def test_save_model_writes_a_loadable_checkpoint(qtbot, window, tmp_path, monkey
     monkeypatch.setattr(
         "rnnviz.qt.file_actions.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), "")
     )
-    window.save_model()
+    window.files.save_model()
     ck = load_checkpoint(target)
     assert ck.steps == window.latest.updates and ck.meta["corpus"] == "builtin:story"
 
@@ -124,7 +126,7 @@ def test_screenshot(qtbot, window, tmp_path):
 BIG_MODEL = (
     "    c = win.controls\n"
     "    c.hidden.setValue(1024); c.layers.setValue(3); c.seq_len.setValue(512); c.batch.setValue(64)\n"
-    "    win._on_reset()\n"
+    "    win.reset()\n"
 )
 
 
@@ -188,11 +190,11 @@ def test_bad_model_files_are_messages_and_training_goes_on(qtbot, window, tmp_pa
         monkeypatch.setattr(
             "rnnviz.qt.file_actions.QFileDialog.getOpenFileName", lambda *a, p=path, **k: (str(p), "")
         )
-        window.last_dialog = None
-        window.open_model()
-        assert window.last_dialog is not None and window.last_dialog.isVisible(), name
-        assert "\n" not in window.last_dialog.text()
-        window.last_dialog.close()
+        window.notify.last_dialog = None
+        window.files.open_model()
+        assert window.notify.last_dialog is not None and window.notify.last_dialog.isVisible(), name
+        assert "\n" not in window.notify.last_dialog.text()
+        window.notify.last_dialog.close()
         assert window.worker is not None and window.latest.model_cfg == before, name
     assert not (tmp_path / "pwned").exists()
 
@@ -201,9 +203,9 @@ def test_a_bad_corpus_file_is_a_message_and_the_old_corpus_stays(qtbot, window, 
     bad = tmp_path / "photo.txt"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
     monkeypatch.setattr("rnnviz.qt.file_actions.QFileDialog.getOpenFileName", lambda *a, **k: (str(bad), ""))
-    window.open_corpus()
-    qtbot.waitUntil(lambda: window.last_dialog is not None, timeout=5000)
-    assert "binary" in window.last_dialog.text()
+    window.files.open_corpus()
+    qtbot.waitUntil(lambda: window.notify.last_dialog is not None, timeout=5000)
+    assert "binary" in window.notify.last_dialog.text()
     assert window.controls.corpus_spec() == "builtin:story" and window.controls.pending.text() == ""
     assert window.worker is not None
 
@@ -211,8 +213,8 @@ def test_a_bad_corpus_file_is_a_message_and_the_old_corpus_stays(qtbot, window, 
 def test_settings_that_make_no_model_are_a_message(qtbot, window):
     window.controls.seq_len.setValue(1000)
     window.controls.corpus.setCurrentIndex(window.controls.corpus.findData("builtin:words"))
-    window._on_reset()
-    assert "fewer than one training sequence" in window.last_dialog.text()
+    window.reset()
+    assert "fewer than one training sequence" in window.notify.last_dialog.text()
     assert window.worker is not None  # the previous model keeps training
 
 
@@ -225,47 +227,47 @@ def test_a_huge_file_offers_a_prefix_and_loads_off_the_gui_thread(qtbot, window,
     big = tmp_path / "big.txt"
     line = "the keeper counted ships and wrote them down in a small book. " * 16 + "\n"
     big.write_text(line * (17 * 2**20 // len(line) + 1), encoding="utf-8")
-    window.opener.open(str(big), "char")
-    box = window.opener.dialog
+    window.files.opener.open(str(big), "char")
+    box = window.files.opener.dialog
     assert "17 MB" in box.text()
     click(qtbot, box, "Use the first 16 MB")
-    qtbot.waitUntil(lambda: window.file_corpus is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: window.files.file_corpus is not None, timeout=30_000)
     qtbot.waitUntil(lambda: window.latest is not None and window.latest.updates == 0, timeout=10_000)
-    assert len(window.file_corpus.text) <= 16 * 2**20 and window.file_corpus.name == str(big)
+    assert len(window.files.file_corpus.text) <= 16 * 2**20 and window.files.file_corpus.name == str(big)
     assert window.controls.corpus_spec() == str(big)
     window.controls.hidden.setValue(16)
-    window._on_reset()  # Reset reuses the text read, without reading the file again
-    assert window.worker.info.corpus is window.file_corpus
+    window.reset()  # Reset reuses the text read, without reading the file again
+    assert window.worker.info.corpus is window.files.file_corpus
 
 
 def test_cancelling_a_read_changes_nothing(qtbot, window, tmp_path):
     big = tmp_path / "big.txt"
     big.write_bytes(b"abc " * (40 * 2**20 // 4))
     before = window.worker
-    window.opener.open(str(big), "char", max_bytes=None, ask=False)
-    window.opener.loader.cancel()
-    qtbot.waitUntil(lambda: not window.opener.busy(), timeout=10_000)
+    window.files.opener.open(str(big), "char", max_bytes=None, ask=False)
+    window.files.opener.loader.cancel()
+    qtbot.waitUntil(lambda: not window.files.opener.busy(), timeout=10_000)
     qtbot.wait(100)
-    assert window.worker is before and window.file_corpus is None and window.last_dialog is None
+    assert window.worker is before and window.files.file_corpus is None and window.notify.last_dialog is None
 
 
 def test_not_utf8_offers_latin1(qtbot, window, tmp_path):
     f = tmp_path / "latin.txt"
     f.write_bytes("na\xefve caf\xe9 society, ".encode("latin-1") * 400)
-    window.opener.open(str(f), "char")
-    qtbot.waitUntil(lambda: window.opener.dialog is not None, timeout=5000)
-    assert "not UTF-8" in window.opener.dialog.text()
-    click(qtbot, window.opener.dialog, "Read it as Latin-1")
-    qtbot.waitUntil(lambda: window.file_corpus is not None, timeout=10_000)
-    assert "\xef" in window.file_corpus.vocab.tokens and "\xe9" in window.file_corpus.vocab.tokens
+    window.files.opener.open(str(f), "char")
+    qtbot.waitUntil(lambda: window.files.opener.dialog is not None, timeout=5000)
+    assert "not UTF-8" in window.files.opener.dialog.text()
+    click(qtbot, window.files.opener.dialog, "Read it as Latin-1")
+    qtbot.waitUntil(lambda: window.files.file_corpus is not None, timeout=10_000)
+    assert "\xef" in window.files.file_corpus.vocab.tokens and "\xe9" in window.files.file_corpus.vocab.tokens
 
 
 def test_a_single_repeated_character_trains(qtbot, window, tmp_path):
     f = tmp_path / "a.txt"
     f.write_text("a" * 5000)
-    window.opener.open(str(f), "char")
-    qtbot.waitUntil(lambda: window.file_corpus is not None, timeout=10_000)
-    assert window.file_corpus.vocab.tokens == ("<unk>", "a")
+    window.files.opener.open(str(f), "char")
+    qtbot.waitUntil(lambda: window.files.file_corpus is not None, timeout=10_000)
+    assert window.files.file_corpus.vocab.tokens == ("<unk>", "a")
     window.worker.step_once()
     qtbot.waitUntil(lambda: window.latest is not None and window.latest.updates == 1, timeout=10_000)
     assert window.latest.metrics is not None and not window.latest.metrics.skipped
@@ -278,13 +280,13 @@ def test_failed_save_says_why_and_keeps_the_old_file(qtbot, window, tmp_path, mo
     monkeypatch.setattr(
         "rnnviz.qt.file_actions.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), "")
     )
-    window.save_model()
-    assert "cannot save" in window.last_dialog.text() and blocker.read_text() == "x"
+    window.files.save_model()
+    assert "cannot save" in window.notify.last_dialog.text() and blocker.read_text() == "x"
 
 
 def test_pasting_megabytes_traces_a_window(qtbot, window):
     window.typing.editor.setPlainText("the keeper " * 200_000)
-    probe = window.last_probe
+    probe = window.text.last
     assert probe.clipped and probe.trace.steps == 200 and probe.total_chars == 2_200_000
     assert "showing the last 200 tokens of 2,200,000 characters" in window.typing.info.text()
 
@@ -293,17 +295,18 @@ def test_absurd_learning_rate_diverges_and_restore_brings_it_back(qtbot, window)
     window.controls.arch.setCurrentText("rnn")
     window.controls.nonlinearity.setCurrentText("relu")
     window.controls.hidden.setValue(8)
-    window._on_reset()
+    window.reset()
     window.controls.optimizer.setCurrentText("adam")
     window.controls.lr.setText("10000")
     window.controls.lr.editingFinished.emit()
     window.controls.clip_on.setChecked(False)
     window.worker.play()
     qtbot.waitUntil(
-        lambda: window.last_dialog is not None and "non-finite" in window.last_dialog.text(), timeout=30_000
+        lambda: window.notify.last_dialog is not None and "non-finite" in window.notify.last_dialog.text(),
+        timeout=30_000,
     )
     assert not window.controls.play.isChecked()
-    restore = next(b for b in window.last_dialog.buttons() if b.text().startswith("Restore"))
+    restore = next(b for b in window.notify.last_dialog.buttons() if b.text().startswith("Restore"))
     qtbot.mouseClick(restore, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.worker.info.cfg.lr == pytest.approx(1000.0), timeout=5000)
     assert window.controls.lr.text() == "1000"
@@ -320,10 +323,10 @@ def test_an_error_in_training_is_a_dialog_and_the_app_lives(qtbot, qapp):
     qtbot.waitUntil(lambda: window.latest is not None, timeout=10_000)
     window.worker.trainer.model.head = torch.nn.Linear(3, 3)
     window.worker.step_once()
-    qtbot.waitUntil(lambda: window.last_dialog is not None, timeout=10_000)
-    assert window.last_dialog.text().startswith("training stopped: RuntimeError")
+    qtbot.waitUntil(lambda: window.notify.last_dialog is not None, timeout=10_000)
+    assert window.notify.last_dialog.text().startswith("training stopped: RuntimeError")
     window.typing.editor.setPlainText("still here")
-    assert "".join(window.last_probe.trace.tokens) == "still here"
+    assert "".join(window.text.last.trace.tokens) == "still here"
     window.close()
 
 
@@ -332,11 +335,11 @@ def test_the_training_process_dying_is_a_dialog_and_the_app_lives(qtbot, window)
     qtbot.waitUntil(lambda: window.controls.play.isChecked(), timeout=10_000)
     dead = window.host.process.process
     dead.kill()
-    qtbot.waitUntil(lambda: window.last_dialog is not None, timeout=10_000)
-    assert "the training process has ended unexpectedly" in window.last_dialog.text()
+    qtbot.waitUntil(lambda: window.notify.last_dialog is not None, timeout=10_000)
+    assert "the training process has ended unexpectedly" in window.notify.last_dialog.text()
     window.typing.editor.setPlainText("still here")
-    assert "".join(window.last_probe.trace.tokens) == "still here"
-    window._on_reset()  # a new training process, at once (not a wait for the dead one)
+    assert "".join(window.text.last.trace.tokens) == "still here"
+    window.reset()  # a new training process, at once (not a wait for the dead one)
     assert window.host.process.process is not dead and window.host.process.process.poll() is None
     qtbot.waitUntil(lambda: window.latest is not None and window.latest.updates == 0, timeout=30_000)
     window.worker.step_once(2)
@@ -348,13 +351,15 @@ def test_play_after_the_training_process_died_goes_on_from_the_last_weights(qtbo
     window received, with the same settings, and the curves up to that step are kept."""
     window.worker.play()
     qtbot.waitUntil(lambda: window.latest is not None and window.latest.weights_step >= 3, timeout=30_000)
-    qtbot.waitUntil(lambda: len(window.history_until(window.latest.weights_step)["curves/train/loss"][0]) > 2)
+    qtbot.waitUntil(lambda: len(window.history.until(window.latest.weights_step)["curves/train/loss"][0]) > 2)
     dead = window.host.process.process
     dead.kill()
-    qtbot.waitUntil(lambda: window.last_dialog is not None and window.lost_training(), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: window.notify.last_dialog is not None and window.session.lost_training(), timeout=10_000
+    )
     assert not window.controls.play.isChecked()  # Play shows at once that training has stopped
     last, lost = window.latest, window.worker
-    kept = window.history_until(last.weights_step)
+    kept = window.history.until(last.weights_step)
     window.controls.play.click()
     assert window.host.process.process is not dead and window.worker is not lost
     qtbot.waitUntil(lambda: window.latest is not None and window.latest.updates > last.weights_step + 2,
@@ -372,11 +377,11 @@ def test_closing_while_a_corpus_loads_is_quick(qtbot, window, tmp_path):
 
     big = tmp_path / "big.txt"
     big.write_bytes(b"abc " * (60 * 2**20 // 4))
-    window.opener.open(str(big), "char", ask=False)
+    window.files.opener.open(str(big), "char", ask=False)
     t0 = time.perf_counter()
     window.close()
     assert time.perf_counter() - t0 < 5.0  # the read is cancelled, not waited for (generous bound)
-    assert not window.opener.busy()
+    assert not window.files.opener.busy()
 
 
 def test_reset_while_training_shows_the_new_model(qtbot, window):
@@ -387,7 +392,7 @@ def test_reset_while_training_shows_the_new_model(qtbot, window):
         qtbot.wait(150)
         window.controls.arch.setCurrentText(arch)
         window.controls.hidden.setValue(16)
-        window._on_reset()
+        window.reset()
         qtbot.waitUntil(
             lambda a=arch: window.latest is not None and window.latest.model_cfg.arch == a, timeout=5000
         )
@@ -408,9 +413,9 @@ def test_the_step_budget_pauses_and_play_says_so(qtbot, window):
 
 
 def test_emptying_the_text_clears_the_views(qtbot, window):
-    window.select_step(4)
+    window.text.select_step(4)
     window.typing.editor.setPlainText("")
-    assert window.last_probe.trace is None and window.selected is None
+    assert window.text.last.trace is None and window.text.selected is None
     assert window.internals.h_maps[0].image.image is None
     assert not window.internals.h_maps[0].cursor.isVisible()
 
@@ -428,8 +433,8 @@ def test_an_out_of_range_learning_rate_is_refused_and_the_field_restored(qtbot, 
 def test_closing_while_a_big_corpus_is_tokenised_starts_nothing(qtbot, window, tmp_path):
     big = tmp_path / "words.txt"
     big.write_text("the keeper counted ships and wrote them in a book . " * 300_000)
-    window.opener.open(str(big), "word", ask=False)
+    window.files.opener.open(str(big), "word", ask=False)
     qtbot.wait(300)
     window.close()
     qtbot.wait(2000)
-    assert window.worker is None and window.file_corpus is None
+    assert window.worker is None and window.files.file_corpus is None

@@ -28,7 +28,7 @@ def train(qtbot, w, steps: int) -> None:
     end = (w.latest.updates if w.latest else 0) + steps
     w.worker.step_once(steps)
     qtbot.waitUntil(lambda: w.latest is not None and w.latest.weights_step >= end, timeout=60_000)
-    if w.preset is not None:
+    if w.presets.preset is not None:
         qtbot.waitUntil(lambda: w.figures.doc.get("steps", -1) >= end, timeout=10_000)
     w._new_weights, w._last_retrace = True, 0.0
     w._on_frame()
@@ -64,19 +64,19 @@ def test_words_preset_trains_and_shows_each_words_guess(qtbot, window):
     assert figure(window, "reference: always the most frequent target") == "30.0%"
     # the typing box reads the last word only, and completes it with one letter
     window.typing.editor.setPlainText("hello welcom")
-    tr = window.last_probe.trace
+    tr = window.text.last.trace
     assert "".join(tr.tokens) == "welcom" and "last word only" in window.typing.info.text()
     assert window.typing.continuation.text().endswith(
         f"{snap.vocab.tokens[int(np.argmax(tr.probs[-1]))]}</b>"
     )
     # a Reset on the preset's own data keeps the preset, with the changed settings
     window.controls.hidden.setValue(16)
-    window._on_reset()
-    assert window.preset.name == "words" and window.worker.info.model_cfg.hidden == 16
+    window.reset()
+    assert window.presets.preset.name == "words" and window.worker.info.model_cfg.hidden == 16
 
 
 def test_fable_reads_three_words_and_names_unknown_ones(qtbot, window, tmp_path, monkeypatch):
-    window.open_preset("fable")
+    window.presets.open_preset("fable")
     assert window.typing.editor.toPlainText() == "Then came a"
     train(qtbot, window, 120)
     assert float(figure(window, "accuracy").rstrip("%")) > 50
@@ -84,7 +84,7 @@ def test_fable_reads_three_words_and_names_unknown_ones(qtbot, window, tmp_path,
         label.startswith("reference: the tutorial's 2-layer LSTM(512)") for label in figure_labels(window)
     )
     window.typing.editor.setPlainText("the wet zebra came a")
-    tr = window.last_probe.trace
+    tr = window.text.last.trace
     assert tr.tokens == ("zebra", "came", "a")  # the model's 3-word window
     info = window.typing.info.text()
     assert "reads the last 3 tokens only" in info and "not in the vocabulary: 'zebra'" in info
@@ -92,12 +92,12 @@ def test_fable_reads_three_words_and_names_unknown_ones(qtbot, window, tmp_path,
     # saved with its preset, reopened with it
     path = tmp_path / "fable.safetensors"
     monkeypatch.setattr("rnnviz.qt.file_actions.QFileDialog.getSaveFileName", lambda *a, **k: (str(path), ""))
-    window.save_model()
+    window.files.save_model()
     assert load_checkpoint(path).meta["preset"] == "fable"
     monkeypatch.setattr("rnnviz.qt.file_actions.QFileDialog.getOpenFileName", lambda *a, **k: (str(path), ""))
-    window.open_preset("words")
-    window.open_model()
-    assert window.preset.name == "fable" and window.probe.window == 3
+    window.presets.open_preset("words")
+    window.files.open_model()
+    assert window.presets.preset.name == "fable" and window.text.probe.window == 3
 
 
 def figure_labels(w) -> list[str]:
@@ -112,14 +112,17 @@ def test_a_preset_that_cannot_load_says_so(window, monkeypatch):
 
     monkeypatch.setattr("rnnviz.qt.preset_actions.load_source", broken)
     before = window.worker
-    window.open_preset("fable")
+    window.presets.open_preset("fable")
     assert window.worker is before  # the model that was training goes on
-    assert isinstance(window.last_dialog, QMessageBox) and "cannot read" in window.last_dialog.text()
+    assert (
+        isinstance(window.notify.last_dialog, QMessageBox)
+        and "cannot read" in window.notify.last_dialog.text()
+    )
 
 
 def test_sine_preset_and_value_models_open_the_forecaster(qtbot, window, tmp_path):
-    window.open_preset("sine")
-    sw = window.series_window
+    window.presets.open_preset("sine")
+    sw = window.presets.series_window
     assert sw is not None and sw.isVisible() and sw.info.model_cfg.regression
     before = window.worker
     # a saved forecaster opened from the main window goes to the same window; the main one goes on
@@ -130,7 +133,7 @@ def test_sine_preset_and_value_models_open_the_forecaster(qtbot, window, tmp_pat
     trainer = preset_trainer(PRESETS["sine"], load_source(PRESETS["sine"]), device="cpu", seq_len=12)
     path = tmp_path / "sine.safetensors"
     save_preset_model(path, trainer, "sine")
-    window._start(spec_from_checkpoint(str(path), "builtin:story"))
+    window.session.start(spec_from_checkpoint(str(path), "builtin:story"))
     assert window.worker is before and sw.info.cfg.seq_len == 12
     window.close()
     assert not sw.isVisible() and sw.host.process.process.poll() is not None  # its training process ended

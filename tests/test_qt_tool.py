@@ -53,7 +53,7 @@ def test_widgets_that_need_the_keys_keep_them(qtbot, window):
     assert smooth.isChecked() and window.controls.play.isChecked() is play
     bar = window.tabs.tabBar()
     qtbot.keyClick(bar, Qt.Key.Key_Right)  # a tab bar: the next tab
-    assert window.tabs.currentIndex() == 1 and window.selected is None
+    assert window.tabs.currentIndex() == 1 and window.text.selected is None
     window.inside.setCurrentWidget(window.unrolled)  # the step-through shown: Space plays it
     qtbot.keyClick(window.tabs, Qt.Key.Key_Space)
     assert window.unrolled.play.isChecked() and window.controls.play.isChecked() is play
@@ -62,18 +62,18 @@ def test_widgets_that_need_the_keys_keep_them(qtbot, window):
 
 
 def test_arrows_move_the_selected_step(qtbot, window):
-    steps = window.last_probe.trace.steps
+    steps = window.text.last.trace.steps
     target = window.internals
     qtbot.keyClick(target, Qt.Key.Key_Left)
-    assert window.selected == steps - 2
+    assert window.text.selected == steps - 2
     qtbot.keyClick(target, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
-    assert window.selected == max(steps - 12, 0)
+    assert window.text.selected == max(steps - 12, 0)
     qtbot.keyClick(target, Qt.Key.Key_Home)
-    assert window.selected == 0
+    assert window.text.selected == 0
     qtbot.keyClick(target, Qt.Key.Key_Right)
-    assert window.selected == 1
+    assert window.text.selected == 1
     qtbot.keyClick(target, Qt.Key.Key_End)
-    assert window.selected == steps - 1
+    assert window.text.selected == steps - 1
     assert window.internals.selected == steps - 1  # the views follow
 
 
@@ -103,12 +103,12 @@ def test_question_marks_explain_the_view_shown(qtbot, window):
 def test_first_launch_tour_walks_and_is_remembered(qtbot, qapp):
     put("tour/done", False)
     w = open_main_window(qtbot)
-    qtbot.waitUntil(lambda: w.tour is not None and w.tour.isVisible(), timeout=5000)
-    first = w.tour
-    w.start_tour()  # Help > Take the tour while one is open: the new one replaces it
+    qtbot.waitUntil(lambda: w.help.tour is not None and w.help.tour.isVisible(), timeout=5000)
+    first = w.help.tour
+    w.help.start_tour()  # Help > Take the tour while one is open: the new one replaces it
     qtbot.wait(100)  # the old one is deleted meanwhile
-    assert w.tour is not None and w.tour is not first and w.tour.isVisible()
-    tour = w.tour
+    assert w.help.tour is not None and w.help.tour is not first and w.help.tour.isVisible()
+    tour = w.help.tour
     assert 4 <= len(tour.steps) <= 6
     seen = []
     while True:
@@ -122,9 +122,9 @@ def test_first_launch_tour_walks_and_is_remembered(qtbot, qapp):
     w.close()
     w2 = open_main_window(qtbot)  # the next launch: no tour
     qtbot.wait(1000)
-    assert w2.tour is None
-    w2.start_tour()  # Help > Take the tour; Skip ends it
-    qtbot.mouseClick(w2.tour.skip, Qt.MouseButton.LeftButton)
+    assert w2.help.tour is None
+    w2.help.start_tour()  # Help > Take the tour; Skip ends it
+    qtbot.mouseClick(w2.help.tour.skip, Qt.MouseButton.LeftButton)
     assert not any(isinstance(d, Tour) and d.isVisible() for d in QApplication.topLevelWidgets())
     w2.close()
 
@@ -132,18 +132,18 @@ def test_first_launch_tour_walks_and_is_remembered(qtbot, qapp):
 def test_views_and_window_export_to_files_that_decode(tmp_path, window):
     for view in (window.internals, window.curves, window.unrolled):
         png = tmp_path / "v.png"
-        assert window.export_to(view, str(png), 2.0)
+        assert window.session_files.export_to(view, str(png), 2.0)
         image = QImage(str(png))
         assert not image.isNull() and image.width() == 2 * view.width()
         colours = np.unique(np.frombuffer(image.constBits(), np.uint32))
         assert len(colours) > 4  # something was drawn, not a blank
         svg = tmp_path / "v.svg"
-        assert window.export_to(view, str(svg))
+        assert window.session_files.export_to(view, str(svg))
         assert QSvgRenderer(str(svg)).isValid()
         assert ET.parse(svg).getroot().tag.endswith("svg")
-    assert window.export_to(window, str(tmp_path / "w.png"), 1.0)
+    assert window.session_files.export_to(window, str(tmp_path / "w.png"), 1.0)
     assert QImage(str(tmp_path / "w.png")).width() == window.width()
-    assert not window.export_to(window.curves, str(tmp_path / "w.jpg"))  # said, not raised
+    assert not window.session_files.export_to(window.curves, str(tmp_path / "w.jpg"))  # said, not raised
     assert "use a .png or .svg" in window.statusBar().currentMessage()
 
 
@@ -164,7 +164,7 @@ def test_right_click_offers_export(qtbot, tmp_path, window):
     ]  # fmt: skip
     menu.close()
     svg = tmp_path / "h.svg"  # the one plot: its text stays text
-    assert window.export_to(heatmap.glw, str(svg))
+    assert window.session_files.export_to(heatmap.glw, str(svg))
     assert "hidden state h" in svg.read_text() and QSvgRenderer(str(svg)).isValid()
 
 
@@ -185,7 +185,7 @@ def test_session_round_trip_restores_the_screen(qtbot, tmp_path, window):
     window.worker.step_once()
     qtbot.waitUntil(lambda: len(window.curves.history_state()["train/loss"][0]) > 0, timeout=10_000)
     window.typing.editor.setPlainText("the keeper")
-    window.select_step(3)
+    window.text.select_step(3)
     window.tabs.setCurrentIndex(2)
     window.typing.cont_len.setValue(17)
     window.samples.temperature.setValue(1.3)
@@ -193,14 +193,14 @@ def test_session_round_trip_restores_the_screen(qtbot, tmp_path, window):
     saved_weights = {k: v.copy() for k, v in window.latest.weights.items()}
     saved_steps = window.latest.weights_step
     curves = window.curves.history_state()
-    path = window.save_session(str(tmp_path / "mine"))
+    path = window.session_files.save_session(str(tmp_path / "mine"))
     assert path.endswith("mine.rnnviz") and recent_files()[0] == path
     window.typing.editor.setPlainText("something else")
     window.tabs.setCurrentIndex(0)
-    window._on_reset()  # a fresh model: nothing of the saved one left
-    assert window.open_session(path)
+    window.reset()  # a fresh model: nothing of the saved one left
+    assert window.session_files.open_session(path)
     qtbot.waitUntil(lambda: window.latest is not None, timeout=10_000)
-    assert window.typing.editor.toPlainText() == "the keeper" and window.selected == 3
+    assert window.typing.editor.toPlainText() == "the keeper" and window.text.selected == 3
     assert window.tabs.currentIndex() == 2 and window.typing.cont_len.value() == 17
     assert window.samples.text.toPlainText() == "the keeper sampled this"  # the Samples tab, as it was
     assert window.samples.temperature.value() == 1.3 and window.samples.last_step == saved_steps
@@ -210,7 +210,7 @@ def test_session_round_trip_restores_the_screen(qtbot, tmp_path, window):
     restored = window.curves.history_state()
     kept = curves["train/loss"][:, curves["train/loss"][0] <= saved_steps]  # no step beyond the weights
     np.testing.assert_array_equal(restored["train/loss"], kept)
-    window._fill_recent(window.recent_menu)
+    window.session_files.fill_recent(window.recent_menu)
     assert [a.text() for a in window.recent_menu.actions()][0] == "mine.rnnviz"
 
 
@@ -218,13 +218,13 @@ def test_a_bad_session_file_is_said_and_nothing_is_lost(tmp_path, window):
     bad = tmp_path / "bad.rnnviz"
     bad.write_text("hello")
     text, worker = window.typing.editor.toPlainText(), window.worker
-    assert not window.open_session(str(bad))
+    assert not window.session_files.open_session(str(bad))
     assert "not a zip archive" in window.statusBar().currentMessage()
     assert window.worker is worker and window.typing.editor.toPlainText() == text
 
 
 def test_a_damaged_or_hand_edited_session_never_loses_the_open_one(tmp_path, window):
-    path = window.save_session(str(tmp_path / "s.rnnviz"))
+    path = window.session_files.save_session(str(tmp_path / "s.rnnviz"))
     with zipfile.ZipFile(path) as z:
         members = {n: z.read(n) for n in z.namelist()}
 
@@ -236,14 +236,14 @@ def test_a_damaged_or_hand_edited_session_never_loses_the_open_one(tmp_path, win
         return str(out)
 
     worker = window.worker
-    assert not window.open_session(write("bad-history.rnnviz", **{"history.npz": b"junk"}))
+    assert not window.session_files.open_session(write("bad-history.rnnviz", **{"history.npz": b"junk"}))
     assert window.worker is worker and "history is damaged" in window.statusBar().currentMessage()
     doc = json.loads(members["session.json"])
     doc["view"] = {"unrolled": [1], "interventions": 5, "tab": 10**30, "budget": -5, "continue": "x",
                    "units": {"layer": 99, "unit": -3}, "selected": 10**9,
                    "samples": {"temperature": "hot", "length": 10**9, "text": 5}}  # fmt: skip
     doc["typed_text"] = "still opens"
-    assert window.open_session(write("odd-view.rnnviz", **{"session.json": json.dumps(doc)}))
+    assert window.session_files.open_session(write("odd-view.rnnviz", **{"session.json": json.dumps(doc)}))
     assert window.worker is not worker and window.typing.editor.toPlainText() == "still opens"
     assert window.tabs.currentIndex() == window.tabs.count() - 1 and window.controls.budget.value() == 0
     assert window.samples.length.value() == window.samples.length.maximum()
@@ -287,7 +287,7 @@ def _answer(qtbot, window, button):
     """Press `button` in the "save before ...?" box as soon as it is shown (it is modal)."""
 
     def press():
-        box = getattr(window, "unsaved_box", None)
+        box = window.guard.box
         if box is None or not box.isVisible():
             QTimer.singleShot(20, press)
             return
@@ -298,20 +298,20 @@ def _answer(qtbot, window, button):
 
 def test_unsaved_training_is_not_thrown_away_without_asking(qtbot, tmp_path, window, monkeypatch):
     put("ask/unsaved", True)
-    window._on_reset()  # nothing trained since launch: no question
+    window.reset()  # nothing trained since launch: no question
     window.worker.step_once()
-    qtbot.waitUntil(lambda: window.unsaved_steps() > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: window.guard.unsaved_steps() > 0, timeout=10_000)
     worker = window.worker
     _answer(qtbot, window, QMessageBox.StandardButton.Cancel)
-    window._on_reset()
+    window.reset()
     assert window.worker is worker  # kept
     monkeypatch.setattr("rnnviz.qt.session_files.QFileDialog.getSaveFileName",
                         lambda *a, **k: (str(tmp_path / "kept.rnnviz"), ""))  # fmt: skip
     _answer(qtbot, window, QMessageBox.StandardButton.Save)
-    window._on_reset()
+    window.reset()
     assert (tmp_path / "kept.rnnviz").is_file() and window.worker is not worker  # saved, then replaced
     window.worker.step_once()
-    qtbot.waitUntil(lambda: window.unsaved_steps() > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: window.guard.unsaved_steps() > 0, timeout=10_000)
     _answer(qtbot, window, QMessageBox.StandardButton.Cancel)
     window.close()
     assert window.isVisible() and window.worker is not None  # quitting was cancelled
@@ -328,17 +328,19 @@ def test_train_from_here_asks_and_an_intervention_does_not(qtbot, window):
     put("ask/unsaved", True)
     try:
         window.worker.step_once(2)
-        qtbot.waitUntil(lambda: window.unsaved_steps() > 0, timeout=10_000)
-        window.unsaved_box = None
-        window.add_intervention(Intervention(0, "h", 0.0, (0,)))
-        assert window.unsaved_box is None and len(window.interventions) == 1  # applied, nothing asked
-        window.clear_interventions()
+        qtbot.waitUntil(lambda: window.guard.unsaved_steps() > 0, timeout=10_000)
+        window.guard.box = None
+        window.unit_actions.add_intervention(Intervention(0, "h", 0.0, (0,)))
+        assert (
+            window.guard.box is None and len(window.unit_actions.interventions) == 1
+        )  # applied, nothing asked
+        window.unit_actions.clear_interventions()
         worker, point = window.worker, (window.latest.weights_step, window.latest.weights)
         _answer(qtbot, window, QMessageBox.StandardButton.Cancel)
-        window._train_from(point)
-        assert window.unsaved_box is not None and window.worker is worker  # asked; cancelled: kept
+        window.timeline.train_from(point)
+        assert window.guard.box is not None and window.worker is worker  # asked; cancelled: kept
         _answer(qtbot, window, QMessageBox.StandardButton.Discard)
-        window._train_from(point)
+        window.timeline.train_from(point)
         assert window.worker is not worker  # asked again; discarded: a new session from that step
     finally:
         put("ask/unsaved", False)  # closing the window after the test must not ask
@@ -347,11 +349,11 @@ def test_train_from_here_asks_and_an_intervention_does_not(qtbot, window):
 def test_the_save_prompt_counts_the_steps_trained_while_it_is_open(qtbot, window):
     put("ask/unsaved", True)
     window.worker.step_once()
-    qtbot.waitUntil(lambda: window.unsaved_steps() > 0, timeout=10_000)
-    before, seen = window.unsaved_steps(), []
+    qtbot.waitUntil(lambda: window.guard.unsaved_steps() > 0, timeout=10_000)
+    before, seen = window.guard.unsaved_steps(), []
 
     def press():  # one more step while the box is open; the box follows, then Cancel
-        box = getattr(window, "unsaved_box", None)
+        box = window.guard.box
         if box is None or not box.isVisible():
             QTimer.singleShot(20, press)
             return
@@ -365,7 +367,7 @@ def test_the_save_prompt_counts_the_steps_trained_while_it_is_open(qtbot, window
 
     QTimer.singleShot(20, press)
     try:
-        window._on_reset()
+        window.reset()
     finally:
         put("ask/unsaved", False)  # closing the window after the test must not ask
     assert f"trained {before} steps" in seen[0] and f"trained {before + 1} steps" in seen[-1]
@@ -376,14 +378,16 @@ def test_a_session_on_a_corpus_file_opens_when_the_file_is_gone(qtbot, tmp_path,
 
     text = tmp_path / "tiny.txt"
     text.write_text("a small corpus of my own, read by the model. " * 40)
-    window.opener.opened.emit(Corpus.from_text(text.read_text(), "char", str(text)))  # File > Open corpus
+    window.files.opener.opened.emit(
+        Corpus.from_text(text.read_text(), "char", str(text))
+    )  # File > Open corpus
     qtbot.waitUntil(lambda: window.latest is not None and window.worker.info.corpus.name == str(text))
-    path = window.save_session(str(tmp_path / "mine.rnnviz"))
+    path = window.session_files.save_session(str(tmp_path / "mine.rnnviz"))
     text.unlink()
-    window.file_corpus = None
-    assert window.open_session(path)
+    window.files.file_corpus = None
+    assert window.session_files.open_session(path)
     assert window.worker.info.corpus.name == str(text)
     said = [b.text() for b in window.findChildren(QMessageBox)]
     assert any("was not found" in t and "copy of its text" in t for t in said), said
-    window._on_reset()  # a fresh model on the copy, not on the missing file
+    window.reset()  # a fresh model on the copy, not on the missing file
     assert window.worker.info.corpus.text.startswith("a small corpus of my own")

@@ -31,7 +31,7 @@ def open_window(qtbot, model=None):
     qtbot.addWidget(w)
     w.resize(1400, 880)
     w.show()
-    qtbot.waitUntil(lambda: w.latest is not None and w.last_probe.trace is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: w.latest is not None and w.text.last.trace is not None, timeout=20_000)
     return w
 
 
@@ -69,7 +69,7 @@ def test_the_finder_ranks_the_depth_unit_first_on_brackets(qtbot, brackets_model
     w.units.rank()
     assert w.units.ranking() and "ranking the units" in w.units.status.text()  # rank() has returned
     w.typing.editor.setPlainText("typed while it ranks")
-    assert "".join(w.last_probe.trace.tokens) == "typed while it ranks"  # the GUI thread is free
+    assert "".join(w.text.last.trace.tokens) == "typed while it ranks"  # the GUI thread is free
     qtbot.waitUntil(lambda: not w.units.ranking(), timeout=30_000)
     assert "was stopped" in w.units.status.text() and "\n" not in w.units.status.text()
     # a click on a cell of the h heatmap shows that unit in the finder
@@ -89,15 +89,15 @@ def test_the_trajectory_projects_the_typed_text_on_the_corpus_map(qtbot, bracket
     qtbot.waitUntil(lambda: w.trajectory.analysis is not None, timeout=60_000)
     for text in ("(a(b", "(a(b(c)"):
         w.typing.editor.setPlainText(text)
-        tr = w.last_probe.trace
+        tr = w.text.last.trace
         path = w.trajectory.path
         assert path.shape == (len(text), 2)  # the path grows as the text does
         pca = w.trajectory.analysis.pca[0]
         np.testing.assert_allclose(path, (tr.h[0] - pca.mean) @ pca.axes.T, atol=1e-9)
     assert "of the variance" in w.trajectory.caption.text() and "step 500)" in w.trajectory.caption.text()
-    w.latest = None  # as at launch with this tab remembered, before any snapshot: still step 500, not 0
+    w.session.latest = None  # as at launch with this tab remembered, before any snapshot: step 500, not 0
     w.trajectory.set_analysis(None)
-    w.read_corpus()
+    w.unit_actions.read_corpus()
     qtbot.waitUntil(lambda: w.trajectory.analysis is not None, timeout=60_000)
     assert "(grey; step 500)" in w.trajectory.caption.text()
     w.close()
@@ -105,46 +105,51 @@ def test_the_trajectory_projects_the_typed_text_on_the_corpus_map(qtbot, bracket
 
 def test_an_intervention_changes_everything_typed_until_cleared(qtbot):
     w = open_window(qtbot)
-    before = w.last_probe.trace
+    before = w.text.last.trace
     w.units.show_unit(0, 5, "h")
     w.units.h_value.setValue(0.0)
     qtbot.mouseClick(next(b for b in w.units.findChildren(QPushButton) if b.text() == "Intervene"),
                      Qt.MouseButton.LeftButton)  # fmt: skip
-    assert w.banner.isVisible() and "layer 1, unit 5: h zeroed" in w.banner_text.text()
-    tr = w.last_probe.trace
+    assert (
+        w.unit_actions.banner.isVisible() and "layer 1, unit 5: h zeroed" in w.unit_actions.banner_text.text()
+    )
+    tr = w.text.last.trace
     assert (tr.h[0, :, 5] == 0).all() and not np.allclose(tr.probs, before.probs)
-    ref = trace(w.probe.weights, tr.ids, interventions=(Intervention(0, "h", 0.0, (5,)),))
+    ref = trace(w.text.probe.weights, tr.ids, interventions=(Intervention(0, "h", 0.0, (5,)),))
     np.testing.assert_allclose(tr.grad_h, ref.grad_h)
     # the continuation is drawn from the changed network too
     iv5 = (Intervention(0, "h", 0.0, (5,)),)
-    more = sample(w.probe.weights, tr.ids, w.typing.cont_len.value(), w.typing.temperature.value(), seed=0,
+    t = w.typing
+    more = sample(w.text.probe.weights, tr.ids, t.cont_len.value(), t.temperature.value(), seed=0,
                   state=ref.final_state(), interventions=iv5)  # fmt: skip
     joined = "".join(w.latest.vocab.tokens[i] for i in more)
     assert html.escape(joined) in w.typing.continuation.text()
     w.units.intervention_requested.emit(Intervention(0, "f", 1.0))  # and the forget gate held open
-    assert "f forced to 1" in w.banner_text.text() and (w.last_probe.trace.gates["f"][0] == 1).all()
+    assert (
+        "f forced to 1" in w.unit_actions.banner_text.text() and (w.text.last.trace.gates["f"][0] == 1).all()
+    )
     # the samples come from the changed network
     snap = w.latest
     start = snap.vocab.ids(["\n"])
-    ivs = tuple(w.interventions)
-    expected = sample(w.probe.weights, start, w.samples.length.value(), w.samples.temperature.value(),
+    ivs = tuple(w.unit_actions.interventions)
+    expected = sample(w.text.probe.weights, start, w.samples.length.value(), w.samples.temperature.value(),
                       seed=snap.updates, interventions=ivs)  # fmt: skip
     text = "".join(snap.vocab.tokens[i] for i in expected)
     assert w.samples.text.toPlainText() == text
     w.units.intervention_requested.emit(Intervention(0, "f", 0.5))  # a contradiction: refused, said
-    assert w.last_dialog is not None and "already set to 1" in w.last_dialog.text()
-    qtbot.mouseClick(w.banner.findChild(QPushButton), Qt.MouseButton.LeftButton)  # Clear
-    assert not w.banner.isVisible() and w.interventions == []
-    np.testing.assert_allclose(w.last_probe.trace.probs, before.probs, atol=1e-6)
+    assert w.notify.last_dialog is not None and "already set to 1" in w.notify.last_dialog.text()
+    qtbot.mouseClick(w.unit_actions.banner.findChild(QPushButton), Qt.MouseButton.LeftButton)  # Clear
+    assert not w.unit_actions.banner.isVisible() and w.unit_actions.interventions == []
+    np.testing.assert_allclose(w.text.last.trace.probs, before.probs, atol=1e-6)
     w.close()
 
 
 def test_the_attribution_is_drawn_under_the_typed_text(qtbot):
     w = open_window(qtbot)
     w.typing.editor.setPlainText("The keeper counted the ships")
-    tr = w.last_probe.trace
+    tr = w.text.last.trace
     label = w.typing.attribution.text()
-    ref = trace(w.probe.weights, tr.ids)
+    ref = trace(w.text.probe.weights, tr.ids)
     np.testing.assert_allclose(tr.attribution, ref.attribution, rtol=1e-3)
     best = int(np.argmax(ref.attribution))
     assert f"Most: step {best}" in w.typing.attribution.toolTip()
@@ -154,32 +159,32 @@ def test_the_attribution_is_drawn_under_the_typed_text(qtbot):
 
 def test_the_timeline_moves_the_views_to_an_earlier_step_and_trains_on_from_it(qtbot):
     w = open_window(qtbot)
-    w.timeline_bar.every.setValue(10)
+    w.timeline.bar.every.setValue(10)
     w.worker.step_once(35)
     qtbot.waitUntil(lambda: w.latest.weights_step >= 835, timeout=60_000)
-    steps = [s for s, _ in w.timeline.points]
-    assert steps[0] == 800 and len(steps) >= 3 and w.timeline_bar.live
-    w.timeline_bar.slider.setValue(0)  # back to step 800
-    bar = w.timeline_bar
+    steps = [s for s, _ in w.timeline.timeline.points]
+    assert steps[0] == 800 and len(steps) >= 3 and w.timeline.bar.live
+    w.timeline.bar.slider.setValue(0)  # back to step 800
+    bar = w.timeline.bar
     assert not bar.live and bar.label.text() == "step 800" and "latest kept" in bar.label.toolTip()
-    old = w.timeline.points[0][1]
-    tr = w.last_probe.trace
+    old = w.timeline.timeline.points[0][1]
+    tr = w.text.last.trace
     direct = trace(TraceWeights.from_state(w.latest.model_cfg, old), tr.ids)
     np.testing.assert_allclose(tr.h, direct.h, atol=2e-5)
     assert w.curves._marks[0].isVisible() and w.curves._marks[0].value() == 800
-    assert not w.timeline_bar.best_button.isEnabled()
+    assert not w.timeline.bar.best_button.isEnabled()
     w.curves.best_changed.emit(steps[1] + 1)  # as the curves say when a held-out evaluation is the best
-    w.timeline_bar.best_button.click()  # the nearest kept weights
-    assert w.timeline_bar.label.text() == f"step {steps[1]}" and w.curves._marks[0].value() == steps[1]
-    w.timeline_bar.slider.setValue(0)
+    w.timeline.bar.best_button.click()  # the nearest kept weights
+    assert w.timeline.bar.label.text() == f"step {steps[1]}" and w.curves._marks[0].value() == steps[1]
+    w.timeline.bar.slider.setValue(0)
     w.worker.step_once(12)  # training goes on; the views stay at step 800
     qtbot.waitUntil(lambda: w.latest.weights_step >= 847, timeout=60_000)
     w._new_weights, w._last_retrace = True, 0.0
     w._on_frame()
-    np.testing.assert_allclose(w.last_probe.trace.h, direct.h, atol=2e-5)
-    w.timeline_bar.train_button.click()  # train on from step 800
+    np.testing.assert_allclose(w.text.last.trace.h, direct.h, atol=2e-5)
+    w.timeline.bar.train_button.click()  # train on from step 800
     qtbot.waitUntil(lambda: w.latest is not None and w.latest.updates == 800, timeout=30_000)
     for k, v in old.items():
         np.testing.assert_array_equal(w.latest.weights[k], v)
-    assert w.timeline_bar.live and not w.curves._marks[0].isVisible()
+    assert w.timeline.bar.live and not w.curves._marks[0].isVisible()
     w.close()

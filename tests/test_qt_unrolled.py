@@ -25,7 +25,7 @@ def window(qtbot, qapp):
     w.resize(1400, 880)
     w.show()
     qtbot.waitUntil(lambda: w.latest is not None, timeout=10_000)
-    w.open_preset("words")
+    w.presets.open_preset("words")
     train(qtbot, w, 120)
     w.typing.editor.setPlainText("welcome")
     w.inside.setCurrentWidget(w.unrolled)
@@ -35,7 +35,7 @@ def window(qtbot, qapp):
 
 def test_keyboard_steps_forward_and_backward_through_welcome(qtbot, window):
     panel, canvas = window.unrolled, window.unrolled.canvas
-    tr = window.last_probe.trace
+    tr = window.text.last.trace
     assert "".join(tr.tokens) == "welcome" and tr.target_step == 6
     assert len(panel.anim.frames) == 7 + 7  # one per forward step, one per backward step
     canvas.setFocus()
@@ -43,13 +43,13 @@ def test_keyboard_steps_forward_and_backward_through_welcome(qtbot, window):
     for k in range(7):  # forward: each step's numbers, and the step selected in every view
         f = panel.anim.frame
         assert (f.phase, f.t) == ("forward", k)
-        d = cell_detail(window.probe.weights, tr, 0, k, panel.unit.value())
+        d = cell_detail(window.text.probe.weights, tr, 0, k, panel.unit.value())
         assert canvas.view.detail == d and np.tanh(d["pre"]) == pytest.approx(d["h"])
         assert f"step {k} '{'welcome'[k]}'" in panel.caption.text()
         if k == 0:  # the first frame, not yet moved to: the predictions stay after the last token
-            assert window.selected is None and window.typing.bars.caption.startswith("next after step 6")
+            assert window.text.selected is None and window.typing.bars.caption.startswith("next after step 6")
         else:
-            assert window.selected == k and window.internals.selected == k
+            assert window.text.selected == k and window.internals.selected == k
             assert window.typing.bars.rows[0][2] == int(np.argmax(tr.probs[k]))  # step k's predictions
         seen.append(d["h"])
         qtbot.keyClick(canvas, Qt.Key.Key_Right)
@@ -57,7 +57,7 @@ def test_keyboard_steps_forward_and_backward_through_welcome(qtbot, window):
         f = panel.anim.frame
         assert (f.phase, f.t) == ("backward", t)
         assert f"{tr.grad_h[0, t]:.2e}" in panel.caption.text()
-        d = backward_detail(window.probe.weights, tr, 0, t, panel.unit.value())  # the panel's numbers
+        d = backward_detail(window.text.probe.weights, tr, 0, t, panel.unit.value())  # the panel's numbers
         assert canvas.view.detail == d and d["dh"] == tr.dh[0, t, panel.unit.value()]
         lines = backward_equations("rnn", "tanh", d, panel.unit.value(), 6)
         assert f"= {d['norm']:.3g}" in lines[-1] and (t == 6 or "x ||dL/dh_(t+1)||" in lines[-1])
@@ -74,7 +74,7 @@ def test_keyboard_steps_forward_and_backward_through_welcome(qtbot, window):
     assert len(set(seen)) == 7  # real, changing numbers
     assert window.typing.bars.caption.startswith("next after step 0")
     window.inside.setCurrentWidget(window.internals)  # leaving the step-through ends its selection
-    assert window.selected is None and window.typing.bars.caption.startswith("next after step 6")
+    assert window.text.selected is None and window.typing.bars.caption.startswith("next after step 6")
 
 
 def test_play_scrub_detail_and_edit_keep_their_place(qtbot, window):
@@ -86,7 +86,7 @@ def test_play_scrub_detail_and_edit_keep_their_place(qtbot, window):
     qtbot.waitUntil(lambda: panel.anim.index == len(panel.anim.frames) - 1, timeout=5000)
     qtbot.waitUntil(lambda: not panel.play.isChecked(), timeout=2000)  # stops at the end
     panel.scrubber.setValue(4)
-    assert panel.anim.frame.t == 4 and window.selected == 4
+    assert panel.anim.frame.t == 4 and window.text.selected == 4
     panel.detail.setChecked(True)  # one frame per sub-step of the cell
     assert len(panel.anim.frames) == 7 * 2 + 7 and panel.anim.frame.phase == "forward"
     panel.detail.setChecked(False)
@@ -95,13 +95,13 @@ def test_play_scrub_detail_and_edit_keep_their_place(qtbot, window):
     assert "".join(canvas.trace.tokens) == "welcomes" and panel.anim.frame.t == 3
     assert len(panel.anim.frames) == 8 + 8
     train(qtbot, window, 5)  # training further: the same frame, new numbers
-    assert panel.anim.frame.t == 3 and canvas.trace is window.last_probe.trace
+    assert panel.anim.frame.t == 3 and canvas.trace is window.text.last.trace
 
 
 def test_export_animation_writes_the_frames(qtbot, window, tmp_path):
     path = tmp_path / "welcome.gif"
-    assert window.export_animation(str(path))
-    tr, w = window.last_probe.trace, window.probe.weights
+    assert window.files.export_animation(str(path))
+    tr, w = window.text.last.trace, window.text.probe.weights
     with Image.open(path) as gif:
         assert gif.n_frames == len(frames(tr)) == 14
         assert gif.size[0] == 1280

@@ -111,9 +111,10 @@ def ask_path(parent: QWidget, title: str, name: str, suffixes=(".png", ".svg")) 
 class ExportMenu(QObject):
     """A right-click menu on every registered view: export it as PNG or SVG, or copy it."""
 
-    def __init__(self, window):
+    def __init__(self, window, export_to):
+        """export_to(view, path, scale) -> bool: writes the file (and tells the user)."""
         super().__init__(window)
-        self.window = window
+        self.window, self.export_to = window, export_to
         self.views: dict[QWidget, str] = {}
         self.last_menu: QMenu | None = None
 
@@ -160,7 +161,7 @@ class ExportMenu(QObject):
         scale = ask_scale(self.window, f"Export {name}") if path.lower().endswith(".png") else 1.0
         if scale is None:
             return
-        self.window.export_to(view, path, scale)
+        self.export_to(view, path, scale)
 
 
 def _in_text(widget: QWidget, view: QWidget) -> bool:
@@ -180,7 +181,7 @@ def _plot_of(widget: QWidget, view: QWidget) -> pg.GraphicsView | None:
     return None
 
 
-def install(window) -> ExportMenu:
-    menu = ExportMenu(window)
+def install(window, export_to) -> ExportMenu:
+    menu = ExportMenu(window, export_to)
     QApplication.instance().installEventFilter(menu)
     return menu

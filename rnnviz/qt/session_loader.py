@@ -46,12 +46,13 @@ class SessionLoad:
         self.cancelled.set()
 
 
-def load_with_progress(parent, path: str, fallback_corpus: str) -> tuple | None:
-    """(session, spec), or None when cancelled (by the user, or by closing `parent`). Raises
+def load_with_progress(parent, path: str, fallback_corpus: str, owner) -> tuple | None:
+    """(session, spec), or None when cancelled (by the user, or by closing `parent`); `owner.load`
+    holds the SessionLoad meanwhile (closing the window cancels it). Raises
     RnnvizError for a file that cannot be opened. The GUI keeps running meanwhile (a local event
     loop); a progress dialog with Cancel shows when reading takes more than 300 ms."""
     load = SessionLoad(path, fallback_corpus)
-    parent.session_load = load  # closing the window cancels it (MainWindow.closeEvent)
+    owner.load = load
     dialog = QProgressDialog(f"Opening {Path(path).name}\u2026", "Cancel", 0, 0, parent)
     dialog.setWindowModality(Qt.WindowModality.WindowModal)
     dialog.setMinimumDuration(300)
@@ -77,7 +78,7 @@ def load_with_progress(parent, path: str, fallback_corpus: str) -> tuple | None:
         dialog.canceled.disconnect(load.cancel)
         dialog.reset()
         dialog.deleteLater()
-    parent.session_load = None
+    owner.load = None
     if load.cancelled.is_set():
         return None
     load.thread.join()

@@ -1,79 +1,75 @@
-"""SessionActions: starting training sessions for MainWindow (the window's model, from the
-controls, a saved model or a preset) and handing the views over to a new session."""
+"""TrainingSession: the main window's training session. It starts one (from a spec: the controls,
+a saved model or session, a preset, a timeline step), hands the window over to it, passes the
+controls' commands to it and turns its reports into the window's status, dialogs and signals.
+
+The views follow through signals, wired by MainWindow: `adopted` (a new session: show its model),
+`preview` (saved weights, traced before training starts), `snapshot` (each report of progress),
+`figures` (a preset's figures) and `forecaster` (a model of numbers, for the noisy-sine window)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QMessageBox
 
-from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus, assets_dir, load_corpus
 from rnnviz.core.errors import RnnvizError
-from rnnviz.core.session import DEFAULT_MODEL, TrainerSpec, new_spec, spec_from_checkpoint
-from rnnviz.core.session_file import SUFFIX as SESSION_SUFFIX
+from rnnviz.core.protocol import SessionInfo
+from rnnviz.core.session import TrainerSpec
+from rnnviz.core.snapshot import Snapshot
+from rnnviz.qt.controls import ControlsPanel
+from rnnviz.qt.history import History
+from rnnviz.qt.notifier import Notifier
+from rnnviz.qt.status import BudgetProgress, TrainingStatus
+from rnnviz.qt.unsaved import UnsavedGuard
 
 EVAL_EVERY = 100
 START_WAIT_S = 60.0  # building a trainer takes milliseconds, once torch is loaded (~2 s at launch)
-WELCOME_TEXT = "The keeper counted the ships"
 
 
-class SessionActions:
-    """Mixed into MainWindow (uses its host, views, controls and typing panel). The slots of the
-    session's cross-thread signals stay on MainWindow itself."""
+class TrainingSession(QObject):
+    adopted = Signal(object)  # SessionInfo: a new session, before its first report
+    preview = Signal(object)  # TrainerSpec: its saved weights, to be shown before training starts
+    snapshot = Signal(object, object)  # (Snapshot, the previous one or None), of the current session
+    figures = Signal(dict)  # a preset's figures, measured in the training session
+    forecaster = Signal(object)  # TrainerSpec of a model of numbers: the noisy-sine window shows it
 
-    def _start_first(self, model: str | None, corpus: str | None, text: str | None = None) -> None:
-        """The pre-trained default model (or `model`), or a fresh one on `corpus`. It is shown at
-        once; the training process builds its trainer meanwhile (it is still importing torch)."""
-        default = assets_dir() / DEFAULT_MODEL
-        if model and Path(model).suffix.lower() == SESSION_SUFFIX:  # `rnnviz FILE.rnnviz`, or the desktop's
-            session, model = model, None  # the default model at once, then the session read over it
-            QTimer.singleShot(0, lambda: self._open_at_launch(session, text))
-        if corpus and corpus.startswith(BUILTIN_PREFIX):
-            self.controls.corpus.setCurrentIndex(max(self.controls.corpus.findData(corpus), 0))
-        elif corpus:  # a file: read it off the GUI thread, then start a fresh model on it
-            QTimer.singleShot(0, lambda: self.opener.open(corpus, self.controls.level.currentText()))
-        builtin = bool(corpus) and corpus.startswith(BUILTIN_PREFIX)
-        try:
-            if model or (default.is_file() and not builtin):
-                spec = spec_from_checkpoint(model or str(default), self.controls.corpus_spec())
-                self._start(spec, model, wait=False)
-            else:
-                self._start(self._spec_from_controls(), wait=False)
-        except RnnvizError as exc:  # a bad file: say so, and start on the default corpus instead
-            self._warn(str(exc), dialog=True)
-            self.controls.corpus.setCurrentIndex(0)
-            self._start(self._spec_from_controls(), wait=False)
-        self.typing.editor.setPlainText(WELCOME_TEXT if text is None else text)
-        self.typing.editor.moveCursor(self.typing.editor.textCursor().MoveOperation.End)
+    def __init__(
+        self,
+        host,
+        notify: Notifier,
+        guard: UnsavedGuard,
+        controls: ControlsPanel,
+        status: TrainingStatus,
+        progress: BudgetProgress,
+        history: History,
+        parent: QObject | None = None,
+    ):
+        """host: a qt.training_hosts host; history: the curves' history (kept when a lost training
+        process is replaced)."""
+        super().__init__(parent)
+        self.host, self.notify, self.guard, self.controls = host, notify, guard, controls
+        self.status, self.progress, self.history = status, progress, history
+        self.worker = None  # the current session's worker (qt.training_hosts)
+        self.latest: Snapshot | None = None  # its last report of progress
+        self.model_path: str | None = None  # the file its model came from or was saved to
+        self.fresh_spec: Callable[[], TrainerSpec] | None = None  # a new model from the controls
 
-    def _open_at_launch(self, path: str, text: str | None) -> None:
-        """A session named at launch; a file that cannot be opened leaves the default model, said in a
-        dialog. --text, if given, replaces the session's typed text."""
-        if self.open_session(path) and text is not None:
-            self.typing.editor.setPlainText(text)
-            self.typing.editor.moveCursor(self.typing.editor.textCursor().MoveOperation.End)
+    @property
+    def info(self) -> SessionInfo | None:
+        return self.worker.info if self.worker is not None else None
 
-    def _spec_from_controls(self) -> TrainerSpec:
-        c = self.controls
-        return new_spec(self._corpus_from_controls(), c.model_config, c.train_config())
+    def loss_mode(self) -> str:
+        return self.worker.info.cfg.loss_mode if self.worker is not None else "many-to-many"
 
-    def _corpus_from_controls(self) -> Corpus:
-        """The chosen corpus: a built-in, or the file read last (kept: it may have been a slow read)."""
-        spec, level = self.controls.corpus_spec(), self.controls.level.currentText()
-        kept = self.file_corpus
-        if kept is None or kept.name != spec:  # a path a session named: its text, not the file there
-            kept = self.session_corpora.get(spec)
-        if kept is not None and kept.name == spec:
-            return kept if kept.level == level else Corpus.from_text(kept.text, level, spec)
-        return load_corpus(spec, level)
-
-    def _start(self, spec: TrainerSpec, model_path: str | None = None, wait: bool = True) -> None:
+    # ---- starting --------------------------------------------------------------------------------
+    def start(self, spec: TrainerSpec, model_path: str | None = None, wait: bool = True) -> None:
         """A new training session; the current one goes on if this one cannot be built (RnnvizError).
 
         wait=False (at launch): shown at once, built by the training process when it is ready."""
         if spec.model_cfg.regression:  # a forecaster of numbers has a window of its own
-            self.open_series(spec)
+            self.forecaster.emit(spec)
             return
         worker = self.host.session(spec, EVAL_EVERY, self.controls.budget.value())
         worker.snapshot_ready.connect(self._on_snapshot)
@@ -89,36 +85,25 @@ class SessionActions:
         self.host.start(worker, None if not wait else START_WAIT_S)
         self._adopt(worker, model_path, show_notes=wait)
         if spec.weights is not None and not wait:  # the saved weights, traced before training starts
-            self.probe.set_weights(spec.model_cfg, spec.corpus.vocab, spec.weights)
+            self.preview.emit(spec)
 
     def _adopt(self, worker, model_path: str | None, show_notes: bool) -> None:
-        """The views follow the new session; the previous one is stopped (its late reports ignored)."""
+        """The window follows the new session; the previous one is stopped (its late reports ignored)."""
         if self.worker is not None:
             self.host.stop(self.worker)
-        self.worker, trainer = worker, worker.info
-        self._mark_saved(trainer.steps)
+        self.worker, info = worker, worker.info
+        self.guard.mark_saved(info.steps)
         self.model_path = model_path
         self.latest = None
-        self.probe.clear()  # nothing of the previous model is traced from here on
-        self._retrace()
-        for view in (self.curves, self.gradnorms):
-            view.clear()
-        self.samples.last_step = None
-        self.internals.set_model(trainer.model_cfg)
-        self.unrolled.unit.setMaximum(trainer.model_cfg.hidden - 1)  # before a saved view sets them
-        self.unrolled.layer.setMaximum(trainer.model_cfg.layers)
-        self.weights.set_model(trainer.model_cfg, trainer.corpus.vocab.tokens)
-        self.gradnorms.set_clip(trainer.cfg.clip)
-        self.typing.set_vocab(trainer.corpus.vocab.tokens)
-        self.controls.show_config(trainer.corpus.name, trainer.corpus.level, trainer.model_cfg, trainer.cfg)
-        self.controls.set_playing(False)
-        self._preset_started(trainer)
-        self._units_follow(trainer)
+        self.adopted.emit(info)
+        c = self.controls
+        c.show_config(info.corpus.name, info.corpus.level, info.model_cfg, info.cfg)
+        c.set_playing(False)
         if show_notes:
-            for note in trainer.notes:
-                self._warn(note, dialog=True)
-        self.status.start(trainer, worker.budget_end)
-        self.progress.set_budget(max(worker.budget_end - self.controls.budget.value(), 0), worker.budget_end)
+            for note in info.notes:
+                self.notify.warn(note, dialog=True)
+        self.status.start(info, worker.budget_end)
+        self.progress.set_budget(max(worker.budget_end - c.budget.value(), 0), worker.budget_end)
 
     def spec_going_on(self, weights: dict, step: int, cfg=None) -> TrainerSpec:
         """The current session's data and settings (`cfg` in place of its training settings), going
@@ -134,23 +119,136 @@ class SessionActions:
         """Play after the training process died: a new process goes on from the last weights it sent,
         with the same data and settings (the learning rate last applied); the curves are kept up to
         that step. False when nothing was received to go on from (Reset starts afresh)."""
-        snap, trainer = self.latest, self.worker.info if self.worker is not None else None
-        if snap is None or trainer is None:
-            self._warn("the training process has ended before sending any weights: Reset starts a new one")
+        snap, info = self.latest, self.info
+        if snap is None or info is None:
+            self.notify.warn(
+                "the training process has ended before sending any weights: Reset starts a new one"
+            )
             return False
         step = snap.weights_step
-        history = self.history_until(step)
-        cfg = trainer.cfg if snap.metrics is None else replace(trainer.cfg, lr=snap.metrics.lr)
-        spec = self.spec_going_on(snap.weights, step, cfg)
-        self._start(spec, self.model_path, wait=False)  # a new process; the GUI goes on while it starts
-        self.restore_history(history)
+        history = self.history.until(step)
+        cfg = info.cfg if snap.metrics is None else replace(info.cfg, lr=snap.metrics.lr)
+        self.start(self.spec_going_on(snap.weights, step, cfg), self.model_path, wait=False)
+        self.history.restore(history)
         self.worker.play()
-        self.statusBar().showMessage(f"a new training process goes on from step {step:,}", 8000)
+        self.notify.status(f"a new training process goes on from step {step:,}")
         return True
+
+    # ---- the controls' commands --------------------------------------------------------------------
+    def play(self, on: bool) -> None:
+        if on and self.lost_training():  # the process died: Play goes on in a new one
+            if not self.resume_lost():
+                self.controls.set_playing(False)
+            return
+        if self.worker:
+            (self.worker.play if on else self.worker.pause)()
+
+    def step(self) -> None:
+        if self.worker:
+            self.controls.set_playing(False)
+            self.worker.pause()
+            self.worker.step_once()
+
+    def set_budget(self, steps: int) -> None:
+        if self.worker:
+            self.worker.set_budget(steps)
+            self.status.budget_end = self.worker.budget_end
+            self.progress.set_budget(self.worker.budget_end - steps, self.worker.budget_end)
+
+    def apply(self, settings: dict) -> bool:
+        """Settings changed while training (the learning rate, clipping...); False with no session."""
+        if not self.worker:
+            return False
+        self.worker.apply(**settings)
+        self.notify.status(f"applied {', '.join(f'{k} = {v}' for k, v in settings.items())}", 4000)
+        return True
+
+    def restore_good(self) -> None:
+        if self.worker is None:
+            return
+        self.worker.apply(restore=True)
+        self.notify.status("Restoring the last good weights, with a 10x lower learning rate")
 
     def unfinished_threads(self) -> int:
         return self.host.unfinished()
 
+    def close(self, wait_s: float) -> None:
+        self.host.close(wait_s)
+        self.worker = None
+
+    # ---- the session's reports (cross-thread signals, queued here) ---------------------------------
     def _from_current(self) -> bool:
         """True when the signal being handled comes from the current session, not a stopped one."""
         return self.worker is not None and self.sender() is self.worker
+
+    @Slot(object)
+    def _on_snapshot(self, snap: Snapshot) -> None:
+        if self._from_current():  # not a late snapshot of a model already replaced
+            prev, self.latest = self.latest, snap
+            self.snapshot.emit(snap, prev)
+
+    @Slot(object)
+    def _on_started(self, info: SessionInfo) -> None:
+        """A session started at launch has been built: what only its trainer knows."""
+        if self._from_current():
+            self.status.start(info, self.worker.budget_end)
+            for note in info.notes:
+                self.notify.warn(note, dialog=True)
+
+    @Slot(str)
+    def _on_start_failed(self, message: str) -> None:
+        """The model shown at launch could not be trained: say why, and start a fresh one instead."""
+        if not self._from_current() or self.notify.closing:
+            return
+        self.notify.warn(message, dialog=True)
+        self.controls.corpus.setCurrentIndex(0)
+        try:
+            self.start(self.fresh_spec())
+        except RnnvizError as exc:
+            self.notify.warn(str(exc), dialog=True)
+
+    @Slot(object)
+    def _on_figures(self, doc: dict) -> None:
+        if self._from_current():
+            self.figures.emit(doc)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        """Training has paused (core.protocol.Failed): Play shows it at once, then the message."""
+        if self._from_current():
+            self.controls.set_playing(False)
+            self.notify.warn(message, dialog=True)
+
+    @Slot(str)
+    def _on_notice(self, message: str) -> None:
+        if self._from_current():
+            self.notify.status(message)
+
+    @Slot(bool)
+    def _on_running(self, on: bool) -> None:
+        if self._from_current():
+            self.controls.set_playing(on)
+            self.status.set_running(on)
+            m = self.latest.metrics if self.latest is not None else None
+            self.progress.show_progress(m.step if m is not None else self.worker.info.steps, on)
+
+    @Slot(str)
+    def _on_diverged(self, message: str) -> None:
+        """Offer the way back: the last weights whose loss was finite, and a 10x lower learning rate."""
+        if not self._from_current():
+            return
+        self.controls.set_playing(False)  # paused (core.protocol.Diverged), before the dialog
+        self.notify.warn(message, dialog=True)
+        box = self.notify.last_dialog
+        box.setInformativeText(
+            "Restore the last weights whose loss was finite and lower the learning rate 10x?"
+        )
+        restore = box.addButton("Restore and lower the learning rate", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Leave it paused", QMessageBox.ButtonRole.RejectRole)
+        box.buttonClicked.connect(lambda button: self.restore_good() if button is restore else None)
+
+    @Slot(object)
+    def _on_config(self, cfg) -> None:
+        """The training settings as the session applied them (a refused or restored learning rate)."""
+        if self._from_current():
+            self.controls.show_lr(cfg.lr)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QWidget
 
+from rnnviz.core.errors import RnnvizError
 from rnnviz.core.snapshot import Snapshot
 
 EVERY = 50  # updates between checkpoints
@@ -25,10 +26,11 @@ class Timeline:
 
     def __init__(self, every: int = EVERY, cap: int = CAP, max_bytes: int = MAX_BYTES):
         self.every, self.cap, self.max_bytes = every, cap, max_bytes
-        self.clear()
+        self.points: list[tuple[int, dict]] = []  # (updates, weights), oldest first
+        self._spacing = every  # updates between the points kept (doubles as the timeline fills)
 
     def clear(self) -> None:
-        self.points: list[tuple[int, dict]] = []
+        self.points = []
         self._spacing = self.every
 
     def offer(self, snap: Snapshot) -> bool:
@@ -150,3 +152,60 @@ class TimelineBar(QWidget):
             self.label.setText(f"step {step:,}")
             latest = self.timeline.points[-1][0]
             self.label.setToolTip(f"the weights of step {step:,}; the latest kept: step {latest:,}")
+
+
+class TimelineController:
+    """The timeline of the main window's session: it keeps the session's weights as they arrive;
+    moving the bar shows the typed text with earlier weights (`pinned`), "Train on from here"
+    starts a new session from them (asking first if training would be lost)."""
+
+    def __init__(self, session, guard, text, weights_view, curves, notify):
+        """session: qt.sessions.TrainingSession; guard: qt.unsaved.UnsavedGuard; text:
+        qt.typed_text.TypedText; weights_view: the Weights tab; curves: the Loss tab (it marks the
+        step shown); notify: qt.notifier.Notifier."""
+        self.session, self.guard, self.text, self.notify = session, guard, text, notify
+        self.weights_view, self.curves = weights_view, curves
+        self.timeline = Timeline()
+        self.bar = TimelineBar(self.timeline)
+        self.bar.moved.connect(self.show_point)
+        self.bar.train_from.connect(self.train_from)
+        self.pinned: tuple[int, dict] | None = None  # (updates, weights) the views show, else live
+
+    def follow(self, _info=None) -> None:
+        """A new session: an empty timeline, the views live."""
+        self.timeline.clear()
+        self.pinned = None
+        self.bar.refresh()
+
+    def keep(self, snap: Snapshot) -> None:
+        if self.timeline.offer(snap):
+            self.bar.refresh()
+
+    def show_point(self, point) -> None:
+        """Show the typed text with the weights of `point` (updates, weights); None: the latest."""
+        self.pinned = point
+        snap = self.session.latest
+        if snap is None:
+            return
+        weights = snap.weights if point is None else point[1]
+        self.text.probe.set_weights(snap.model_cfg, snap.vocab, weights)
+        if self.weights_view.isVisible():
+            self.weights_view.set_weights(weights)
+        self.text.retrace()
+        self.curves.mark_step(None if point is None else point[0])
+        if point is not None:
+            self.notify.status(
+                f"the typed text's views show the weights of step {point[0]:,} (training goes on)"
+            )
+
+    def train_from(self, point) -> None:
+        """A new session from a checkpoint: the same data, settings and seed."""
+        if self.session.worker is None or not self.guard.may_discard("training from an earlier step"):
+            return
+        step, weights = point
+        try:
+            self.session.start(self.session.spec_going_on(weights, step))
+        except RnnvizError as exc:
+            self.notify.warn(str(exc), dialog=True)
+            return
+        self.notify.status(f"training on from step {step:,}: press Play")

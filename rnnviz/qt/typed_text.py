@@ -1,23 +1,51 @@
-"""TypedTextActions: the typed text through the latest weights, for MainWindow: trace it, show it
-in every view, continue it, and sample from the model."""
+"""TypedText: the typed text through the weights the views show, for MainWindow: trace it, show it
+in every view of it, continue it, select a step, and sample from the model. It owns the probe
+(core.probe.TextProbe) and the step selected; `traced` tells who follows the typed text (the
+comparison with a second text) that a new trace is shown."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from rnnviz.core.corpus import detokenize
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.generate import sample
+from rnnviz.core.probe import Probe, TextProbe
+from rnnviz.qt.sessions import TrainingSession
+from rnnviz.qt.views.internals import InternalsView
+from rnnviz.qt.views.samples import SamplesView
+from rnnviz.qt.views.trajectory import TrajectoryView
+from rnnviz.qt.views.typing_panel import TypingPanel
+from rnnviz.qt.views.unrolled import UnrolledPanel
 
 
-class TypedTextActions:
-    """Mixed into MainWindow (uses its probe, typing panel, internals, samples and latest)."""
+class TypedText(QObject):
+    traced = Signal(object)  # the Probe just shown
 
-    def _retrace(self, *_args) -> None:
-        self._typed = self.typing.editor.toPlainText()  # read once a keystroke (it may be megabytes)
-        probe = self.probe.run(self._typed, self.typing.target_token())
-        self.last_probe = probe
+    def __init__(
+        self,
+        session: TrainingSession,
+        typing: TypingPanel,
+        internals: InternalsView,
+        unrolled: UnrolledPanel,
+        trajectory: TrajectoryView,
+        samples: SamplesView,
+        parent: QObject | None = None,
+    ):
+        super().__init__(parent)
+        self.session, self.typing, self.internals = session, typing, internals
+        self.unrolled, self.trajectory, self.samples = unrolled, trajectory, samples
+        self.probe = TextProbe()  # the model the typed text is read with
+        self.last = Probe(None, 0, False, ())  # the typed text's last trace
+        self.selected: int | None = None  # the step selected in the views
+        self.stepped = False  # the selection is the step-through's (it ends when that is left)
+        self.text: str | None = None  # the typed text as last read (it may be megabytes)
+
+    def retrace(self, *_args) -> None:
+        self.text = self.typing.editor.toPlainText()  # read once a keystroke
+        probe = self.probe.run(self.text, self.typing.target_token())
+        self.last = probe
         tr = probe.trace
         if tr is not None and not np.isfinite(tr.probs).all():
             self.typing.info.setText(
@@ -35,47 +63,63 @@ class TypedTextActions:
         self.typing.show_probe(probe, self.selected)
         self.typing.show_attribution(tr)
         self.trajectory.set_trace(tr)
-        self._show_unrolled()
-        self._update_continuation()
-        self.compare.follow(probe)
+        self.show_unrolled()
+        self.update_continuation()
+        self.traced.emit(probe)
 
-    def _show_unrolled(self) -> None:
+    def show_unrolled(self) -> None:
         """The unrolled view follows the typed text (when shown: it is drawn by hand)."""
         if not self.unrolled.isVisible():
-            if getattr(self, "_stepped", False):  # the step-through's selection ends when it is left
-                self._stepped = False
+            if self.stepped:  # the step-through's selection ends when it is left
+                self.stepped = False
                 self.select_step(self.selected)
             return
-        trainer = self.worker.info if self.worker else None
-        mode = trainer.cfg.loss_mode if trainer else "many-to-many"
-        self.unrolled.set_trace(self.last_probe.trace, self.probe.weights, mode)
+        self.unrolled.set_trace(self.last.trace, self.probe.weights, self.session.loss_mode())
 
-    def _update_continuation(self) -> None:
+    def update_continuation(self) -> None:
         t = self.typing
         try:
-            more = self.probe.continuation(self.last_probe, t.cont_len.value(), t.temperature.value(), seed=0)
+            more = self.probe.continuation(self.last, t.cont_len.value(), t.temperature.value(), seed=0)
         except RnnvizError as exc:
             t.continuation.setText(str(exc))
             return
-        typed = getattr(self, "_typed", None)
-        t.show_continuation(t.editor.toPlainText() if typed is None else typed, more)
+        t.show_continuation(t.editor.toPlainText() if self.text is None else self.text, more)
 
     @Slot(int)
     def show_step(self, t: int) -> None:
         """The step-through reached step t: select it in every other view."""
-        self.selected, self._stepped = t, True
+        self.selected, self.stepped = t, True
         self.internals.set_selected(t)
-        self.typing.show_probe(self.last_probe, t)
+        self.typing.show_probe(self.last, t)
 
     @Slot(int)
     def select_step(self, t: int | None) -> None:
-        self._stepped = False
+        """Select step t (None: none; the selected step again: none)."""
+        self.stepped = False
         self.selected = None if t == self.selected else t
         self.internals.set_selected(self.selected)
-        self.typing.show_probe(self.last_probe, self.selected)
+        self.typing.show_probe(self.last, self.selected)
 
-    def _sample(self, force: bool = False) -> None:
-        snap, w = self.latest, self.probe.weights
+    def move_selection(self, to: str, by: int = 1) -> bool:
+        """The window's step keys: to "left"/"right" (`by` steps), "first" or "last"; False when
+        there is nothing to select."""
+        tr = self.last.trace
+        if tr is None or tr.steps == 0:
+            return False
+        cur = tr.steps - 1 if self.selected is None else self.selected
+        target = {"left": cur - by, "right": cur + by, "first": 0, "last": tr.steps - 1}[to]
+        self.show_step(max(0, min(target, tr.steps - 1)))
+        return True
+
+    def set_text(self, text: str) -> None:
+        """Replace the typed text (the cursor at its end); the views follow."""
+        editor = self.typing.editor
+        editor.setPlainText(text)
+        editor.moveCursor(editor.textCursor().MoveOperation.End)
+
+    def sample(self, force: bool = False) -> None:
+        """A sample from the model (with the interventions), when the Samples tab is shown and due."""
+        snap, w = self.session.latest, self.probe.weights
         if (
             snap is None
             or w is None
