@@ -213,13 +213,25 @@ class TokenAxis(pg.AxisItem):
         return axis, ticks, texts
 
 
+class EagerViewBox(pg.ViewBox):
+    """A view box that takes a new range (or size) at once. pyqtgraph defers the view's new
+    transform to the next paint (prepareForPaint), and setting it there marks every item in the
+    view dirty again after the paint began: every plot whose range changed was painted twice, the
+    second time in a pass of its own (measured: the h, c and gradient plots on each keystroke
+    that changes the text's length)."""
+
+    def updateViewRange(self, forceX=False, forceY=False):
+        super().updateViewRange(forceX, forceY)
+        self.updateMatrix()
+
+
 def token_plot(min_height: int = 90) -> tuple[pg.GraphicsLayoutWidget, pg.PlotItem]:
     """A plot over the time steps of a text: pans along x only, no menu, room for token labels,
     and no SI prefixes (their labels would be redrawn on every range change)."""
     glw = pg.GraphicsLayoutWidget()
     glw.setMinimumHeight(min_height)
     glw.ci.setContentsMargins(2, 2, 2, 2)  # the plot's room goes to the data, not to a frame
-    plot = glw.addPlot(axisItems={"bottom": TokenAxis()})
+    plot = glw.addPlot(viewBox=EagerViewBox(), axisItems={"bottom": TokenAxis()})
     plot.setMenuEnabled(False)
     plot.hideButtons()
     plot.setMouseEnabled(x=True, y=False)
