@@ -180,6 +180,22 @@ class TokenAxis(pg.AxisItem):
             self.update()
         self.setTicks([ticks, []])
 
+    def paint(self, p, opt, widget):
+        """Drawn straight onto the painter. pyqtgraph records an axis into a QPicture and plays it
+        back, twice the work, to spare repainting it; a token axis is cached as a pixmap already
+        (token_plot), so this runs only when its labels or range changed (measured: 0.15 against
+        0.5 ms, on each of the Inside view's plots on every keystroke)."""
+        if self.cacheMode() == QGraphicsItem.CacheMode.NoCache:
+            super().paint(p, opt, widget)
+            return
+        p.save()
+        if self.style["tickFont"] is not None:
+            p.setFont(self.style["tickFont"])
+        specs = self.generateDrawSpecs(p)
+        if specs is not None:
+            self.drawPicture(p, *specs)
+        p.restore()
+
     def generateDrawSpecs(self, p):
         if self._tickLevels is None or not self.style["showValues"] or self.range[1] == self.range[0]:
             return super().generateDrawSpecs(p)
