@@ -7,7 +7,10 @@ Per keystroke (medians over --keys keystrokes), printed:
 - the paint: every paint event the keystroke causes, per widget, its time and how much of the
   widget it covers (a "full" paint repaints the whole widget), in the pass that follows the key
   and in any later pass (a deferred update, e.g. a title set from a zero-length timer);
-- the total from the key press to updated and to painted.
+- the total from the key press to updated, to the last plot painted (h, c, gates, gradients),
+  and to painted (everything).
+--defer-continuation tries what the window would gain from continuing the text after the views
+are painted (a zero-length timer in place of the call, patched here; typed_text.py is unchanged).
 Training runs (--train) or not (the default: steadier figures). Prints figures; asserts nothing.
 Run: QT_QPA_PLATFORM=offscreen python benchmarks/keystroke_breakdown.py [--keys 100] [--layers 2]
      [--hidden 256] [--tokens 200] [--train] [--full]
@@ -38,7 +41,8 @@ class Recorder:
     def __init__(self):
         self.on = False
         self.times = defaultdict(float)  # name -> seconds in this keystroke
-        self.paints = []  # (pass, widget name, covered fraction, seconds)
+        self.paints = []  # (pass, widget name, covered fraction, seconds, end from the key press)
+        self.t0 = 0.0  # the key press
         self.passes = 0  # the paint pass (0: right after the key; 1: any later)
 
 
@@ -55,7 +59,7 @@ class App(QApplication):
             dt = time.perf_counter() - t0
             area = max(obj.width() * obj.height(), 1)
             b = ev.region().boundingRect()
-            REC.paints.append((REC.passes, name_of(obj), b.width() * b.height() / area, dt))
+            REC.paints.append((REC.passes, name_of(obj), b.width() * b.height() / area, dt, t0 + dt - REC.t0))
             return r
         return super().notify(obj, ev)
 
@@ -73,7 +77,9 @@ def name_of(w) -> str:
         if x is None:
             _names[key] = cls
         elif isinstance(x, step_plot.StepPlot):
-            _names[key] = f"{step_plot.plain(x._title)[:28] or type(x).__name__}/{cls}"
+            title = step_plot.plain(x._title)[:28] or type(x).__name__
+            PLOT_TITLES.add(title)
+            _names[key] = f"{title}/{cls}"
         else:
             _names[key] = f"{type(x).__name__}/{cls}"
     return _names[key]
@@ -128,6 +134,7 @@ def main():
     ap.add_argument("--tokens", type=int, default=200)
     ap.add_argument("--train", action="store_true", help="training runs meanwhile")
     ap.add_argument("--full", action="store_true", help="list every widget painted, not the top ones")
+    ap.add_argument("--defer-continuation", action="store_true", help="continue the text after the paint")
     a = ap.parse_args()
     app = App([])
     configure_pyqtgraph()
@@ -147,6 +154,8 @@ def main():
         until(app, lambda: w.latest.updates >= 3)
     pump(app, 1.0)
     instrument(w)
+    if a.defer_continuation:
+        defer_continuation(w)
     rng = random.Random(0)
     per_key = []  # (times, paints, updated, painted, late)
     for _ in range(a.keys):
@@ -154,7 +163,7 @@ def main():
         REC.times.clear()
         REC.paints.clear()
         REC.passes, REC.on = 0, True
-        t0 = time.perf_counter()
+        t0 = REC.t0 = time.perf_counter()
         QTest.keyClick(editor, ch)
         t1 = time.perf_counter()
         QCoreApplication.sendPostedEvents()
@@ -163,11 +172,25 @@ def main():
         REC.passes = 1  # what comes later: deferred updates
         pump(app, 0.03)
         REC.on = False
-        per_key.append((dict(REC.times), list(REC.paints), (t1 - t0) * 1e3, (t2 - t0) * 1e3))
+        plots = [end for _, name, _, _, end in REC.paints if name.split("/")[0] in PLOT_TITLES]
+        per_key.append(
+            (dict(REC.times), list(REC.paints), (t1 - t0) * 1e3, (t2 - t0) * 1e3, max(plots, default=0) * 1e3)
+        )
         QTest.keyClick(editor, Qt.Key.Key_Backspace)  # keep the text at --tokens tokens
         pump(app, 0.03)
     report(a, per_key, w)
     close(app, w)
+
+
+PLOT_TITLES = set()  # the names of the plots over the text's steps (filled by name_of)
+
+
+def defer_continuation(w) -> None:
+    """The window's _retrace with the continuation after the paint (a zero-length timer)."""
+    from PySide6.QtCore import QTimer
+
+    update = w._update_continuation
+    w._update_continuation = lambda: QTimer.singleShot(0, w, update)
 
 
 def med(values) -> float:
@@ -180,15 +203,15 @@ def report(a, per_key, w) -> None:
         f"{n} keystrokes, {a.tokens} tokens, {w.latest.model_cfg.arch.upper()} {a.layers}x{a.hidden}, "
         f"{'training' if a.train else 'not training'}; medians per keystroke (ms)"
     )
-    updated, painted = med([k[2] for k in per_key]), med([k[3] for k in per_key])
-    print(f"  key press -> updated {updated:6.1f}   -> painted {painted:6.1f}")
+    updated, painted, plots = (med([k[j] for k in per_key]) for j in (2, 3, 4))
+    print(f"  key press -> updated {updated:6.1f}  -> plots painted {plots:6.1f}  -> painted {painted:6.1f}")
     names = sorted({name for k in per_key for name in k[0]})
     for name in names:
         print(f"  {name:52s} {med([k[0].get(name, 0.0) * 1e3 for k in per_key]):6.2f}")
     for p in (0, 1):
         rows = defaultdict(lambda: [[0.0] * n, [0] * n, [0] * n])  # time, count, full count
-        for j, (_, paints, _, _) in enumerate(per_key):
-            for pas, name, frac, dt in paints:
+        for j, (_, paints, *_) in enumerate(per_key):
+            for pas, name, frac, dt, _ in paints:
                 if pas == p:
                     r = rows[name]
                     r[0][j] += dt * 1e3
