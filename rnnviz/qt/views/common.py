@@ -180,6 +180,22 @@ class TokenAxis(pg.AxisItem):
             self.update()
         self.setTicks([ticks, []])
 
+    def paint(self, p, opt, widget):
+        """Drawn straight onto the painter. pyqtgraph records an axis into a QPicture and plays it
+        back, twice the work, to spare repainting it; a token axis is cached as a pixmap already
+        (token_plot), so this runs only when its labels or range changed (measured: 0.15 against
+        0.5 ms, on each of the Inside view's plots on every keystroke)."""
+        if self.cacheMode() == QGraphicsItem.CacheMode.NoCache:
+            super().paint(p, opt, widget)
+            return
+        p.save()
+        if self.style["tickFont"] is not None:
+            p.setFont(self.style["tickFont"])
+        specs = self.generateDrawSpecs(p)
+        if specs is not None:
+            self.drawPicture(p, *specs)
+        p.restore()
+
     def generateDrawSpecs(self, p):
         if self._tickLevels is None or not self.style["showValues"] or self.range[1] == self.range[0]:
             return super().generateDrawSpecs(p)
@@ -213,13 +229,25 @@ class TokenAxis(pg.AxisItem):
         return axis, ticks, texts
 
 
+class EagerViewBox(pg.ViewBox):
+    """A view box that takes a new range (or size) at once. pyqtgraph defers the view's new
+    transform to the next paint (prepareForPaint), and setting it there marks every item in the
+    view dirty again after the paint began: every plot whose range changed was painted twice, the
+    second time in a pass of its own (measured: the h, c and gradient plots on each keystroke
+    that changes the text's length)."""
+
+    def updateViewRange(self, forceX=False, forceY=False):
+        super().updateViewRange(forceX, forceY)
+        self.updateMatrix()
+
+
 def token_plot(min_height: int = 90) -> tuple[pg.GraphicsLayoutWidget, pg.PlotItem]:
     """A plot over the time steps of a text: pans along x only, no menu, room for token labels,
     and no SI prefixes (their labels would be redrawn on every range change)."""
     glw = pg.GraphicsLayoutWidget()
     glw.setMinimumHeight(min_height)
     glw.ci.setContentsMargins(2, 2, 2, 2)  # the plot's room goes to the data, not to a frame
-    plot = glw.addPlot(axisItems={"bottom": TokenAxis()})
+    plot = glw.addPlot(viewBox=EagerViewBox(), axisItems={"bottom": TokenAxis()})
     plot.setMenuEnabled(False)
     plot.hideButtons()
     plot.setMouseEnabled(x=True, y=False)

@@ -17,8 +17,11 @@ SHORT_LINES = 4  # a heatmap less tall than this many lines of text labels only 
 
 def quantise(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Values to colour indices 0..255 (lo -> 0, hi -> 255), C-contiguous; non-finite -> 0."""
-    scaled = np.nan_to_num((np.asarray(a, dtype=np.float32) - lo) * (255.0 / max(hi - lo, 1e-30)))
-    return np.ascontiguousarray(np.clip(scaled + 0.5, 0, 255), dtype=np.uint8)
+    scaled = (np.asarray(a, dtype=np.float32) - lo) * (255.0 / max(hi - lo, 1e-30))
+    scaled += 0.5
+    np.fmax(scaled, 0, out=scaled)  # NaN -> 0 (fmax drops it), -inf -> 0
+    np.fmin(scaled, 255, out=scaled)  # +inf -> 255
+    return np.ascontiguousarray(scaled, dtype=np.uint8)
 
 
 class SequenceHeatmap(StepPlot):
