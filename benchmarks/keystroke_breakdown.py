@@ -121,9 +121,11 @@ def instrument(w) -> None:
         (w.typing, "show_continuation"),
         (w.trajectory, "set_trace"),
         (w.compare, "follow"),
-        (w, "_show_unrolled"),
+        (w.text, "show_unrolled"),
     ):
         timed(obj, attr, f"set: {type(obj).__name__}.{attr}")
+    w.text.traced.disconnect()  # the comparison follows the typed text through a signal: the timed one
+    w.text.traced.connect(w.compare.follow)
 
 
 def main():
@@ -144,7 +146,7 @@ def main():
     if (c.layers.value(), c.hidden.value()) != (a.layers, a.hidden):
         c.layers.setValue(a.layers)
         c.hidden.setValue(a.hidden)
-        w._on_reset()
+        w.reset()
         until(app, lambda: w.latest is not None and w.latest.model_cfg.hidden == a.hidden)
     editor = w.typing.editor
     editor.setPlainText((TEXT * 20)[: a.tokens - 1])
@@ -186,11 +188,11 @@ PLOT_TITLES = set()  # the names of the plots over the text's steps (filled by n
 
 
 def defer_continuation(w) -> None:
-    """The window's _retrace with the continuation after the paint (a zero-length timer)."""
+    """The typed text's retrace with the continuation after the paint (a zero-length timer)."""
     from PySide6.QtCore import QTimer
 
-    update = w._update_continuation
-    w._update_continuation = lambda: QTimer.singleShot(0, w, update)
+    update = w.text.update_continuation
+    w.text.update_continuation = lambda: QTimer.singleShot(0, w, update)
 
 
 def med(values) -> float:
