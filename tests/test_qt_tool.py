@@ -126,6 +126,13 @@ def test_first_launch_tour_walks_and_is_remembered(qtbot, qapp):
     w2.help.start_tour()  # Help > Take the tour; Skip ends it
     qtbot.mouseClick(w2.help.tour.skip, Qt.MouseButton.LeftButton)
     assert not any(isinstance(d, Tour) and d.isVisible() for d in QApplication.topLevelWidgets())
+    w2.help.start_tour()  # and so does Escape, its orange frame with it (it stayed on the window)
+    frame = w2.help.tour.spotlight
+    assert frame.isVisible()
+    qtbot.keyClick(w2.help.tour, Qt.Key.Key_Escape)
+    qtbot.wait(50)
+    assert not any(isinstance(d, Tour) and d.isVisible() for d in QApplication.topLevelWidgets())
+    assert not any(f.isVisible() for f in w2.findChildren(type(frame)))
     w2.close()
 
 

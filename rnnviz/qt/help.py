@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 COLOURS = (
     "<p><b>Colours.</b> Signed values (h, c, the candidates, weights) run from blue (negative) "
@@ -315,6 +316,15 @@ class Tour(QDialog):
             self.show_step(self.k + 1)
 
     def closeEvent(self, event) -> None:
-        self.spotlight.hide()
-        self.spotlight.deleteLater()
+        self._end_spotlight()
         super().closeEvent(event)
+
+    def done(self, result: int) -> None:
+        """Escape (reject) ends the tour without a close event: its frame goes too."""
+        self._end_spotlight()
+        super().done(result)
+
+    def _end_spotlight(self) -> None:
+        if isValid(self.spotlight):
+            self.spotlight.hide()
+            self.spotlight.deleteLater()
