@@ -5,10 +5,17 @@ offscreen platform unless a display was chosen.
 """
 
 import os
+import sys
 import tempfile
 import time
 
+# --platform xcb (a real X server: DISPLAY, default :99, e.g. Xvfb :99) or offscreen (the default).
+if "--platform" in sys.argv[:-1]:
+    os.environ["QT_QPA_PLATFORM"] = sys.argv[sys.argv.index("--platform") + 1]
+    if os.environ["QT_QPA_PLATFORM"] == "xcb":
+        os.environ.setdefault("DISPLAY", ":99")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+PLATFORM = os.environ["QT_QPA_PLATFORM"]
 # Settings of the benchmarks' own: no tour, no "save before closing?" box, none of the user's layout.
 os.environ["RNNVIZ_SETTINGS"] = os.path.join(tempfile.mkdtemp(prefix="rnnviz-bench-"), "rnnviz.ini")
 with open(os.environ["RNNVIZ_SETTINGS"], "w", encoding="utf-8") as _ini:
@@ -19,10 +26,17 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from rnnviz.qt.views.common import configure_pyqtgraph  # noqa: E402
 
 
-def application() -> QApplication:
-    app = QApplication.instance() or QApplication([])
+def application(cls=QApplication) -> QApplication:
+    """The application (`cls`: a QApplication subclass, e.g. one that times paint events)."""
+    app = QApplication.instance() or cls([])
     configure_pyqtgraph()
     return app
+
+
+def add_platform(parser) -> None:
+    """The --platform option (read above, before Qt is imported)."""
+    parser.add_argument("--platform", choices=("offscreen", "xcb"), default=PLATFORM,
+                        help="offscreen (the default) or xcb: an X server (DISPLAY, or :99)")  # fmt: skip
 
 
 def main_window(**kwargs):

@@ -76,6 +76,30 @@ def test_typing_deleting_and_editing_keep_the_forward_pass(arch):
     assert np.array_equal(fast.ids, ids)
 
 
+@pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
+def test_a_forward_only_trace_is_the_forward_half_of_the_whole_one(arch):
+    """A keystroke's first half (gradients=False): the states, gates and predictions of the whole
+    trace, bit for bit, and gradients marked absent, never drawn as numbers."""
+    w = weights(arch, layers=2)
+    ids = np.random.default_rng(3).integers(0, 11, 30)
+    fast = FastTracer(w)
+    first = fast.trace(ids[:-1])  # the text before the keystroke (the forward pass is kept)
+    half = fast.trace(ids, gradients=False)
+    whole = fast.trace(ids)
+    ref = trace(w, ids)
+    same(whole, ref)
+    assert whole.gradients and not half.gradients and first.gradients
+    assert half.dh is None and half.dc is None and half.attribution is None and half.grad_above is None
+    assert not half.grad_h.any() and half.grad_h.shape == whole.grad_h.shape
+    assert (half.grad_c is None) == (arch != "lstm")
+    for name in ("h", "probs", "ids"):
+        np.testing.assert_array_equal(getattr(half, name), getattr(whole, name))
+    for g in whole.gates:
+        np.testing.assert_array_equal(half.gates[g], whole.gates[g])
+    for name in ("target_id", "target_step", "tokens"):
+        assert getattr(half, name) == getattr(whole, name)
+
+
 @pytest.mark.parametrize("arch,nl", [("rnn", "tanh"), ("rnn", "relu"), ("gru", "tanh"), ("lstm", "tanh")])
 def test_vanishing_gradients_far_below_float32s_range(arch, nl):
     """A contracting network's gradient falls far below float32's 1e-38 over 400 steps: the

@@ -89,6 +89,7 @@ def test_ten_thousand_random_edits(qtbot, qapp, small_model):
     qtbot.addWidget(w)
     qtbot.waitUntil(lambda: w.text.probe.weights is not None, timeout=10_000)
     w.typing.cont_len.setValue(0)
+    w.internals.show_box.setCurrentIndex(2)  # everything: the gates too (hidden, they wait)
     editor = w.typing.editor
     editor.clear()
     rng = random.Random(20261122)

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from qt_helpers import assert_heatmap, open_main_window
 
 from rnnviz.core.checkpoint import load_checkpoint
+from rnnviz.core.trace import trace
 from rnnviz.qt.main_window import MainWindow
 from rnnviz.qt.session_files import WELCOME_TEXT
 from rnnviz.qt.views.common import configure_pyqtgraph
@@ -40,6 +41,7 @@ def test_opens_on_the_pretrained_model_with_the_welcome_text(window):
 def test_every_keystroke_updates_predictions_heatmaps_gates_and_gradients(qtbot, window):
     editor = window.typing.editor
     editor.clear()
+    window.internals.show_box.setCurrentIndex(2)  # everything: the gates too (hidden, they wait)
     seen = []
     for ch in "welcom":
         qtbot.keyClick(editor, ch)
@@ -53,6 +55,35 @@ def test_every_keystroke_updates_predictions_heatmaps_gates_and_gradients(qtbot,
         assert window.typing.bars.rows[0][2] == top
         seen.append(window.typing.bars.rows[0][0])
     assert seen[-1] == "e"  # the pre-trained model completes "welcom" with an e
+
+
+def test_a_keystroke_shows_its_states_at_once_and_its_gradients_a_frame_later(qtbot, window):
+    """The first half (the forward pass: states, predictions) is set before the key event returns;
+    the gradient bars, the attribution and the continuation follow at a later frame, equal to a
+    direct trace of the text."""
+    editor = window.typing.editor
+    editor.clear()
+    qtbot.keyClicks(editor, "the keeper")
+    qtbot.waitUntil(lambda: not window.text.pending, timeout=5000)
+    bars_before = len(window.internals.grads.bars[0].opts["height"])
+    continued = window.typing.continuation.text()
+    qtbot.keyClick(editor, "s")
+    assert window.text.pending  # the gradients are still to come
+    half = window.text._last.trace
+    assert not half.gradients and "".join(half.tokens) == "the keepers"
+    assert_heatmap(window.internals.h_maps[0], half.h[0].T)  # the states are shown
+    assert len(window.internals.grads.bars[0].opts["height"]) == bars_before  # the bars: not yet
+    assert window.typing.continuation.text() == continued
+    qtbot.waitUntil(lambda: not window.text.pending, timeout=5000)  # the next frames
+    tr = window.text._last.trace
+    assert tr.gradients and len(window.internals.grads.bars[0].opts["height"]) == len(tr.tokens)
+    ref = trace(window.text.probe.weights, tr.ids, tokens=list(tr.tokens))
+    np.testing.assert_allclose(tr.grad_h, ref.grad_h, rtol=1e-3, atol=1e-12)
+    np.testing.assert_allclose(tr.probs, ref.probs, atol=1e-5)
+    assert window.typing.continuation.text() != continued  # continued from "keepers"
+    qtbot.keyClick(editor, "!")
+    assert window.text.pending and window.text.last.trace.gradients  # asked for, they come at once
+    assert not window.text.pending
 
 
 def test_unknown_characters_are_marked_not_fatal(qtbot, window):

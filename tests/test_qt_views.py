@@ -65,6 +65,7 @@ def test_internals_view_draws_every_state_and_gate(qtbot, arch, maps, gates):
         assert_heatmap(m, tr.h[n].T)
     for n, m in enumerate(v.c_maps):
         assert_heatmap(m, tr.c[n].T)
+    v.show_box.setCurrentIndex(1)  # the gates shown (hidden, they wait)
     v.layer_box.setCurrentIndex(1)
     for g, m in v.gate_maps.items():
         assert_heatmap(m, tr.gates[g][1].T)
@@ -283,3 +284,24 @@ def test_prediction_bars_fit_long_words_and_their_caption(qtbot):
     p.resize(120, 90)  # narrow: shortened, the whole text on hover
     qtbot.waitUntil(lambda: p.drawn[0][1] != p.drawn[0][2])
     assert all(r.right() <= p.width() for r, _, _ in p.drawn), (p.width(), p.drawn)
+
+
+def test_hidden_gate_maps_wait_for_the_trace_until_they_are_shown(qtbot):
+    """Hidden (Show: h and c), the gates are not drawn on every keystroke; shown, they hold the
+    latest trace's gates at once, the chosen layer's."""
+    tr, later = real_trace("lstm", layers=2), real_trace("lstm", layers=2, text="welcome home")
+    v = InternalsView()
+    qtbot.addWidget(v)
+    v.show_box.setCurrentIndex(1)
+    v.set_trace(tr)
+    v.show_box.setCurrentIndex(0)
+    v.set_trace(later)
+    assert v.gate_maps["f"].image.image.shape[1] == len("welcome")  # still the first trace's
+    assert_heatmap(v.h_maps[0], later.h[0].T)  # (the states are current)
+    v.show_box.setCurrentIndex(1)
+    for g, m in v.gate_maps.items():
+        assert_heatmap(m, later.gates[g][0].T)
+    v.show_box.setCurrentIndex(0)
+    v.set_trace(tr)
+    v.maximise(v.gate_maps["i"])  # a gate maximised from a hidden panel is drawn too
+    assert_heatmap(v.gate_maps["i"], tr.gates["i"][0].T)

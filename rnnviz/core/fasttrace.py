@@ -161,13 +161,16 @@ class FastTracer:
             h = h_new
 
     # ---- a trace ----------------------------------------------------------------------------
-    def trace(self, ids, tokens=None, vocab=None, level="char", target_step=None, target_id=None) -> Trace:
+    def trace(
+        self, ids, tokens=None, vocab=None, level="char", target_step=None, target_id=None, gradients=True
+    ) -> Trace:
         """As core.trace.trace (same arguments and result). Diverged weights give non-finite numbers
-        (sooner than in float64: beyond 3e38), which the app reports; numpy is not asked to warn."""
+        (sooner than in float64: beyond 3e38), which the app reports; numpy is not asked to warn.
+        gradients=False: the forward pass only (Trace.gradients False), for a first look while typing."""
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return self._trace(ids, tokens, vocab, level, target_step, target_id)
+            return self._trace(ids, tokens, vocab, level, target_step, target_id, gradients)
 
-    def _trace(self, ids, tokens, vocab, level, target_step, target_id) -> Trace:
+    def _trace(self, ids, tokens, vocab, level, target_step, target_id, gradients=True) -> Trace:
         V = len(self.head_b)
         ids, s = check_request(ids, V, target_step)
         T = len(ids)
@@ -175,7 +178,14 @@ class FastTracer:
         b, H, cfg = self.buf, self.H, self.cfg
         probs = softmax(b["logits"][:T].astype(np.float64))
         tid, d_out = loss_gradient(probs, s, target_id)
-        dh, dc, above, attribution = self._backward(T, s, d_out)
+        if gradients:
+            dh, dc, above, attribution = self._backward(T, s, d_out)
+            grad_h = np.linalg.norm(dh, axis=-1)
+            grad_c = None if dc is None else np.linalg.norm(dc, axis=-1)
+        else:  # not computed: zeros of the right shapes, and Trace.gradients says so
+            dh = dc = above = attribution = None
+            grad_h = np.zeros((cfg.layers, T))
+            grad_c = np.zeros((cfg.layers, T)) if cfg.arch == "lstm" else None
         act = b["act"][:, :T].copy()  # float32 (the views draw them; gradients stay float64)
         names = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}[cfg.arch]
         vocab = tuple(vocab) if vocab is not None else tuple(str(i) for i in range(V))
@@ -189,14 +199,15 @@ class FastTracer:
             c=b["c"][:, :T].copy() if cfg.arch == "lstm" else None,
             gates={g: act[:, :, k * H : (k + 1) * H] for k, g in enumerate(names)},
             probs=probs,
-            grad_h=np.linalg.norm(dh, axis=-1),
-            grad_c=None if dc is None else np.linalg.norm(dc, axis=-1),
+            grad_h=grad_h,
+            grad_c=grad_c,
             target_step=s,
             target_id=tid,
             dh=dh,
             dc=dc,
             grad_above=above,
             attribution=attribution,
+            gradients=gradients,
         )
 
     def _backward(self, T: int, s: int, d_out: np.ndarray):

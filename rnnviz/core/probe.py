@@ -60,8 +60,10 @@ class TextProbe:
             self.tracer = FastTracer(other.weights) if other.weights is not None else None
         self.window, self.interventions = other.window, other.interventions
 
-    def run(self, text: str, target: str | None = None) -> Probe:
+    def run(self, text: str, target: str | None = None, gradients: bool = True) -> Probe:
         """Trace the (last max_tokens of the) text; target: a token, or None for the top prediction.
+        gradients=False: the forward pass only (Trace.gradients False) where the fast tracer reads
+        the text; with interventions the trace is whole anyway.
 
         Only a tail of the text is tokenised, so pasting megabytes costs no more than a page.
         """
@@ -94,6 +96,7 @@ class TextProbe:
             vocab=self.vocab.tokens,
             level=level,
             target_id=target_id,
+            gradients=gradients,
         )
         return Probe(tr, len(text), clipped, unknown, self.window)
 

@@ -84,6 +84,9 @@ class Trace:
     values: np.ndarray | None = None  # (T,) a value model's forecasts (probs is then (T, 0))
     target_value: float | None = None  # the value the gradient's squared error is taken against
     inputs: np.ndarray | None = None  # (T,) a value model's real inputs (ids are then zeros)
+    # False: the forward pass only (h, c, gates, probs); the gradient fields are not computed
+    # (grad_h and grad_c are zeros, dh, dc, grad_above and attribution None): never draw them.
+    gradients: bool = True
 
     @property
     def steps(self) -> int:

@@ -51,6 +51,10 @@ class CompareController(QObject):
         self._show_inside()
         self._schedule()
 
+    def shows_a(self) -> bool:
+        """The Inside views show the typed text A (not B, nor A - B)."""
+        return self.mode == 0 or not self.text_b
+
     def _show_inside(self) -> None:
         a = self.last_a.trace if self.last_a is not None else None
         b = self.last_b.trace if self.last_b is not None else None

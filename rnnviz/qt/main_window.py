@@ -72,6 +72,9 @@ CURVES_S = 0.1  # the training curves and the status line: at most 10 times a se
 # While the user types, the typed text is traced on each keystroke with the weights it has; new
 # weights (a full re-trace) wait until typing pauses for this long, or the weights are this old:
 TYPING_QUIET_S, TYPING_STALE_S = 0.4, 3.0
+# A keystroke's gradients wait for a frame at least this long after its states were set, so the
+# states are painted first (the paint follows within a few ms: measured, benchmarks/keystroke_latency.py).
+PAINT_FIRST_S = 0.010
 
 
 def limit_blas_threads() -> None:
@@ -99,7 +102,7 @@ class MainWindow(QMainWindow):
         self.host = ProcessHost(self) if backend == "process" else ThreadHost()
         self.lab_window = None  # the gradient lab, made on first use
         self._new_weights = self._new_metrics = False  # what the next frames have to draw
-        self._last_retrace = self._last_curves = self._last_key = 0.0
+        self._last_retrace = self._last_curves = self._last_key = self._first_look = 0.0
         self.views = self._build()
         self._compose()
         self._connect()
@@ -321,6 +324,9 @@ class MainWindow(QMainWindow):
         """At most one heavy thing a frame: the curves, or the typed text re-traced with new weights
         (each at most 10 times a second), so no frame holds up the next."""
         now, latest = time.perf_counter(), self.session.latest
+        if self.text.pending and now - self._first_look >= PAINT_FIRST_S:
+            self.text.complete()  # the gradients of the last keystroke's trace, a frame after its states
+            return
         if self._new_metrics and now - self._last_curves >= CURVES_S:
             self._new_metrics, self._last_curves = False, now
             for view in (self.curves, self.gradnorms):  # a hidden tab catches up when shown
@@ -341,8 +347,11 @@ class MainWindow(QMainWindow):
         self.unit_actions.tab_shown()
 
     def _on_text_edited(self, _text: str) -> None:
+        """A keystroke: its forward pass is shown at once, its gradients at the next frame (unless
+        the Inside views show the second text, or the difference, which need both whole)."""
         self._last_key = time.perf_counter()
-        self.text.retrace()
+        self.text.retrace(first_look=self.compare.shows_a())
+        self._first_look = time.perf_counter()
 
     def _on_tab(self, _index: int) -> None:
         """Hidden tabs are not drawn while training; a tab shown is brought up to date."""

@@ -37,32 +37,74 @@ class TypedText(QObject):
         self.session, self.typing, self.internals = session, typing, internals
         self.unrolled, self.trajectory, self.samples = unrolled, trajectory, samples
         self.probe = TextProbe()  # the model the typed text is read with
-        self.last = Probe(None, 0, False, ())  # the typed text's last trace
+        self._last = Probe(None, 0, False, ())  # the typed text's last trace (see `last`)
+        self.pending = False  # the last trace is forward-only: its gradients are still to come
         self.selected: int | None = None  # the step selected in the views
         self.stepped = False  # the selection is the step-through's (it ends when that is left)
         self.text: str | None = None  # the typed text as last read (it may be megabytes)
 
-    def retrace(self, *_args) -> None:
+    @property
+    def last(self) -> Probe:
+        """The typed text's last trace, with its gradients (computed now if they are pending)."""
+        self.complete()
+        return self._last
+
+    def retrace(self, *_args, first_look: bool = False) -> None:
+        """Trace the typed text and show it in every view. first_look (a keystroke): the forward
+        pass is shown at once (states, gates, predictions) and the gradients, the attribution, the
+        step-through and the continuation follow when complete() is called (the next frame)."""
         self.text = self.typing.editor.toPlainText()  # read once a keystroke
-        probe = self.probe.run(self.text, self.typing.target_token())
-        self.last = probe
-        tr = probe.trace
+        target = self.typing.target_token()
+        if first_look and not self.probe.interventions:
+            probe = self.probe.run(self.text, target, gradients=False)
+            if probe.trace is not None and not probe.trace.gradients:
+                self._show_forward(probe)
+                return
+        probe = self.probe.run(self.text, target)
+        if self._show_forward(probe):
+            self._show_backward(probe, bars=False)  # (set with the states)
+
+    def complete(self) -> None:
+        """The gradients of a forward-only trace, and every view that needs them."""
+        if self.pending:
+            probe = self.probe.run(self.text or "", self.typing.target_token())  # the forward pass is kept
+            if self._show_forward(probe, states=False):
+                self._show_backward(probe, bars=True)
+
+    def _show_forward(self, probe: Probe, states: bool = True) -> bool:
+        """What the forward pass shows (states and gates when `states`, the predictions); False
+        when the outputs are not finite (said in the typing panel)."""
+        self._last, tr = probe, probe.trace
+        self.pending = tr is not None and not tr.gradients
         if tr is not None and not np.isfinite(tr.probs).all():
+            self.pending = False
             self.typing.info.setText(
                 "The model's outputs are not finite (its weights diverged): restore them or press Reset."
             )
-            return
+            return False
         if tr is None:
             self.selected = None
             self.internals.clear()
-        else:
+        elif states:
             if self.selected is not None and self.selected >= tr.steps:
                 self.selected = None
             self.internals.set_trace(tr)
             self.internals.set_selected(self.selected)
-        self.typing.show_probe(probe, self.selected)
+            self.trajectory.set_trace(tr)
+        if states:  # (the predictions of the second half are those shown)
+            self.typing.show_probe(probe, self.selected)
+        return True
+
+    def _show_backward(self, probe: Probe, bars: bool) -> None:
+        """What needs the gradients: the gradient bars (with `bars`), the attribution, the
+        step-through, and (last) the continuation and whoever follows the typed text."""
+        tr = probe.trace
+        if tr is not None:
+            if bars:
+                self.internals.set_gradients(tr)
+        else:
+            self.trajectory.set_trace(None)
         self.typing.show_attribution(tr)
-        self.trajectory.set_trace(tr)
         self.show_unrolled()
         self.update_continuation()
         self.traced.emit(probe)

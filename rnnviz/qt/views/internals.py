@@ -60,6 +60,7 @@ class InternalsView(QWidget):
         self.hint = hint
         self.maximised: StepPlot | None = None
         self._stacked: bool | None = None  # one layer: c under h (True) or beside it
+        self._gates_stale = False  # the gate maps wait for the trace until they are shown
         self.h_maps: list[SequenceHeatmap] = []
         self.c_maps: list[SequenceHeatmap] = []
         self.gate_maps: dict[str, SequenceHeatmap] = {}
@@ -134,6 +135,8 @@ class InternalsView(QWidget):
         self.page.setVisible(plot is not self.grads)
         self.states.setVisible(plot in self.h_maps or plot in self.c_maps)
         self.gates.setVisible(plot in self.gate_maps.values())
+        if self._gates_stale and not self.gates.isHidden():
+            self._show_gates()
         self.readout.setText("Maximised: double-click the plot or press Esc to return.")
         plot.setFocus()
 
@@ -152,6 +155,8 @@ class InternalsView(QWidget):
         self.gates.setVisible(mode != 0)
         self.gates_label.setVisible(mode != 0)
         self.layer_box.setVisible(mode != 0 and self.layer_box.count() > 1)
+        if self._gates_stale and mode != 0:
+            self._show_gates()
         self._on_hovered("")
 
     def _heatmap(self, title, value, cmap, levels) -> SequenceHeatmap:
@@ -234,6 +239,13 @@ class InternalsView(QWidget):
         for n, m in enumerate(self.c_maps):
             m.set_data(tr.c[n], tr.tokens, unknown)
         self._show_gates()
+        if tr.gradients:  # a forward-only trace: the gradients follow (set_gradients)
+            self.set_gradients(tr)
+
+    def set_gradients(self, tr: Trace) -> None:
+        """The gradient bars of `tr`, whose states are shown already (the same text, the same
+        forward pass: the second half of a keystroke)."""
+        self.trace = tr
         self.grads.set_grads(tr.grad_h, tr.tokens, tr.target_step, tr.loss_label, tr.unknown)
 
     def clear(self) -> None:
@@ -243,8 +255,11 @@ class InternalsView(QWidget):
             m.clear()
 
     def _show_gates(self) -> None:
+        """The gates of the chosen layer, when they are shown (hidden, they are set when shown:
+        ~1.5 ms a keystroke at 2x256, 200 tokens)."""
         tr, n = self.trace, max(self.layer_box.currentIndex(), 0)
-        if tr is None:
+        self._gates_stale = tr is not None and self.gates.isHidden()
+        if tr is None or self._gates_stale:
             return
         for g, m in self.gate_maps.items():
             m.set_data(tr.gates[g][n], tr.tokens, tr.unknown)
