@@ -69,6 +69,7 @@ FRAME_MS = 25  # a frame every 25 ms at most (40 Hz), drawn only when something 
 RETRACE_S = 0.1  # while training, the typed text is re-traced with new weights at most 10 times a second
 CLOSE_WAIT_S = 1.5
 CURVES_S = 0.1  # the training curves and the status line: at most 10 times a second
+CURVES_TYPING_S = 0.3  # and at most 3 times a second while the user types (a keystroke paints first)
 # While the user types, the typed text is traced on each keystroke with the weights it has; new
 # weights (a full re-trace) wait until typing pauses for this long, or the weights are this old:
 TYPING_QUIET_S, TYPING_STALE_S = 0.4, 3.0
@@ -321,13 +322,18 @@ class MainWindow(QMainWindow):
         self.text.retrace()
 
     def _on_frame(self) -> None:
-        """At most one heavy thing a frame: the curves, or the typed text re-traced with new weights
-        (each at most 10 times a second), so no frame holds up the next."""
+        """At most one heavy thing a frame: a keystroke's gradients, the curves, or the typed text
+        re-traced with new weights (each at most 10 times a second; the curves 3 while the user
+        types), so no frame holds up the next; none while a keystroke's states are being painted."""
         now, latest = time.perf_counter(), self.session.latest
-        if self.text.pending and now - self._first_look >= PAINT_FIRST_S:
+        if now - self._first_look < PAINT_FIRST_S:
+            return  # a keystroke's states are being painted: nothing heavy before them
+        if self.text.pending:
             self.text.complete()  # the gradients of the last keystroke's trace, a frame after its states
             return
-        if self._new_metrics and now - self._last_curves >= CURVES_S:
+        typing = now - self._last_key < TYPING_QUIET_S and now - self._last_retrace < TYPING_STALE_S
+        every = CURVES_TYPING_S if typing else CURVES_S
+        if self._new_metrics and now - self._last_curves >= every:
             self._new_metrics, self._last_curves = False, now
             for view in (self.curves, self.gradnorms):  # a hidden tab catches up when shown
                 if view.isVisible():
@@ -336,7 +342,6 @@ class MainWindow(QMainWindow):
             if latest is not None and latest.metrics is not None:
                 self.progress.show_progress(latest.metrics.step, self.status.running)
             return
-        typing = now - self._last_key < TYPING_QUIET_S and now - self._last_retrace < TYPING_STALE_S
         due = self._new_weights and now - self._last_retrace >= RETRACE_S and not typing
         due = due and self.timeline.pinned is None  # the timeline holds the views at an earlier step
         if due and latest is not None:
