@@ -51,6 +51,7 @@ def main():
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--tokens", type=int, default=200)
     ap.add_argument("--tab", choices=("inside", "unrolled"), default="inside")
+    ap.add_argument("--idle", action="store_true", help="training paused (what the window alone costs)")
     add_platform(ap)
     a = ap.parse_args()
     app = application(PaintClock)
@@ -68,6 +69,8 @@ def main():
     editor.moveCursor(editor.textCursor().MoveOperation.End)
     w.worker.play()
     until(app, lambda: w.latest.updates >= 3)  # training has started (and keeps going)
+    if a.idle:
+        w.worker.pause()
     pump(app, 1.0)
     second = {"at": None}  # when the second half of the keystroke started
     complete = w.text.complete
@@ -105,7 +108,7 @@ def main():
     w.worker.pause()
     print(
         f"{a.keys} keystrokes, {a.tokens} tokens, LSTM {a.layers}x{a.hidden}, {a.tab} tab, {a.platform}, "
-        f"training ({steps} steps meanwhile); {halves} of them shown in two halves:"
+        f"{'idle' if a.idle else 'training'} ({steps} steps meanwhile); {halves} of them shown in two halves:"
     )
     for name, t in (("updated", updated), ("painted", painted), ("complete", whole)):
         p50, p99 = statistics.median(t), pct(t, 0.99)

@@ -8,6 +8,7 @@ only when something arrived) -> setData on items built once.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from functools import partial
 
@@ -41,7 +42,11 @@ from rnnviz.qt.views.common import LogAxis, foreground, legend_brush, on_hover, 
 from rnnviz.qt.views.curves import set_curve
 from rnnviz.qt.views.history import EVENT_CAP, History
 
-FRAME_MS = 33
+FRAME_MS = 25  # a frame every 25 ms at most (40 Hz), as in the main window
+CURVES_S = 0.1  # the loss curves at most 10 times a second
+# The table's step and loss at most once a second: a new text re-lays out the window (a ~13 ms
+# repaint of every plot, measured: benchmarks/frame_interval.py --window lab); its figures at once.
+TABLE_S = 1.0
 START_WAIT_S = 60.0  # the first Reset waits for the training process to load torch
 MAX_HIDDEN = 256  # measuring costs O(window x H^3): the lab is for small models
 SAT_GATES = {("lstm", "i"): "o", ("lstm", "f"): "t", ("lstm", "o"): "s", ("gru", "r"): "d", ("gru", "z"): "+"}
@@ -143,6 +148,7 @@ class LabWindow(LabReadouts, QMainWindow):
         self.figs: dict = {}  # arch -> LabMeasurement, the latest
         self.last_metrics: dict = {}  # arch -> StepMetrics, the latest
         self._metrics_dirty = self._figs_dirty = False
+        self._last_curves = self._last_table = 0.0  # when the loss curves and the table were drawn
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.addLayout(self._build_controls(corpus, hidden, layers, lr, seed))
@@ -150,6 +156,7 @@ class LabWindow(LabReadouts, QMainWindow):
         lay.addLayout(self._build_plots(), 1)
         self.setCentralWidget(central)
         self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)  # (a coarse timer drifts by up to 5 %)
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self._on_frame)
         self.reset(wait=False)  # shown at once: the models are built while torch loads
@@ -383,17 +390,23 @@ class LabWindow(LabReadouts, QMainWindow):
 
     # ---- drawing -------------------------------------------------------------------------
     def _on_frame(self) -> None:
-        metrics, figs = self._metrics_dirty, self._figs_dirty
-        self._metrics_dirty = self._figs_dirty = False
-        if metrics:
+        """One thing a frame: the new figures, or the loss curves (at most 10 times a second)."""
+        now = time.perf_counter()
+        if self._figs_dirty:
+            self._figs_dirty = False
+            self._draw_figures()
+        elif self._metrics_dirty and now - self._last_curves >= CURVES_S:
+            self._metrics_dirty, self._last_curves = False, now
             for a in ARCHS:
                 set_curve(self.loss_curves[a], self.loss[a])
                 marks = np.array(self.clipped[a], dtype=float).reshape(-1, 2)
                 self.clip_marks[a].setData(x=marks[:, 0], y=marks[:, 1])
-        if figs:
-            self._draw_figures()
-        if metrics or figs:
-            self.table.setText(self._table_html())
+            if now - self._last_table < TABLE_S:
+                return
+        else:
+            return
+        self._last_table = now
+        self.table.setText(self._table_html())
 
     def _draw_figures(self) -> None:
         empty = np.zeros(0)

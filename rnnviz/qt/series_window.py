@@ -33,7 +33,8 @@ from rnnviz.qt.views.internals import InternalsView
 from rnnviz.qt.views.mse_plot import MsePlot
 from rnnviz.qt.views.series_plot import SeriesPlot
 
-FRAME_MS = 33
+FRAME_MS = 25  # a frame every 25 ms at most (40 Hz), as in the main window
+CURVES_S = 0.1  # the MSE curves and the progress: at most 10 times a second
 RETRACE_S = 0.1  # forecasts and the selected window's trace: at most 10 times a second
 COST_FACTOR = 5  # GUI work may take at most 1 / COST_FACTOR of the time (long file series)
 EVAL_EVERY = 50
@@ -59,9 +60,11 @@ class SeriesWindow(QMainWindow):
         self.forecast_updates = self.scored_updates = -1  # the updates of the weights last shown
         self.traced_updates = -1  # those of the weights the selected window was last traced with
         self._new_metrics = self._trace_due = False
+        self._last_curves = 0.0  # when the MSE curves were last drawn
         self._next_trace = 0.0
         self._build()
         self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)  # (a coarse timer drifts by up to 5 %)
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self._on_frame)
         self.timer.start()
@@ -275,11 +278,11 @@ class SeriesWindow(QMainWindow):
         snap = self.latest
         if snap is None:
             return
-        if self._new_metrics:
-            self._new_metrics = False
+        now = time.perf_counter()
+        if self._new_metrics and now - self._last_curves >= CURVES_S:
+            self._new_metrics, self._last_curves = False, now
             self.mse.refresh()
             self.controls.show_progress(snap, self.worker is not None and self.controls.play.isChecked())
-        now = time.perf_counter()
         if self._trace_due and now >= self._next_trace:
             self._trace_due = False
             self._retrace()
