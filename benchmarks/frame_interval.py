@@ -1,7 +1,7 @@
 """Frame interval while training: the real MainWindow (1440x900) with the default model training, a
-typed text, the Inside tab (or the Unrolled tab, its step-through animating) and the loss curves on
-screen; or the gradient lab (its three models training, every plot animating), or the noisy-sine
-forecaster's window; for --seconds.
+typed text, the Inside tab (or the Unrolled tab, its step-through playing over and over) and the
+loss curves on screen; or the gradient lab (its three models training, every plot animating), or
+the noisy-sine forecaster's window; for --seconds.
 
 A window draws from a timer (a frame every 25 ms at most, only when something changed); a frame
 that takes long, or a slow paint, delays the next. Printed: the intervals between frame ticks
@@ -84,6 +84,9 @@ def main():
     state = {"phase": "wait"}
 
     def drive():
+        if a.window == "main" and a.tab == "unrolled" and state["phase"] != "wait":
+            if not w.unrolled.play.isChecked():  # the step-through plays on (it stops at its end)
+                w.unrolled.play.setChecked(True)
         if state["phase"] == "wait" and start():
             state.update(phase="warm", t=time.perf_counter())
         elif state["phase"] == "warm" and time.perf_counter() - state["t"] > 3:

@@ -73,9 +73,9 @@ CURVES_TYPING_S = 0.3  # and at most 3 times a second while the user types (a ke
 # While the user types, the typed text is traced on each keystroke with the weights it has; new
 # weights (a full re-trace) wait until typing pauses for this long, or the weights are this old:
 TYPING_QUIET_S, TYPING_STALE_S = 0.4, 3.0
-# A keystroke's gradients wait for a frame at least this long after its states were set, so the
-# states are painted first (the paint follows within a few ms: measured, benchmarks/keystroke_latency.py).
-PAINT_FIRST_S = 0.010
+# A keystroke's gradients are computed this long after its states were set: the states' paint,
+# queued meanwhile, runs first (benchmarks/keystroke_latency.py measures both).
+PAINT_FIRST_MS = 10
 
 
 def limit_blas_threads() -> None:
@@ -322,14 +322,14 @@ class MainWindow(QMainWindow):
         self.text.retrace()
 
     def _on_frame(self) -> None:
-        """At most one heavy thing a frame: a keystroke's gradients, the curves, or the typed text
-        re-traced with new weights (each at most 10 times a second; the curves 3 while the user
-        types), so no frame holds up the next; none while a keystroke's states are being painted."""
+        """At most one heavy thing a frame: the curves, or the typed text re-traced with new weights
+        (each at most 10 times a second; the curves 3 while the user types), so no frame holds up
+        the next; none while a keystroke's states are being painted."""
         now, latest = time.perf_counter(), self.session.latest
-        if now - self._first_look < PAINT_FIRST_S:
+        if now - self._first_look < PAINT_FIRST_MS / 1000:
             return  # a keystroke's states are being painted: nothing heavy before them
-        if self.text.pending:
-            self.text.complete()  # the gradients of the last keystroke's trace, a frame after its states
+        if self.text.pending:  # its gradients (their timer comes first: this, in case it has not)
+            self.text.complete()
             return
         typing = now - self._last_key < TYPING_QUIET_S and now - self._last_retrace < TYPING_STALE_S
         every = CURVES_TYPING_S if typing else CURVES_S
@@ -352,11 +352,13 @@ class MainWindow(QMainWindow):
         self.unit_actions.tab_shown()
 
     def _on_text_edited(self, _text: str) -> None:
-        """A keystroke: its forward pass is shown at once, its gradients at the next frame (unless
+        """A keystroke: its forward pass is shown at once, its gradients 10 ms later (unless
         the Inside views show the second text, or the difference, which need both whole)."""
         self._last_key = time.perf_counter()
         self.text.retrace(first_look=self.compare.shows_a())
         self._first_look = time.perf_counter()
+        if self.text.pending:
+            QTimer.singleShot(PAINT_FIRST_MS, self.text.complete)
 
     def _on_tab(self, _index: int) -> None:
         """Hidden tabs are not drawn while training; a tab shown is brought up to date."""
