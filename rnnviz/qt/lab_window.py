@@ -36,9 +36,10 @@ from rnnviz.core.lab import ARCHS, DECAY_FROM, FAR_FRACTION, HORIZON_FRACTION, S
 from rnnviz.core.lab_loop import MEASURE_EVERY, check_scale
 from rnnviz.core.protocol import Scale, UndoScale
 from rnnviz.core.session import LabSpec
+from rnnviz.qt.lab_plots import arch_pen, decay_fit, new_plot, positive
 from rnnviz.qt.lab_readouts import COLOURS, FAR, NAMES, PCT, LabReadouts
 from rnnviz.qt.training_hosts import ProcessHost, RemoteTrainWorker
-from rnnviz.qt.views.common import LogAxis, foreground, legend_brush, on_hover, readout_label
+from rnnviz.qt.views.common import foreground, legend_brush, on_hover, readout_label
 from rnnviz.qt.views.curves import set_curve
 from rnnviz.qt.views.history import EVENT_CAP, History
 
@@ -74,11 +75,6 @@ KEY = " &nbsp; ".join(
 )
 
 
-def _pen(arch: str, width: float = 2.0, dashed: bool = False) -> pg.QtGui.QPen:
-    style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
-    return pg.mkPen(COLOURS[arch], width=width, style=style)
-
-
 def _spin(lo, hi, value, tip: str, cls=QSpinBox):
     box = cls()
     box.setRange(lo, hi)
@@ -93,36 +89,6 @@ def _button(text: str, slot, tip: str = "") -> QPushButton:
     button.clicked.connect(lambda _checked=False: slot())  # same thread; drops `checked`
     button.setToolTip(tip)
     return button
-
-
-def _positive(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) of the finite, positive points of y: a log axis cannot show the others."""
-    y = np.asarray(() if y is None else y, dtype=float)
-    ok = np.isfinite(y) & (y > 0)
-    return np.flatnonzero(ok).astype(float), y[ok]
-
-
-def _decay_fit(f) -> tuple[np.ndarray, np.ndarray]:
-    """The least-squares line decay_per_10 comes from, over distances [DECAY_FROM, window)."""
-    if f is None or not np.isfinite(f.decay_per_10) or len(f.grad_by_distance) <= DECAY_FROM:
-        return np.zeros(0), np.zeros(0)
-    k = np.arange(DECAY_FROM, len(f.grad_by_distance), dtype=float)
-    logs = np.log10(f.grad_by_distance[DECAY_FROM:])
-    y = logs.mean() - f.decay_per_10 / 10 * (k - k.mean())  # the fit passes through the centroid
-    return k, 10**y
-
-
-def _new_plot(title: str, xlabel: str, ylabel: str, log_y: bool) -> pg.PlotWidget:
-    axes = {"left": LogAxis("left")} if log_y else None
-    widget = pg.PlotWidget(axisItems=axes, labels={"bottom": xlabel, "left": ylabel})
-    plot = widget.getPlotItem()
-    plot.setTitle(title, size="10pt")
-    for side in ("left", "bottom"):  # "step (x0.001)" is no way to label steps
-        plot.getAxis(side).enableAutoSIPrefix(False)
-    plot.showGrid(x=True, y=True, alpha=0.15)
-    plot.setMenuEnabled(False)
-    plot.setLogMode(y=log_y)
-    return widget
 
 
 def _cell(*widgets: QWidget) -> QWidget:
@@ -210,7 +176,7 @@ class LabWindow(LabReadouts, QMainWindow):
         self.plots: dict[str, pg.PlotItem] = {}
         self.readouts: dict[str, QLabel] = {}
         for k, (key, spec) in enumerate(PLOTS.items()):
-            widget = _new_plot(*spec)
+            widget = new_plot(*spec)
             plot, label = widget.getPlotItem(), readout_label()
             self.plots[key], self.readouts[key] = plot, label
             on_hover(plot, partial(self._on_hover, key), partial(label.setText, " "))
@@ -227,22 +193,23 @@ class LabWindow(LabReadouts, QMainWindow):
         self.clipped = {a: deque(maxlen=EVENT_CAP) for a in ARCHS}  # (step, loss) of clipped steps
         # bottom left: the loss starts high and falls; it only rises (top right) when gradients explode
         p["loss"].addLegend(offset=(6, -6), labelTextSize="8pt", brush=legend_brush(170), colCount=2)
-        self.loss_curves = {a: p["loss"].plot(pen=_pen(a, 1.5), name=NAMES[a]) for a in ARCHS}
+        self.loss_curves = {a: p["loss"].plot(pen=arch_pen(a, 1.5), name=NAMES[a]) for a in ARCHS}
         self.clip_marks = {
-            a: p["loss"].plot(pen=None, symbol="x", symbolSize=6, symbolPen=_pen(a, 1.5)) for a in ARCHS
+            a: p["loss"].plot(pen=None, symbol="x", symbolSize=6, symbolPen=arch_pen(a, 1.5)) for a in ARCHS
         }
         p["loss"].legend.addItem(pg.ScatterPlotItem(symbol="x", pen="#777"), "gradient clipped")
-        self.grad_curves = {a: p["grad"].plot(pen=_pen(a)) for a in ARCHS}
+        self.grad_curves = {a: p["grad"].plot(pen=arch_pen(a)) for a in ARCHS}
         grey = pg.mkPen("#777", width=1, style=Qt.PenStyle.DashLine)
         self.thresholds = [pg.InfiniteLine(np.log10(f), 0, grey) for f in (HORIZON_FRACTION, FAR_FRACTION)]
         self.fit_lines = {
             a: p["grad"].plot(pen=pg.mkPen(COLOURS[a], width=1, style=Qt.PenStyle.DotLine)) for a in ARCHS
         }
         self.decay_curves = {
-            a: p["decay"].plot(pen=_pen(a), symbol="o", symbolSize=5, symbolBrush=COLOURS[a]) for a in ARCHS
+            a: p["decay"].plot(pen=arch_pen(a), symbol="o", symbolSize=5, symbolBrush=COLOURS[a])
+            for a in ARCHS
         }
-        self.sigma_curves = {a: p["sigma"].plot(pen=_pen(a)) for a in ARCHS}
-        self.cell_curve = p["sigma"].plot(pen=_pen("lstm", 2, dashed=True))
+        self.sigma_curves = {a: p["sigma"].plot(pen=arch_pen(a)) for a in ARCHS}
+        self.cell_curve = p["sigma"].plot(pen=arch_pen("lstm", 2, dashed=True))
         pen, opts = (
             pg.mkPen("#777", width=1.5, style=Qt.PenStyle.DashLine),
             {"position": 0.02, "anchors": [(0, 1), (0, 1)], "color": foreground()},
@@ -256,7 +223,7 @@ class LabWindow(LabReadouts, QMainWindow):
         legend = p["sat"].addLegend(offset=(-6, 6), labelTextSize="8pt")
         self.sat_points = {}
         for (arch, gate), symbol in SAT_GATES.items():
-            item = pg.ScatterPlotItem(size=8, symbol=symbol, pen=_pen(arch, 1), brush=COLOURS[arch])
+            item = pg.ScatterPlotItem(size=8, symbol=symbol, pen=arch_pen(arch, 1), brush=COLOURS[arch])
             p["sat"].addItem(item)
             legend.addItem(item, f"{NAMES[arch]} gate {gate}")
             self.sat_points[arch, gate] = item
@@ -413,10 +380,10 @@ class LabWindow(LabReadouts, QMainWindow):
         for a in ARCHS:
             f = self.figs.get(a)
             set_curve(self.decay_curves[a], self.decays[a])
-            self.grad_curves[a].setData(*_positive(getattr(f, "grad_by_distance", None)))
-            self.fit_lines[a].setData(*_decay_fit(f))
-            self.sigma_curves[a].setData(*_positive(getattr(f, "sigma_by_step", None)))
-        self.cell_curve.setData(*_positive(getattr(self.figs.get("lstm"), "cell_sigma", None)))
+            self.grad_curves[a].setData(*positive(getattr(f, "grad_by_distance", None)))
+            self.fit_lines[a].setData(*decay_fit(f))
+            self.sigma_curves[a].setData(*positive(getattr(f, "sigma_by_step", None)))
+        self.cell_curve.setData(*positive(getattr(self.figs.get("lstm"), "cell_sigma", None)))
         for (arch, gate), item in self.sat_points.items():
             f = self.figs.get(arch)
             left, right = f.saturation.get(gate, (empty, empty)) if f is not None else (empty, empty)
