@@ -9,8 +9,8 @@ Per keystroke (medians over --keys keystrokes), printed:
   and in any later pass (a deferred update, e.g. a title set from a zero-length timer);
 - the total from the key press to updated, to the last plot painted (h, c, gates, gradients),
   and to painted (everything).
---defer-continuation tries what the window would gain from continuing the text after the views
-are painted (a zero-length timer in place of the call, patched here; typed_text.py is unchanged).
+The window shows a keystroke in two halves (qt/typed_text.py): the second, the gradients and the
+continuation, comes 10 ms later and is counted in the later pass.
 Training runs (--train) or not (the default: steadier figures). Prints figures; asserts nothing.
 Run: QT_QPA_PLATFORM=offscreen python benchmarks/keystroke_breakdown.py [--keys 100] [--layers 2]
      [--hidden 256] [--tokens 200] [--train] [--full]
@@ -136,7 +136,6 @@ def main():
     ap.add_argument("--tokens", type=int, default=200)
     ap.add_argument("--train", action="store_true", help="training runs meanwhile")
     ap.add_argument("--full", action="store_true", help="list every widget painted, not the top ones")
-    ap.add_argument("--defer-continuation", action="store_true", help="continue the text after the paint")
     a = ap.parse_args()
     app = App([])
     configure_pyqtgraph()
@@ -156,8 +155,6 @@ def main():
         until(app, lambda: w.latest.updates >= 3)
     pump(app, 1.0)
     instrument(w)
-    if a.defer_continuation:
-        defer_continuation(w)
     rng = random.Random(0)
     per_key = []  # (times, paints, updated, painted, late)
     for _ in range(a.keys):
@@ -185,14 +182,6 @@ def main():
 
 
 PLOT_TITLES = set()  # the names of the plots over the text's steps (filled by name_of)
-
-
-def defer_continuation(w) -> None:
-    """The typed text's retrace with the continuation after the paint (a zero-length timer)."""
-    from PySide6.QtCore import QTimer
-
-    update = w.text.update_continuation
-    w.text.update_continuation = lambda: QTimer.singleShot(0, w, update)
 
 
 def med(values) -> float:
