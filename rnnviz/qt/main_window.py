@@ -49,7 +49,7 @@ from rnnviz.qt.sessions import TrainingSession
 from rnnviz.qt.status import BudgetProgress, TrainingStatus
 from rnnviz.qt.timeline import TimelineController
 from rnnviz.qt.training_hosts import ProcessHost, ThreadHost
-from rnnviz.qt.typed_text import TypedText
+from rnnviz.qt.typed_text import SECOND_HALF_MS, TypedText
 from rnnviz.qt.unit_actions import UnitsController
 from rnnviz.qt.unsaved import UnsavedGuard
 from rnnviz.qt.views.curves import TrainingCurves
@@ -73,9 +73,6 @@ CURVES_TYPING_S = 0.3  # and at most 3 times a second while the user types (a ke
 # While the user types, the typed text is traced on each keystroke with the weights it has; new
 # weights (a full re-trace) wait until typing pauses for this long, or the weights are this old:
 TYPING_QUIET_S, TYPING_STALE_S = 0.4, 3.0
-# A keystroke's gradients are computed this long after its states were set: the states' paint,
-# queued meanwhile, runs first (benchmarks/keystroke_latency.py measures both).
-PAINT_FIRST_MS = 10
 
 
 def limit_blas_threads() -> None:
@@ -326,11 +323,8 @@ class MainWindow(QMainWindow):
         (each at most 10 times a second; the curves 3 while the user types), so no frame holds up
         the next; none while a keystroke's states are being painted."""
         now, latest = time.perf_counter(), self.session.latest
-        if now - self._first_look < PAINT_FIRST_MS / 1000:
-            return  # a keystroke's states are being painted: nothing heavy before them
-        if self.text.pending:  # its gradients (their timer comes first: this, in case it has not)
-            self.text.complete()
-            return
+        if now - self._first_look < SECOND_HALF_MS / 1000 or self.text.pending:
+            return  # a keystroke's states are being painted, its gradients come next: nothing before
         typing = now - self._last_key < TYPING_QUIET_S and now - self._last_retrace < TYPING_STALE_S
         every = CURVES_TYPING_S if typing else CURVES_S
         if self._new_metrics and now - self._last_curves >= every:
@@ -357,8 +351,6 @@ class MainWindow(QMainWindow):
         self._last_key = time.perf_counter()
         self.text.retrace(first_look=self.compare.shows_a())
         self._first_look = time.perf_counter()
-        if self.text.pending:
-            QTimer.singleShot(PAINT_FIRST_MS, self.text.complete)
 
     def _on_tab(self, _index: int) -> None:
         """Hidden tabs are not drawn while training; a tab shown is brought up to date."""
