@@ -25,7 +25,7 @@ def saved(tmp_path, arch="lstm", layers=2, input="onehot", name="m.safetensors")
     return m, path
 
 
-@pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("arch", ["rnn", "lstm", "gru", "mingru", "minlstm", "ssm"])
 @pytest.mark.parametrize("input", ["onehot", "embedding"])
 def test_roundtrip_and_shapes(tmp_path, arch, input):
     m, path = saved(tmp_path, arch, input=input)

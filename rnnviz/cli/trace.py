@@ -44,18 +44,19 @@ def run(a) -> int:
 
 
 def format_trace(tr, attribution: bool = False) -> str:
-    """A readable table: each step's token, top-3 next tokens and ||dL/dh|| per layer (and the
-    attribution of each input)."""
+    """A readable table: each step's token, top-3 next tokens and ||dL/dh|| per layer (the SSM:
+    ||dL/ds||, of the state that carries time; and the attribution of each input)."""
+    grad, name = (tr.grad_h, "dL/dh") if tr.grad_state is None else (tr.grad_state, "dL/ds")
+    size = f"{tr.cfg.layers}x{tr.cfg.hidden}" + (f", N={tr.cfg.state}" if tr.state is not None else "")
     lines = [
-        f"{tr.cfg.arch} {tr.cfg.layers}x{tr.cfg.hidden}, gradient of -log p({tr.vocab[tr.target_id]!r}) "
-        f"at step {tr.target_step}",
-        f"{'step':>4}  {'token':<10} {'top next tokens':<40} ||dL/dh|| per layer"
+        f"{tr.cfg.name} {size}, gradient of -log p({tr.vocab[tr.target_id]!r}) at step {tr.target_step}",
+        f"{'step':>4}  {'token':<10} {'top next tokens':<40} ||{name}|| per layer"
         + ("  ||dL/dx||^2" if attribution else ""),
     ]
     for t, tok in enumerate(tr.tokens):
         top = tr.probs[t].argsort()[::-1][:3]
         preds = "  ".join(f"{tr.vocab[i]!r} {tr.probs[t, i]:.2f}" for i in top)
-        grads = " ".join(f"{g:.2e}" for g in tr.grad_h[:, t])
+        grads = " ".join(f"{g:.2e}" for g in grad[:, t])
         extra = f"  {tr.attribution[t]:.2e}" if attribution else ""
         lines.append(f"{t:>4}  {tok!r:<10} {preds:<40} {grads}{extra}")
     return "\n".join(lines)

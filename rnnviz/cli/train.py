@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from rnnviz.cli.common import Progress, check_writable, finite, save_trained
+from rnnviz.core.config import ARCHS
 from rnnviz.core.errors import ConfigError, RnnvizError
 
 # `train` options a preset sets its own way: None on the command line means "not given".
@@ -32,7 +33,8 @@ def add_parser(sub) -> None:
     )
     t.add_argument("--encoding", default="utf-8", help="of the corpus file, e.g. latin-1 (default: utf-8)")
     t.add_argument("--level", choices=("char", "word"), default="char")
-    t.add_argument("--arch", choices=("rnn", "lstm", "gru"), help="default: lstm")
+    t.add_argument("--arch", choices=ARCHS, help="default: lstm (mingru, minlstm, ssm: see README)")
+    t.add_argument("--state", type=int, default=16, help="for --arch ssm: the state size N per channel")
     t.add_argument("--nonlinearity", choices=("tanh", "relu"), default="tanh", help="for --arch rnn")
     t.add_argument("--layers", type=int, help="default: 1")
     t.add_argument("--hidden", type=int, help="default: 128")
@@ -87,6 +89,7 @@ def run(a) -> int:
         hidden=a.hidden,
         input=a.input or ("onehot" if a.level == "char" else "embedding"),
         embed_dim=a.embed_dim,
+        state=a.state,
     )
     cfg = TrainConfig(
         seq_len=a.seq_len,

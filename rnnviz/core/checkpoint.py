@@ -81,6 +81,7 @@ def checkpoint_bytes(
         "input": model_cfg.input,
         "embed_dim": model_cfg.embed_dim,
         "output": model_cfg.output,
+        **({"state": model_cfg.state} if model_cfg.arch == "ssm" else {}),
         "level": "value" if vocab is None else vocab.level,
         "vocab": [] if vocab is None else list(vocab.tokens),
         "train": train or {},
@@ -185,6 +186,7 @@ def parse_checkpoint(data: bytes, name: str = "model") -> Checkpoint:
             hidden=meta["hidden"],
             input=meta["input"],
             embed_dim=meta.get("embed_dim", 32),
+            state=meta.get("state", 16),
             output=meta.get("output", "tokens"),
         )
         vocab = None if value else Vocab(tuple(meta["vocab"]), meta["level"])
@@ -249,11 +251,13 @@ def _safetensors_header(data: bytes) -> dict | None:
 
 def expected_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     """state_dict key -> shape, the same as PyTorch's modules give (checked in the tests)."""
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[cfg.arch]
     H, V = cfg.hidden, cfg.out_size
     shapes: dict[str, tuple[int, ...]] = {}
     if cfg.input == "embedding":
         shapes["embedding.weight"] = (V, cfg.embed_dim)
+    if cfg.modern:
+        return shapes | modern_shapes(cfg) | {"head.weight": (V, H), "head.bias": (V,)}
+    G = {"rnn": 1, "lstm": 4, "gru": 3}[cfg.arch]
     for n in range(cfg.layers):
         d = cfg.input_size if n == 0 else H
         shapes |= {
@@ -263,6 +267,21 @@ def expected_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
             f"rnn.bias_hh_l{n}": (G * H,),
         }
     shapes |= {"head.weight": (V, H), "head.bias": (V,)}
+    return shapes
+
+
+def modern_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """The layers' tensors of minGRU, minLSTM and the SSM (core.modern), by checkpoint name."""
+    H, N = cfg.hidden, cfg.state
+    shapes: dict[str, tuple[int, ...]] = {}
+    linears = {"mingru": ("z", "h"), "minlstm": ("f", "i", "h"), "ssm": ("in_proj", "gate")}[cfg.arch]
+    for n in range(cfg.layers):
+        d, p = cfg.input_size if n == 0 else H, f"rnn.l{n}."
+        for name in linears:
+            shapes |= {f"{p}{name}.weight": (H, d), f"{p}{name}.bias": (H,)}
+        if cfg.arch == "ssm":
+            shapes |= {f"{p}delta.weight": (H, H), f"{p}delta.bias": (H,), f"{p}B.weight": (N, H),
+                       f"{p}C.weight": (N, H), f"{p}A_log": (H, N), f"{p}D": (H,)}  # fmt: skip
     return shapes
 
 

@@ -12,12 +12,27 @@ from rnnviz.core.errors import ConfigError
 OPTIMIZER_NAMES = ("sgd", "adam", "rmsprop", "adagrad")
 SAMPLE_MODES = ("stream", "windows", "words")  # see core/samples.py
 NONFINITE_LIMIT = 10  # skipped (non-finite) steps in a row before training stops by itself
-ARCHS = ("rnn", "lstm", "gru")
+CLASSIC_ARCHS = ("rnn", "lstm", "gru")  # fused torch modules, gates that read h_(t-1)
+MODERN_ARCHS = ("mingru", "minlstm", "ssm")  # gates that read x_t only: trained as a parallel scan
+ARCHS = CLASSIC_ARCHS + MODERN_ARCHS
+ARCH_NAMES = {
+    "rnn": "RNN",
+    "lstm": "LSTM",
+    "gru": "GRU",
+    "mingru": "minGRU",
+    "minlstm": "minLSTM",
+    "ssm": "S6",
+}
+MAX_STATE = 256  # the selective SSM's state size N per channel
 NONLINEARITIES = ("tanh", "relu")
 INPUTS = ("onehot", "embedding", "value")  # "value": one real number per step (time series)
 OUTPUTS = ("tokens", "value")  # next-token logits, or one real number (regression)
-# Gate names per architecture, in PyTorch's row order inside weight_ih / weight_hh.
-GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+# Gate names per architecture, in PyTorch's row order inside weight_ih / weight_hh; minLSTM's f and
+# i are the normalised f' and i'; the SSM's delta is (H) per step, its B and C (N) per step.
+GATES = {
+    "rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"),
+    "mingru": ("z",), "minlstm": ("f", "i"), "ssm": ("delta", "B", "C"),
+}  # fmt: skip
 MAX_LAYERS = 3
 MAX_HIDDEN = 4096
 
@@ -32,10 +47,11 @@ class ModelConfig:
     input: str = "onehot"
     embed_dim: int = 32  # used by input "embedding" only
     output: str = "tokens"
+    state: int = 16  # used by arch "ssm" only: the state size N of each channel
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
-            raise ConfigError(f"unknown architecture {self.arch!r}: choose rnn, lstm or gru")
+            raise ConfigError(f"unknown architecture {self.arch!r}: choose {', '.join(ARCHS)}")
         if self.nonlinearity not in NONLINEARITIES:
             raise ConfigError(f"unknown nonlinearity {self.nonlinearity!r}: choose tanh or relu")
         if self.input not in INPUTS:
@@ -47,6 +63,7 @@ class ModelConfig:
         _check_range("layers", self.layers, 1, MAX_LAYERS)
         _check_range("hidden size", self.hidden, 1, MAX_HIDDEN)
         _check_range("embedding size", self.embed_dim, 1, MAX_HIDDEN)
+        _check_range("state size", self.state, 1, MAX_STATE)
         if self.output == "value":
             _check_range("vocabulary size of a value model", self.vocab_size, 0, 0)
         else:
@@ -68,6 +85,16 @@ class ModelConfig:
     @property
     def gates(self) -> tuple[str, ...]:
         return GATES[self.arch]
+
+    @property
+    def modern(self) -> bool:
+        """minGRU, minLSTM or the selective SSM: no recurrent weight matrix, gates read x_t only."""
+        return self.arch in MODERN_ARCHS
+
+    @property
+    def name(self) -> str:
+        """The architecture as people write it: "LSTM", "minGRU", "S6"."""
+        return ARCH_NAMES[self.arch]
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -47,7 +47,7 @@ def sample(
         return out
     if state is None:
         state = final_state(forward(w, prompt_ids, interventions=interventions))
-    h = state[-1][0]
+    h = state[-1][1] if w.cfg.arch == "ssm" else state[-1][0]  # the SSM's state is (s, h)
     for k in range(length):
         out[k] = _draw(h @ w.head_w.T + w.head_b, temperature, rng)
         fwd = forward(w, out[k : k + 1], state, interventions)

@@ -17,7 +17,9 @@ from rnnviz.core.cells import Edits
 from rnnviz.core.config import GATES, ModelConfig
 from rnnviz.core.errors import ConfigError
 
-GATE_RANGE = {"g": (-1.0, 1.0), "n": (-1.0, 1.0)}  # tanh candidates; the other gates are sigmoids
+GATE_RANGE = {"g": (-1.0, 1.0), "n": (-1.0, 1.0), "delta": (0.0, 10.0)}  # tanh candidates; the SSM's step
+# (Delta = 0: the state holds and the input is not read); the other gates are sigmoids, or fractions
+STATES = ("h", "s")  # clamped to a value in [-H_LIMIT, H_LIMIT]; "s": a channel's whole SSM state
 H_LIMIT = 10.0
 MAX_INTERVENTIONS = 64  # more than a reader can follow; a session could hold thousands
 
@@ -25,19 +27,20 @@ MAX_INTERVENTIONS = 64  # more than a reader can follow; a session could hold th
 @dataclass(frozen=True)
 class Intervention:
     layer: int  # from 0
-    what: str  # "h", or a gate of the architecture ("i", "f", "g", "o"; GRU "r", "z", "n")
+    what: str  # "h", a gate of the architecture ("i", "f", "g", "o"; GRU "r", "z", "n"; minGRU "z";
+    # minLSTM "f", "i" (f', i'); the SSM "delta"), or the SSM's state "s" (a channel's N numbers)
     value: float
     units: tuple[int, ...] | None = None  # None: every unit of the layer
 
     def check(self, cfg: ModelConfig) -> None:
         if not 0 <= self.layer < cfg.layers:
             raise ConfigError(f"layer must be 1 to {cfg.layers}, not {self.layer + 1}")
-        if self.what != "h" and self.what not in GATES[cfg.arch]:
-            choices = ", ".join(("h", *GATES[cfg.arch]))
-            raise ConfigError(f"a {cfg.arch.upper()} has no {self.what!r} to change: choose {choices}")
+        if self.what not in changeable(cfg):
+            choices = ", ".join(changeable(cfg))
+            raise ConfigError(f"a {cfg.name} has no {self.what!r} to change: choose {choices}")
         if self.units is not None and (not self.units or not all(0 <= u < cfg.hidden for u in self.units)):
             raise ConfigError(f"units must lie in 0..{cfg.hidden - 1}")
-        lo, hi = (-H_LIMIT, H_LIMIT) if self.what == "h" else GATE_RANGE.get(self.what, (0.0, 1.0))
+        lo, hi = (-H_LIMIT, H_LIMIT) if self.what in STATES else GATE_RANGE.get(self.what, (0.0, 1.0))
         if not (math.isfinite(self.value) and lo <= self.value <= hi):
             raise ConfigError(f"{self.what} can be set to a value in [{lo:g}, {hi:g}], not {self.value!r}")
 
@@ -48,9 +51,17 @@ class Intervention:
             who = f"{len(self.units)} units ({', '.join(map(str, self.units[:5]))}, \u2026)"
         else:
             who = ", ".join(f"unit {u}" for u in self.units)
-        how = "zeroed" if self.what == "h" and self.value == 0 else (
-            f"clamped to {self.value:g}" if self.what == "h" else f"forced to {self.value:g}")  # fmt: skip
+        how = "zeroed" if self.what in STATES and self.value == 0 else (
+            f"clamped to {self.value:g}" if self.what in STATES else f"forced to {self.value:g}")  # fmt: skip
         return f"layer {self.layer + 1}, {who}: {self.what} {how}"
+
+
+def changeable(cfg: ModelConfig) -> tuple[str, ...]:
+    """What an intervention can set in this architecture: h, the gates over H units (not the SSM's
+    B and C, which have N entries), and the SSM's state rows."""
+    if cfg.arch == "ssm":
+        return ("h", "s", "delta")
+    return ("h", *GATES[cfg.arch])
 
 
 def layer_edits(interventions, cfg: ModelConfig) -> list[Edits]:

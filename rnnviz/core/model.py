@@ -1,4 +1,5 @@
-"""CharRNN: one-hot or embedded tokens -> fused nn.RNN / nn.LSTM / nn.GRU -> linear head.
+"""CharRNN: one-hot or embedded tokens -> fused nn.RNN / nn.LSTM / nn.GRU (or a modern cell of
+core.modern: minGRU, minLSTM, the selective SSM) -> linear head.
 
 The submodule names (`embedding`, `rnn`, `head`) make the state_dict keys, which are the
 checkpoint format: a plain `nn.LSTM` and `nn.Linear` load them directly.
@@ -37,8 +38,12 @@ class CharRNN(nn.Module):
             num_layers=cfg.layers,
             batch_first=True,
         )
-        self.rnn: nn.RNNBase
-        if cfg.arch == "rnn":
+        self.rnn: nn.Module
+        if cfg.modern:
+            from rnnviz.core.modern import ModernStack
+
+            self.rnn = ModernStack(cfg)
+        elif cfg.arch == "rnn":
             self.rnn = nn.RNN(nonlinearity=cfg.nonlinearity, **kw)
         else:
             self.rnn = (nn.LSTM if cfg.arch == "lstm" else nn.GRU)(**kw)
@@ -51,7 +56,7 @@ class CharRNN(nn.Module):
         """Dropout p (Zaremba et al. 2014: on the non-recurrent connections only) between stacked
         layers and between the top layer and the head, while training; none in evaluation or traces."""
         self.dropout = float(p)
-        self.rnn.dropout = self.dropout if self.cfg.layers > 1 else 0.0
+        setattr(self.rnn, "dropout", self.dropout if self.cfg.layers > 1 else 0.0)  # noqa: B010 (typed as a module)
 
     @torch.no_grad()
     def _open_forget_gates(self) -> None:

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from rnnviz.core import cells_modern
 from rnnviz.core.cells import BACKWARD, FORWARD
 from rnnviz.core.config import GATES, ModelConfig
 from rnnviz.core.errors import VocabError
@@ -30,11 +31,12 @@ class LayerWeights:
 
 @dataclass(frozen=True)
 class TraceWeights:
-    """A model's weights as float64 numpy arrays, ready for `trace`."""
+    """A model's weights as float64 numpy arrays, ready for `trace`. A modern cell's layers
+    (cfg.modern) are dicts of its tensors by name without the "rnn.l{n}." prefix ("z.weight", ...)."""
 
     cfg: ModelConfig
     embedding: np.ndarray | None  # (V, E) or None for one-hot input
-    layers: tuple[LayerWeights, ...]
+    layers: tuple[Any, ...]  # LayerWeights, or dict[str, np.ndarray] for a modern cell
     head_w: np.ndarray  # (V, H)
     head_b: np.ndarray  # (V,)
 
@@ -43,12 +45,29 @@ class TraceWeights:
         def get(name: str) -> np.ndarray:
             return np.asarray(state[name], dtype=np.float64)
 
-        layers = tuple(
-            LayerWeights(*(get(f"rnn.{k}_l{n}") for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
-            for n in range(cfg.layers)
-        )
+        layers: tuple[Any, ...]
+        if cfg.modern:
+            layers = tuple(
+                {k[len(f"rnn.l{n}.") :]: get(k) for k in state if k.startswith(f"rnn.l{n}.")}
+                for n in range(cfg.layers)
+            )
+        else:
+            layers = tuple(
+                LayerWeights(
+                    *(get(f"rnn.{k}_l{n}") for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+                )
+                for n in range(cfg.layers)
+            )
         emb = get("embedding.weight") if cfg.input == "embedding" else None
         return cls(cfg, emb, layers, get("head.weight"), get("head.bias"))
+
+    def layer_input(self, ids: np.ndarray) -> np.ndarray:
+        """x_t of layer 0 for every step (T, D): one-hot rows, embedding rows, or the values read."""
+        if self.cfg.input == "value":
+            return np.asarray(ids, dtype=np.float64)[:, None]
+        if self.embedding is None:
+            return np.eye(self.cfg.vocab_size)[ids]
+        return self.embedding[ids]
 
     def input_projection(self, ids: np.ndarray) -> np.ndarray:
         """W_ih x_t + b_ih of layer 0 for every step: (T, G*H). ids: token ids, or real values."""
@@ -73,7 +92,7 @@ class Trace:
     c: np.ndarray | None  # (L, T, H), LSTM only
     gates: dict[str, np.ndarray]  # name -> (L, T, H)
     probs: np.ndarray  # (T, V) after reading tokens 0..t
-    grad_h: np.ndarray  # (L, T)  ||dL/dh^l_t||, 0 after target_step
+    grad_h: np.ndarray  # (L, T)  ||dL/dh^l_t||, 0 after target_step (the SSM: h_t is no state)
     grad_c: np.ndarray | None  # (L, T)  ||dL/dc^l_t||, LSTM only
     target_step: int
     target_id: int
@@ -84,6 +103,8 @@ class Trace:
     values: np.ndarray | None = None  # (T,) a value model's forecasts (probs is then (T, 0))
     target_value: float | None = None  # the value the gradient's squared error is taken against
     inputs: np.ndarray | None = None  # (T,) a value model's real inputs (ids are then zeros)
+    state: np.ndarray | None = None  # (L, T, H, N) the selective SSM's state s_t, SSM only
+    grad_state: np.ndarray | None = None  # (L, T)  ||dL/ds^l_t||, SSM only
     # False: the forward pass only (h, c, gates, probs); the gradient fields are not computed
     # (grad_h and grad_c are zeros, dh, dc, grad_above and attribution None): never draw them.
     gradients: bool = True
@@ -107,7 +128,10 @@ class Trace:
         return f"(y - {self.target_value:.3g})\u00b2/2"
 
     def final_state(self) -> list[tuple]:
-        """Per layer (h, c) after the last step (c None unless LSTM): where a continuation starts."""
+        """Per layer (h, c) after the last step (c None unless LSTM; the SSM: (s, h), its state
+        (H, N) and its last output): where a continuation starts."""
+        if self.state is not None:
+            return [(self.state[n, -1], self.h[n, -1]) for n in range(self.cfg.layers)]
         return [(self.h[n, -1], None if self.c is None else self.c[n, -1]) for n in range(self.cfg.layers)]
 
     def to_npz(self, path) -> None:
@@ -115,7 +139,7 @@ class Trace:
         gate_<name>, probs, grad_h, grad_c, dh, dc, attribution, ids, tokens, vocab."""
         arrays = {"h": self.h, "probs": self.probs, "grad_h": self.grad_h, "ids": self.ids}
         arrays |= {f"gate_{k}": v for k, v in self.gates.items()}
-        for k in ("c", "grad_c", "dh", "dc", "attribution", "values", "inputs"):
+        for k in ("c", "grad_c", "dh", "dc", "attribution", "values", "inputs", "state", "grad_state"):
             if getattr(self, k) is not None:
                 arrays[k] = getattr(self, k)
         arrays |= {"tokens": np.array(self.tokens, dtype=str), "vocab": np.array(self.vocab, dtype=str)}
@@ -141,6 +165,9 @@ class Trace:
             step["grad_h"] = self.grad_h[:, t].tolist()
             if self.grad_c is not None:
                 step["grad_c"] = self.grad_c[:, t].tolist()
+            if self.state is not None and self.grad_state is not None:
+                step["state"] = self.state[:, t].tolist()
+                step["grad_state"] = self.grad_state[:, t].tolist()
             steps.append(step)
         cfg = self.cfg
         if self.values is not None:
@@ -149,6 +176,7 @@ class Trace:
                 step["value"] = float(self.values[t])
         return {
             "arch": cfg.arch,
+            **({"state": cfg.state} if cfg.arch == "ssm" else {}),
             "nonlinearity": cfg.nonlinearity,
             "layers": cfg.layers,
             "hidden": cfg.hidden,
@@ -249,6 +277,8 @@ def _assemble(
     w: TraceWeights, fwd: list[dict], d_out: np.ndarray, s: int, interventions=(), **fields
 ) -> Trace:
     """Backward from dL/d(output at step s) = d_out, then the Trace of everything."""
+    if w.cfg.modern:
+        return _assemble_modern(w, fwd, d_out, s, interventions, **fields)
     arch, L, T, H = w.cfg.arch, w.cfg.layers, len(fwd[0]["h"]), w.cfg.hidden
     edits = layer_edits(interventions, w.cfg)
     # Backward, top layer first: each layer's input gradient is injected into the one below.
@@ -278,13 +308,51 @@ def _assemble(
     )
 
 
-def forward(w: TraceWeights, ids: np.ndarray, state=None, interventions=()) -> list[dict]:
-    """Per layer: h (T, H), c (LSTM), activated gates `act` (T, G*H) and what backward needs.
+def _assemble_modern(w: TraceWeights, fwd: list[dict], d_out: np.ndarray, s: int, interventions=(), **fields):
+    """As `_assemble`, for minGRU, minLSTM and the SSM (core.cells_modern)."""
+    arch, L, T, H = w.cfg.arch, w.cfg.layers, len(fwd[0]["h"]), w.cfg.hidden
+    edits = layer_edits(interventions, w.cfg)
+    dh, inject, above, grad_state = np.zeros((L, T, H)), np.zeros((T, H)), np.zeros((L, T)), np.zeros((L, T))
+    inject[s] = d_out @ w.head_w
+    for n in range(L - 1, -1, -1):
+        above[n] = np.linalg.norm(inject, axis=-1)
+        inject, gs = cells_modern.BACKWARD[arch](w.cfg, w.layers[n], fwd[n], inject, s, dh[n], edits[n])
+        if gs is not None:
+            grad_state[n] = gs
+    ssm = arch == "ssm"
+    return Trace(
+        cfg=w.cfg,
+        h=np.stack([f["h"] for f in fwd]),
+        c=None,
+        gates={g: np.stack([f["gates"][g] for f in fwd]) for g in GATES[arch]},
+        grad_h=np.linalg.norm(dh, axis=-1),
+        grad_c=None,
+        target_step=s,
+        dh=dh,
+        grad_above=above,
+        attribution=(inject**2).sum(-1),
+        state=np.stack([f["s"] for f in fwd]) if ssm else None,
+        grad_state=grad_state if ssm else None,
+        **fields,
+    )
 
-    `state`: per layer (h0, c0) to start from (c0 None unless LSTM); default zeros.
+
+def forward(w: TraceWeights, ids: np.ndarray, state=None, interventions=()) -> list[dict]:
+    """Per layer: h (T, H), c (LSTM), activated gates `act` (T, G*H) and what backward needs
+    (a modern cell: `gates` by name instead of `act`, the SSM its state `s` (T, H, N)).
+
+    `state`: per layer (h0, c0) to start from (c0 None unless LSTM; the SSM: (s0, its last h), of
+    which only s0 is read); default zeros.
     """
     edits = layer_edits(interventions, w.cfg)
     fwd: list[dict] = []
+    if w.cfg.modern:
+        x = w.layer_input(ids)
+        for n, lw in enumerate(w.layers):
+            s0 = state[n][0] if state is not None else None
+            fwd.append(cells_modern.FORWARD[w.cfg.arch](w.cfg, lw, x, s0, edits[n]))
+            x = fwd[-1]["h"]
+        return fwd
     x_proj = w.input_projection(ids)
     for n, lw in enumerate(w.layers):
         if n:
@@ -296,7 +364,9 @@ def forward(w: TraceWeights, ids: np.ndarray, state=None, interventions=()) -> l
 
 def final_state(fwd: list[dict]) -> list[tuple]:
     """The state after the last step of `forward`, to continue from."""
-    return [(f["h"][-1], f["c"][-1] if "c" in f else None) for f in fwd]
+    return [
+        (f["s"][-1], f["h"][-1]) if "s" in f else (f["h"][-1], f["c"][-1] if "c" in f else None) for f in fwd
+    ]
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

@@ -239,6 +239,8 @@ class Trainer:
         """Multiply every W_hh by `factor` (> 1 makes gradients explode, < 1 vanish); 1/factor undoes it."""
         if not math.isfinite(factor) or factor <= 0:
             raise ConfigError(f"scale factor must be a positive number, not {factor!r}")
+        if self.model_cfg.modern:
+            raise ConfigError(f"a {self.model_cfg.name} has no recurrent weight matrix W_hh to scale")
         for n in range(self.model_cfg.layers):
             getattr(self.model.rnn, f"weight_hh_l{n}").mul_(factor)
 
