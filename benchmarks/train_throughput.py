@@ -3,6 +3,11 @@
 Both train a 1-layer LSTM, H=128, one-hot input, seq 64, batch 32 on the built-in story, with
 Adam. They run in alternating rounds in the same process so machine noise hits both alike.
 Target: Trainer / bare >= 0.85.   Run: python benchmarks/train_throughput.py [--rounds N]
+
+--archs mingru,minlstm,ssm: instead, rnnviz's Trainer on each of those architectures against the
+same Trainer on the fused LSTM (same H, seq 64, batch 32, one-hot input, Adam, alternating
+rounds), with the scan training uses on this device and, for comparison, the other one.
+Targets (issue 20): ssm >= 0.5x, mingru >= 1x the LSTM.
 """
 
 import argparse
@@ -53,12 +58,58 @@ def rate(step, n):
     return n * B * T / (time.perf_counter() - t0)
 
 
+def trainer(corpus, arch: str, solver: str = "auto") -> Trainer:
+    t = Trainer(
+        corpus,
+        ModelConfig(vocab_size=len(corpus.vocab), arch=arch, hidden=H),
+        TrainConfig(seq_len=T, batch=B),
+        device="cpu",
+    )
+    if solver != "auto":
+        t.model.rnn.solver = solver
+    return t
+
+
+def compare_archs(corpus, archs: list[str], rounds: int, steps: int) -> None:
+    """Each architecture's Trainer against the LSTM's, alternating rounds."""
+    runs = {"lstm": trainer(corpus, "lstm")}
+    for arch in archs:
+        runs[arch] = trainer(corpus, arch)
+        runs[f"{arch} (parallel scan)"] = trainer(corpus, arch, "parallel")
+    for t in runs.values():
+        rate(t.step, 3)  # warm up
+    rates: dict[str, list[float]] = {k: [] for k in runs}
+    for _ in range(rounds):
+        for k, t in runs.items():
+            rates[k].append(rate(t.step, steps))
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, H={H} seq {T} batch {B}, one-hot input"
+    )
+    lstm = rates["lstm"]
+    print(f"{'lstm (fused nn.LSTM)':<28} {statistics.median(lstm) / 1000:7.1f} k tokens/s")
+    for k, r in rates.items():
+        if k == "lstm":
+            continue
+        ratios = [a / b for a, b in zip(r, lstm, strict=True)]
+        target = {"ssm": "  target >= 0.5", "mingru": "  target >= 1"}.get(k, "")
+        print(
+            f"{k:<28} {statistics.median(r) / 1000:7.1f} k tokens/s  vs LSTM: median {statistics.median(ratios):.2f}x"
+            f"  (rounds: {' '.join(f'{x:.2f}' for x in ratios)}){target}"
+        )
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--steps", type=int, default=30, help="steps per round")
+    ap.add_argument("--archs", help="e.g. mingru,minlstm,ssm: each against the LSTM")
+    ap.add_argument("--threads", type=int, help="torch threads (the training process uses 1)")
     a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     corpus = load_corpus("builtin:story")
+    if a.archs:
+        return compare_archs(corpus, a.archs.split(","), a.rounds, a.steps)
     train_ids = corpus.split(0.1)[0]
     trainer = Trainer(
         corpus,

@@ -3,6 +3,8 @@ float64 replay (core.cells_modern, through core.trace and the typing path) again
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -156,14 +158,17 @@ def _autograd(m: CharRNN, ids, target_step, target_id, edits=None):
     )  # fmt: skip
 
 
-def _model(arch, layers, seed=3):
-    torch.manual_seed(seed)
-    cfg = ModelConfig(9, arch, layers=layers, hidden=6, state=4)
-    m = CharRNN(cfg).double()
-    with torch.no_grad():  # livelier than the initialisation: larger Delta, so the state moves
+def _lively(m: CharRNN) -> CharRNN:
+    """Weights livelier than the initialisation (larger Delta, so the SSM's state moves)."""
+    with torch.no_grad():
         for p in m.parameters():
             p.add_(0.3 * torch.randn_like(p))
     return m
+
+
+def _model(arch, layers, seed=3):
+    torch.manual_seed(seed)
+    return _lively(CharRNN(ModelConfig(9, arch, layers=layers, hidden=6, state=4)).double())
 
 
 def _agree(tr, ref):
@@ -228,3 +233,54 @@ def test_what_an_intervention_may_change_in_each_cell():
 def test_the_ssm_state_size_is_checked():
     with pytest.raises(ConfigError, match="state size must be a whole number from 1 to 256"):
         ModelConfig(5, "ssm", state=0)
+
+
+# ---- the README's plain-torch module -------------------------------------------------------------
+
+
+def _readme_module():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## The modern cells", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    return code, namespace["load"]
+
+
+@pytest.mark.parametrize("arch", MODERN)
+@pytest.mark.parametrize("layers, input", [(1, "onehot"), (2, "embedding")])
+def test_the_readme_module_loads_each_checkpoint_and_reproduces_its_outputs(tmp_path, arch, layers, input):
+    from rnnviz.core.checkpoint import save_checkpoint
+    from rnnviz.core.corpus import Vocab
+
+    code, load = _readme_module()
+    assert len(code.strip().splitlines()) <= 40  # about thirty lines, as the README says
+    torch.manual_seed(4)
+    vocab = Vocab(("<unk>", *"abcdefg "), "char")
+    cfg = ModelConfig(len(vocab.tokens), arch, layers=layers, hidden=7, state=5, input=input, embed_dim=4)
+    m = _lively(CharRNN(cfg))
+    path = tmp_path / f"{arch}.safetensors"
+    save_checkpoint(path, cfg, vocab, state_arrays(m))
+    logits_of, tokens = load(str(path))
+    ids = [1, 3, 3, 8, 2, 5, 1, 7, 6]
+    with torch.no_grad():
+        ours, _ = m(torch.tensor([ids]))
+        theirs = logits_of(ids)
+    assert tokens == list(vocab.tokens)
+    torch.testing.assert_close(theirs, ours[0], rtol=1e-4, atol=1e-5)
+
+
+def test_the_notebook_picture_shows_the_ssm_state_and_its_gates_on_their_own_scales():
+    from rnnviz.core.picture import blocks, levels, trace_png
+
+    m = _model("ssm", 2)
+    tr = trace(TraceWeights.from_state(m.cfg, state_arrays(m)), [1, 4, 2, 8, 8, 3])
+    drawn = {title: (v, kind) for title, v, kind in blocks(tr)}
+    norms, kind = drawn["||s||, layer 2"]
+    np.testing.assert_allclose(norms, np.linalg.norm(tr.state[1], axis=-1).T)
+    assert kind == "positive" and levels(norms, kind) == (0.0, norms.max())
+    assert drawn["B, layer 2"][0].shape == (4, 6) and drawn["B, layer 2"][1] == "signed"  # N rows
+    assert drawn["delta, layer 2"][1] == "positive"
+    assert trace_png(tr)[:8] == b"\x89PNG\r\n\x1a\n"

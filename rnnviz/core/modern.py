@@ -206,13 +206,15 @@ class ModernStack(nn.Module):
             else:
                 layer = SelectiveSSMLayer(d, cfg.hidden, cfg.state)
             self.add_module(f"l{n}", layer)
-        self.chunk = SCAN_CHUNK if cfg.arch != "ssm" else max(1, min(SCAN_CHUNK, 2048 // max(cfg.state, 1)))
+        self.chunk = SCAN_CHUNK if cfg.arch != "ssm" else max(1, min(SCAN_CHUNK, 64 // cfg.state))
+        self.solver = "auto"  # "parallel" (linear_scan), "fused" (fused_scan) or "auto": by device
 
     def forward(self, x: torch.Tensor, state=None, scan=None):
         """scan: the solver of s_t = a_t s_(t-1) + b_t (default: the parallel scan on CUDA, the
         fused loop on the CPU; the tests pass step_scan)."""
         if scan is None:
-            scan = (lambda la, b, s0: linear_scan(la, b, s0, self.chunk)) if x.is_cuda else fused_scan
+            parallel = self.solver == "parallel" or (self.solver == "auto" and x.is_cuda)
+            scan = (lambda la, b, s0: linear_scan(la, b, s0, self.chunk)) if parallel else fused_scan
         Bsz, ssm = x.shape[0], self.arch == "ssm"
         finals = []
         for n in range(self.layers):

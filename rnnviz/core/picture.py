@@ -2,8 +2,10 @@
 gates of the last one, time steps left to right with every token labelled, units top to bottom.
 Jupyter shows it for a Trace (`Trace._repr_png_`).
 
-Colours as in the app: signed values (h, c, candidates) on a blue - grey - gold diverging map with
-symmetric levels, gates in [0, 1] on viridis; each block says its range.
+Colours as in the app: signed values (h, c, candidates, the SSM's B and C) on a blue - grey - gold
+diverging map with symmetric levels, gates in [0, 1] on viridis, and positive values with no upper
+bound (the SSM's Delta and its channel state norms) on viridis from 0 to their largest; each block
+says its range.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from PIL import Image, ImageDraw, ImageFont
 # Anchors of the maps (0..1 -> RGB), interpolated linearly.
 DIVERGING = np.array([[33, 102, 172], [146, 197, 222], [235, 235, 235], [244, 208, 63], [178, 124, 0]], float)
 VIRIDIS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], float)
-SIGNED = ("g", "n")  # gates that are tanh candidates, in [-1, 1]
+SIGNED = ("g", "n", "B", "C")  # tanh candidates in [-1, 1], and the SSM's signed B_t, C_t
+POSITIVE = ("delta", "s")  # >= 0 with no upper bound: 0 to the largest value drawn
 CELL_W, MIN_ROW, BLOCK_H, LABEL_W, GAP = 14, 1, 96, 86, 18
 MAX_STEPS = 200  # a longer trace is drawn over its last 200 steps (the picture says so)
 
@@ -32,17 +35,29 @@ def colours(values: np.ndarray, lo: float, hi: float, anchors: np.ndarray) -> np
     return rgb.astype(np.uint8)
 
 
-def blocks(tr) -> list[tuple[str, np.ndarray, bool]]:
-    """(title, (units, steps) values, signed) for every heatmap drawn."""
+def blocks(tr) -> list[tuple[str, np.ndarray, str]]:
+    """(title, (rows, steps) values, kind: "signed", "gate" or "positive") for every heatmap drawn:
+    h (and c, or the SSM's channel state norms ||s_t[u, :]||) of every layer, the last one's gates."""
     out = []
     for n in range(tr.cfg.layers):
-        out.append((f"h, layer {n + 1}", tr.h[n].T, True))
+        out.append((f"h, layer {n + 1}", tr.h[n].T, "signed"))
         if tr.c is not None:
-            out.append((f"c, layer {n + 1}", tr.c[n].T, True))
+            out.append((f"c, layer {n + 1}", tr.c[n].T, "signed"))
+        if tr.state is not None:
+            out.append((f"||s||, layer {n + 1}", np.linalg.norm(tr.state[n], axis=-1).T, "positive"))
     last = tr.cfg.layers - 1
     for g, v in tr.gates.items():
-        out.append((f"{g}, layer {last + 1}", v[last].T, g in SIGNED))
+        kind = "signed" if g in SIGNED else "positive" if g in POSITIVE else "gate"
+        out.append((f"{g}, layer {last + 1}", v[last].T, kind))
     return out
+
+
+def levels(v: np.ndarray, kind: str) -> tuple[float, float]:
+    """The colour map's ends: symmetric for signed values, 0..max for positive ones, 0..1 for gates."""
+    m = float(np.nanmax(np.abs(v))) if v.size else 1.0
+    if kind == "signed":
+        return -max(m, 1e-12), max(m, 1e-12)
+    return (0.0, max(m, 1e-12)) if kind == "positive" else (0.0, 1.0)
 
 
 def labels(tr) -> list[str]:
@@ -62,7 +77,7 @@ def trace_png(tr, max_step_width: int = 80) -> bytes:
     width_per_step = int(min(max(CELL_W, widest + 4), max_step_width))
     names = [_fit(n, width_per_step - 2, font) for n in names]
     T = len(names)
-    parts = [(title, v[:, first:], signed) for title, v, signed in blocks(tr)]
+    parts = [(title, v[:, first:], kind) for title, v, kind in blocks(tr)]
     rows = [max(MIN_ROW, BLOCK_H // max(v.shape[0], 1)) for _, v, _ in parts]
     heights = [r * v.shape[0] for r, (_, v, _) in zip(rows, parts, strict=True)]
     W = LABEL_W + T * width_per_step + 8
@@ -70,14 +85,9 @@ def trace_png(tr, max_step_width: int = 80) -> bytes:
     img = Image.new("RGB", (W, H), "white")
     draw = ImageDraw.Draw(img)
     y = 0
-    for (title, v, signed), row, h in zip(parts, rows, heights, strict=True):
-        if signed:
-            m = float(np.nanmax(np.abs(v))) if v.size else 1.0
-            lo, hi = -max(m, 1e-12), max(m, 1e-12)
-            rgb = colours(v, lo, hi, DIVERGING)
-        else:
-            lo, hi = 0.0, 1.0
-            rgb = colours(v, lo, hi, VIRIDIS)
+    for (title, v, kind), row, h in zip(parts, rows, heights, strict=True):
+        lo, hi = levels(v, kind)
+        rgb = colours(v, lo, hi, DIVERGING if kind == "signed" else VIRIDIS)
         draw.text((2, y + 2), title, fill="black", font=font)
         draw.text((2, y + 14), f"{lo:.2g}..{hi:.2g}", fill="gray", font=font)
         tile = Image.fromarray(np.repeat(np.repeat(rgb, row, axis=0), width_per_step, axis=1), "RGB")
