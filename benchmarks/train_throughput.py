@@ -82,9 +82,8 @@ def compare_archs(corpus, archs: list[str], rounds: int, steps: int) -> None:
     for _ in range(rounds):
         for k, t in runs.items():
             rates[k].append(rate(t.step, steps))
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, H={H} seq {T} batch {B}, one-hot input"
-    )
+    threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}, {threads} threads, H={H} seq {T} batch {B}, one-hot input")
     lstm = rates["lstm"]
     print(f"{'lstm (fused nn.LSTM)':<28} {statistics.median(lstm) / 1000:7.1f} k tokens/s")
     for k, r in rates.items():
@@ -92,9 +91,10 @@ def compare_archs(corpus, archs: list[str], rounds: int, steps: int) -> None:
             continue
         ratios = [a / b for a, b in zip(r, lstm, strict=True)]
         target = {"ssm": "  target >= 0.5", "mingru": "  target >= 1"}.get(k, "")
+        rounds = " ".join(f"{x:.2f}" for x in ratios)
         print(
-            f"{k:<28} {statistics.median(r) / 1000:7.1f} k tokens/s  vs LSTM: median {statistics.median(ratios):.2f}x"
-            f"  (rounds: {' '.join(f'{x:.2f}' for x in ratios)}){target}"
+            f"{k:<28} {statistics.median(r) / 1000:7.1f} k tokens/s  vs LSTM: median"
+            f" {statistics.median(ratios):.2f}x  (rounds: {rounds}){target}"
         )
 
 
