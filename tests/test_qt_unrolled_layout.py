@@ -120,10 +120,10 @@ def test_modern_cells_no_label_meets_another_or_an_arrow(qapp, arch, layers, scr
     width, height = CANVAS[screen]
     height = max(height, int(needed_height(tr, True)) + 1)
     seq, detailed = frames(tr), frames(tr, detail=True)
-    for frame in (seq[len(seq) - 10], seq[-1], seq[5], detailed[7]):
+    for frame, first in ((seq[len(seq) - 10], 0), (seq[-1], 0), (seq[5], 0), (detailed[7], 0), (seq[-8], 3)):
         for col_w in (MIN_COL, 120.0):
             detail = frame_detail(w, tr, frame, layers - 1, 3)
-            view = View(frame=frame, first=0, col_w=col_w, unit=3, layer=layers - 1, detail=detail)
+            view = View(frame=frame, first=first, col_w=col_w, unit=3, layer=layers - 1, detail=detail)
             drawn = draw(tr, view, width, height)
             texts = [s for kind, _, s in drawn if kind == "text"]
             assert overlaps(drawn) == [], (frame, col_w)
@@ -131,7 +131,9 @@ def test_modern_cells_no_label_meets_another_or_an_arrow(qapp, arch, layers, scr
             assert (texts.count("s belt") == layers) == (arch == "ssm")
             marks = [r for kind, r, _ in drawn if kind == "line" and r.width() == r.height() == MARK]
             shown = len(columns(width, view, tr.steps))
-            assert len(marks) == layers * (shown - 1)  # each step's elementwise decay from the one before
+            assert len(marks) == layers * (
+                shown - 1
+            )  # each step's decay from the one before (not in the margin)
             title = "inside the cell" if frame.phase == "forward" else "backpropagation through the cell"
             assert any(s.startswith(title) for s in texts)
             assert all(r.right() <= width - 8 for kind, r, s in drawn if kind == "text" and "=" in s)

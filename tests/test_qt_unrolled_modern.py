@@ -1,5 +1,6 @@
 """The step-through of the modern cells as the app and `rnnviz animate` show it: the panel widget
-stepping through an S6 (with an intervention), the GIF's frames for a minGRU, the command for an S6."""
+stepping through an S6 (with an intervention), the GIF's frames for a minGRU, the command for an S6,
+and the Patching tab's choices per architecture."""
 
 import numpy as np
 import torch
@@ -50,6 +51,16 @@ def test_the_panel_steps_through_an_s6_with_its_interventions(qtbot):
             assert f"||dL/ds_t|| = {tr.grad_state[0, f.t]:.2e}" in panel.caption.text()
         qtbot.keyClick(panel.canvas, Qt.Key.Key_Right)
     assert panel.canvas.minimumHeight() >= needed_height(tr, True)
+    from PySide6.QtCore import QRectF
+
+    from rnnviz.qt.views.common import fmt
+    from rnnviz.qt.views.unrolled_paint import unit_at
+
+    c = panel.canvas
+    hits = [(x, y, unit_at(QRectF(c.rect()), tr, c.view, x, y)) for x in range(0, c.width(), 7)
+            for y in range(0, c.height(), 7)]  # fmt: skip
+    x, y, (t, n, u) = next(h for h in hits if h[2] is not None)
+    assert c.hover_text(x, y).endswith(f"|s| = {fmt(float(np.linalg.norm(tr.state[n, t, u])))} (N = 4)")
     panel.canvas.repaint()
     assert overlaps(panel.canvas.view.drawn) == []
 
@@ -90,3 +101,25 @@ def test_cli_animate_an_s6(tmp_path):
             rgb = np.asarray(gif.convert("RGB"), dtype=int)
             orange.append(((rgb[..., 0] > 200) & (rgb[..., 1] < 140) & (rgb[..., 2] < 60)).sum())
     assert orange[1] > orange[0] + 200  # backward: the gradient's arrows along the state's belt
+
+
+def test_the_patching_tab_offers_what_each_cell_can_patch(qtbot):
+    from rnnviz.core.patch import states
+    from rnnviz.qt.views.patching import PatchingView
+
+    view = PatchingView()
+    qtbot.addWidget(view)
+    said = []
+    view.state_changed.connect(said.append)
+    view.state.setCurrentIndex(2)  # an LSTM's c only
+    for arch, now in (("ssm", "both"), ("lstm", "both"), ("mingru", "both"), ("gru", "both")):
+        view.set_arch(arch)
+        offered = [view.state.itemData(k) for k in range(view.state.count())]
+        whole = states(arch) if arch in ("lstm", "ssm") else ("both",)  # h alone: one choice, h
+        assert sorted(offered) == sorted(whole) and view.state.currentData() == now
+    assert said == ["c", "both"]  # c is gone in the S6: "both" announced once
+    view.set_arch("ssm")
+    view.state.setCurrentIndex(1)
+    assert said[-1] == "s" and view.state.currentText() == "s only (the state)"
+    view.set_arch("lstm")  # no s in an LSTM: back to the whole state
+    assert said[-1] == "both" and view.units.getAxis("bottom").labelText == "unit"

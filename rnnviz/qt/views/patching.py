@@ -120,6 +120,7 @@ class PatchingView(QWidget):
         for text, state in CHOICES.get(arch, WHOLE):
             self.state.addItem(text, state)
         self.state.setCurrentIndex(max(self.state.findData(before), 0))
+        self.units.setLabel("bottom", "channel" if arch == "ssm" else "unit")
         self.state.blockSignals(False)
         if self.state.currentData() != before:
             self.state_changed.emit(self.state.currentData())

@@ -168,7 +168,7 @@ def _through_time(p, tr: Trace, n: int, t: int, cbox: QRectF, view: View, x0: fl
     if tr.cfg.arch != "ssm" and t > 0:
         a = QPointF(max(cbox.left() - col_w + cell + 4, x0), cbox.center().y())
         arrow(p, a, QPointF(cbox.left() - 2, a.y()), ink, 1.2)
-        if tr.cfg.modern and cbox.left() - 2 - a.x() >= 20:
+        if tr.cfg.modern and a.x() > x0 and cbox.left() - 2 - a.x() >= 20:  # from the cell before
             times(p, QPointF((a.x() + cbox.left() - 8) / 2, a.y()), ink)
     belt = tr.c if tr.c is not None else tr.state
     if belt is None:
@@ -178,7 +178,7 @@ def _through_time(p, tr: Trace, n: int, t: int, cbox: QRectF, view: View, x0: fl
     p.setPen(QPen(MUTED, 3))
     p.drawLine(left, right)
     record_line(left, right, 3)
-    if tr.state is not None and t > 0 and cx - col_w / 2 >= x0:
+    if tr.state is not None and t > 0 and cx - col_w / 2 > x0 + 1:  # (not on the margin's edge)
         times(p, QPointF(cx - col_w / 2, y), ink)
     if lut is None:
         return
