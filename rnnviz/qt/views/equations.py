@@ -97,14 +97,13 @@ def equations(arch: str, nl: str, d: dict) -> list[str]:
 
 # ---- minGRU, minLSTM, S6: their gates read x_t alone; time passes elementwise ----------------------
 
-CAND = "   (candidate: from x_t alone, h_(t-1) not inside)"
+CAND = "   (candidate, from x_t alone)"
 
 
 def _mingru(d: dict) -> list[str]:
     z, a = d["z"], 1 - d["z"]
     return [
-        f"z = sigmoid(W_z x_t + b_z) = sigmoid({d['z_pre']:+.3f}) = {z:.3f}   "
-        "(update: how much of h~ to write)",
+        f"z = sigmoid(W_z x_t + b_z) = sigmoid({d['z_pre']:+.3f}) = {z:.3f}   (update gate)",
         f"h~ = W_h x_t + b_h = {d['cand']:+.3f}{CAND}",
         f"h_t = (1-z)*h_(t-1) + z*h~ = {a:.3f}*{d['h_prev']:+.3f} + {z:.3f}*{d['cand']:+.3f} = {d['h']:+.3f}",
         f"through time: h_(t-1) is scaled by a_t = 1-z = {a:.3f}, elementwise (no W_hh)",
@@ -116,7 +115,7 @@ def _minlstm(d: dict) -> list[str]:
     return [
         f"f = sigmoid(W_f x_t + b_f) = sigmoid({d['f_pre']:+.3f}) = {d['f_raw']:.3f}   "
         f"i = sigmoid({d['i_pre']:+.3f}) = {d['i_raw']:.3f}",
-        f"f' = f/(f+i) = {f:.3f}   i' = i/(f+i) = {i:.3f}   (shares of old and new: f' + i' = 1)",
+        f"f' = f/(f+i) = {f:.3f}   i' = i/(f+i) = {i:.3f}   (f' + i' = 1)",
         f"h~ = W_h x_t + b_h = {d['cand']:+.3f}{CAND}",
         f"h_t = f'*h_(t-1) + i'*h~ = {f:.3f}*{d['h_prev']:+.3f} + {i:.3f}*{d['cand']:+.3f} = {d['h']:+.3f}",
         f"through time: h_(t-1) is scaled by a_t = f' = {f:.3f}, elementwise (no W_hh)",
@@ -128,13 +127,13 @@ def _ssm(d: dict) -> list[str]:
     return [
         f"u = W_in x_t + b_in = {_num(d['u'])}   Delta = softplus(W_delta u_t + b_delta) = "
         f"softplus({d['dpre']:+.3f}) = {d['delta']:.3f}",
-        f"B_t = W_B u_t, C_t = W_C u_t: N = {d['N']} numbers each, shared by every channel: "
+        f"B_t = W_B u_t, C_t = W_C u_t (N = {d['N']}, shared by the channels): "
         f"|B_t| = {d['B_norm']:.3f}, |C_t| = {d['C_norm']:.3f}",
-        f"s_t = exp(Delta A)*s_(t-1) + Delta*u*B_t, elementwise (no matrix): decays "
-        f"exp(Delta A) {d['a_min']:.3f} to {d['a_max']:.3f} over n",
-        f"  n = {d['n']} (largest |s_t|): {d['a_n']:.3f}*{_num(d['s_prev_n'])} + {d['delta']:.3f}*"
-        f"{_num(d['u'])}*{_num(d['B_n'])} = {_num(d['s_n'])}   |s_t| = {d['s_norm']:.3g} "
-        f"(|s_(t-1)| = {d['s_prev_norm']:.3g})",
+        f"s_t = exp(Delta A)*s_(t-1) + Delta*u*B_t (elementwise): exp(Delta A) = "
+        f"{d['a_min']:.3f} to {d['a_max']:.3f} over n",
+        f"  n = {d['n']} (largest): {d['a_n']:.3f}*{_num(d['s_prev_n'])} + {d['delta']:.3g}*"
+        f"{_num(d['u'])}*{_num(d['B_n'])} = {_num(d['s_n'])}   |s_t| = {d['s_norm']:.3g}, "
+        f"|s_(t-1)| = {d['s_prev_norm']:.3g}",
         f"y = s_t.C_t + D*u = {_num(d['sC'])} + {d['D']:.3f}*{_num(d['u'])} = {_num(d['y'])}",
         f"h_t = y*silu(W_gate x_t + b_gate) = {_num(d['y'])}*silu({d['gpre']:+.3f}) = "
         f"{_num(d['y'])}*{d['gate']:.3f} = {_num(d['h'])}",
@@ -164,12 +163,11 @@ def _ssm_backward(d: dict, unit: int, target: int) -> list[str]:
     if "a_next" in d:
         ds = f"{d['a_next']:.3f}*{_num(d['ds_next_n'])} + {ds}"
     return [
-        f"dL/dh_t = {above}   (h_t is no state: the gradient goes back in time through s)",
+        f"dL/dh_t = {above}   (h_t is no state: time runs through s)",
         f"channel {unit}: dL/dh_t = {_num(d['dh'])} (from {whence})   dL/dy_t = dL/dh_t*silu(gate) = "
         f"{_num(d['dh'])}*{d['gate']:.3f} = {_num(d['dy'])}",
         "dL/ds_t = exp(Delta_(t+1) A)*dL/ds_(t+1) (elementwise: no matrix)  +  dL/dy_t C_t",
-        f"  n = {d['n']} (largest |dL/ds_t|): {ds} = {_num(d['ds_n'])}   |dL/ds_t| of channel {unit} = "
-        f"{d['ds_row']:.3g}",
+        f"  n = {d['n']} (largest): {ds} = {_num(d['ds_n'])}   the channel's |dL/ds_t| = {d['ds_row']:.3g}",
         _norm(d, target, "s") + "  (every channel)",
     ]
 
