@@ -100,3 +100,41 @@ def test_long_words_fit_their_boxes(qapp):
     assert max(r.width() for r in inputs) <= MIN_COL - 18 + 0.5  # the input box, less its margins
     assert max(r.width() for r in outputs) <= MIN_COL - 12 + 0.5
     assert overlaps(drawn) == []
+
+
+# ---- minGRU, minLSTM, S6: the elementwise decay drawn and named, at the window's two screen sizes ----
+MODERN = ("mingru", "minlstm", "ssm")
+# The unrolled tab's drawing in the main window at 1366x768 and 1920x1080 (measured offscreen); the
+# drawing is at least as tall as it needs (needed_height), the tab scrolls the rest.
+CANVAS = {"1366x768": (618, 299), "1920x1080": (983, 611)}
+
+
+@pytest.mark.parametrize("arch", MODERN)
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("screen", CANVAS)
+def test_modern_cells_no_label_meets_another_or_an_arrow(qapp, arch, layers, screen):
+    from rnnviz.qt.views.unrolled_marks import MARK
+    from rnnviz.qt.views.unrolled_paint import DECAY, columns, needed_height
+
+    w, tr = unrolled(arch, layers)
+    width, height = CANVAS[screen]
+    height = max(height, int(needed_height(tr, True)) + 1)
+    seq, detailed = frames(tr), frames(tr, detail=True)
+    for frame, first in ((seq[len(seq) - 10], 0), (seq[-1], 0), (seq[5], 0), (detailed[7], 0), (seq[-8], 3)):
+        for col_w in (MIN_COL, 120.0):
+            detail = frame_detail(w, tr, frame, layers - 1, 3)
+            view = View(frame=frame, first=first, col_w=col_w, unit=3, layer=layers - 1, detail=detail)
+            drawn = draw(tr, view, width, height)
+            texts = [s for kind, _, s in drawn if kind == "text"]
+            assert overlaps(drawn) == [], (frame, col_w)
+            assert texts.count(DECAY[arch]) == layers  # the decay named once per layer, in the margin
+            assert (texts.count("s belt") == layers) == (arch == "ssm")
+            marks = [r for kind, r, _ in drawn if kind == "line" and r.width() == r.height() == MARK]
+            shown = len(columns(width, view, tr.steps))
+            assert len(marks) == layers * (
+                shown - 1
+            )  # each step's decay from the one before (not in the margin)
+            title = "inside the cell" if frame.phase == "forward" else "backpropagation through the cell"
+            assert any(s.startswith(title) for s in texts)
+            assert all(r.right() <= width - 8 for kind, r, s in drawn if kind == "text" and "=" in s)
+            assert view.caption.startswith(("minGRU", "minLSTM", "S6")) or view.caption == ""

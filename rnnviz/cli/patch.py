@@ -1,4 +1,4 @@
-"""`rnnviz patch MODEL --clean TEXT --corrupt TEXT [--target TOKEN] [--state h|c|both] [--json]`:
+"""`rnnviz patch MODEL --clean TEXT --corrupt TEXT [--target TOKEN] [--state h|c|s|both] [--json]`:
 where the difference between two texts is carried (activation patching, core.patch)."""
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ def add_parser(sub) -> None:
         "--target", help="the token whose log p is compared (default: the clean text's top prediction)"
     )
     r.add_argument(
-        "--state", choices=("h", "c", "both"), default="both", help="what is patched (c: LSTM only)"
+        "--state",
+        choices=("h", "c", "s", "both"),
+        default="both",
+        help="what is patched: h; an LSTM's cell state c; an S6's state s (each channel's N numbers; "
+        "its h is the layer's output, which its later steps do not read); both (default): all the "
+        "layer passes on, h and c or s and h (for the others, h)",
     )
     r.add_argument("--unknown", choices=("error", "unk"), default="error")
     r.add_argument("--json", action="store_true", help="print the matrix as JSON (see README)")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnviz.core import unroll_modern
 from rnnviz.core.trace import Trace, TraceWeights
 
 # Sub-steps of one cell, in the order the equations compute them (detail mode).
@@ -23,6 +24,18 @@ SUBSTEPS = {
         "output gate o, h = o*tanh(c)",
     ),
     "gru": ("reset r, update z", "candidate n", "h = (1-z)*n + z*h_prev"),
+    "mingru": ("update gate z", "candidate h~ (from x_t alone)", "h = (1-z)*h_prev + z*h~"),
+    "minlstm": (
+        "gates f, i and their shares f', i'",
+        "candidate h~ (from x_t alone)",
+        "h = f'*h_prev + i'*h~",
+    ),
+    "ssm": (
+        "u and the step Delta",
+        "B and C",
+        "state s = exp(Delta A)*s + Delta*u*B",
+        "y = s.C + D*u, h = y*silu(gate)",
+    ),
 }
 
 
@@ -39,10 +52,12 @@ class Frame:
             if self.sub >= 0:
                 what += f": {SUBSTEPS[trace.cfg.arch][self.sub]}"
             return what
-        g = trace.grad_h[:, self.t]
+        g, what = trace.grad_h[:, self.t], "h"
+        if trace.grad_state is not None:  # the S6's gradient runs back through its state s, not h
+            g, what = trace.grad_state[:, self.t], "s"
         return (
             f"backward from step {trace.target_step}, at step {self.t} {tok!r}: "
-            f"||dL/dh_t|| = {', '.join(f'{v:.2e}' for v in g)}"
+            f"||dL/d{what}_t|| = {', '.join(f'{v:.2e}' for v in g)}"
         )
 
 
@@ -75,9 +90,12 @@ def cell_detail(w: TraceWeights, trace: Trace, layer: int, t: int, unit: int) ->
 
     RNN: input term (W_ih x_t + b_ih), recurrent term (W_hh h_(t-1) + b_hh), pre-activation, h.
     LSTM: the same terms per gate, i, f, g, o, c_prev, c and h. GRU: r, z, n, h_prev and h.
-    Recomputed from the weights (tested against the Trace's own values).
+    Recomputed from the weights (tested against the Trace's own values). minGRU, minLSTM, S6:
+    core.unroll_modern.cell_detail.
     """
     cfg, H = trace.cfg, trace.cfg.hidden
+    if cfg.modern:
+        return unroll_modern.cell_detail(w, trace, layer, t, unit)
     lw = w.layers[layer]
     if layer == 0:
         x = trace.inputs if trace.inputs is not None else trace.ids
@@ -111,9 +129,13 @@ def need(a: np.ndarray | None) -> np.ndarray:
     return a
 
 
-def frame_detail(w: TraceWeights, tr: Trace, frame: Frame, layer: int, unit: int) -> dict:
+def frame_detail(w: TraceWeights, tr: Trace, frame: Frame, layer: int, unit: int, interventions=()) -> dict:
     """The numbers the cell panel shows at a frame: the forward equations' terms, or how the
-    gradient arrived (backward)."""
+    gradient arrived (backward). interventions: those the trace was made with (the modern cells'
+    numbers are replayed with them; the classic cells' are read from the trace)."""
+    if tr.cfg.modern:
+        detail = unroll_modern.cell_detail if frame.phase == "forward" else unroll_modern.backward_detail
+        return detail(w, tr, layer, frame.t, unit, interventions)
     if frame.phase == "forward":
         return cell_detail(w, tr, layer, frame.t, unit)
     return backward_detail(w, tr, layer, frame.t, unit)
@@ -143,21 +165,14 @@ def _pre_grad(w: TraceWeights, tr: Trace, n: int, t: int) -> tuple[np.ndarray, n
     return da, np.concatenate([da[: 2 * H], dan * r])
 
 
-def _d_out(tr: Trace) -> np.ndarray:
-    """dL/d(output) at the target step: softmax minus one-hot, or the forecast's error."""
-    s = tr.target_step
-    if tr.values is not None:
-        return np.array([1.0 if tr.target_value is None else tr.values[s] - tr.target_value])
-    d = tr.probs[s].copy()
-    d[tr.target_id] -= 1.0
-    return d
-
-
 def backward_detail(w: TraceWeights, tr: Trace, layer: int, t: int, unit: int) -> dict:
     """How dL/dh_t of one unit is made, for the backward phase: the part arriving through time
     (from step t+1), the part from above (the loss at the target step, or the layer above), their
     sum, and the norms beside step t+1's; for an LSTM also dL/dc_t = f_(t+1) dL/dc_(t+1) + the
-    part through h_t. Recomputed from the trace's dL/dh and dL/dc (tested to add up)."""
+    part through h_t. Recomputed from the trace's dL/dh and dL/dc (tested to add up). minGRU,
+    minLSTM, S6: core.unroll_modern.backward_detail."""
+    if tr.cfg.modern:
+        return unroll_modern.backward_detail(w, tr, layer, t, unit)
     s, L, u = tr.target_step, tr.cfg.layers, unit
     d: dict = {"dh": float(need(tr.dh)[layer, t, u]), "norm": float(tr.grad_h[layer, t]), "steps_back": s - t}
     d["norm_target"] = float(tr.grad_h[layer, s])
@@ -172,7 +187,7 @@ def backward_detail(w: TraceWeights, tr: Trace, layer: int, t: int, unit: int) -
         da_above, _ = _pre_grad(w, tr, layer + 1, t)
         d["from_above"], d["source"] = float(da_above @ w.layers[layer + 1].w_ih[:, u]), f"layer {layer + 2}"
     else:
-        d["from_above"] = float(_d_out(tr) @ w.head_w[:, u]) if t == s else 0.0
+        d["from_above"] = float(unroll_modern.d_out(tr) @ w.head_w[:, u]) if t == s else 0.0
         d["source"] = "the loss" if t == s else "none"
     if tr.dc is not None:
         o, c = tr.gates["o"][layer, t, u], need(tr.c)[layer, t, u]

@@ -36,9 +36,10 @@ def render_frames(
     unit: int = 0,
     layer: int = 0,
     progress: Callable[[int, int], bool] | None = None,
+    interventions=(),
 ) -> list[QImage]:
     """One image per frame (forward steps, then backward ones). progress(done, total) -> False
-    cancels."""
+    cancels. interventions: those the trace was made with (the cell panel replays them)."""
     if not MIN_WIDTH <= width <= MAX_WIDTH:
         raise ConfigError(f"width must be {MIN_WIDTH} to {MAX_WIDTH} pixels, not {width}")
     if not 0 <= unit < trace.cfg.hidden:
@@ -53,7 +54,7 @@ def render_frames(
     images = []
     for k, f in enumerate(todo):
         view.frame = f
-        view.detail = frame_detail(weights, trace, f, layer, unit)
+        view.detail = frame_detail(weights, trace, f, layer, unit, interventions)
         if not view.first <= f.t < view.first + shown:  # keep the current step in the picture
             view.first = max(0, min(f.t - shown // 2, trace.steps - shown))
         img = QImage(w, h, QImage.Format.Format_RGB32)

@@ -25,7 +25,7 @@ class CompareController(QObject):
         self.probe_b = TextProbe()
         self.text_b = ""
         self.mode = 0  # what the Inside views show: 0 A, 1 B, 2 A - B
-        self.state = "both"  # what is patched: "h", "c" or "both"
+        self.state = "both"  # what is patched: "h", "c" (LSTM), "s" (S6) or "both"
         self.last_a: Probe | None = None
         self.last_b: Probe | None = None
         self.patching: Patching | None = None
@@ -47,7 +47,7 @@ class CompareController(QObject):
         self.last_b = self.probe_b.run(self.text_b, self.typing.target_token()) if self.text_b else None
         self.typing.show_compared(self.last_b)
         if self.probe.weights is not None:
-            self.view.set_lstm(self.probe.weights.cfg.arch == "lstm")
+            self.view.set_arch(self.probe.weights.cfg.arch)
         self._show_inside()
         self._schedule()
 

@@ -216,6 +216,7 @@ class FileController(QObject):
                 unit=u.unit.value(),
                 layer=u.layer.value() - 1,
                 progress=progress,
+                interventions=u.interventions,
             )
             save_gif(images, path, u.speed.value())
         except RnnvizError as exc:

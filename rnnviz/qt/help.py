@@ -73,7 +73,12 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
         "at a time, then backpropagation through time: dL/dh<sub>t</sub> flows back from the target "
         "step, the arrows as wide and dark as its norm. The panel below fills the cell's equations "
         "with the chosen unit's numbers, forward and backward. Left/Right: one frame (Shift: 10), "
-        "Home/End, the slider scrubs.</p>",
+        "Home/End, the slider scrubs.</p>"
+        "<p>In a <b>minGRU</b> or <b>minLSTM</b> the arrow h<sub>t-1</sub> &rarr; h<sub>t</sub> "
+        "carries &#8857;: each unit's old value is scaled by a number of its own (1&minus;z, "
+        "f&prime;), with no matrix W<sub>hh</sub>, and so is its gradient going back. An <b>S6</b>'s "
+        "state s (N numbers per channel) rides a belt under each cell, decayed by exp(&Delta;A); "
+        "its h<sub>t</sub> is an output, and the gradient goes back in time along s.</p>",
     ),
     "curves": (
         "Loss, accuracy, bits per token",

@@ -121,7 +121,9 @@ class TypedText(QObject):
                 self.stepped = False
                 self.select_step(self.selected)
             return
-        self.unrolled.set_trace(self.last.trace, self.probe.weights, self.session.loss_mode())
+        self.unrolled.set_trace(
+            self.last.trace, self.probe.weights, self.session.loss_mode(), self.probe.interventions
+        )
 
     def update_continuation(self) -> None:
         t = self.typing

@@ -16,7 +16,13 @@ from rnnviz.core.patch import Patching
 from rnnviz.qt.views.common import PALETTE, fmt, readout_label, show_token
 from rnnviz.qt.views.heatmap import SequenceHeatmap
 
-STATES = {"h and c": "both", "h only": "h", "c only": "c"}
+# What can be patched, per architecture: (the choice's text, core.patch's state). An RNN, GRU, minGRU
+# and minLSTM have h alone (their whole state); the S6's h is its output, s its state.
+CHOICES = {
+    "lstm": (("h and c", "both"), ("h only", "h"), ("c only", "c")),
+    "ssm": (("s and h", "both"), ("s only (the state)", "s"), ("h only (the output)", "h")),
+}
+WHOLE = (("h (the whole state)", "both"),)
 HINT = "Hover: the effect \u00b7 click a cell: the effect of each unit of it alone"
 EMPTY = "Type a text above and a second one in 'compare with' (B): this view shows where they differ."
 
@@ -55,17 +61,22 @@ class EffectMap(SequenceHeatmap):
 
 
 class PatchingView(QWidget):
-    state_changed = Signal(str)  # "both", "h" or "c"
+    state_changed = Signal(str)  # "both", "h", "c" or "s"
     cell_clicked = Signal(int, int)  # layer, step of B
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.caption = QLabel(EMPTY)
         self.caption.setWordWrap(True)
+        self.arch = "lstm"
         self.state = QComboBox()
-        self.state.addItems(list(STATES))
-        self.state.setToolTip("What of A's state is put into B's run (an LSTM's c, h, or both)")
-        self.state.currentTextChanged.connect(lambda text: self.state_changed.emit(STATES[text]))
+        for text, state in CHOICES["lstm"]:
+            self.state.addItem(text, state)
+        self.state.setToolTip(
+            "What of A's state is put into B's run: h, an LSTM's cell state c or an S6's state s "
+            "(the S6's h is its output, which its later steps do not read), or all of it"
+        )
+        self.state.currentIndexChanged.connect(self._on_choice)
         self.map = EffectMap()
         self.map.cell_clicked.connect(lambda t, n: self.cell_clicked.emit(n, t))
         self.units = pg.PlotWidget()
@@ -93,12 +104,26 @@ class PatchingView(QWidget):
         lay.addWidget(self.units, 2)
         lay.addWidget(self.readout)
 
-    def set_lstm(self, lstm: bool) -> None:
-        """Only an LSTM has a cell state: the other models offer their whole state (h)."""
-        self.state.model().item(1).setEnabled(lstm)
-        self.state.model().item(2).setEnabled(lstm)
-        if not lstm and self.state.currentIndex():
-            self.state.setCurrentIndex(0)
+    def _on_choice(self, index: int) -> None:
+        if index >= 0:
+            self.state_changed.emit(self.state.itemData(index))
+
+    def set_arch(self, arch: str) -> None:
+        """Offer what this architecture has to patch; the choice stays where it still exists (else
+        "both", the whole state), and a changed choice is announced."""
+        if arch == self.arch:
+            return
+        before = self.state.currentData()
+        self.arch = arch
+        self.state.blockSignals(True)
+        self.state.clear()
+        for text, state in CHOICES.get(arch, WHOLE):
+            self.state.addItem(text, state)
+        self.state.setCurrentIndex(max(self.state.findData(before), 0))
+        self.units.setLabel("bottom", "channel" if arch == "ssm" else "unit")
+        self.state.blockSignals(False)
+        if self.state.currentData() != before:
+            self.state_changed.emit(self.state.currentData())
 
     def set_patching(self, p: Patching) -> None:
         self.map.set_patching(p)
@@ -120,7 +145,9 @@ class PatchingView(QWidget):
         self.unit_effects = effects
         self.unit_bars.setOpts(x=np.arange(len(effects)), height=effects, width=0.8)
         self.units.setTitle(
-            f"layer {layer + 1}, step {t} of B: each unit of the state patched alone", size="9pt"
+            f"layer {layer + 1}, step {t} of B: each {'channel' if self.arch == 'ssm' else 'unit'} of the "
+            "state patched alone",
+            size="9pt",
         )
 
     def clear_units(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import (
@@ -116,6 +117,8 @@ class UnrolledCanvas(QWidget):
         t, n, u = hit
         text = f"step {t} {show_token(tr.tokens[t])!r} \u00b7 layer {n + 1} \u00b7 unit {u}"
         text += f" \u00b7 h = {fmt(tr.h[n, t, u])}"
+        if tr.state is not None:  # the S6: the channel's state row, by its size
+            text += f", |s| = {fmt(float(np.linalg.norm(tr.state[n, t, u])))} (N = {tr.cfg.state})"
         return text + (f", c = {fmt(tr.c[n, t, u])}" if tr.c is not None else "")
 
     def _panel_top(self) -> float:
@@ -180,6 +183,7 @@ class UnrolledPanel(QWidget):
         self._quiet = False  # new frames, not the user: the other views keep their selection
         self.anim = StepThrough(self)
         self.weights: TraceWeights | None = None
+        self.interventions: tuple = ()  # those the trace was made with: the cell panel replays them
         self.canvas = UnrolledCanvas(self)
         self.area = QScrollArea()  # vertical only: the steps scroll with self.scroll
         self.area.setWidget(self.canvas)
@@ -270,9 +274,12 @@ class UnrolledPanel(QWidget):
             return False
         return True
 
-    def set_trace(self, trace: Trace | None, weights: TraceWeights | None, loss_mode: str) -> None:
-        """The typed text's trace with the weights it came from; keeps the animation's place."""
-        self.canvas.trace, self.weights = trace, weights
+    def set_trace(
+        self, trace: Trace | None, weights: TraceWeights | None, loss_mode: str, interventions=()
+    ) -> None:
+        """The typed text's trace with the weights (and interventions) it came from; keeps the
+        animation's place."""
+        self.canvas.trace, self.weights, self.interventions = trace, weights, tuple(interventions)
         self.canvas.view.loss_mode = loss_mode
         if trace is None:
             self.anim.set_frames([])
@@ -330,7 +337,8 @@ class UnrolledPanel(QWidget):
             self.caption.setText(" ")
             self.canvas.update()
             return
-        view.detail = frame_detail(self.weights, tr, f, view.layer, view.unit) if self.weights else None
+        w, ivs = self.weights, self.interventions
+        view.detail = frame_detail(w, tr, f, view.layer, view.unit, ivs) if w is not None else None
         self.canvas.fit_height()
         self.caption.setText(f"frame {self.anim.index + 1}/{len(self.anim.frames)} \u00b7 {f.caption(tr)}")
         shown = len(columns(self.canvas.width(), view, tr.steps))

@@ -2,8 +2,10 @@
 
 Columns are time steps: the input x_t at the bottom, one cell per layer above it (h_t as a small
 heatmap of every unit, the chosen unit outlined; the LSTM cell state c as a belt along the top
-of each layer), the top predictions y_t and the loss above. Arrows carry h_(t-1) -> h_t; in the
-backward phase dL/dh_t flows right to left, arrow width and colour by its magnitude.
+of each layer, the S6's state s as a belt under it), the top predictions y_t and the loss above.
+Arrows carry h_(t-1) -> h_t (through W_hh; in minGRU and minLSTM an elementwise decay, marked with
+a circled dot, as where the S6's belt passes from one step to the next); in the backward phase
+dL/dh_t (the S6: dL/ds_t) flows right to left, arrow width and colour by its magnitude.
 """
 
 from __future__ import annotations
@@ -13,19 +15,38 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
 
 from rnnviz.core.trace import Trace
 from rnnviz.core.unroll import Frame, grad_shown, revealed
-from rnnviz.qt.views.common import lut as cmap_lut
-from rnnviz.qt.views.common import signed_cmap
 from rnnviz.qt.views.equations import LINE_SUB, backward_equations, equations
+from rnnviz.qt.views.unrolled_marks import (
+    GRAD,
+    HILITE,
+    INK,
+    INPUT_C,
+    LOSS_C,
+    MUTED,
+    OUTPUT_C,
+    QUIET,
+    arrow,
+    colour,
+    draw_text,
+    fitted,
+    outline,
+    record_line,
+    record_to,
+    short_exp,
+    signed_lut,
+    state_grid,
+    times,
+    tok_label,
+)
+
+_colour, _lut = colour, signed_lut  # the names the theme's tests look for
 
 __all__ = ["LINE_SUB", "View", "backward_equations", "equations", "paint", "panel_height", "unit_at"]
 
-INK, MUTED, HILITE, GRAD = QColor("#222222"), QColor("#B0B0B0"), QColor("#E69F00"), QColor("#D55E00")
-QUIET = QColor("#7A7A7A")  # text that is not the current sub-step's, still readable
-INPUT_C, OUTPUT_C, LOSS_C = QColor("#009E73"), QColor("#0072B2"), QColor("#D55E00")
 TAXONOMY = ("one-to-one", "one-to-many", "many-to-one", "many-to-many")
 LEFT = 52  # the margin where rows are named
 
@@ -49,17 +70,6 @@ class View:
     panel: str = ""  # the cell panel's whole lines when some had to be shortened (hover shows them)
 
 
-def _lut() -> np.ndarray:
-    return cmap_lut(signed_cmap())
-
-
-def _colour(v: float, lut=None) -> QColor:
-    lut = _lut() if lut is None else lut
-    k = int(np.clip((v + 1) / 2 * 255, 0, 255))
-    r, g, b = lut[k][:3]
-    return QColor(int(r), int(g), int(b))
-
-
 def columns(width: float, view: View, steps: int) -> range:
     n = max(1, int((width - LEFT - 8) // view.col_w))
     return range(view.first, min(steps, view.first + n))
@@ -67,16 +77,14 @@ def columns(width: float, view: View, steps: int) -> range:
 
 def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
     """Draw the unrolled network of `tr` in `rect` (white background, dark ink: prints well)."""
-    global _drawn
-    view.drawn.clear()
-    _drawn = view.drawn
+    record_to(view.drawn)
     p.save()
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
     p.fillRect(rect, QColor("white"))
     font = QFont(p.font())
     font.setPointSizeF(9)
     p.setFont(font)
-    L, lut = tr.cfg.layers, _lut()
+    L, lut = tr.cfg.layers, signed_lut()
     top, bottom, layer_h, cell = _geometry(rect, tr, view)
     out_h, in_h, gap = OUT_H, IN_H, GAP
     frame = view.frame
@@ -90,53 +98,38 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
         current = frame is not None and frame.t == t
         # input x_t
         box = QRectF(cx - view.col_w / 2 + 6, bottom - in_h, view.col_w - 12, in_h - 6)
-        _box(p, box, INPUT_C if shown else MUTED, current)
+        outline(p, box, INPUT_C if shown else MUTED, current)
         if k == 0:
             _label(p, rect.left() + 2, box.center().y(), "input")
         p.setPen(INK if shown else MUTED)
-        _fitted(p, box.adjusted(3, 0, -3, 0), [(f"x{t}  ", _tok(tr.tokens[t]), "")])
+        fitted(p, box.adjusted(3, 0, -3, 0), [(f"x{t}  ", tok_label(tr.tokens[t]), "")])
         y_cell = bottom - in_h - gap
         below = box.top()
         for n in range(L):
             cbox = QRectF(cx - cell / 2, y_cell - layer_h + 7, cell, cell)
-            _arrow(p, QPointF(cx, below), QPointF(cx, cbox.bottom()), INK if shown else MUTED, 1.2)
+            arrow(p, QPointF(cx, below), QPointF(cx, cbox.bottom()), INK if shown else MUTED, 1.2)
             if n and frame is not None and grad_shown(frame, tr, t):  # dL/dh of layer n-1 from layer n
                 _grad_down(p, tr, n - 1, t, QPointF(gx, cbox.bottom()), QPointF(gx, below))
             if shown:
-                _state(p, cbox, tr.h[n, t], view.unit, lut)
+                state_grid(p, cbox, tr.h[n, t], view.unit, lut)
             else:
-                _box(p, cbox, MUTED, False)
+                outline(p, cbox, MUTED, False)
             if current and frame.phase == "forward":
                 p.setPen(QPen(HILITE, 3))
                 p.drawRect(cbox.adjusted(-3, -3, 3, 3))
-            if t > cols.start or t > 0:  # the recurrence h_(t-1) -> h_t (from the margin's edge)
-                a = QPointF(max(cbox.left() - view.col_w + cell + 4, x0), cbox.center().y())
-                b = cbox.center()
-                _arrow(p, a, QPointF(cbox.left() - 2, b.y()), INK if shown else MUTED, 1.2)
-            if tr.c is not None:  # the cell state's conveyor belt along the top of the layer
-                belt_y = cbox.top() - 4
-                p.setPen(QPen(MUTED, 3))
-                p.drawLine(QPointF(cx - view.col_w / 2, belt_y), QPointF(cx + view.col_w / 2, belt_y))
-                _record_line(QPointF(cx - view.col_w / 2, belt_y), QPointF(cx + view.col_w / 2, belt_y), 3)
-                if shown:
-                    v = float(tr.c[n, t, view.unit])
-                    p.setBrush(_colour(math.tanh(v), lut))
-                    p.setPen(QPen(INK, 0.8))
-                    p.drawEllipse(QPointF(cx + cell / 2 - 4, belt_y), 4.5, 4.5)
+            _through_time(p, tr, n, t, cbox, view, x0, INK if shown else MUTED, lut if shown else None)
             if k == 0:  # name the rows once, in the margin
-                h_rect = _label(p, rect.left() + 2, cbox.center().y(), f"h, layer {n + 1}" if L > 1 else "h")
-                if tr.c is not None:  # just above the h label, at the belt when there is room
-                    _label(p, rect.left() + 2, min(cbox.top() - 4, h_rect.top() - 9), "c belt")
+                _row_labels(p, tr, n, cbox, rect.left() + 2)
             if frame is not None and grad_shown(frame, tr, t):
                 _grad(p, tr, n, t, cbox, view.col_w)
             below = cbox.top()
             y_cell -= layer_h + gap
         # outputs y_t and where the loss is taken
         obox = QRectF(cx - view.col_w / 2 + 4, top, view.col_w - 8, out_h - 8)
-        _arrow(p, QPointF(cx, below), QPointF(cx, obox.bottom()), INK if shown else MUTED, 1.2)
+        arrow(p, QPointF(cx, below), QPointF(cx, obox.bottom()), INK if shown else MUTED, 1.2)
         if frame is not None and grad_shown(frame, tr, t) and t == tr.target_step:  # from the loss
             _grad_down(p, tr, L - 1, t, QPointF(gx, obox.bottom()), QPointF(gx, below))
-        _box(p, obox, OUTPUT_C if shown else MUTED, current)
+        outline(p, obox, OUTPUT_C if shown else MUTED, current)
         if k == 0:
             _label(p, rect.left() + 2, obox.center().y(), "output")
         loss = _loss_at(view.loss_mode, t, tr.steps)
@@ -144,7 +137,7 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
             _outputs(p, obox.adjusted(2, 0, -15, 0) if loss else obox, tr, t)
         if loss:  # a loss is taken here: an L in the box's corner
             p.setPen(QPen(LOSS_C, 1.5))
-            _text(p, QRectF(obox.right() - 15, obox.top() + 1, 13, 14), Qt.AlignmentFlag.AlignCenter, "L")
+            draw_text(p, QRectF(obox.right() - 15, obox.top() + 1, 13, 14), Qt.AlignmentFlag.AlignCenter, "L")
         if view.selected == t:
             p.setPen(QPen(GRAD, 1.5, Qt.PenStyle.DashLine))
             p.drawRect(QRectF(cx - view.col_w / 2 + 1, top - 18, view.col_w - 2, bottom - top + 18))
@@ -156,6 +149,66 @@ def paint(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
 
 OUT_H, IN_H, GAP = 56.0, 34.0, 18.0  # the output and input rows' heights, the gap between rows
 HEADER_H = 34.0  # the caption and the taxonomy above the drawing
+
+
+DECAY = {
+    "mingru": "\u2299 (1\u2212z)",
+    "minlstm": "\u2299 f\u2032",
+    "ssm": "\u2299 e^\u0394A",
+}  # the elementwise
+# decay each modern cell multiplies its state by from one step to the next (no matrix W_hh)
+
+
+def _through_time(p, tr: Trace, n: int, t: int, cbox: QRectF, view: View, x0: float, ink, lut) -> None:
+    """What carries step t-1 into step t: the arrow h_(t-1) -> h_t (a matrix W_hh in an RNN, LSTM or
+    GRU; minGRU, minLSTM: an elementwise decay, marked with a circled dot), an LSTM's cell state c
+    on a belt along the top, or the S6's state s on a belt under the cell (its h_t is no state: no
+    h arrow), the decay marked where one step's belt meets the next. lut None: not revealed yet."""
+    col_w, cell, cx = view.col_w, cbox.width(), cbox.center().x()
+    if tr.cfg.arch != "ssm" and t > 0:
+        a = QPointF(max(cbox.left() - col_w + cell + 4, x0), cbox.center().y())
+        arrow(p, a, QPointF(cbox.left() - 2, a.y()), ink, 1.2)
+        if tr.cfg.modern and a.x() > x0 and cbox.left() - 2 - a.x() >= 20:  # from the cell before
+            times(p, QPointF((a.x() + cbox.left() - 8) / 2, a.y()), ink)
+    belt = tr.c if tr.c is not None else tr.state
+    if belt is None:
+        return
+    y = cbox.top() - 4 if tr.c is not None else cbox.bottom() + 6
+    left, right = QPointF(max(cx - col_w / 2, x0), y), QPointF(cx + col_w / 2, y)
+    p.setPen(QPen(MUTED, 3))
+    p.drawLine(left, right)
+    record_line(left, right, 3)
+    if tr.state is not None and t > 0 and cx - col_w / 2 > x0 + 1:  # (not on the margin's edge)
+        times(p, QPointF(cx - col_w / 2, y), ink)
+    if lut is None:
+        return
+    p.setPen(QPen(INK, 0.8))
+    if tr.c is not None:  # c of the chosen unit, at the belt's right end
+        p.setBrush(colour(math.tanh(float(tr.c[n, t, view.unit])), lut))
+        p.drawEllipse(QPointF(cx + cell / 2 - 4, y), 4.5, 4.5)
+    else:  # the channel's row of s by its entry of the largest size, at the left (the gradient
+        row = belt[n, t, view.unit]  # arrives at the right)
+        p.setBrush(colour(math.tanh(float(row[np.argmax(np.abs(row))])), lut))
+        p.drawRect(QRectF(cx - cell / 2, y - 4, 8, 8))
+
+
+def _row_labels(p: QPainter, tr: Trace, n: int, cbox: QRectF, x: float) -> None:
+    """A layer's names in the margin: h, the belt (c, s), the modern cells' decay."""
+    L = tr.cfg.layers
+    h_rect = _label(p, x, cbox.center().y(), f"h, layer {n + 1}" if L > 1 else "h")
+    if tr.c is not None:  # just above the h label, at the belt when there is room
+        _label(p, x, min(cbox.top() - 4, h_rect.top() - 9), "c belt")
+    if tr.cfg.modern:
+        p.save()
+        font = QFont(p.font())
+        font.setPointSizeF(8)
+        p.setFont(font)
+        if tr.state is not None:  # at the belt, under the h label, and its decay under it
+            belt = _label(p, x, max(cbox.bottom() + 6, h_rect.bottom() + 8), "s belt")
+            _label(p, x, belt.bottom() + 7, DECAY["ssm"])
+        else:
+            _label(p, x, h_rect.bottom() + 8, DECAY[tr.cfg.arch])
+        p.restore()
 
 
 def _geometry(rect: QRectF, tr: Trace, view: View) -> tuple[float, float, float, float]:
@@ -202,25 +255,9 @@ def panel_height(arch: str) -> float:
     return 30.0 + 18.0 * max(len(LINE_SUB[arch]), 4)
 
 
-_drawn: list = []  # where _text and _arrow record what they draw (View.drawn, set by paint)
-
-
-def _text(p: QPainter, r: QRectF, flags, text: str) -> QRectF:
-    """drawText, recording the rectangle the text covers."""
-    box = p.boundingRect(r, flags, text)
-    p.drawText(r, flags, text)
-    _drawn.append(("text", box, text))
-    return box
-
-
-def _record_line(a: QPointF, b: QPointF, width: float) -> None:
-    w = width / 2
-    _drawn.append(("line", QRectF(a, b).normalized().adjusted(-w, -w, w, w), ""))
-
-
 def _label(p: QPainter, x: float, y: float, text: str) -> QRectF:
     p.setPen(QUIET)
-    return _text(
+    return draw_text(
         p, QRectF(x, y - 14, LEFT - 4, 28), Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, text
     )
 
@@ -229,51 +266,12 @@ def _loss_at(mode: str, t: int, steps: int) -> bool:
     return mode == "many-to-many" or t == steps - 1
 
 
-def _tok(tok: str) -> str:
-    return {"\n": "\u21b5", " ": "\u2423", "\t": "\u21e5"}.get(tok, tok)[:10]
-
-
-def _box(p: QPainter, r: QRectF, colour: QColor, current: bool) -> None:
-    p.setPen(QPen(HILITE if current else colour, 2.5 if current else 1.2))
-    p.setBrush(Qt.BrushStyle.NoBrush)
-    p.drawRoundedRect(r, 4, 4)
-
-
-def _arrow(p: QPainter, a: QPointF, b: QPointF, colour: QColor, width: float) -> None:
-    p.setPen(QPen(colour, width))
-    p.drawLine(a, b)
-    d = b - a
-    n = math.hypot(d.x(), d.y()) or 1.0
-    ux, uy = d.x() / n, d.y() / n
-    s = 4 + width
-    head = QPolygonF([b, QPointF(b.x() - s * ux + s * 0.6 * uy, b.y() - s * uy - s * 0.6 * ux),
-                      QPointF(b.x() - s * ux - s * 0.6 * uy, b.y() - s * uy + s * 0.6 * ux)])  # fmt: skip
-    p.setBrush(colour)
-    p.drawPolygon(head)
-    _record_line(a, b, width)
-    _drawn.append(("line", head.boundingRect(), ""))
-
-
-def _state(p: QPainter, r: QRectF, h: np.ndarray, unit: int, lut) -> None:
-    """Every unit of h_t as a square grid of colours; the chosen unit outlined."""
-    H = len(h)
-    side = math.ceil(math.sqrt(H))
-    px = r.width() / side
-    p.setPen(Qt.PenStyle.NoPen)
-    for u in range(H):
-        q = QRectF(r.left() + (u % side) * px, r.top() + (u // side) * px, px, px)
-        p.fillRect(q, _colour(float(h[u]), lut))
-    q = QRectF(r.left() + (unit % side) * px, r.top() + (unit // side) * px, px, px)
-    p.setPen(QPen(INK, 1.5))
-    p.setBrush(Qt.BrushStyle.NoBrush)
-    p.drawRect(q.adjusted(-1, -1, 1, 1))
-    p.setPen(QPen(MUTED, 1))
-    p.drawRect(r)
-
-
 def _strength(tr: Trace, v: float) -> float:
-    """1 for the largest gradient norm of the trace, falling to 0 twelve decades below it."""
+    """1 for the largest gradient norm of the trace (of h, or of the S6's s), falling to 0 twelve
+    decades below it."""
     top = max(float(tr.grad_h.max()), 1e-300)
+    if tr.grad_state is not None:
+        top = max(top, float(tr.grad_state.max()))
     return 1 + max(math.log10(v / top), -12.0) / 12 if v > 0 else 0.0
 
 
@@ -284,13 +282,13 @@ def _grad_pen(strength: float) -> QColor:
 
 
 def _grad(p: QPainter, tr: Trace, n: int, t: int, cbox: QRectF, col_w: float) -> None:
-    """dL/dh_t arriving from step t+1: width and colour by log10 of the norm relative to the
-    largest; the norm written under the cell."""
-    v = float(tr.grad_h[n, t])
+    """dL/dh_t arriving from step t+1 (the S6: dL/ds_t, along its state's belt): width and colour by
+    log10 of the norm relative to the largest; the norm written under the cell."""
+    v = float(tr.grad_h[n, t] if tr.grad_state is None else tr.grad_state[n, t])
     strength = _strength(tr, v)
     y = cbox.bottom() + 6
     if t < tr.target_step:
-        _arrow(p, QPointF(cbox.right() + col_w - cbox.width() - 4, y), QPointF(cbox.right() - 4, y),
+        arrow(p, QPointF(cbox.right() + col_w - cbox.width() - 4, y), QPointF(cbox.right() - 4, y),
                _grad_pen(strength), 1 + 6 * strength)  # fmt: skip
     p.setPen(GRAD)
     font = QFont(p.font())
@@ -299,14 +297,8 @@ def _grad(p: QPainter, tr: Trace, n: int, t: int, cbox: QRectF, col_w: float) ->
     p.setFont(font)
     # Left of the input arrow (at the cell's middle), under the gradient arrow: nothing crosses it.
     label = QRectF(cbox.center().x() - col_w / 2 + 1, cbox.bottom() + 11, col_w / 2 - 4, 13)
-    _text(p, label, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, short_exp(v))
+    draw_text(p, label, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, short_exp(v))
     p.restore()
-
-
-def short_exp(v: float) -> str:
-    """6.5e-3 rather than 6.5e-03: a gradient norm in the room of half a column."""
-    mantissa, exp = f"{v:.1e}".split("e")
-    return f"{mantissa}e{int(exp)}"
 
 
 def _grad_down(p: QPainter, tr: Trace, n: int, t: int, a: QPointF, b: QPointF) -> None:
@@ -314,42 +306,21 @@ def _grad_down(p: QPainter, tr: Trace, n: int, t: int, a: QPointF, b: QPointF) -
     v = float(tr.grad_above[n, t]) if tr.grad_above is not None else 0.0
     if v > 0:
         strength = _strength(tr, v)
-        _arrow(p, a, b, _grad_pen(strength), 1 + 4 * strength)
+        arrow(p, a, b, _grad_pen(strength), 1 + 4 * strength)
 
 
 def _outputs(p: QPainter, r: QRectF, tr: Trace, t: int) -> None:
     p.setPen(INK)
     if tr.values is not None:
-        _text(p, r, Qt.AlignmentFlag.AlignCenter, f"y{t} = {tr.values[t]:.3f}")
+        draw_text(p, r, Qt.AlignmentFlag.AlignCenter, f"y{t} = {tr.values[t]:.3f}")
         return
     top = np.argsort(tr.probs[t])[::-1][:3]
-    _fitted(p, r, [("", _tok(tr.vocab[i]), f" {tr.probs[t, i]:.2f}") for i in top])
-
-
-def _fitted(p: QPainter, r: QRectF, lines: list[tuple[str, str, str]]) -> None:
-    """Lines of (prefix, token, suffix) centred in `r`, within its width: a long token shrinks the
-    text (9, 8, then 7 pt), then is shortened with an ellipsis."""
-    p.save()
-    font = QFont(p.font())
-    texts = ["".join(line) for line in lines]
-    for pt in (9.0, 8.0, 7.0):
-        font.setPointSizeF(pt)
-        p.setFont(font)
-        if max(p.fontMetrics().horizontalAdvance(s) for s in texts) <= r.width():
-            break
-    else:
-        fm = p.fontMetrics()
-        texts = [
-            a + fm.elidedText(tok, Qt.TextElideMode.ElideRight, r.width() - fm.horizontalAdvance(a + b)) + b
-            for a, tok, b in lines
-        ]
-    _text(p, r, Qt.AlignmentFlag.AlignCenter, "\n".join(texts))
-    p.restore()
+    fitted(p, r, [("", tok_label(tr.vocab[i]), f" {tr.probs[t, i]:.2f}") for i in top])
 
 
 def _header(p: QPainter, rect: QRectF, tr: Trace, view: View) -> None:
     cfg = tr.cfg
-    text = f"{cfg.arch.upper()} {cfg.layers}x{cfg.hidden} unrolled over {tr.steps} steps"
+    text = f"{cfg.name} {cfg.layers}x{cfg.hidden} unrolled over {tr.steps} steps"
     if view.frame is not None:
         text += " \u00b7 " + view.frame.caption(tr)
     # the taxonomy, right-aligned, this training mode highlighted; the caption gets the rest
@@ -385,7 +356,7 @@ def _panel(p: QPainter, r: QRectF, tr: Trace, view: View) -> None:
         lines = backward_equations(tr.cfg.arch, tr.cfg.nonlinearity, d, view.unit, tr.target_step)
         title = f"backpropagation through the cell: layer {view.layer + 1}, step {f.t}, unit {view.unit}"
     p.setPen(INK)
-    _text(p, QRectF(r.left() + 8, r.top() + 2, r.width() - 16, 18), Qt.AlignmentFlag.AlignVCenter, title)
+    draw_text(p, QRectF(r.left() + 8, r.top() + 2, r.width() - 16, 18), Qt.AlignmentFlag.AlignVCenter, title)
     mono = QFont("monospace")
     mono.setStyleHint(QFont.StyleHint.Monospace)
     room = r.width() - 24
@@ -399,4 +370,6 @@ def _panel(p: QPainter, r: QRectF, tr: Trace, view: View) -> None:
     for k, line in enumerate(shown):
         on = not forward or f.sub < 0 or LINE_SUB[tr.cfg.arch][k] == f.sub
         p.setPen(INK if on else QUIET)
-        _text(p, QRectF(r.left() + 12, r.top() + 22 + k * 18, room, 18), Qt.AlignmentFlag.AlignVCenter, line)
+        draw_text(
+            p, QRectF(r.left() + 12, r.top() + 22 + k * 18, room, 18), Qt.AlignmentFlag.AlignVCenter, line
+        )
