@@ -65,6 +65,7 @@ def hover(view, col, row):
 def test_combo_lists_exactly_the_models_tensors(view, arch, layers, input, expected):
     cfg, weights = model_weights(arch, layers, input)
     view.set_model(cfg, VOCAB)
+    assert view.note.isHidden()  # a classic cell has its W_hh
     keys = combo_keys(view)
     assert sorted(keys) == sorted(weights)  # every parameter of the real model, nothing else
     assert keys[: len(expected)] == expected  # weight matrices first, in data-flow order
@@ -230,7 +231,9 @@ def test_a_modern_cell_lists_its_own_matrices_and_no_w_hh(view, arch, first, nam
     assert sorted(keys) == sorted(weights) and view.combo.currentData() == first
     labels = [view.combo.itemText(i).split(" (rnn.")[0] for i in range(view.combo.count())]
     assert set(names) <= set(labels) and not any("W_hh" in s for s in labels)
-    assert "no W_hh, no spectral radius" in stats(view) and cfg.name in stats(view)
+    assert view.note.text().startswith(f"A {cfg.name} has no recurrent matrix W_hh (so no spectral radius)")
+    assert not view.note.isHidden() and "spectral" not in stats(view)
+    assert view.plot.getAxis("left")._tickLevels is None  # units or states, not gate blocks
     for key in keys:
         select(view, key)
         a = weights[key].reshape(len(weights[key]), -1)

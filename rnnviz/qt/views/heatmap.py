@@ -16,20 +16,32 @@ SHORT_LINES = 4  # a heatmap less tall than this many lines of text labels only 
 ROW_TITLES = {"unit": "unit", "n": "state index n"}  # what a heatmap's rows are: H units, or N states
 
 
-def bar_label(v: float) -> str:
-    """A colour bar's label, at most 5 characters besides its sign (its axis is 45 px wide: a
+def bar_label(v: float, chars: int = 5) -> str:
+    """A colour bar's label, at most `chars` characters besides its sign (its axis is 45 px wide: a
     longer label is not drawn at all): 0.5, 0.032, 0.008, 3e-05."""
     for text in (f"{v:.3g}", f"{v:.2g}", f"{v:.1g}"):
-        if len(text.lstrip("-")) <= 5:
+        if len(text.lstrip("-")) <= chars:
             return text
     mantissa, exponent = f"{v:.0e}".split("e")
     return f"{mantissa}e{int(exponent)}"
 
 
+ROBUST_PERCENTILE = 99.0  # robust levels: the colours span this percentile; the rest saturate
+
+
 def positive_levels(a: np.ndarray, floor: float = 1e-6) -> tuple[float, float]:
-    """(0, m) with m the largest finite value: values >= 0 on a sequential map (a norm, the SSM's step)."""
+    """(0, m), m the ROBUST_PERCENTILE-th percentile of the finite values: values >= 0 (a norm, the
+    SSM's step) on a sequential map whose colours are not all spent on a few outliers."""
     finite = a[np.isfinite(a)]
-    return 0.0, max(float(finite.max()) if finite.size else 1.0, floor)
+    return 0.0, max(float(np.percentile(finite, ROBUST_PERCENTILE)) if finite.size else 1.0, floor)
+
+
+def robust_levels(a: np.ndarray, floor: float = 1e-6) -> tuple[float, float]:
+    """(-m, m), m the ROBUST_PERCENTILE-th percentile of the finite |values|: unbounded signed values
+    (a modern cell's h, the SSM's state entries) with zero in the middle of the map."""
+    finite = np.abs(a[np.isfinite(a)])
+    m = max(float(np.percentile(finite, ROBUST_PERCENTILE)) if finite.size else 1.0, floor)
+    return -m, m
 
 
 def quantise(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -46,7 +58,8 @@ class SequenceHeatmap(StepPlot):
     click a column to select that step (and that row: cell_clicked).
 
     levels: fixed (lo, hi), None for symmetric levels fitted to the data (signed values), or a
-    function of the data (positive_levels: from 0 to the largest value).
+    function of the data (positive_levels, robust_levels: values past them saturate, and the
+    colour bar's end says so: "\u2265 4.3").
     cmap: common.SIGNED or common.POSITIVE follow the colour-map preference (refresh_colormaps);
     any other name is that map, always.
     """
@@ -58,6 +71,7 @@ class SequenceHeatmap(StepPlot):
         self.value_name, self.fixed_levels, self.cmap_kind, self.rows = value_name, levels, cmap, rows
         self.own = (levels, cmap)  # its values' levels and map (set_difference swaps them)
         self._short = False  # too short for more than two labels on an axis
+        self._beyond = (False, False)  # values below the low level, above the high one (saturated)
         self.data = np.zeros((1, 1))
         self.unknown = np.zeros(0, bool)
         self.set_title(title)
@@ -91,6 +105,11 @@ class SequenceHeatmap(StepPlot):
         self.image.setImage(quantise(data.T, *levels), autoLevels=False, levels=(0, 255))
         self.image.setRect(0, 0, T, H)
         if not isinstance(fixed, tuple):
+            finite = data[np.isfinite(data)]
+            self._beyond = (
+                bool(finite.size and finite.min() < levels[0]),
+                bool(finite.size and finite.max() > levels[1]),
+            )
             self.colorbar.setLevels(levels)
             self._set_bar_ticks(*levels)
         if relabel:  # only what changed: axis work is the costly part of a keystroke
@@ -119,6 +138,7 @@ class SequenceHeatmap(StepPlot):
         self.set_title(DIFFERENCE + base if on else base)
         self.refresh_colormaps()
         if isinstance(self.fixed_levels, tuple):
+            self._beyond = (False, False)
             self.colorbar.setLevels(self.fixed_levels)
             self._set_bar_ticks(*self.fixed_levels)
 
@@ -150,7 +170,13 @@ class SequenceHeatmap(StepPlot):
     def _set_bar_ticks(self, lo: float, hi: float) -> None:
         """Three labels (low, middle, high), two when the plot is short: the bar stays readable."""
         values = (lo, hi) if self._short else (lo, (lo + hi) / 2, hi)
-        self.colorbar.axis.setTicks([[(v, bar_label(v)) for v in values], []])
+        below, above = self._beyond
+        labels = [bar_label(v) for v in values]
+        if below:  # saturated ends: "\u2264 -4.3", "\u2265 4.3"
+            labels[0] = "\u2264" + bar_label(lo, 3)
+        if above:
+            labels[-1] = "\u2265" + bar_label(hi, 3)
+        self.colorbar.axis.setTicks([[(v, t) for v, t in zip(values, labels, strict=True)], []])
 
     def _set_unit_ticks(self) -> None:
         """The first and last unit only on a short plot (pyqtgraph's own ticks there ran together)."""

@@ -27,7 +27,7 @@ from rnnviz.core.config import ModelConfig
 from rnnviz.core.trace import Trace
 from rnnviz.qt.views.common import POSITIVE, SIGNED, compact, readout_label
 from rnnviz.qt.views.gradients import GradientBars
-from rnnviz.qt.views.heatmap import SequenceHeatmap, positive_levels
+from rnnviz.qt.views.heatmap import SequenceHeatmap, positive_levels, robust_levels
 from rnnviz.qt.views.step_plot import StepPlot
 
 GATE_TITLES = {
@@ -51,14 +51,13 @@ MODERN_GATES = {
     },
     "ssm": {  # Delta > 0 (softplus) on its own levels; B_t and C_t have N entries, signed
         "delta": ("step size \u0394 (softplus: > 0)", "\u0394", POSITIVE, positive_levels, "unit"),
-        "B": ("B_t: how x_t enters the state (N entries)", "B", SIGNED, None, "n"),
-        "C": ("C_t: how the state is read out (N entries)", "C", SIGNED, None, "n"),
+        "B": ("B_t: input \u2192 state (N entries)", "B", SIGNED, robust_levels, "n"),
+        "C": ("C_t: state \u2192 output (N entries)", "C", SIGNED, robust_levels, "n"),
     },
 }
 HEATMAP_MIN_HEIGHT = 150  # px: a heatmap's widget; its image is then >= PLOT_MIN_HEIGHT tall
 PLOT_MIN_HEIGHT = 90  # px: the drawn height of every heatmap and of the gradient bars
 SHOW = ("h and c", "gates", "everything (scrolls)")  # what the Show box offers (its first: the states)
-NORM = "\u2016s\u2016 (norm over n)"  # the state box's first item: a channel's state row's norm
 
 
 def gate_style(cfg: ModelConfig, g: str) -> tuple:
@@ -75,8 +74,8 @@ def states_title(cfg: ModelConfig) -> str:
 
 
 def h_title(cfg: ModelConfig, n: int) -> str:
-    if cfg.arch == "ssm":
-        return f"{cfg.name} output h = y \u00b7 silu(gate), layer {n + 1}"
+    if cfg.arch == "ssm":  # h = y * silu(gate): the layer's output, not its state
+        return f"{cfg.name} output h, layer {n + 1}"
     return f"{cfg.name} hidden state h, layer {n + 1}" if cfg.modern else f"hidden state h, layer {n + 1}"
 
 
@@ -124,7 +123,7 @@ class InternalsView(QWidget):
         self.layer_box = QComboBox()
         self.layer_box.currentIndexChanged.connect(self._show_gates)
         self.s_label = QLabel("state s:")
-        self.s_box = compact(QComboBox(), 12)  # the SSM: each channel's state norm, or one index n of N
+        self.s_box = compact(QComboBox(), 18)  # the SSM: each channel's state norm, or one index n of N
         self.s_box.setToolTip(
             "The selective SSM's state is N numbers per channel and step: draw the norm of each "
             "channel's N numbers, or the one at index n"
@@ -208,8 +207,9 @@ class InternalsView(QWidget):
         self.page.setVisible(True)
         self.states.setVisible(mode != 1)
         self.gates.setVisible(mode != 0)
-        self.gates_label.setVisible(mode != 0)
-        self.layer_box.setVisible(mode != 0 and self.layer_box.count() > 1)
+        layers = self.layer_box.count() > 1  # one layer: nothing to choose
+        self.gates_label.setVisible(mode != 0 and layers)
+        self.layer_box.setVisible(mode != 0 and layers)
         self.s_label.setVisible(bool(self.s_maps) and mode != 1)
         self.s_box.setVisible(bool(self.s_maps) and mode != 1)
         if self._gates_stale and mode != 0:
@@ -235,7 +235,7 @@ class InternalsView(QWidget):
             m.setParent(None)
             m.deleteLater()
         h_levels = None if cfg.arch == "rnn" and cfg.nonlinearity == "relu" else (-1.0, 1.0)
-        h_levels = None if cfg.modern else h_levels  # h~ is linear (minGRU, minLSTM); y is unbounded (S6)
+        h_levels = robust_levels if cfg.modern else h_levels  # unbounded: h~ is linear; the S6's y too
         self.h_maps = [self._heatmap(h_title(cfg, n), "h", SIGNED, h_levels) for n in range(cfg.layers)]
         self.c_maps = (
             [self._heatmap(f"cell state c, layer {n + 1}", "c", SIGNED, None) for n in range(cfg.layers)]
@@ -253,10 +253,14 @@ class InternalsView(QWidget):
             self.states_grid.addWidget(m, n, 1)
             m.cell_clicked.connect(lambda _t, u, n=n: self.unit_clicked.emit(n, u, name))
         self.gate_maps = {}
+        wide = cfg.arch == "ssm"  # the S6: Delta (H rows) as wide as the view, B and C (N rows) below
         for k, g in enumerate(cfg.gates):
             title, value, cmap, levels, rows = gate_style(cfg, g)
             m = self._heatmap(title, value, cmap, levels, rows)
-            self.gates_grid.addWidget(m, k // 2, k % 2)
+            if wide:
+                self.gates_grid.addWidget(m, *((0, 0, 1, 2) if k == 0 else (1, k - 1)))
+            else:
+                self.gates_grid.addWidget(m, k // 2, k % 2)
             self.gate_maps[g] = m
         self.show_box.setItemText(0, states_title(cfg))
         self.layer_box.blockSignals(True)
@@ -266,7 +270,8 @@ class InternalsView(QWidget):
         self.s_box.blockSignals(True)
         self.s_box.clear()
         if self.s_maps:
-            self.s_box.addItems([NORM, *(f"n = {k}" for k in range(cfg.state))])
+            norm = f"\u2016s\u2016 (norm of N = {cfg.state})"  # a channel's state row's norm
+            self.s_box.addItems([norm, *(f"n = {k}" for k in range(cfg.state))])
         self.s_box.blockSignals(False)
         self._style_s()
         self._arrange()
@@ -331,13 +336,18 @@ class InternalsView(QWidget):
         cfg, k = self.cfg, self.s_box.currentIndex() - 1
         for n, m in enumerate(self.s_maps):
             assert cfg is not None
-            N = cfg.state
-            if k < 0:
+            if k < 0:  # (short titles: the layer's number must fit at 1366 x 768 too)
                 s = "s_A \u2212 s_B" if self._difference else "s_t"  # A - B: how far apart the states are
-                title = f"{cfg.name} state \u2016{s}[u, :]\u2016 (norm of its N = {N} entries), layer {n + 1}"
-                m.restyle(title, "\u2016s\u2016", POSITIVE, positive_levels)
+                m.restyle(
+                    f"{cfg.name} state \u2016{s}[u, :]\u2016, layer {n + 1}",
+                    "\u2016s\u2016",
+                    POSITIVE,
+                    positive_levels,
+                )
             else:
-                m.restyle(f"{cfg.name} state s_t[u, n = {k}] (of N = {N}), layer {n + 1}", f"s[{k}]", SIGNED)
+                m.restyle(
+                    f"{cfg.name} state s_t[u, n = {k}], layer {n + 1}", f"s[{k}]", SIGNED, robust_levels
+                )
 
     def _on_s_view(self, _index: int) -> None:
         self._style_s()

@@ -113,5 +113,8 @@ def no_recurrent_matrix(cfg: ModelConfig) -> str:
     """What the tab says of W_hh and its spectral radius for a modern cell ("" for a classic one)."""
     if not cfg.modern:
         return ""
-    return (f"no W_hh, no spectral radius: a {cfg.name}'s gates read x_t only (the state decays "
-            "elementwise, " + ("by exp(\u0394_t A))" if cfg.arch == "ssm" else "by its gate)"))  # fmt: skip
+    decay = "exp(\u0394_t A), elementwise" if cfg.arch == "ssm" else "its gate, elementwise"
+    return (
+        f"A {cfg.name} has no recurrent matrix W_hh (so no spectral radius): its gates read x_t only, "
+        f"and its state decays by {decay}."
+    )

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from rnnviz.core.config import ModelConfig
 from rnnviz.qt.views.common import (
@@ -107,12 +107,18 @@ class WeightView(QWidget):
         self.stats = readout_label()
         self.stats.setWordWrap(True)
         self.stats.setText("no model yet")
+        self.note = QLabel()  # a modern cell: no W_hh, said plainly (qt.views.weight_specs)
+        self.note.setWordWrap(True)
+        self.note.setMinimumWidth(10)
+        self.note.setStyleSheet("font-style: italic;")
+        self.note.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.readout)
         layout.addWidget(self.stats)
+        layout.addWidget(self.note)
         on_hover(self.plot, self._on_hover, self._on_leave)
 
     def refresh_colormaps(self) -> None:
@@ -125,6 +131,8 @@ class WeightView(QWidget):
         """A new architecture: rebuild the list of matrices, keeping the selection when it still exists."""
         keep = self.combo.currentData()
         self._cfg, self._vocab, self._specs = cfg, tuple(vocab), matrix_specs(cfg)
+        self.note.setText(no_recurrent_matrix(cfg))
+        self.note.setVisible(cfg.modern)
         self.combo.blockSignals(True)
         self.combo.clear()
         for spec in self._specs:
@@ -215,6 +223,8 @@ class WeightView(QWidget):
     def _row_ticks(self, spec: MatrixSpec, rows: int) -> list | None:
         if spec.rows == "tokens":
             return token_ticks(self._vocab, rows)
+        if spec.rows != "gates":  # a modern cell's units or states: plain numbers
+            return None
         h = self._cfg.hidden
         gates = [(k * h + (h - 1) / 2, g) for k, g in enumerate(self._cfg.gates) if k * h < rows]
         return [gates] if gates else None
@@ -237,10 +247,7 @@ class WeightView(QWidget):
             parts.append(f"non-finite values: {bad} of {m.size} (grey)")
         elif spec.cols == "hprev":
             parts.append(self._spectral_text(spec, m))
-        text = "   ".join(p.replace(" ", "\u00a0") for p in parts if p)  # wrap only between parts
-        if self._cfg.modern and spec.key.startswith("rnn.l"):  # said where W_hh would be (it wraps)
-            text += "   " + no_recurrent_matrix(self._cfg)
-        return text
+        return "   ".join(p.replace(" ", "\u00a0") for p in parts if p)  # wrap only between parts
 
     def _spectral_text(self, spec: MatrixSpec, m: np.ndarray) -> str:
         """Spectral radius of each square H x H gate block of W_hh, at most every SPECTRAL_INTERVAL_S."""
