@@ -365,4 +365,9 @@ def test_the_s6_inside_view_is_legible(qtbot, ssm_window, size):
         w.tabs.setCurrentIndex(k)
         qtbot.wait(50)
         assert clipped_labels(w) == [], w.tabs.tabText(k)
+    w.tabs.setCurrentWidget(w.units)
+    qtbot.wait(50)
+    for box in (w.units.state, w.units.clamp_what, w.units.gate):  # every choice read whole: "\u0394 (step)"
+        texts = [box.itemText(i) for i in range(box.count())]
+        assert all(box.fontMetrics().horizontalAdvance(t) <= box.width() - 20 for t in texts), texts
     w.tabs.setCurrentIndex(0)

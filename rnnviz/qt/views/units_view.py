@@ -43,9 +43,9 @@ RANKED = 40  # units listed
 # How the state and intervention boxes name what they offer (the data is core's name)
 NAMES = {
     "s": "s (state norm)",  # the SSM: a channel's state row's norm ||s_t[u, :]||
-    "delta": "\u0394 (step size)",
+    "delta": "\u0394 (step)",
 }
-CLAMP_NAMES = {"s": "s (the channel's N states)"}
+CLAMP_NAMES = {"s": "s (state row)"}
 MINLSTM_NAMES = {"f": "f\u2032 (normalised)", "i": "i\u2032 (normalised)"}
 
 
@@ -154,20 +154,23 @@ class UnitsView(QWidget):
         box = QWidget()
         grid = QGridLayout(box)
         grid.setContentsMargins(0, 4, 0, 0)
-        self.clamp_h, self.force_gate = QRadioButton("clamp"), QRadioButton("force gate")
+        self.clamp_h, self.force_gate = QRadioButton("clamp"), QRadioButton("force")
+        self.clamp_h.setToolTip("Clamp the unit's h (or the S6's state row s) to a value at every step")
+        self.force_gate.setToolTip("Force a gate of the unit to a value at every step")
         self.clamp_h.setChecked(True)
         self.clamp_what = QComboBox()  # h, and the SSM's state s (core.intervene.STATES)
         self.clamp_what.setToolTip("h: the unit's output; s: the SSM channel's whole state row (N numbers)")
         self.h_value = QDoubleSpinBox()
         self.h_value.setRange(-H_LIMIT, H_LIMIT)
         self.h_value.setSingleStep(0.1)
-        self.h_value.setPrefix("to ")
         self.gate = QComboBox()  # the gates an intervention can force (core.intervene.changeable)
         self.gate_value = QDoubleSpinBox()
         self.gate_value.setRange(0.0, 1.0)
         self.gate_value.setSingleStep(0.1)
         self.gate_value.setValue(1.0)
         self.gate.currentIndexChanged.connect(self._on_gate)
+        for choice in (self.clamp_what, self.gate):  # every choice read whole, the values' boxes narrower
+            choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.whole_layer = QCheckBox("every unit of the layer")
         apply = QPushButton("Intervene")
         apply.setToolTip("Change the network for the typed text, its continuation and the samples")
@@ -176,16 +179,16 @@ class UnitsView(QWidget):
         clear.setToolTip("Remove every intervention: the network as trained")
         clear.clicked.connect(self.interventions_cleared)
         grid.addWidget(QLabel("Intervene on this unit:"), 0, 0, 1, 2)
-        grid.addWidget(self.whole_layer, 0, 2, 1, 3)
-        grid.addWidget(self.clamp_h, 1, 0)
-        grid.addWidget(self.clamp_what, 1, 1)
-        grid.addWidget(self.h_value, 1, 2, 1, 2)
-        grid.addWidget(apply, 1, 4)
-        grid.addWidget(self.force_gate, 2, 0)
-        grid.addWidget(self.gate, 2, 1)
-        grid.addWidget(QLabel("="), 2, 2)
-        grid.addWidget(self.gate_value, 2, 3)
-        grid.addWidget(clear, 2, 4)
+        grid.addWidget(self.whole_layer, 0, 2, 1, 2)
+        for row, (radio, what, value, button) in enumerate(
+            (
+                (self.clamp_h, self.clamp_what, self.h_value, apply),
+                (self.force_gate, self.gate, self.gate_value, clear),
+            )
+        ):  # clamp [h] [value] Intervene / force [z] [value] Clear all
+            for col, w in enumerate((radio, what, value, button)):
+                grid.addWidget(w, row + 1, col)
+        grid.setColumnStretch(1, 1)  # the choices get the room (a narrow pane at 1366 x 768)
         return box
 
     # ---- model, corpus and the unit shown ------------------------------------------------------
