@@ -116,7 +116,7 @@ def test_play_trains_and_views_follow(qtbot, window):
 def test_reset_rebuilds_from_the_controls(qtbot, window, tmp_path, monkeypatch):
     window.controls.dropout.setValue(0.2)
     window.controls.weight_decay.setValue(1e-4)
-    window.controls.arch.setCurrentText("gru")
+    window.controls.set_arch("gru")
     window.controls.layers.setValue(2)
     window.controls.hidden.setValue(24)
     assert "Reset" in window.controls.pending.text()
@@ -323,7 +323,7 @@ def test_pasting_megabytes_traces_a_window(qtbot, window):
 
 
 def test_absurd_learning_rate_diverges_and_restore_brings_it_back(qtbot, window):
-    window.controls.arch.setCurrentText("rnn")
+    window.controls.set_arch("rnn")
     window.controls.nonlinearity.setCurrentText("relu")
     window.controls.hidden.setValue(8)
     window.reset()
@@ -421,7 +421,7 @@ def test_reset_while_training_shows_the_new_model(qtbot, window):
         window.worker.play()
         qtbot.waitUntil(lambda: window.controls.play.isChecked(), timeout=5000)
         qtbot.wait(150)
-        window.controls.arch.setCurrentText(arch)
+        window.controls.set_arch(arch)
         window.controls.hidden.setValue(16)
         window.reset()
         qtbot.waitUntil(

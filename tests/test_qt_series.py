@@ -17,6 +17,7 @@ from rnnviz.core.scoring import Scorer
 from rnnviz.core.series import noisy_sine
 from rnnviz.core.snapshot import StepMetrics
 from rnnviz.core.trace import TraceWeights, trace_series
+from rnnviz.qt.arch_box import set_arch
 from rnnviz.qt.series_controls import BAD, GOOD, TARGET_MSE
 from rnnviz.qt.series_window import SeriesWindow
 from rnnviz.qt.views.common import configure_pyqtgraph, fmt
@@ -75,7 +76,7 @@ def trainer_weights(w: SeriesWindow) -> dict:
 def test_opens_paused_on_the_sine_with_the_preset_settings(window):
     assert window.windowTitle() == "rnnviz \u2014 noisy-sine forecaster"
     c = window.controls
-    assert (c.arch.currentText(), c.hidden.value(), c.window.value(), c.lr.text()) == ("rnn", 32, 8, LR)
+    assert (c.arch.currentData(), c.hidden.value(), c.window.value(), c.lr.text()) == ("rnn", 32, 8, LR)
     assert "tutorial used 4" in c.window.toolTip()
     assert not c.play.isChecked() and window.latest.updates == 0
     plot = window.series_plot
@@ -168,10 +169,43 @@ def test_clicking_selects_a_window_and_the_inside_shows_its_trace(qtbot, window)
     assert window.selected == 8 and window.internals.trace.tokens[0] == f"{SINE.values[0]:.3g}"
 
 
+def test_the_series_window_offers_and_trains_every_architecture(qtbot, window):
+    """A forecaster of each new cell, built from the controls (the S6 last): it trains, and the
+    inside shows its own gates and, for the S6, ||dL/ds_t||, each equal to a direct trace."""
+    c = window.controls
+    assert [c.arch.itemData(i) for i in range(c.arch.count())] == [
+        "lstm",
+        "gru",
+        "rnn",
+        "mingru",
+        "minlstm",
+        "ssm",
+    ]
+    assert c.arch.itemText(c.arch.count() - 1) == "S6 (selective SSM)"
+    for arch, gates in (("mingru", {"z"}), ("minlstm", {"f", "i"}), ("ssm", {"delta", "B", "C"})):
+        set_arch(c.arch, arch)
+        c.hidden.setValue(5)
+        qtbot.mouseClick(c.reset, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda a=arch: window.latest is not None and window.latest.model_cfg.arch == a,
+                        timeout=20_000)  # fmt: skip
+        train(qtbot, window, 3)
+        tr, cfg = window.internals.trace, window.latest.model_cfg
+        assert set(tr.gates) == gates and set(window.internals.gate_maps) == gates
+        x = tr.inputs
+        direct = trace_series(
+            TraceWeights.from_state(cfg, trainer_weights(window)), x, target=tr.target_value
+        )
+        np.testing.assert_allclose(tr.h, direct.h, rtol=1e-12, atol=1e-15)
+        assert_heatmap(window.internals.h_maps[0], direct.h[0].T)
+    assert window.internals.grads.what == "s"  # the S6: its state's gradient
+    np.testing.assert_allclose(window.internals.grads.grad, direct.grad_state, rtol=1e-12, atol=1e-15)
+    assert c.arch.currentData() == "ssm"
+
+
 def test_reset_rebuilds_with_the_settings_and_ends_the_old_session(qtbot, window):
     old = window.worker
     c = window.controls
-    c.arch.setCurrentText("gru")
+    set_arch(c.arch, "gru")
     c.hidden.setValue(12)
     c.window.setValue(16)
     c.lr.setText("0.003")
@@ -240,7 +274,7 @@ def test_open_spec_shows_a_model_made_elsewhere(qtbot, window):
     assert window.open_spec(replace(spec, weights=state_arrays(tr.model), updates=7))
     qtbot.waitUntil(lambda: window.latest is not None and window.forecast_updates == 7, timeout=10_000)
     c = window.controls
-    assert (c.arch.currentText(), c.hidden.value(), c.window.value()) == ("lstm", 6, 4)
+    assert (c.arch.currentData(), c.hidden.value(), c.window.value()) == ("lstm", 6, 4)
     t, y = window.series_plot.forecast_curve.getData()
     np.testing.assert_array_equal(t, np.arange(4, 1000))
     tr.model.eval()

@@ -305,3 +305,70 @@ def test_hidden_gate_maps_wait_for_the_trace_until_they_are_shown(qtbot):
     v.set_trace(tr)
     v.maximise(v.gate_maps["i"])  # a gate maximised from a hidden panel is drawn too
     assert_heatmap(v.gate_maps["i"], tr.gates["i"][0].T)
+
+
+def test_robust_levels_saturate_a_few_outliers_and_the_bar_says_so(qtbot):
+    from rnnviz.qt.views.common import SIGNED
+    from rnnviz.qt.views.heatmap import bar_label, positive_levels, robust_levels
+
+    assert [bar_label(v) for v in (0.5, -0.00795, 3e-5, 12345.6, 0.0)] == [
+        "0.5",
+        "-0.008",
+        "3e-05",
+        "1e+04",
+        "0",
+    ]
+    data = np.linspace(-1, 1, 400).reshape(40, 10)
+    data[3, 4], data[5, 6] = 50.0, -80.0  # two outliers among 400 values
+    m = SequenceHeatmap("S6 output h", "h", SIGNED, robust_levels)
+    qtbot.addWidget(m)
+    m.set_data(data, list("ab" * 20))
+    hi = np.percentile(np.abs(data), 99)
+    assert m.levels() == pytest.approx((-hi, hi)) and hi < 2  # the colours go to the 400 - 4, not to 80
+    assert_heatmap(m, data.T)
+    ends = [t for _, t in m.colorbar.axis._tickLevels[0]]
+    assert ends == ["\u2264" + bar_label(-hi, 3), "0", "\u2265" + bar_label(hi, 3)]
+    assert positive_levels(np.abs(data)) == pytest.approx((0.0, np.percentile(np.abs(data), 99)))
+    m.restyle("norm", "\u2016s\u2016", "viridis", positive_levels)  # another quantity from now on
+    m.set_data(np.abs(data[:, :3]), list("ab" * 20))
+    assert m.levels()[0] == 0.0 and m.cmap == "viridis" and m.value_name == "\u2016s\u2016"
+    m.set_difference(True)  # a difference: signed, symmetric, whatever the quantity
+    m.set_data(data, list("ab" * 20))
+    assert m.levels() == (-80.0, 80.0) and m._title == "A \u2212 B: norm"
+    m.restyle("entry", "s[2]", SIGNED, robust_levels)
+    assert m._title == "A \u2212 B: entry" and m.fixed_levels is None
+
+
+@pytest.mark.parametrize("arch", ["mingru", "minlstm", "ssm"])
+def test_internals_view_draws_a_modern_cells_states_gates_and_gradients(qtbot, arch):
+    tr = real_trace(arch, layers=2)
+    v = InternalsView()
+    qtbot.addWidget(v)
+    v.set_trace(tr)
+    v.show_box.setCurrentIndex(2)
+    v.layer_box.setCurrentIndex(1)
+    assert list(v.gate_maps) == list(tr.cfg.gates) and v.c_maps == []
+    for n, m in enumerate(v.h_maps):
+        assert_heatmap(m, tr.h[n].T)
+    for g, m in v.gate_maps.items():
+        assert_heatmap(m, tr.gates[g][1].T)  # B and C: N = 16 rows (the default state size)
+        assert m.data.shape[1] == (16 if g in "BC" else 6)
+    grad = tr.grad_state if arch == "ssm" else tr.grad_h
+    np.testing.assert_array_equal(v.grads.grad, grad)
+    assert v.grads.plot.getAxis("left").labelText == ("||dL/ds_t||" if arch == "ssm" else "||dL/dh_t||")
+    assert len(v.s_maps) == (2 if arch == "ssm" else 0) and v.s_box.isVisibleTo(v) == (arch == "ssm")
+    if arch == "ssm":
+        assert [v.s_box.itemText(i) for i in (0, 1, 16)] == [
+            "\u2016s\u2016 (norm of N = 16)",
+            "n = 0",
+            "n = 15",
+        ]
+        for n, m in enumerate(v.s_maps):
+            assert_heatmap(m, np.linalg.norm(tr.state[n], axis=-1).T)
+        v.s_box.setCurrentIndex(16)
+        for n, m in enumerate(v.s_maps):
+            assert_heatmap(m, tr.state[n, :, :, 15].T)
+        clicked = []
+        v.unit_clicked.connect(lambda *a: clicked.append(a))
+        v.s_maps[1].cell_clicked.emit(0, 3)
+        assert clicked == [(1, 3, "s")]

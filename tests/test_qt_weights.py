@@ -65,6 +65,7 @@ def hover(view, col, row):
 def test_combo_lists_exactly_the_models_tensors(view, arch, layers, input, expected):
     cfg, weights = model_weights(arch, layers, input)
     view.set_model(cfg, VOCAB)
+    assert view.note.isHidden()  # a classic cell has its W_hh
     keys = combo_keys(view)
     assert sorted(keys) == sorted(weights)  # every parameter of the real model, nothing else
     assert keys[: len(expected)] == expected  # weight matrices first, in data-flow order
@@ -209,3 +210,43 @@ def test_new_model_keeps_the_selection_when_it_still_exists(view):
     cfg1, weights1 = model_weights("gru", 1)
     view.set_model(cfg1, VOCAB)
     assert view.combo.currentData() == "rnn.weight_hh_l0"
+
+
+@pytest.mark.parametrize(
+    "arch, first, names",
+    [
+        ("mingru", "rnn.l0.z.weight", ["W_z layer 1", "W_h (candidate) layer 1", "b_z layer 1"]),
+        ("minlstm", "rnn.l0.f.weight", ["W_f layer 1", "W_i layer 1", "W_h (candidate) layer 2"]),
+        ("ssm", "rnn.l0.A_log", ["W_in layer 1", "W_gate layer 1", "W_\u0394 layer 1", "W_B layer 2",
+                                 "W_C layer 1", "A = -exp(A_log) layer 2", "D (skip u \u2192 y) layer 1"]),
+    ],
+)  # fmt: skip
+def test_a_modern_cell_lists_its_own_matrices_and_no_w_hh(view, arch, first, names):
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=len(VOCAB), arch=arch, layers=2, hidden=H, state=3)
+    weights = state_arrays(CharRNN(cfg))
+    view.set_model(cfg, VOCAB)
+    view.set_weights(weights)
+    keys = combo_keys(view)
+    assert sorted(keys) == sorted(weights) and view.combo.currentData() == first
+    labels = [view.combo.itemText(i).split(" (rnn.")[0] for i in range(view.combo.count())]
+    assert set(names) <= set(labels) and not any("W_hh" in s for s in labels)
+    assert view.note.text().startswith(f"A {cfg.name} has no recurrent matrix W_hh (so no spectral radius)")
+    assert not view.note.isHidden() and "spectral" not in stats(view)
+    assert view.plot.getAxis("left")._tickLevels is None  # units or states, not gate blocks
+    for key in keys:
+        select(view, key)
+        a = weights[key].reshape(len(weights[key]), -1)
+        np.testing.assert_array_equal(view.image.image, -np.exp(a) if key.endswith("A_log") else a)
+    if arch == "ssm":
+        select(view, "rnn.l1.A_log")  # H units x N states, the decay rates
+        assert view.plot.getAxis("left").labelText == "unit" and view.plot.getAxis("bottom").labelText == (
+            "state index n")  # fmt: skip
+        value = fmt(float(-np.exp(weights["rnn.l1.A_log"][1, 2])))
+        assert (
+            hover(view, 2, 1) == f"A = -exp(A_log) layer 2  row 1 = unit 1  col 2 = state n 2  value {value}"
+        )
+        select(view, "rnn.l0.B.weight")  # N x H: read from u
+        assert view.image.image.shape == (3, H) and "row 2 = state n 2  col 1 = u unit 1" in hover(view, 1, 2)
+        select(view, "rnn.l0.D")
+        assert view.plot.getAxis("bottom")._tickLevels == [[(0, "D")]]

@@ -23,14 +23,16 @@ from rnnviz.core.protocol import (
 )
 from rnnviz.core.remote import TrainerProcess
 from rnnviz.core.session import TrainerSpec
+from rnnviz.core.trace import TraceWeights, trace
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 40
 
 
-def spec(**train) -> TrainerSpec:
+def spec(model: dict | None = None, **train) -> TrainerSpec:
     corpus = Corpus.from_text(TEXT, "char")
     cfg = TrainConfig(**({"seq_len": 16, "batch": 4} | train))
-    return TrainerSpec(corpus, ModelConfig(vocab_size=len(corpus.vocab), hidden=8), cfg, device="cpu")
+    model_cfg = ModelConfig(vocab_size=len(corpus.vocab), **({"hidden": 8} | (model or {})))
+    return TrainerSpec(corpus, model_cfg, cfg, device="cpu")
 
 
 def reports_until(proc: TrainerProcess, done, timeout: float = 60.0) -> list:
@@ -70,6 +72,20 @@ def test_a_session_trains_and_reports(proc):
     assert set(last.weights) >= {"rnn.weight_hh_l0", "head.weight"}
     # every step's metrics arrive, in order, across the snapshots
     assert [m.step for p in progress(got) for m in p.recent] == [1, 2, 3, 4, 5]
+
+
+def test_the_selective_ssm_trains_in_the_process_and_its_weights_travel(proc):
+    """The app's way to train (the child process) with a modern cell: the S6 of N = 3 states, the
+    one with most to carry (A_log, D, ...); its weights are the checkpoint's names."""
+    proc.send(1, Start(spec({"arch": "ssm", "state": 3, "layers": 2}), 2, 0))
+    proc.send(1, Step(4))
+    got = reports_until(proc, lambda g: any(p.updates == 4 and p.weights is not None for p in progress(g)))
+    last = progress(got)[-1]
+    assert last.metrics.step == 4 and np.isfinite(last.metrics.loss)
+    assert last.weights["rnn.l1.A_log"].shape == (8, 3) and "rnn.weight_hh_l0" not in last.weights
+    sp = spec({"arch": "ssm", "state": 3, "layers": 2})  # what travelled traces as the window traces it
+    tr = trace(TraceWeights.from_state(sp.model_cfg, last.weights), sp.corpus.ids[:12])
+    assert tr.state.shape == (2, 12, 8, 3) and np.isfinite(tr.grad_state).all()
 
 
 def test_a_model_that_cannot_be_built_is_refused_and_the_session_goes_on(proc):

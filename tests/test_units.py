@@ -54,11 +54,11 @@ def test_word_level_features_and_spans():
 
 def model(vocab, arch, layers=2, hidden=6, seed=0):
     torch.manual_seed(seed)
-    cfg = ModelConfig(vocab_size=vocab, arch=arch, layers=layers, hidden=hidden)
+    cfg = ModelConfig(vocab_size=vocab, arch=arch, layers=layers, hidden=hidden, state=5)
     return cfg, TraceWeights.from_state(cfg, state_arrays(CharRNN(cfg)))
 
 
-@pytest.mark.parametrize("arch", ["lstm", "gru"])
+@pytest.mark.parametrize("arch", ["lstm", "gru", "mingru", "minlstm", "ssm"])
 def test_corpus_states_read_in_chunks_equal_one_trace(arch, monkeypatch):
     corpus = load_corpus("builtin:brackets", "char")
     cfg, w = model(len(corpus.vocab), arch)
@@ -70,6 +70,30 @@ def test_corpus_states_read_in_chunks_equal_one_trace(arch, monkeypatch):
         np.testing.assert_allclose(st.c, tr.c, atol=1e-12)
     else:
         assert st.c is None
+    if arch == "ssm":  # a channel's activation "s": the norm of its state row s_t[u, :] (N = 5 numbers)
+        assert st.names == ("h", "s") and st.s.shape == (2, 300, 6)
+        norms = np.sqrt((tr.state**2).sum(-1))
+        np.testing.assert_allclose(st.of("s"), norms, atol=1e-12)
+        assert st.of("s")[1, 7, 3] == pytest.approx(np.linalg.norm(tr.state[1, 7, 3, :]), abs=1e-12)
+    else:
+        assert st.s is None and st.names == (("h", "c") if arch == "lstm" else ("h",))
+        with pytest.raises(ConfigError, match="only the selective SSM"):
+            st.of("s")
+
+
+def test_the_finder_ranks_the_ssm_state_norms_with_h():
+    corpus = load_corpus("builtin:brackets", "char")
+    cfg, w = model(len(corpus.vocab), "ssm")
+    st = corpus_states(w, corpus.text, corpus.ids, "char", limit=600)
+    depth, _ = token_feature(st, "depth")
+    ranked = rank_units(st, depth)
+    assert len(ranked) == 2 * 2 * 6 and {s.state for s in ranked} == {"h", "s"}
+    for s in ranked:
+        direct = np.corrcoef(st.of(s.state)[s.layer, :, s.unit], depth)[0, 1]
+        assert s.r == pytest.approx(direct, abs=1e-10)
+    top, other = both_ends(st, 1, 2, "s", 1.0, k=3)
+    a = st.s[1, 20:, 2]
+    assert top[0].activation == pytest.approx(a.max()) and other[0].activation == pytest.approx(a.min())
 
 
 def test_ranking_is_pearson_over_every_position():

@@ -1,5 +1,5 @@
 """`rnnviz units MODEL --corpus PATH --feature REGEX|NAME`: the neuron finder on the command line.
-Every unit (layer, unit; h, and c for an LSTM) ranked by the Pearson correlation, over every
+Every unit (layer, unit; h, and c for an LSTM or s for S6) ranked by the Pearson correlation, over every
 position of the corpus, between its activation and the feature, with its contexts at both ends:
 furthest from its mean in the direction of the correlation ("top"), and the other way."""
 

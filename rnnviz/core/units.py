@@ -1,10 +1,11 @@
 """The neuron finder's numbers: how every unit behaves over a stretch of a corpus (numpy, no Qt).
 
-- corpus_states(w, ids): every layer's h (and c, for an LSTM) after each token, the text read in
+- corpus_states(w, ids): every layer's h (and c, for an LSTM; for the selective SSM the norm
+  ||s_t[u, :]|| of each channel's state row, its N numbers) after each token, the text read in
   order from a zero state (as `rnnviz trace` reads a text);
 - a feature: a regular expression (1 where a match covers the position, else 0) or a built-in
   one (FEATURES), one value per token;
-- rank_units: every unit (layer, unit, h or c) by the Pearson correlation, over every position,
+- rank_units: every unit (layer, unit, h, c or s) by the Pearson correlation, over every position,
   between its activation and the feature; contexts: the places where a unit's activation lies
   furthest from its mean in one direction (that of the correlation: its "top" end) or the other,
   as the text around them. The first WARMUP tokens are left out of the contexts: the state
@@ -39,21 +40,31 @@ CHUNK = 4096  # tokens read at a time (the state carries over)
 
 @dataclass(frozen=True)
 class States:
-    """h (and c) of every layer after each of the first N tokens of a text: (L, N, H)."""
+    """h (and c, or the SSM's state norms s) of every layer after each of the first N tokens of a
+    text: (L, N, H)."""
 
     h: np.ndarray
     c: np.ndarray | None
     text: str  # the text these tokens were read from
     spans: np.ndarray  # (N, 2) where each token lies in the text
     level: str
+    s: np.ndarray | None = None  # the selective SSM: ||s_t[u, :]||, each channel's state row's norm
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The states kept: "h", and "c" (LSTM) or "s" (the SSM)."""
+        return ("h",) + (("c",) if self.c is not None else ()) + (("s",) if self.s is not None else ())
 
     def of(self, state: str) -> np.ndarray:
         if state == "c" and self.c is None:
             raise ConfigError("only an LSTM has a cell state c")
-        if state == "c":
-            assert self.c is not None
-            return self.c
-        return self.h
+        if state == "s" and self.s is None:
+            raise ConfigError("only the selective SSM (S6) has a state s of N numbers per channel")
+        if state not in ("h", "c", "s"):
+            raise ConfigError(f"no state {state!r}: choose h, c (LSTM) or s (S6)")
+        out = {"h": self.h, "c": self.c, "s": self.s}[state]
+        assert out is not None
+        return out
 
 
 def corpus_states(
@@ -67,6 +78,7 @@ def corpus_states(
     L, H = w.cfg.layers, w.cfg.hidden
     h = np.empty((L, len(ids), H))
     c = np.empty((L, len(ids), H)) if w.cfg.arch == "lstm" else None
+    s = np.empty((L, len(ids), H)) if w.cfg.arch == "ssm" else None
     state = None
     for at in range(0, len(ids), CHUNK):
         if cancelled is not None and cancelled():
@@ -76,9 +88,11 @@ def corpus_states(
             h[n, at : at + len(f["h"])] = f["h"]
             if c is not None:
                 c[n, at : at + len(f["h"])] = f["c"]
+            if s is not None:  # (T, H, N) -> (T, H): a channel's state row as one number
+                s[n, at : at + len(f["h"])] = np.linalg.norm(f["s"], axis=-1)
         state = final_state(fwd)
     spans = token_spans(text, level, len(ids))
-    return States(h, c, text, spans, level)
+    return States(h, c, text, spans, level, s)
 
 
 # ---- features: one value per character, then per token -------------------------------------
@@ -247,7 +261,7 @@ _BUILTIN = {
 class UnitScore:
     layer: int  # from 0
     unit: int
-    state: str  # "h" or "c"
+    state: str  # "h", "c" or "s"
     r: float  # Pearson correlation with the feature
 
 
@@ -262,11 +276,12 @@ def correlations(a: np.ndarray, f: np.ndarray) -> np.ndarray:
 
 
 def rank_units(states: States, values: np.ndarray) -> list[UnitScore]:
-    """Every unit of every layer (h, and c for an LSTM), most correlated with `values` first."""
+    """Every unit of every layer (h, and c for an LSTM, s for the SSM), most correlated with
+    `values` first."""
     if np.ptp(values) == 0:
         raise ConfigError("the feature is the same at every position of this text: nothing to correlate")
     scores = []
-    for state in ("h", "c") if states.c is not None else ("h",):
+    for state in states.names:
         acts = states.of(state)
         for n in range(acts.shape[0]):
             r = correlations(acts[n], values)

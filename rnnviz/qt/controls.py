@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from rnnviz.core.config import (
     MAX_HIDDEN,
     MAX_LAYERS,
+    MAX_STATE,
     OPTIMIZER_NAMES,
     ModelConfig,
     TrainConfig,
@@ -36,6 +37,7 @@ from rnnviz.core.config import (
 )
 from rnnviz.core.corpus import BUILTIN_PREFIX, BUILTINS
 from rnnviz.core.errors import ConfigError
+from rnnviz.qt.arch_box import arch_box, set_arch
 from rnnviz.qt.views.common import compact
 
 # How the text becomes training examples: (label, TrainConfig.samples).
@@ -101,8 +103,10 @@ class ControlsPanel(QWidget):
         corpus_row.addWidget(self.corpus, 1)
         corpus_row.addWidget(open_btn)
         self.level = _combo(("char", "word"))
-        self.arch = _combo(("lstm", "gru", "rnn"))
+        self.arch = compact(arch_box())
         self.nonlinearity = _combo(("tanh", "relu"))
+        self.state = _spin(1, MAX_STATE, 16)
+        self.state.setToolTip("S6 only: the state size N of each channel (its state is N numbers)")
         self.layers = _spin(1, MAX_LAYERS, 1)
         self.hidden = _spin(1, MAX_HIDDEN, 128)
         self.input = _combo(("auto", "onehot", "embedding"))
@@ -152,6 +156,7 @@ class ControlsPanel(QWidget):
         form.addRow("Level", self.level)
         form.addRow("Architecture", self.arch)
         form.addRow("Nonlinearity", self.nonlinearity)
+        form.addRow("State size N", self.state)
         form.addRow("Layers", self.layers)
         form.addRow("Hidden units", self.hidden)
         form.addRow("Input", self.input)
@@ -209,13 +214,26 @@ class ControlsPanel(QWidget):
             self.seed,
             self.embed_dim,
             self.val_pct,
+            self.state,
         ):
             spin.valueChanged.connect(self._on_structure)
         self.dropout.valueChanged.connect(self._on_structure)
         self.weight_decay.valueChanged.connect(self._on_structure)
-        self.arch.currentTextChanged.connect(lambda a: self.nonlinearity.setEnabled(a == "rnn"))
-        self.nonlinearity.setEnabled(False)
+        self.arch.currentIndexChanged.connect(self._enable_arch_settings)
+        self._enable_arch_settings()
         self.samples.currentIndexChanged.connect(self._sync_loss_mode)
+
+    def arch_name(self) -> str:
+        """The architecture chosen, as the config names it: "lstm", ..., "ssm"."""
+        return self.arch.currentData()
+
+    def set_arch(self, arch: str) -> None:
+        set_arch(self.arch, arch)
+
+    def _enable_arch_settings(self) -> None:
+        """The nonlinearity is the plain RNN's; the state size N the SSM's."""
+        self.nonlinearity.setEnabled(self.arch_name() == "rnn")
+        self.state.setEnabled(self.arch_name() == "ssm")
 
     def _sync_loss_mode(self) -> None:
         """Windows and words have one target each: the loss is on the last step only."""
@@ -307,12 +325,13 @@ class ControlsPanel(QWidget):
             inp = "onehot" if level == "char" else "embedding"
         return ModelConfig(
             vocab_size=vocab_size,
-            arch=self.arch.currentText(),
+            arch=self.arch_name(),
             nonlinearity=self.nonlinearity.currentText(),
             layers=self.layers.value(),
             hidden=self.hidden.value(),
             input=inp,
             embed_dim=self.embed_dim.value(),
+            state=self.state.value(),
         )
 
     def train_config(self) -> TrainConfig:
@@ -337,36 +356,20 @@ class ControlsPanel(QWidget):
     def show_config(self, corpus: str, level: str, cfg: ModelConfig, train: TrainConfig) -> None:
         """Display a loaded model's settings (signals blocked: nothing is pending after)."""
         widgets = (
-            self.corpus,
-            self.level,
-            self.arch,
-            self.nonlinearity,
-            self.layers,
-            self.hidden,
-            self.input,
-            self.seq_len,
-            self.batch,
-            self.loss_mode,
-            self.seed,
-            self.embed_dim,
-            self.samples,
-            self.val_pct,
-            self.optimizer,
-            self.lr,
-            self.clip,
-            self.clip_on,
-            self.dropout,
-            self.weight_decay,
-        )
+            self.corpus, self.level, self.arch, self.nonlinearity, self.state, self.layers, self.hidden,
+            self.input, self.seq_len, self.batch, self.loss_mode, self.seed, self.embed_dim, self.samples,
+            self.val_pct, self.optimizer, self.lr, self.clip, self.clip_on, self.dropout, self.weight_decay,
+        )  # fmt: skip
         for w in widgets:
             w.blockSignals(True)
         if self.corpus.findData(corpus) < 0:
             self.corpus.addItem(corpus.rsplit("/", 1)[-1], corpus)
         self.corpus.setCurrentIndex(self.corpus.findData(corpus))
         self.level.setCurrentText(level)
-        self.arch.setCurrentText(cfg.arch)
+        self.set_arch(cfg.arch)
         self.nonlinearity.setCurrentText(cfg.nonlinearity)
-        self.nonlinearity.setEnabled(cfg.arch == "rnn")
+        self.state.setValue(cfg.state)
+        self._enable_arch_settings()
         self.layers.setValue(cfg.layers)
         self.hidden.setValue(cfg.hidden)
         auto = "onehot" if level == "char" else "embedding"

@@ -8,7 +8,6 @@ import math
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
-    QComboBox,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -22,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rnnviz.core.config import ARCHS
 from rnnviz.core.presets import Preset
 from rnnviz.core.protocol import SessionInfo
 from rnnviz.core.snapshot import Snapshot
+from rnnviz.qt.arch_box import ARCH_TIP, arch_box, set_arch
 
 TARGET_MSE = 0.36  # issue 5: the forecaster should reach a test MSE at most this
 MAX_HIDDEN = 512
@@ -79,9 +78,8 @@ class SeriesControls(QWidget):
         summary.setWordWrap(True)
         self.source = QLabel()
         self.source.setWordWrap(True)
-        self.arch = QComboBox()
-        self.arch.addItems(list(ARCHS))
-        self.arch.setToolTip("rnn: tanh RNN (the tutorial's SimpleRNN); lstm and gru have gates")
+        self.arch = arch_box()  # every architecture forecasts: a value model reads x_t as one number
+        self.arch.setToolTip("RNN: tanh RNN (the tutorial's SimpleRNN); the others have gates\n" + ARCH_TIP)
         self.hidden = _spin(1, MAX_HIDDEN, "Hidden units of the recurrent layer")
         self.window = _spin(2, 64, "How many past values each forecast reads (the tutorial used 4)")
         self.lr = QLineEdit()
@@ -130,7 +128,7 @@ class SeriesControls(QWidget):
 
     def show_config(self, info: SessionInfo) -> None:
         m, cfg, s = info.model_cfg, info.cfg, info.corpus
-        self.arch.setCurrentText(m.arch)
+        set_arch(self.arch, m.arch)
         self.hidden.setValue(min(m.hidden, MAX_HIDDEN))
         self.window.setValue(cfg.seq_len)
         self.lr.setText(f"{cfg.lr:g}")

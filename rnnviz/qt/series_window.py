@@ -147,7 +147,7 @@ class SeriesWindow(QMainWindow):
 
     def _spec_from_controls(self, source: Series) -> TrainerSpec:
         c, base = self.controls, self.info
-        model = dict(arch=c.arch.currentText(), hidden=c.hidden.value())
+        model = dict(arch=c.arch.currentData(), hidden=c.hidden.value())
         train = dict(seq_len=c.window.value(), lr=c.learning_rate())
         if base is not None:  # what the controls do not show stays as it was
             model |= dict(layers=base.model_cfg.layers, nonlinearity=base.model_cfg.nonlinearity)

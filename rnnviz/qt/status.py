@@ -19,8 +19,9 @@ class TrainingStatus(QLabel):
         self.budget_end, self.running, self._snap = budget_end, False, None
         self._tokens_per_step = trainer.tokens_per_step
         cfg = trainer.model_cfg
+        state = f", N = {cfg.state}" if cfg.arch == "ssm" else ""  # the S6's states per channel
         self.setText(
-            f"{cfg.arch.upper()} {cfg.layers}x{cfg.hidden} on {trainer.corpus.name} \u00b7 "
+            f"{cfg.name} {cfg.layers}x{cfg.hidden}{state} on {trainer.corpus.name} \u00b7 "
             f"step {trainer.steps} \u00b7 paused"
         )
 

@@ -1,4 +1,6 @@
-"""GradientBars: ||dL/dh_t|| per time step and layer on a log scale, the vanishing gradient made visible."""
+"""GradientBars: ||dL/dh_t|| per time step and layer on a log scale, the vanishing gradient made
+visible; for the selective SSM ||dL/ds_t||, of the state s that carries time (its h_t is not
+recurrent: dL/dh_t is only what the head or the layer above reads)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ class GradientBars(StepPlot):
         self.grad = np.zeros((1, 0))
         self._decades: tuple[int, int] | None = None
         self._bar_title = ""
-        self.plot.setLabel("left", "||dL/dh_t||")
+        self.what = "h"  # the state whose gradient norm is drawn: "h", or the SSM's "s"
+        self.plot.setLabel("left", self.norm_name)
         self.plot.showGrid(y=True, alpha=0.25)
         self.bars: list[pg.BarGraphItem] = []
         self.target_line = pg.InfiniteLine(
@@ -35,6 +38,16 @@ class GradientBars(StepPlot):
             bar = pg.BarGraphItem(x=[], height=[], width=0.8, brush=PALETTE[k % len(PALETTE)], pen=None)
             self.plot.addItem(bar)
             self.bars.append(bar)
+
+    @property
+    def norm_name(self) -> str:
+        return f"||dL/d{self.what}_t||"
+
+    def set_what(self, what: str) -> None:
+        """Draw the gradient norms of `what` from now on: "h", or the SSM's state "s"."""
+        if what != self.what:
+            self.what, self._bar_title = what, ""
+            self.plot.setLabel("left", self.norm_name)
 
     def set_grads(self, grad: np.ndarray, tokens, target_step: int, loss_label: str, unknown=None) -> None:
         """grad: (L, T) norms, zero after target_step; loss_label: what L is, e.g. "-log p('e')";
@@ -82,7 +95,8 @@ class GradientBars(StepPlot):
             for k in range(layers)
         )
         title = (
-            f"||dL/dh_t|| for L = {loss_label} at step {target_step} (log scale) {key if layers > 1 else ''}"
+            f"{self.norm_name} for L = {loss_label} at step {target_step} (log scale) "
+            f"{key if layers > 1 else ''}"
         )
         if title != self._bar_title:
             self._bar_title = title
@@ -92,7 +106,7 @@ class GradientBars(StepPlot):
         self.grad = np.zeros((1, 0))
         for bar in self.bars:
             bar.setOpts(x=[], height=[])
-        self.set_title("||dL/dh_t||: type some text")
+        self.set_title(f"{self.norm_name}: type some text")
         self._bar_title = ""
         self.target_line.setVisible(False)
         self._clear_steps()
@@ -103,4 +117,4 @@ class GradientBars(StepPlot):
             self.hovered.emit("")
             return
         norms = "  ".join(f"layer {k + 1}: {fmt(float(g))}" for k, g in enumerate(self.grad[:, t]))
-        self.hovered.emit(f"step {t} {show_token(self.tokens[t])!r}  ||dL/dh_t||  {norms}")
+        self.hovered.emit(f"step {t} {show_token(self.tokens[t])!r}  {self.norm_name}  {norms}")

@@ -13,6 +13,35 @@ from rnnviz.qt.views.step_plot import StepPlot
 
 DIFFERENCE = "A \u2212 B: "  # the title's prefix while a heatmap shows a difference
 SHORT_LINES = 4  # a heatmap less tall than this many lines of text labels only the ends of its axes
+ROW_TITLES = {"unit": "unit", "n": "state index n"}  # what a heatmap's rows are: H units, or N states
+
+
+def bar_label(v: float, chars: int = 5) -> str:
+    """A colour bar's label, at most `chars` characters besides its sign (its axis is 45 px wide: a
+    longer label is not drawn at all): 0.5, 0.032, 0.008, 3e-05."""
+    for text in (f"{v:.3g}", f"{v:.2g}", f"{v:.1g}"):
+        if len(text.lstrip("-")) <= chars:
+            return text
+    mantissa, exponent = f"{v:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+ROBUST_PERCENTILE = 99.0  # robust levels: the colours span this percentile; the rest saturate
+
+
+def positive_levels(a: np.ndarray, floor: float = 1e-6) -> tuple[float, float]:
+    """(0, m), m the ROBUST_PERCENTILE-th percentile of the finite values: values >= 0 (a norm, the
+    SSM's step) on a sequential map whose colours are not all spent on a few outliers."""
+    finite = a[np.isfinite(a)]
+    return 0.0, max(float(np.percentile(finite, ROBUST_PERCENTILE)) if finite.size else 1.0, floor)
+
+
+def robust_levels(a: np.ndarray, floor: float = 1e-6) -> tuple[float, float]:
+    """(-m, m), m the ROBUST_PERCENTILE-th percentile of the finite |values|: unbounded signed values
+    (a modern cell's h, the SSM's state entries) with zero in the middle of the map."""
+    finite = np.abs(a[np.isfinite(a)])
+    m = max(float(np.percentile(finite, ROBUST_PERCENTILE)) if finite.size else 1.0, floor)
+    return -m, m
 
 
 def quantise(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -25,30 +54,33 @@ def quantise(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 class SequenceHeatmap(StepPlot):
-    """Time steps left to right, units top to bottom; click a column to select that step (and that
-    unit: cell_clicked).
+    """Time steps left to right, units (or the SSM's N state indices: rows "n") top to bottom;
+    click a column to select that step (and that row: cell_clicked).
 
-    levels: fixed (lo, hi), or None for symmetric levels fitted to the data (signed values).
+    levels: fixed (lo, hi), None for symmetric levels fitted to the data (signed values), or a
+    function of the data (positive_levels, robust_levels: values past them saturate, and the
+    colour bar's end says so: "\u2265 4.3").
     cmap: common.SIGNED or common.POSITIVE follow the colour-map preference (refresh_colormaps);
     any other name is that map, always.
     """
 
     cell_clicked = Signal(int, int)  # step, unit
 
-    def __init__(self, title: str, value_name: str, cmap: str, levels=None, parent=None):
+    def __init__(self, title: str, value_name: str, cmap: str, levels=None, parent=None, rows: str = "unit"):
         super().__init__(parent)
-        self.value_name, self.fixed_levels, self.cmap_kind = value_name, levels, cmap
+        self.value_name, self.fixed_levels, self.cmap_kind, self.rows = value_name, levels, cmap, rows
         self.own = (levels, cmap)  # its values' levels and map (set_difference swaps them)
         self._short = False  # too short for more than two labels on an axis
+        self._beyond = (False, False)  # values below the low level, above the high one (saturated)
         self.data = np.zeros((1, 1))
         self.unknown = np.zeros(0, bool)
         self.set_title(title)
         self.plot.invertY(True)
-        self.plot.setLabel("left", "unit")
+        self.plot.setLabel("left", ROW_TITLES[rows])
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
         self.cursor.setZValue(10)  # above the image
-        lo, hi = levels if levels is not None else (-1.0, 1.0)
+        lo, hi = levels if isinstance(levels, tuple) else (0.0, 1.0) if callable(levels) else (-1.0, 1.0)
         # The image gets 8-bit colour indices (quantised here, once per update) and the map's 256
         # colours: pyqtgraph then paints it as an indexed QImage instead of mapping floats on
         # every repaint (measured ~1 ms a heatmap per paint). The colour bar shows the real levels.
@@ -68,10 +100,16 @@ class SequenceHeatmap(StepPlot):
         tokens = list(tokens)
         relabel = resized or tokens != self.tokens
         self.data = data
-        levels = self.fixed_levels or symmetric_levels(data)
+        fixed = self.fixed_levels
+        levels = fixed if isinstance(fixed, tuple) else (fixed or symmetric_levels)(data)
         self.image.setImage(quantise(data.T, *levels), autoLevels=False, levels=(0, 255))
         self.image.setRect(0, 0, T, H)
-        if self.fixed_levels is None:
+        if not isinstance(fixed, tuple):
+            finite = data[np.isfinite(data)]
+            self._beyond = (
+                bool(finite.size and finite.min() < levels[0]),
+                bool(finite.size and finite.max() > levels[1]),
+            )
             self.colorbar.setLevels(levels)
             self._set_bar_ticks(*levels)
         if relabel:  # only what changed: axis work is the costly part of a keystroke
@@ -99,9 +137,19 @@ class SequenceHeatmap(StepPlot):
         base = self._title.removeprefix(DIFFERENCE)
         self.set_title(DIFFERENCE + base if on else base)
         self.refresh_colormaps()
-        if self.fixed_levels is not None:
+        if isinstance(self.fixed_levels, tuple):
+            self._beyond = (False, False)
             self.colorbar.setLevels(self.fixed_levels)
             self._set_bar_ticks(*self.fixed_levels)
+
+    def restyle(self, title: str, value_name: str, cmap: str, levels=None) -> None:
+        """Show another quantity from the next set_data on: its title, name, map and levels (a
+        difference stays a difference, signed)."""
+        difference = self._title.startswith(DIFFERENCE)
+        self.own, self.value_name = (levels, cmap), value_name
+        self.colorbar.getAxis("left").setLabel(value_name)  # (where ColorBarItem puts its label)
+        self.set_title(title)
+        self.set_difference(difference)  # the new own levels and map, or still a signed difference
 
     def refresh_colormaps(self) -> None:
         """Follow the colour-map preference, when this heatmap's map is a kind (signed, positive)."""
@@ -122,7 +170,13 @@ class SequenceHeatmap(StepPlot):
     def _set_bar_ticks(self, lo: float, hi: float) -> None:
         """Three labels (low, middle, high), two when the plot is short: the bar stays readable."""
         values = (lo, hi) if self._short else (lo, (lo + hi) / 2, hi)
-        self.colorbar.axis.setTicks([[(v, f"{v:.3g}") for v in values], []])
+        below, above = self._beyond
+        labels = [bar_label(v) for v in values]
+        if below:  # saturated ends: "\u2264 -4.3", "\u2265 4.3"
+            labels[0] = "\u2264" + bar_label(lo, 3)
+        if above:
+            labels[-1] = "\u2265" + bar_label(hi, 3)
+        self.colorbar.axis.setTicks([[(v, t) for v, t in zip(values, labels, strict=True)], []])
 
     def _set_unit_ticks(self) -> None:
         """The first and last unit only on a short plot (pyqtgraph's own ticks there ran together)."""
@@ -159,6 +213,6 @@ class SequenceHeatmap(StepPlot):
         t, u = cell
         unk = "  (not in the vocabulary: read as <unk>)" if self.unknown[t] else ""
         self.hovered.emit(
-            f"step {t} {show_token(self.tokens[t])!r}  unit {u}  "
+            f"step {t} {show_token(self.tokens[t])!r}  {self.rows} {u}  "
             f"{self.value_name} = {fmt(float(self.data[t, u]))}{unk}"
         )

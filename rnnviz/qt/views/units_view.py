@@ -32,14 +32,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rnnviz.core.config import GATES, ModelConfig
+from rnnviz.core.config import ModelConfig
 from rnnviz.core.errors import RnnvizError
-from rnnviz.core.intervene import GATE_RANGE, Intervention
+from rnnviz.core.intervene import GATE_RANGE, H_LIMIT, STATES, Intervention, changeable
 from rnnviz.core.units import FEATURES, WARMUP, both_ends, rank_units, token_feature
 from rnnviz.qt.views.common import lut, signed_cmap
 
 STRETCH = 1500  # characters of corpus shown as coloured text
 RANKED = 40  # units listed
+# How the state and intervention boxes name what they offer (the data is core's name)
+NAMES = {
+    "s": "s (state norm)",  # the SSM: a channel's state row's norm ||s_t[u, :]||
+    "delta": "\u0394 (step)",
+}
+CLAMP_NAMES = {"s": "s (state row)"}
+MINLSTM_NAMES = {"f": "f\u2032 (normalised)", "i": "i\u2032 (normalised)"}
+
+
+def _fill(box: QComboBox, items, names: dict) -> None:
+    """Items named for people, each holding core's name as its data."""
+    box.blockSignals(True)
+    box.clear()
+    for item in items:
+        box.addItem(names.get(item, item), item)
+    box.blockSignals(False)
 
 
 def _colour(v: float, scale: float, lut: np.ndarray) -> str:
@@ -98,7 +114,7 @@ class UnitsView(QWidget):
         self.unit.setPrefix("unit ")
         for box in (self.layer, self.unit):
             box.valueChanged.connect(self._show)
-        self.state.currentTextChanged.connect(self._show)
+        self.state.currentIndexChanged.connect(self._show)
         self.text = QTextBrowser()
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.contexts = QLabel(" ")
@@ -138,17 +154,23 @@ class UnitsView(QWidget):
         box = QWidget()
         grid = QGridLayout(box)
         grid.setContentsMargins(0, 4, 0, 0)
-        self.clamp_h, self.force_gate = QRadioButton("clamp h to"), QRadioButton("force gate")
+        self.clamp_h, self.force_gate = QRadioButton("clamp"), QRadioButton("force")
+        self.clamp_h.setToolTip("Clamp the unit's h (or the S6's state row s) to a value at every step")
+        self.force_gate.setToolTip("Force a gate of the unit to a value at every step")
         self.clamp_h.setChecked(True)
+        self.clamp_what = QComboBox()  # h, and the SSM's state s (core.intervene.STATES)
+        self.clamp_what.setToolTip("h: the unit's output; s: the SSM channel's whole state row (N numbers)")
         self.h_value = QDoubleSpinBox()
-        self.h_value.setRange(-10.0, 10.0)
+        self.h_value.setRange(-H_LIMIT, H_LIMIT)
         self.h_value.setSingleStep(0.1)
-        self.gate = QComboBox()
+        self.gate = QComboBox()  # the gates an intervention can force (core.intervene.changeable)
         self.gate_value = QDoubleSpinBox()
         self.gate_value.setRange(0.0, 1.0)
         self.gate_value.setSingleStep(0.1)
         self.gate_value.setValue(1.0)
-        self.gate.currentTextChanged.connect(self._on_gate)
+        self.gate.currentIndexChanged.connect(self._on_gate)
+        for choice in (self.clamp_what, self.gate):  # every choice read whole, the values' boxes narrower
+            choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.whole_layer = QCheckBox("every unit of the layer")
         apply = QPushButton("Intervene")
         apply.setToolTip("Change the network for the typed text, its continuation and the samples")
@@ -157,15 +179,16 @@ class UnitsView(QWidget):
         clear.setToolTip("Remove every intervention: the network as trained")
         clear.clicked.connect(self.interventions_cleared)
         grid.addWidget(QLabel("Intervene on this unit:"), 0, 0, 1, 2)
-        grid.addWidget(self.whole_layer, 0, 2, 1, 3)
-        grid.addWidget(self.clamp_h, 1, 0)
-        grid.addWidget(self.h_value, 1, 1, 1, 3)
-        grid.addWidget(apply, 1, 4)
-        grid.addWidget(self.force_gate, 2, 0)
-        grid.addWidget(self.gate, 2, 1)
-        grid.addWidget(QLabel("="), 2, 2)
-        grid.addWidget(self.gate_value, 2, 3)
-        grid.addWidget(clear, 2, 4)
+        grid.addWidget(self.whole_layer, 0, 2, 1, 2)
+        for row, (radio, what, value, button) in enumerate(
+            (
+                (self.clamp_h, self.clamp_what, self.h_value, apply),
+                (self.force_gate, self.gate, self.gate_value, clear),
+            )
+        ):  # clamp [h] [value] Intervene / force [z] [value] Clear all
+            for col, w in enumerate((radio, what, value, button)):
+                grid.addWidget(w, row + 1, col)
+        grid.setColumnStretch(1, 1)  # the choices get the room (a narrow pane at 1366 x 768)
         return box
 
     # ---- model, corpus and the unit shown ------------------------------------------------------
@@ -173,13 +196,13 @@ class UnitsView(QWidget):
         self.cfg = cfg
         self.layer.setMaximum(cfg.layers)
         self.unit.setMaximum(cfg.hidden - 1)
-        self.state.blockSignals(True)
-        self.state.clear()
-        self.state.addItems(["h", "c"] if cfg.arch == "lstm" else ["h"])
-        self.state.blockSignals(False)
-        self.gate.clear()
-        self.gate.addItems(list(GATES[cfg.arch]))
-        self.force_gate.setEnabled(bool(GATES[cfg.arch]))
+        _fill(self.state, {"lstm": ("h", "c"), "ssm": ("h", "s")}.get(cfg.arch, ("h",)), NAMES)
+        names = MINLSTM_NAMES if cfg.arch == "minlstm" else NAMES
+        what = changeable(cfg)  # exactly what an Intervention may set in this cell
+        _fill(self.clamp_what, [w for w in what if w in STATES], CLAMP_NAMES)
+        _fill(self.gate, [w for w in what if w not in STATES], names)
+        self.force_gate.setEnabled(self.gate.count() > 0)
+        self._on_gate()
         self.set_analysis(None)
 
     @Slot(object)
@@ -211,12 +234,15 @@ class UnitsView(QWidget):
             box.blockSignals(True)
             box.setValue(v)
             box.blockSignals(False)
-        if self.state.findText(state) >= 0:
-            self.state.setCurrentText(state)
+        if self.state.findData(state) >= 0:
+            self.state.blockSignals(True)
+            self.state.setCurrentIndex(self.state.findData(state))
+            self.state.blockSignals(False)
         self._show()
 
     def chosen(self) -> tuple[int, int, str]:
-        return self.layer.value() - 1, self.unit.value(), self.state.currentText() or "h"
+        """(layer from 0, unit, state: "h", "c" or "s")."""
+        return self.layer.value() - 1, self.unit.value(), self.state.currentData() or "h"
 
     def _show(self, *_args) -> None:
         a = self.analysis
@@ -320,15 +346,17 @@ class UnitsView(QWidget):
             self.show_unit(int(items[0].text()) - 1, int(items[1].text()), items[2].text())
 
     # ---- interventions --------------------------------------------------------------------------
-    def _on_gate(self, gate: str) -> None:
-        lo, hi = GATE_RANGE.get(gate, (0.0, 1.0))
+    def _on_gate(self, *_args) -> None:
+        """The value box takes what the gate can be (core.intervene.GATE_RANGE: the SSM's step
+        size Delta from 0 to 10; a tanh candidate from -1 to 1; the rest from 0 to 1)."""
+        lo, hi = GATE_RANGE.get(self.gate.currentData() or "", (0.0, 1.0))
         self.gate_value.setRange(lo, hi)
 
     def _on_apply(self) -> None:
         layer, unit, _ = self.chosen()
         units = None if self.whole_layer.isChecked() else (unit,)
         if self.clamp_h.isChecked():
-            iv = Intervention(layer, "h", self.h_value.value(), units)
+            iv = Intervention(layer, self.clamp_what.currentData() or "h", self.h_value.value(), units)
         else:
-            iv = Intervention(layer, self.gate.currentText(), self.gate_value.value(), units)
+            iv = Intervention(layer, self.gate.currentData(), self.gate_value.value(), units)
         self.intervention_requested.emit(iv)

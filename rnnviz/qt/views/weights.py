@@ -1,16 +1,16 @@
-"""The model's weight matrices as live heatmaps: W_ih and W_hh per layer, the head, the embedding."""
+"""The model's weight matrices as live heatmaps: W_ih and W_hh per layer (a modern cell's own
+matrices: qt.views.weight_specs), the head, the embedding."""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from rnnviz.core.config import ModelConfig
 from rnnviz.qt.views.common import (
@@ -22,6 +22,14 @@ from rnnviz.qt.views.common import (
     signed_cmap,
     symmetric_levels,
 )
+from rnnviz.qt.views.weight_specs import (
+    COL_TITLES,
+    ROW_TITLES,
+    MatrixSpec,
+    default_key,
+    matrix_specs,
+    no_recurrent_matrix,
+)
 
 LEVEL_SLACK = 1.25  # refit the colour levels only when max |w| moves by more than this factor
 SPECTRAL_MAX_H = 128  # 4 eigvals of 128 x 128 take ~22 ms; 256 x 256 ~115 ms: a visible stall
@@ -30,45 +38,6 @@ NON_FINITE_COLOUR = "#505050"  # NaN pixels are transparent and show the view bo
 SEPARATOR_PEN = pg.mkPen((0, 0, 0, 220), width=1)
 TOKEN_FILL_LIMITS = [(0, 0.8)]  # token ticks: draw denser levels while text fills < 80% of the axis
 MAX_TICK_CHARS = 8
-COL_TITLES = {
-    "tokens": "input token (one-hot)",
-    "embed": "embedding dim",
-    "below": "unit of layer below",
-    "hprev": "unit (h<sub>t-1</sub>)",
-    "units": "unit of the top layer",
-    "bias": "",
-}
-
-
-@dataclass(frozen=True)
-class MatrixSpec:
-    """One weight tensor: its state_dict key, its name, and what its rows and columns index."""
-
-    key: str
-    name: str
-    rows: str  # "gates" (gate blocks x units) | "tokens"
-    cols: str  # a key of COL_TITLES
-    layer: int = 0
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} ({self.key})"
-
-
-def matrix_specs(cfg: ModelConfig) -> list[MatrixSpec]:
-    """The matrices of a CharRNN in data-flow order, then its bias vectors."""
-    first = "embed" if cfg.input == "embedding" else "tokens"
-    specs = [MatrixSpec("embedding.weight", "embedding", "tokens", "embed")] if first == "embed" else []
-    for n in range(cfg.layers):
-        cols = first if n == 0 else "below"
-        specs.append(MatrixSpec(f"rnn.weight_ih_l{n}", f"W_ih layer {n + 1}", "gates", cols, n))
-        specs.append(MatrixSpec(f"rnn.weight_hh_l{n}", f"W_hh layer {n + 1}", "gates", "hprev", n))
-    specs.append(MatrixSpec("head.weight", "head W_hy", "tokens", "units", cfg.layers - 1))
-    for n in range(cfg.layers):
-        specs.append(MatrixSpec(f"rnn.bias_ih_l{n}", f"b_ih layer {n + 1}", "gates", "bias", n))
-        specs.append(MatrixSpec(f"rnn.bias_hh_l{n}", f"b_hh layer {n + 1}", "gates", "bias", n))
-    specs.append(MatrixSpec("head.bias", "head b_y", "tokens", "bias", cfg.layers - 1))
-    return specs
 
 
 def nice_step(x: float) -> int:
@@ -95,7 +64,8 @@ def token_ticks(tokens: Sequence[str], n: int) -> list[list[tuple[float, str]]]:
 
 
 class WeightView(QWidget):
-    """The model's weight matrices as live heatmaps: W_ih, W_hh per layer, the head, the embedding."""
+    """The model's weight matrices as live heatmaps: W_ih, W_hh per layer (a modern cell's own), the
+    head, the embedding."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -137,12 +107,18 @@ class WeightView(QWidget):
         self.stats = readout_label()
         self.stats.setWordWrap(True)
         self.stats.setText("no model yet")
+        self.note = QLabel()  # a modern cell: no W_hh, said plainly (qt.views.weight_specs)
+        self.note.setWordWrap(True)
+        self.note.setMinimumWidth(10)
+        self.note.setStyleSheet("font-style: italic;")
+        self.note.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.readout)
         layout.addWidget(self.stats)
+        layout.addWidget(self.note)
         on_hover(self.plot, self._on_hover, self._on_leave)
 
     def refresh_colormaps(self) -> None:
@@ -155,12 +131,14 @@ class WeightView(QWidget):
         """A new architecture: rebuild the list of matrices, keeping the selection when it still exists."""
         keep = self.combo.currentData()
         self._cfg, self._vocab, self._specs = cfg, tuple(vocab), matrix_specs(cfg)
+        self.note.setText(no_recurrent_matrix(cfg))
+        self.note.setVisible(cfg.modern)
         self.combo.blockSignals(True)
         self.combo.clear()
         for spec in self._specs:
             self.combo.addItem(spec.label, spec.key)
         index = self.combo.findData(keep)
-        self.combo.setCurrentIndex(index if index >= 0 else self.combo.findData("rnn.weight_hh_l0"))
+        self.combo.setCurrentIndex(index if index >= 0 else self.combo.findData(default_key(cfg)))
         self.combo.blockSignals(False)
         self._on_selection_changed()
 
@@ -195,7 +173,7 @@ class WeightView(QWidget):
         if a.ndim not in (1, 2) or a.size == 0:
             self._clear(f"{spec.key} has shape {a.shape}: cannot draw it")
             return
-        matrix = a.reshape(-1, 1) if a.ndim == 1 else a
+        matrix = spec.shown(a.reshape(-1, 1) if a.ndim == 1 else a)
         finite = np.isfinite(matrix)
         shown = matrix if finite.all() else np.where(finite, matrix, np.nan)
         self._source, self._matrix = a, matrix
@@ -238,13 +216,15 @@ class WeightView(QWidget):
         axis.setLabel(title)
 
     def _row_title(self, spec: MatrixSpec) -> str:
-        if spec.rows == "tokens":
-            return "token"
+        if spec.rows in ROW_TITLES:
+            return ROW_TITLES[spec.rows]
         return "gate block \u00d7 unit" if self._cfg.gates else "unit"
 
     def _row_ticks(self, spec: MatrixSpec, rows: int) -> list | None:
         if spec.rows == "tokens":
             return token_ticks(self._vocab, rows)
+        if spec.rows != "gates":  # a modern cell's units or states: plain numbers
+            return None
         h = self._cfg.hidden
         gates = [(k * h + (h - 1) / 2, g) for k, g in enumerate(self._cfg.gates) if k * h < rows]
         return [gates] if gates else None
@@ -252,7 +232,8 @@ class WeightView(QWidget):
     def _col_ticks(self, spec: MatrixSpec, cols: int) -> list | None:
         if spec.cols == "tokens":
             return token_ticks(self._vocab, cols)
-        return [[(0, "bias")]] if spec.cols == "bias" else None
+        vector = spec.name.split(" ")[0] if spec.name.startswith("D ") else "bias"  # the SSM's D
+        return [[(0, vector)]] if spec.cols == "bias" else None
 
     def _stats_text(self, spec: MatrixSpec, m: np.ndarray, finite: np.ndarray) -> str:
         shape = "\u00d7".join(map(str, self._source.shape))
@@ -293,6 +274,8 @@ class WeightView(QWidget):
     def _row_text(self, spec: MatrixSpec, r: int) -> str:
         if spec.rows == "tokens":
             return f"token {self._token(r)}"
+        if spec.rows in ("units", "states"):
+            return f"unit {r}" if spec.rows == "units" else f"state n {r}"
         gates, h = self._cfg.gates, self._cfg.hidden
         return f"gate {gates[r // h]}, unit {r % h}" if r // h < len(gates) else f"unit {r}"
 
@@ -304,6 +287,8 @@ class WeightView(QWidget):
             "below": f"layer {spec.layer} unit {c}",  # layers counted from 1, as everywhere
             "hprev": f"h_{{t-1}} unit {c}",
             "units": f"unit {c}",
+            "u": f"u unit {c}",
+            "states": f"state n {c}",
         }[spec.cols]
 
     def _on_hover(self, x: float, y: float) -> None:
