@@ -20,7 +20,6 @@ from rnnviz.core.model import CharRNN, ModelConfig, state_arrays
 from rnnviz.core.patch import difference
 from rnnviz.core.session import corpus_meta
 from rnnviz.core.trace import TraceWeights, trace
-from rnnviz.qt.compare import state_difference
 from rnnviz.qt.views.common import configure_pyqtgraph
 
 N = 5  # the S6's state size here: its B and C heatmaps have N rows, not H
@@ -254,7 +253,7 @@ def test_compare_save_open_and_export(qtbot, qapp, window, tmp_path):
     w.typing.compare.setText("a keeper said")
     w.typing.compare_mode.setCurrentIndex(2)  # A - B, aligned at the ends
     a, b = w.compare.last_a.trace, w.compare.last_b.trace
-    d = state_difference(a, b, difference(a, b))
+    d = difference(a, b)
     np.testing.assert_allclose(w.internals.trace.h, d.h, atol=1e-12)
     assert all(m._title.startswith("A \u2212 B: ") for m in w.internals.gate_maps.values())
     if cfg.arch == "ssm":

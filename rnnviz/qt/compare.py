@@ -6,14 +6,11 @@ it is handed the views and the probe it works with."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from PySide6.QtCore import QObject, QTimer
 
 from rnnviz.core.errors import RnnvizError
 from rnnviz.core.patch import Patching, difference, patch, unit_effects
 from rnnviz.core.probe import Probe, TextProbe
-from rnnviz.core.trace import Trace
 
 PATCH_DELAY_MS = 300  # the patching matrix is recomputed once typing pauses this long
 
@@ -66,7 +63,7 @@ class CompareController(QObject):
         if mode == 1:
             self.internals.set_trace(b)
         elif mode == 2 and a is not None:
-            self.internals.set_trace(state_difference(a, b, difference(a, b)))
+            self.internals.set_trace(difference(a, b))
 
     # ---- patching -----------------------------------------------------------------------------
     def _schedule(self) -> None:
@@ -120,14 +117,3 @@ class CompareController(QObject):
     def _on_state(self, state: str) -> None:
         self.state = state
         self.update_patching()
-
-
-def state_difference(a: Trace, b: Trace, d: Trace) -> Trace:
-    """`d` (A - B, core.patch.difference) with the selective SSM's state aligned at the ends as
-    h is: s_A - s_B over the steps both texts share, and A's ||dL/ds_t|| there (a norm has no
-    sign to subtract). Other cells: `d` as it is."""
-    if a.state is None or b.state is None:
-        return d
-    k = min(a.steps, b.steps)
-    grad = None if a.grad_state is None else a.grad_state[:, a.steps - k :]
-    return replace(d, state=a.state[:, a.steps - k :] - b.state[:, b.steps - k :], grad_state=grad)
