@@ -213,6 +213,12 @@ def test_the_neuron_finder_reads_the_cells_states(qtbot, window):
         assert w.units.chosen() == (0, 5, "s") and w.units.text.toHtml().count("background-color") > 500
     else:
         assert st.s is None and st.c is None
+    type_text(qtbot, w, "the keeper")
+    w.tabs.setCurrentWidget(w.trajectory)  # the path of the typed text over the corpus's states
+    qtbot.waitUntil(lambda: len(w.trajectory.path) == w.text.last.trace.steps, timeout=10_000)
+    label = "Output h of layer" if cfg.arch == "ssm" else "Hidden state h of layer"  # the S6's h is no state
+    assert w.trajectory.layer_label.text() == label
+    w.tabs.setCurrentWidget(w.units)
     w.units.feature.setCurrentText("after_space")
     w.units.rank()
     qtbot.waitUntil(lambda: not w.units.ranking(), timeout=30_000)

@@ -40,7 +40,8 @@ class TrajectoryView(QWidget):
             self.plot.addItem(item)
         self.readout = readout_label()
         row = QHBoxLayout()
-        row.addWidget(QLabel("Hidden state of layer"))
+        self.layer_label = QLabel("Hidden state h of layer")
+        row.addWidget(self.layer_label)
         row.addWidget(self.layer)
         row.addStretch(1)
         lay = QVBoxLayout(self)
@@ -65,6 +66,9 @@ class TrajectoryView(QWidget):
     def set_trace(self, tr: Trace | None) -> None:
         """The typed text's path (drawn when shown: showEvent draws the latest)."""
         self.trace = tr
+        if tr is not None:  # the S6's h is its output; its state s (H x N) is not what is drawn
+            ssm = tr.state is not None
+            self.layer_label.setText("Output h of layer" if ssm else "Hidden state h of layer")
         if self.isVisible():
             self._draw_path()
 
