@@ -82,49 +82,49 @@ def fused_scan(log_a: torch.Tensor, b: torch.Tensor, s0: torch.Tensor):
 class _SelectiveScan(torch.autograd.Function):
     """The S6 state's scan and readout fused: from Delta, A, Delta*u (B, T, H), B_t, C_t (B, T, N)
     and s_0 (B, H, N), y_t = s_t C_t with s_t = exp(Delta_t A) s_(t-1) + (Delta_t u_t) B_t. Inside,
-    time first and the state laid out (N, H), so that every broadcast runs along H, contiguous; one
-    multiply and one multiply-add per step each way; the rest batched over the steps, in place or
-    as batched matrix products (a fresh (T, B, N, H) tensor costs more than the arithmetic on it).
+    time first and the state laid out (N, H), so that every broadcast runs along H, contiguous. Each
+    step works on one (B, N, H) block while it is in the cache: the readout and, going back, every
+    gradient's share of that step (a fresh (T, B, N, H) pass costs more than the arithmetic on it).
     The backward: G_t = dL/ds_t = G_(t+1) exp(Delta_(t+1) A) + dL/dy_t C_t; with
     X_t = G_t exp(Delta_t A) s_(t-1): dL/dDelta_t = sum_n X_t A, dL/dA = sum_t X_t Delta_t."""
 
     @staticmethod
     def forward(ctx, delta, A, du, Bm, Cm, s0):
-        T, Bsz, H = delta.shape[1], delta.shape[0], delta.shape[2]
-        N = A.shape[1]
         delta, du = delta.transpose(0, 1).contiguous(), du.transpose(0, 1).contiguous()  # (T, B, H)
         Bm, Cm = Bm.transpose(0, 1).contiguous(), Cm.transpose(0, 1).contiguous()  # (T, B, N)
         At, s = A.t().contiguous(), s0.transpose(1, 2)  # (N, H), (B, N, H)
         dA = torch.mul(delta.unsqueeze(2), At).exp_()  # (T, B, N, H)
         S = torch.empty_like(dA)
-        for t in range(T):
-            s = torch.mul(s, dA[t], out=S[t]).addcmul_(Bm[t].unsqueeze(2), du[t].unsqueeze(1))
-        y = torch.bmm(Cm.view(T * Bsz, 1, N), S.view(T * Bsz, N, H)).view(T, Bsz, H)
+        y = delta.new_empty(delta.shape[0], delta.shape[1], 1, delta.shape[2])
+        C_rows, B_cols, du_rows = Cm.unsqueeze(2), Bm.unsqueeze(3), du.unsqueeze(2)
+        for t in range(len(S)):
+            s = torch.mul(s, dA[t], out=S[t]).addcmul_(B_cols[t], du_rows[t])
+            torch.bmm(C_rows[t], s, out=y[t])
         ctx.save_for_backward(delta, At, du, Bm, Cm, s0, S, dA)
-        return y.transpose(0, 1), S[-1].transpose(1, 2)
+        return y.squeeze(2).transpose(0, 1), S[-1].transpose(1, 2)
 
     @staticmethod
     def backward(ctx, gy, g_last):
         delta, At, du, Bm, Cm, s0, S, dA = ctx.saved_tensors
-        (T, Bsz, N, H), TB = S.shape, S.shape[0] * S.shape[1]
+        T, Bsz, N, H = S.shape
         gy = gy.transpose(0, 1).contiguous()  # (T, B, H)
-        G, GdA = torch.empty_like(S), torch.empty_like(S)
-        carry = torch.zeros_like(S[0]) if g_last is None else g_last.transpose(1, 2)
+        d_du, d_delta = delta.new_empty(T, Bsz, 1, H), delta.new_empty(T, Bsz, H)
+        d_B, d_C = delta.new_empty(T, Bsz, N, 1), delta.new_empty(T, Bsz, N, 1)
+        B_rows, C_cols, gy_rows, du_cols = Bm.unsqueeze(2), Cm.unsqueeze(3), gy.unsqueeze(2), du.unsqueeze(3)
+        carry = torch.zeros_like(S[0]) if g_last is None else g_last.transpose(1, 2).contiguous()
+        g, x, acc_A = torch.empty_like(S[0]), torch.empty_like(S[0]), torch.zeros_like(S[0])
+        s0t = s0.transpose(1, 2)
         for t in range(T - 1, -1, -1):
-            g = torch.mul(Cm[t].unsqueeze(2), gy[t].unsqueeze(1), out=G[t]).add_(carry)
-            carry = torch.mul(g, dA[t], out=GdA[t])
-        flat = (TB, N, H)
-        d_du = torch.bmm(Bm.view(TB, 1, N), G.view(flat)).view(T, Bsz, H)
-        d_B = torch.bmm(G.view(flat), du.view(TB, H, 1)).view(T, Bsz, N)
-        d_C = torch.bmm(S.view(flat), gy.view(TB, H, 1)).view(T, Bsz, N)
-        d_s0 = GdA[0].transpose(1, 2).clone()
-        X = G  # dL/d(Delta_t A) = G_t exp(Delta_t A) s_(t-1), into G's room (G is read above)
-        torch.mul(GdA[1:], S[:-1], out=X[1:])
-        torch.mul(GdA[0], s0.transpose(1, 2), out=X[0])
-        d_A = torch.mul(X, delta.unsqueeze(2), out=GdA).sum((0, 1)).t()
-        d_delta = X.mul_(At).sum(2)  # (T, B, H)
-        back = [v.transpose(0, 1) for v in (d_delta, d_du, d_B, d_C)]
-        return back[0], d_A, back[1], back[2], back[3], d_s0
+            torch.addcmul(carry, C_cols[t], gy_rows[t], out=g)  # G_t
+            torch.bmm(B_rows[t], g, out=d_du[t])
+            torch.bmm(g, du_cols[t], out=d_B[t])
+            torch.bmm(S[t], gy[t].unsqueeze(2), out=d_C[t])
+            carry = g.mul(dA[t])
+            torch.mul(carry, S[t - 1] if t else s0t, out=x)  # X_t
+            acc_A.addcmul_(x, delta[t].unsqueeze(1))
+            torch.sum(x.mul_(At), 1, out=d_delta[t])
+        back = [v.transpose(0, 1) for v in (d_delta, d_du.squeeze(2), d_B.squeeze(3), d_C.squeeze(3))]
+        return back[0], acc_A.sum(0).t(), back[1], back[2], back[3], carry.transpose(1, 2)
 
 
 def selective_scan(delta, A, du, Bm, Cm, s0):
