@@ -226,7 +226,7 @@ def test_the_jacobian_norms_equal_autograd(arch, kw, edited):
 
 
 @pytest.mark.parametrize("arch", ["lstm", "gru", "minlstm", "ssm"])
-def test_the_listener_keeps_its_work_and_agrees_with_a_fresh_computation(arch):
+def test_the_listener_keeps_its_work_and_agrees_with_a_fresh_computation(arch, monkeypatch):
     w = _weights(arch)
     lis = Listener(w)
     texts = [IDS[:1], IDS[:4], IDS[:5], IDS[:3], IDS[:6], IDS[:6] + [0, 2], IDS, IDS[:2] + [5] + IDS[3:]]
@@ -235,6 +235,19 @@ def test_the_listener_keeps_its_work_and_agrees_with_a_fresh_computation(arch):
             got = lis.listen(ids, layer)
             assert got is not None
             np.testing.assert_allclose(got.alpha, listen(w, ids, layer).alpha, rtol=1e-12, atol=1e-14)
+    steps: list[int] = []  # a changed last token costs one step (the Listener keeps the one before)
+    run_type = type(lis._run)
+    step = run_type.step
+    monkeypatch.setattr(
+        run_type, "step", lambda run, *a: (run is lis._run and steps.append(1)) or step(run, *a)
+    )
+    lis.listen(IDS, 0)
+    steps.clear()
+    for ids, cost in ((IDS[:-1] + [3], 1), (IDS[:-1] + [5], 1), (IDS, 1), (IDS[:-3] + [0, 1, 2], len(IDS))):
+        np.testing.assert_allclose(lis.listen(ids, 0).alpha, listen(w, ids).alpha, rtol=1e-12, atol=1e-14)
+        assert len(steps) == cost
+        steps.clear()
+    monkeypatch.undo()
     calls: list[int] = []
     lis.listen(IDS, 0)
     assert lis.listen(IDS + [3, 3, 3], 0, cancelled=lambda: calls.append(1) or len(calls) > 2) is None

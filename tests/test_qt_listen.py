@@ -5,6 +5,8 @@ window at 1366x768 and 1920x1080."""
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 import torch
@@ -17,7 +19,7 @@ from rnnviz.core.probe import TextProbe
 from rnnviz.core.trace import TraceWeights
 from rnnviz.qt.listening import ListenController
 from rnnviz.qt.views.common import configure_pyqtgraph, fmt, positive_cmap, signed_cmap
-from rnnviz.qt.views.listen import LOG_DECADES, ListenView, _indices, _lut
+from rnnviz.qt.views.listen import LOG_DECADES, ListenView, _indices, _lut, power_of_ten
 
 TEXT = "welcome, come all"
 
@@ -26,6 +28,30 @@ def _model(arch, layers=2, hidden=8):
     torch.manual_seed(0)
     cfg = ModelConfig(len(VOCAB), arch, layers=layers, hidden=hidden, state=4)
     return cfg, state_arrays(CharRNN(cfg))
+
+
+@pytest.fixture(autouse=True)
+def collect_here():
+    """Qt objects left in reference cycles are freed on this (the GUI) thread, not by a collection
+    that happens to run on another thread later (a QObject deleted there can deadlock Qt)."""
+    yield
+    gc.collect()
+
+
+@pytest.fixture
+def controller(qtbot):
+    """ListenController(probe, view) for a test, stopped and deleted after it."""
+    made = []
+
+    def make(probe, view):
+        made.append(ListenController(probe, view))
+        return made[-1]
+
+    yield make
+    for ctl in made:
+        ctl.stop()
+        ctl.deleteLater()
+    qtbot.wait(10)
 
 
 @pytest.fixture
@@ -81,7 +107,7 @@ def test_the_view_draws_alpha_below_the_diagonal_and_names_both_tokens(view):
     np.testing.assert_array_equal(view.image.image, _indices(a, 0.0, np.nanmax(a)))
 
 
-def test_signed_alpha_gets_the_diverging_map_and_no_log_scale(view):
+def test_signed_alpha_gets_the_diverging_map_on_a_symmetric_log_scale(view):
     cfg, state = _model("ssm")
     w = TraceWeights.from_state(cfg, state)
     tokens = list(TEXT)
@@ -89,12 +115,21 @@ def test_signed_alpha_gets_the_diverging_map_and_no_log_scale(view):
     assert view.channel.isVisible() and view.measure.count() == 2
     for lis in (listen(w, VOCAB.ids(tokens), 0, "along", tokens=tokens),
                 listen(w, VOCAB.ids(tokens), 1, channel=5, tokens=tokens)):  # fmt: skip
+        view.log.setChecked(True)
         view.set_listening(lis)
         m = np.nanmax(np.abs(lis.alpha))
+        f = np.floor(np.log10(m)) - LOG_DECADES + 1  # the floor: 10^f, a power of ten
+        assert view.colorbar.levels() == pytest.approx((f - np.log10(m), np.log10(m) - f))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shown = np.sign(lis.alpha) * np.clip(np.log10(np.abs(lis.alpha)) - f, 0, None)
+        np.testing.assert_array_equal(view.image.image, _indices(shown, f - np.log10(m), np.log10(m) - f))
+        labels = dict(view.colorbar.axis._tickLevels[0])
+        assert labels[0.0] == "0" and labels[1.0] == power_of_ten(int(f) + 1)
+        assert labels[-1.0] == "\u2212" + power_of_ten(int(f) + 1)
+        np.testing.assert_array_equal(view.image.lut, _lut(signed_cmap()))
+        view.log.setChecked(False)  # linear, symmetric
         assert view.colorbar.levels() == pytest.approx((-m, m))
         np.testing.assert_array_equal(view.image.image, _indices(lis.alpha, -m, m))
-        np.testing.assert_array_equal(view.image.lut, _lut(signed_cmap()))
-        assert not view.log.isEnabled()
     assert "channel 5" in view.caption.text() and "hidden attention" in view.caption.text()
     assert _hover(view, 2.5, 4.5).endswith(f"\u03b1 = {fmt(lis.alpha[4, 2])}")
 
@@ -112,11 +147,11 @@ def test_rows_still_being_computed_are_blank_and_said_so(view):
 
 
 @pytest.mark.parametrize("arch", ["lstm", "minlstm"])
-def test_the_tab_follows_the_typed_text_its_choices_and_interventions(view, qtbot, arch):
+def test_the_tab_follows_the_typed_text_its_choices_and_interventions(view, qtbot, controller, arch):
     cfg, state = _model(arch)
     probe = TextProbe()
     probe.set_weights(cfg, VOCAB, state)
-    ctl = ListenController(probe, view)
+    ctl = controller(probe, view)
     w = probe.weights
     rtol = 2e-4 if arch == "lstm" else 1e-12  # the app's Jacobian runs in float32
 
@@ -126,24 +161,21 @@ def test_the_tab_follows_the_typed_text_its_choices_and_interventions(view, qtbo
         return lis is not None and lis.steps == len(text) and not view.partial and np.allclose(
             lis.alpha, ref, rtol=rtol, atol=1e-9, equal_nan=True)  # fmt: skip
 
-    try:
-        ctl.follow(probe.run(TEXT))
-        qtbot.waitUntil(lambda: shows(TEXT), timeout=10_000)
-        ctl.follow(probe.run(TEXT + " me"))  # typed on
-        qtbot.waitUntil(lambda: shows(TEXT + " me"), timeout=10_000)
-        view.layer.setCurrentIndex(1)  # a choice in the view
-        qtbot.waitUntil(lambda: shows(TEXT + " me", 1), timeout=10_000)
-        assert view.caption.text().startswith(f"{cfg.name} layer 2")
-        probe.interventions = (Intervention(0, "h", 0.0, (1, 2)),)
-        ctl.follow(probe.run(TEXT))
-        qtbot.waitUntil(lambda: shows(TEXT, 1, probe.interventions), timeout=10_000)
-        view.hide()  # a hidden tab asks for nothing
-        ctl.follow(probe.run("come"))
-        assert ctl._asked is not None and len(ctl._asked[1][0]) == len(TEXT)
-        view.show()  # shown again: brought up to date
-        qtbot.waitUntil(lambda: shows("come", 1, probe.interventions), timeout=10_000)
-    finally:
-        ctl.stop()
+    ctl.follow(probe.run(TEXT))
+    qtbot.waitUntil(lambda: shows(TEXT), timeout=10_000)
+    ctl.follow(probe.run(TEXT + " me"))  # typed on
+    qtbot.waitUntil(lambda: shows(TEXT + " me"), timeout=10_000)
+    view.layer.setCurrentIndex(1)  # a choice in the view
+    qtbot.waitUntil(lambda: shows(TEXT + " me", 1), timeout=10_000)
+    assert view.caption.text().startswith(f"{cfg.name} layer 2")
+    probe.interventions = (Intervention(0, "h", 0.0, (1, 2)),)
+    ctl.follow(probe.run(TEXT))
+    qtbot.waitUntil(lambda: shows(TEXT, 1, probe.interventions), timeout=10_000)
+    view.hide()  # a hidden tab asks for nothing
+    ctl.follow(probe.run("come"))
+    assert ctl._asked is not None and len(ctl._asked[1][0]) == len(TEXT)
+    view.show()  # shown again: brought up to date
+    qtbot.waitUntil(lambda: shows("come", 1, probe.interventions), timeout=10_000)
 
 
 # ---- the main window: the tab's layout at the README's smallest and largest screens ------------
@@ -153,12 +185,13 @@ def test_the_tab_follows_the_typed_text_its_choices_and_interventions(view, qtbo
 def test_the_tab_s_matrix_is_square_and_its_labels_legible_in_the_main_window(qtbot, size):
     from qt_helpers import open_main_window
 
-    w = open_main_window(qtbot)
+    w = open_main_window(qtbot, timeout=60_000)  # (a training process starts: seconds on a busy machine)
     try:
         w.resize(*size)
         text = "The keeper counted the ships in the bay."
         w.text.set_text(text)
         w.inside.setCurrentWidget(w.listen)
+        assert w.help._inside_topic() == "listen"  # its "?" explains it
         v = w.listen
         qtbot.waitUntil(lambda: v.listening is not None and v.listening.steps == len(text) and not v.partial,
                         timeout=20_000)  # fmt: skip
@@ -184,3 +217,41 @@ def test_the_tab_s_matrix_is_square_and_its_labels_legible_in_the_main_window(qt
         assert v.square.rect().contains(grid)
     finally:
         w.close()
+
+
+def test_rows_are_shown_as_they_come_for_a_new_text_not_for_new_weights(monkeypatch, qtbot):
+    import rnnviz.qt.listening as listening
+
+    monkeypatch.setattr(listening, "PARTIAL_S", -1.0)  # every chunk of rows is shown
+    cfg, state = _model("gru")
+    w = TraceWeights.from_state(cfg, state)
+    ids = np.array(VOCAB.ids(list(TEXT)))
+    worker, shown = listening._Worker(), []
+    worker.partial.connect(lambda lis, job: shown.append(lis.steps))
+    for progressive in (True, False):
+        shown.clear()
+        job = listening._Job(
+            w, ids, tuple(TEXT), np.zeros(len(ids), bool), 0, "norm", None, (), 1, progressive
+        )
+        worker.listener = None  # afresh
+        whole = worker._listen(job)
+        np.testing.assert_allclose(whole.alpha, listen(w, ids).alpha, rtol=2e-4, atol=1e-9, equal_nan=True)
+        assert shown == ([4, 8, 12, 16] if progressive else [])
+    worker.listener, worker.wanted = None, 5  # a newer text was asked for: this job stops at its next step
+    assert worker._listen(job) is None
+
+
+def test_new_weights_alone_wait_for_the_refresh_interval(view, qtbot, controller):
+    cfg, state = _model("mingru")
+    probe = TextProbe()
+    probe.set_weights(cfg, VOCAB, state)
+    ctl = controller(probe, view)
+    ctl.follow(probe.run(TEXT))
+    first = ctl.serial
+    probe.set_weights(cfg, VOCAB, {k: v * 1.01 for k, v in state.items()})  # a training step later
+    ctl.follow(probe.run(TEXT))
+    assert ctl.serial == first and ctl.refresh.isActive()  # not at once: within REFRESH_S
+    qtbot.waitUntil(lambda: ctl.serial == first + 1, timeout=5_000)
+    assert ctl._asked[0] is probe.weights
+    ref = listen(probe.weights, VOCAB.ids(list(TEXT))).alpha
+    qtbot.waitUntil(lambda: np.allclose(view.listening.alpha, ref, equal_nan=True), timeout=10_000)

@@ -143,6 +143,7 @@ class Listener:
         self._key: tuple | None = None
         self._run: PartsRun | TangentRun | None = None
         self._state: list | None = None  # core.trace.final_state after self.ids (to continue from)
+        self._back: tuple | None = None  # (n, the running sums, the state) after the first n tokens
 
     def listen(
         self, ids, layer: int = 0, measure: str = "norm", channel: int | None = None, interventions=(),
@@ -172,7 +173,12 @@ class Listener:
         differ = np.flatnonzero(ids[:n] != self.ids[:n])
         k = int(differ[0]) if differ.size else n
         key = (layer, interventions)
-        if key != self._key or k < len(self.ids) and k < len(ids):
+        if key == self._key and k < len(self.ids) and k < len(ids) and self._back and self._back[0] <= k:
+            assert self._run is not None
+            k, sums, self._state = self._back  # a changed last token: from the step before it
+            self._run.restore(sums)
+            self.ids = self.ids[:k]
+        elif key != self._key or k < len(self.ids) and k < len(ids):
             self._start(key, len(ids))
             k = 0
         elif k == len(ids):  # the text the last one began with: its rows are there
@@ -184,6 +190,12 @@ class Listener:
             if cancelled is not None and cancelled():
                 self._keep(ids, fwd, k, i)
                 return False
+            if t == len(ids) - 1 and t:  # kept: typing over the last token costs one step
+                self._back = (
+                    t,
+                    self._run.snapshot(t),
+                    self._state if i == 0 else [_state_at(f, i - 1) for f in fwd],
+                )
             for measure, row in self._run.step(fwd, i, t).items():
                 self.rows[measure][t, : t + 1] = row
         self._keep(ids, fwd, k, len(ids) - k)
@@ -194,7 +206,7 @@ class Listener:
         edits = layer_edits(interventions, self.w.cfg)
         run = TangentRun if kind_of(self.w.cfg.arch) == JACOBIAN else PartsRun
         self._key, self._run = key, run(self.w, layer, edits, self.dtype)
-        self.ids, self._state, self.rows = self.ids[:0], None, {}
+        self.ids, self._state, self._back, self.rows = self.ids[:0], None, None, {}
         self._grow(T)
 
     def _grow(self, T: int) -> None:

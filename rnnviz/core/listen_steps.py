@@ -44,6 +44,15 @@ class PartsRun:
             self.S = [_bigger(s, (cap, H, N), n, self.dtype) for s in self.S or old]
         self.cap = cap
 
+    def snapshot(self, t: int) -> tuple:
+        """The running sums after t steps (copies), for restore."""
+        return [p[:t].copy() for p in self.P], [s[:t].copy() for s in self.S]
+
+    def restore(self, sums: tuple) -> None:
+        for keep, saved in zip((self.P, self.S), sums, strict=True):
+            for a, b in zip(keep, saved, strict=True):
+                a[: len(b)] = b
+
     def step(self, fwd: list[dict], i: int, t: int) -> dict[str, np.ndarray]:
         """Read step t (row i of fwd): alpha's row t for s = 0..t, by measure."""
         x: np.ndarray | None = None  # the parts of layer n's input: None at layer 0, all token t's
@@ -124,6 +133,15 @@ class TangentRun:
             self.Jc = [_bigger(j, shape, n, self.dtype, axis=1) for j in self.Jc or layers]
             self.out = np.zeros(2 * self.H * cap * self.D, self.dtype)
         self.cap = cap
+
+    def snapshot(self, t: int) -> tuple:
+        """The tangents after t steps (copies), for restore."""
+        return [j[:, :t].copy() for j in self.Jh], [j[:, :t].copy() for j in self.Jc]
+
+    def restore(self, sums: tuple) -> None:
+        for keep, saved in zip((self.Jh, self.Jc), sums, strict=True):
+            for a, b in zip(keep, saved, strict=True):
+                a[:, : b.shape[1]] = b
 
     def step(self, fwd: list[dict], i: int, t: int) -> dict[str, np.ndarray]:
         x: np.ndarray | None = None  # the tangents of layer n's input: None at layer 0 (x_t, s = t)

@@ -6,14 +6,15 @@ asks. A newer text or choice cancels the computation under way at its next step 
 are kept, so a text that grows by a token costs one step: core.listen.Listener); new weights alone
 do not cancel it, and ask at most once every REFRESH_S while training, so the matrix keeps up
 without taking the core the training process needs. Rows come in order and are shown as they
-come (every PARTIAL_S) when the whole takes longer (an LSTM's Jacobian over a long text).
+come (every PARTIAL_S) when the whole takes longer (an LSTM's Jacobian over a long text); for new
+weights alone the matrix shown stays until the new one is whole.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
@@ -40,6 +41,7 @@ class _Job:
     channel: int | None
     interventions: tuple
     serial: int
+    progressive: bool = True  # show the first rows while the rest is computed (not for new weights only)
 
     @property
     def key(self) -> tuple:
@@ -82,7 +84,7 @@ class _Worker(QObject):
                                        job.tokens[:k], cancelled=lambda: self._cancelled(job))  # fmt: skip
             if lis is None or k == T:
                 return lis
-            if time.perf_counter() - shown > PARTIAL_S:
+            if job.progressive and time.perf_counter() - shown > PARTIAL_S:
                 self.partial.emit(lis, job)
                 shown = time.perf_counter()
             k = min(k + CHUNK, T)
@@ -149,6 +151,7 @@ class ListenController(QObject):
             if wait > 0:  # new weights only: soon, not on every snapshot
                 self.refresh.start(int(wait * 1000) + 1)
                 return
+            job = replace(job, progressive=False)  # the matrix shown stays until the new one is whole
         else:
             self._worker.wanted = job.serial  # what was asked before is of no use now
         self.serial, self._asked, self._started = job.serial, (w, job.key), time.perf_counter()

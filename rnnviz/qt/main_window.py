@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = build_menus(self)
         self.help.install()
         self.exports = export_menu(self, self.views, self.session_files.export_to)
+        self.exports.register(self.listen, "who listens to whom")
         restore_layout(self, self.session_files.restore_view)
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)

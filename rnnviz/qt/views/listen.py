@@ -147,7 +147,10 @@ class ListenView(QWidget):
         )
         self.log = QCheckBox("log scale")
         self.log.setChecked(True)
-        self.log.setToolTip(f"\u03b1 on a log scale over {LOG_DECADES} decades below its largest value")
+        self.log.setToolTip(
+            f"\u03b1 on a log scale over {LOG_DECADES} decades below its largest |\u03b1| (signed: "
+            "sign \u00d7 log, smaller values at 0)"
+        )
         head = QHBoxLayout()
         head.setContentsMargins(0, 0, 0, 0)
         self.channel_label = QLabel("channel")
@@ -268,20 +271,15 @@ class ListenView(QWidget):
         lis = self.listening
         if lis is None:
             return
-        signed, log = lis.signed, self.log.isChecked() and not lis.signed
-        self.log.setEnabled(not lis.signed)
-        shown, (lo, hi) = _scaled(self.values, signed, log)
+        signed = lis.signed
+        shown, (lo, hi), ticks = colour_scale(self.values, signed, self.log.isChecked())
         name = signed_cmap() if signed else positive_cmap()
         self.image.setImage(_indices(shown, lo, hi), autoLevels=False, levels=(0, 255))
         self.image.setLookupTable(_lut(name))
         self.image.setRect(0, 0, len(self.values), len(self.values))
         self.colorbar.setColorMap(colormap(name))
         self.colorbar.setLevels((lo, hi))
-        if log:
-            ticks = [(k, power_of_ten(k)) for k in range(int(np.ceil(lo)), int(np.floor(hi)) + 1)]
-            self.colorbar.axis.setTicks([ticks or [(hi, fmt(10.0**hi))], []])
-        else:
-            self.colorbar.axis.setTicks([[(v, fmt(v)) for v in (lo, (lo + hi) / 2, hi)], []])
+        self.colorbar.axis.setTicks([ticks, []])
         self._caption()
 
     def _caption(self) -> None:
@@ -357,22 +355,30 @@ def power_of_ten(k: int) -> str:
     return f"{10.0**k:g}" if -2 <= k <= 3 else f"1e{k}"
 
 
-def _scaled(values: np.ndarray, signed: bool, log: bool) -> tuple[np.ndarray, tuple[float, float]]:
-    """The values as coloured (log10 on a log scale) and the colour bar's levels."""
+def colour_scale(values: np.ndarray, signed: bool, log: bool):
+    """(shown, (lo, hi), ticks): the values as coloured, the colour bar's levels and its labels.
+    log: log10 over LOG_DECADES below the largest |value|; signed values on a symmetric log scale
+    (sign(v) log10(|v| / f), f a power of ten LOG_DECADES below the largest: smaller is 0)."""
     finite = values[np.isfinite(values)]
+    top = float(np.abs(finite).max()) if finite.size else 0.0
+    if top <= 0 or not log:
+        lo, hi = symmetric_levels(values, 1e-12) if signed else (0.0, max(top, 1e-12))
+        return values, (lo, hi), [(v, fmt(v)) for v in (lo, (lo + hi) / 2, hi)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log10(np.abs(values))
     if signed:
-        return values, symmetric_levels(values, 1e-12)
-    top = float(finite.max()) if finite.size else 0.0
-    if not log:
-        return values, (0.0, max(top, 1e-12))
-    if top <= 0:
-        return np.where(np.isnan(values), np.nan, -12.0), (-13.0, -12.0)
-    with np.errstate(divide="ignore"):
-        shown = np.log10(values)
+        f = np.floor(np.log10(top)) - LOG_DECADES + 1  # log10 of the floor
+        hi = float(np.log10(top) - f)
+        shown = np.sign(values) * np.clip(logs - f, 0.0, None)
+        ticks = [(0.0, "0")] + [(s * k, ("\u2212" if s < 0 else "") + power_of_ten(int(f + k)))
+                                for k in range(1, int(np.floor(hi)) + 1) for s in (1, -1)]  # fmt: skip
+        return shown, (-hi, hi), ticks
     hi = float(np.log10(top))
     positive = finite[finite > 0]
-    lo = max(float(np.log10(positive.min())), hi - LOG_DECADES) if positive.size else hi - 1
-    return shown, (lo, hi if hi > lo else lo + 1)
+    lo = max(float(np.log10(positive.min())), hi - LOG_DECADES)
+    hi = hi if hi > lo else lo + 1
+    ticks = [(k, power_of_ten(k)) for k in range(int(np.ceil(lo)), int(np.floor(hi)) + 1)]
+    return logs, (lo, hi), ticks or [(hi, fmt(10.0**hi))]
 
 
 def _indices(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
