@@ -12,7 +12,7 @@ Three figures per keystroke, from the key press:
 Targets (issue 19): painted p50 <= 12 / p99 <= 20 ms (default 1x128, 30 tokens), p50 <= 20 / p99
 <= 33 ms (2x256, 200 tokens); updated p50 <= 8 / p99 <= 16 ms (2x256). Prints; asserts nothing.
 Run: python benchmarks/keystroke_latency.py [--keys 300] [--layers 2] [--hidden 256] [--tokens 200]
-     [--tab inside|unrolled] [--platform offscreen|xcb]
+     [--tab inside|unrolled|listen] [--platform offscreen|xcb]
 """
 
 import argparse
@@ -50,7 +50,7 @@ def main():
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--tokens", type=int, default=200)
-    ap.add_argument("--tab", choices=("inside", "unrolled"), default="inside")
+    ap.add_argument("--tab", choices=("inside", "unrolled", "listen"), default="inside")
     ap.add_argument("--idle", action="store_true", help="training paused (what the window alone costs)")
     add_platform(ap)
     a = ap.parse_args()
@@ -61,8 +61,8 @@ def main():
     c.layers.setValue(a.layers)
     c.hidden.setValue(a.hidden)
     w.reset()
-    if a.tab == "unrolled":
-        w.inside.setCurrentWidget(w.unrolled)
+    if a.tab != "inside":
+        w.inside.setCurrentWidget(w.unrolled if a.tab == "unrolled" else w.listen)
     until(app, lambda: w.latest is not None and w.latest.model_cfg.hidden == a.hidden)
     editor = w.typing.editor
     editor.setPlainText((TEXT * 20)[: a.tokens - 1])

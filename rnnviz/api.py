@@ -7,6 +7,7 @@ session. Loading, tracing, sampling and patching are numpy (torch is imported by
     tr.h.shape                                # (layers, T, H); tr.c, tr.gates["f"], tr.probs, ...
     m.generate("The keeper", length=200, temperature=0.8, seed=1)
     m.patch(clean="The keeper counted", corrupt="The sailor counted")
+    m.listen("The keeper counted").alpha      # (T, T): who listens to whom (core.listen)
 
 The command line (`rnnviz trace`, `generate`, `patch`) is built on these same functions.
 """
@@ -26,6 +27,7 @@ from rnnviz.core.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnnviz.core.config import ModelConfig, TrainConfig
 from rnnviz.core.corpus import Vocab, detokenize, tokenize
 from rnnviz.core.errors import ConfigError, RnnvizError
+from rnnviz.core.listen import Listening, listen
 from rnnviz.core.patch import Patching, patch
 from rnnviz.core.trace import Trace, TraceWeights, trace
 
@@ -106,6 +108,17 @@ class Model:
         v = self.vocab
         tid = self.token_id(target, "target")
         return patch(self.trace_weights, v.ids(a), v.ids(b), tid, state, v.tokens, a, b)
+
+    def listen(
+        self, text: str, layer: int = 0, measure: str = "norm", channel: int | None = None,
+        unknown: str = "error",
+    ) -> Listening:  # fmt: skip
+        """Who listens to whom (core.listen.Listening): alpha[t, s] of layer `layer` (from 0), how much
+        the token read at step s makes of h_t; exact parts for minGRU, minLSTM and S6 (measure "norm"
+        or "along"; channel: an S6 channel's hidden attention), the Jacobian norm ||dh_t/dx_s|| for
+        RNN, LSTM and GRU."""
+        tokens = self.tokens(text, unknown)
+        return listen(self.trace_weights, self.vocab.ids(tokens), layer, measure, channel, tokens=tokens)
 
     def save(self, path: str | Path) -> None:
         """An rnnviz checkpoint (safetensors; atomic)."""

@@ -12,11 +12,14 @@ import sys
 from pathlib import Path
 
 from rnnviz import __version__
-from rnnviz.cli import animate, compare, desktop, generate, importer, patch, trace, train, units
+from rnnviz.cli import animate, compare, desktop, generate, importer, listen, patch, trace, train, units
 from rnnviz.core.errors import ConfigError, RnnvizError
 
-SUBCOMMANDS = (train, trace, generate, compare, animate, units, patch, importer, desktop)
-COMMANDS = ("train", "trace", "generate", "compare", "animate", "units", "patch", "import", "install-desktop")
+SUBCOMMANDS = (train, trace, generate, compare, animate, units, patch, listen, importer, desktop)
+COMMANDS = (
+    "train", "trace", "generate", "compare", "animate", "units", "patch", "listen", "import",
+    "install-desktop",
+)  # fmt: skip
 
 
 class UsageError(RnnvizError):

@@ -148,6 +148,27 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
         "<i>Train from here</i> starts training again from those weights with the same settings "
         "and seed.</p>",
     ),
+    "listen": (
+        "Who listens to whom",
+        "<p>Row t, column s: how much the token read at step s makes of the chosen layer's output "
+        "h<sub>t</sub> (s &le; t; later tokens are blank).</p>"
+        "<p><b>minGRU, minLSTM, S6</b>: exact. Once its gates are known, each layer is linear in its "
+        "input, h<sub>t</sub> = a<sub>t</sub> h<sub>t-1</sub> + b<sub>t</sub>, so h<sub>t</sub> splits "
+        "into one part per token,</p><p align=center>part(t, s) = a<sub>t</sub> &middot; &hellip; "
+        "&middot; a<sub>s+1</sub> &middot; b<sub>s</sub></p><p>(minGRU a = 1 - z, b = z h~; minLSTM "
+        "a = f', b = i' h~; for S6, per channel, Mamba's <i>hidden attention</i>: "
+        "y<sub>t</sub> = &Sigma;<sub>s</sub> &alpha;(t,s) u<sub>s</sub> + D u<sub>t</sub>, "
+        "&alpha;(t,s) = C<sub>t</sub> &middot; exp(&Delta;A) &hellip; &Delta;<sub>s</sub> "
+        "B<sub>s</sub>, Ali et al. 2024). &alpha; is the part's norm, or its component along "
+        "h<sub>t</sub>; the parts add up to h<sub>t</sub>. A layer above receives the parts of the "
+        "layer below's output, carried through with its gates as computed. <b>channel</b> shows "
+        "one S6 channel's &alpha;(t,s) itself.</p>"
+        "<p><b>RNN, LSTM, GRU</b>: not an attention. &alpha; is the Jacobian norm "
+        "||&part;h<sub>t</sub>/&part;x<sub>s</sub>||: how strongly h<sub>t</sub> moves when the "
+        "input token x<sub>s</sub> (its one-hot vector or embedding row) changes, through every path."
+        "</p><p>It is computed beside the app, only while this tab is shown: on long texts the rows "
+        "appear as they are computed. Log scale: five decades below the largest value.</p>",
+    ),
 }
 
 SHORTCUTS = (

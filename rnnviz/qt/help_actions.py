@@ -109,7 +109,8 @@ class HelpController:
             QTimer.singleShot(800, self.start_tour)
 
     def _inside_topic(self) -> str:
-        return "unrolled" if self.views.inside.currentWidget() is self.views.unrolled else "inside"
+        shown = self.views.inside.currentWidget()
+        return getattr(shown, "help_topic", "unrolled" if shown is self.views.unrolled else "inside")
 
     def _tab_topic(self) -> str:
         return self.TAB_TOPICS[min(self.views.tabs.currentIndex(), len(self.TAB_TOPICS) - 1)]

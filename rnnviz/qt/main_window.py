@@ -41,6 +41,7 @@ from rnnviz.qt.controls import ControlsPanel
 from rnnviz.qt.file_actions import FileController
 from rnnviz.qt.help_actions import HelpController
 from rnnviz.qt.history import History
+from rnnviz.qt.listening import ListenController
 from rnnviz.qt.menus import build_menus, export_menu, restore_layout, save_layout
 from rnnviz.qt.notifier import Notifier
 from rnnviz.qt.preset_actions import PresetController
@@ -56,6 +57,7 @@ from rnnviz.qt.views.curves import TrainingCurves
 from rnnviz.qt.views.figures import FiguresPanel
 from rnnviz.qt.views.grad_norms import GradNormHistory
 from rnnviz.qt.views.internals import InternalsView
+from rnnviz.qt.views.listen import ListenView
 from rnnviz.qt.views.patching import PatchingView
 from rnnviz.qt.views.samples import SamplesView
 from rnnviz.qt.views.trajectory import TrajectoryView
@@ -107,6 +109,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = build_menus(self)
         self.help.install()
         self.exports = export_menu(self, self.views, self.session_files.export_to)
+        self.exports.register(self.listen, "who listens to whom")
         restore_layout(self, self.session_files.restore_view)
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -140,6 +143,8 @@ class MainWindow(QMainWindow):
         self.inside.addTab(self.unrolled, "Unrolled: step through")
         self.patching = PatchingView()
         self.inside.addTab(self.patching, "Patching: A vs B")
+        self.listen = ListenView()
+        self.inside.addTab(self.listen, "Who listens")
         self.curves, self.gradnorms = TrainingCurves(), GradNormHistory()
         self.weights, self.samples = WeightView(), SamplesView()
         self.figures = FiguresPanel()
@@ -175,6 +180,7 @@ class MainWindow(QMainWindow):
         self.text = TypedText(
             self.session, self.typing, self.internals, self.unrolled, self.trajectory, self.samples, self
         )
+        self.listening = ListenController(self.text.probe, self.listen, self)
         self.compare = CompareController(
             self.text.probe, self.typing, self.internals, self.patching, self.inside, self
         )
@@ -228,6 +234,7 @@ class MainWindow(QMainWindow):
         s.figures.connect(self.presets.show_figures)
         s.forecaster.connect(self.presets.open_series)
         t.traced.connect(self.compare.follow)
+        t.traced.connect(self.listening.follow)
         self.typing.text_changed.connect(self._on_text_edited)
         self.typing.target_changed.connect(t.retrace)
         self.typing.continuation_changed.connect(t.update_continuation)
@@ -376,6 +383,7 @@ class MainWindow(QMainWindow):
         if self.session_files.load is not None:
             self.session_files.load.cancel()
         self.unit_actions.analysis.stop()
+        self.listening.stop()
         self.presets.close()
         if self.lab_window is not None:
             self.lab_window.shut_down()
