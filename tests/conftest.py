@@ -1,3 +1,4 @@
+import gc
 import os
 import tempfile
 
@@ -16,6 +17,16 @@ from rnnviz.core.corpus import Corpus  # noqa: E402
 from rnnviz.core.model import CharRNN, ModelConfig  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def garbage_on_the_main_thread():
+    """As the app does (rnnviz.qt.app.collect_on_gui_thread): no automatic collection, which could
+    run on a worker thread and delete Qt objects there; the tests collect on the main thread."""
+    gc.collect()
+    gc.disable()
+    yield
+    gc.enable()
+
+
 @pytest.fixture(autouse=True)
 def fresh_settings():
     """Each test starts from no remembered settings (layout, recent files, looks), the tour seen."""
@@ -25,6 +36,7 @@ def fresh_settings():
     put("tour/done", True)
     put("ask/unsaved", False)  # closing a window that trained would ask to save (tests/test_qt_tool.py)
     yield
+    gc.collect()  # on the main thread (see garbage_on_the_main_thread)
 
 
 TEXT = "hello world. hello there, world! (nested (brackets)) help the helper home.\n" * 6

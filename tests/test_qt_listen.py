@@ -30,14 +30,6 @@ def _model(arch, layers=2, hidden=8):
     return cfg, state_arrays(CharRNN(cfg))
 
 
-@pytest.fixture(autouse=True)
-def collect_here():
-    """Qt objects left in reference cycles are freed on this (the GUI) thread, not by a collection
-    that happens to run on another thread later (a QObject deleted there can deadlock Qt)."""
-    yield
-    gc.collect()
-
-
 @pytest.fixture
 def controller(qtbot):
     """ListenController(probe, view) for a test, stopped and deleted after it."""
@@ -255,3 +247,19 @@ def test_new_weights_alone_wait_for_the_refresh_interval(view, qtbot, controller
     assert ctl._asked[0] is probe.weights
     ref = listen(probe.weights, VOCAB.ids(list(TEXT))).alpha
     qtbot.waitUntil(lambda: np.allclose(view.listening.alpha, ref, equal_nan=True), timeout=10_000)
+
+
+def test_the_app_collects_garbage_on_the_gui_thread_only(qapp):
+    """Worker threads (this view's, the neuron finder's reader, loaders) never run the collector:
+    the app turns automatic collection off and collects on a GUI-thread timer."""
+    from rnnviz.qt.app import collect_on_gui_thread
+
+    was = gc.isenabled()
+    gc.enable()
+    collector = collect_on_gui_thread()
+    try:
+        assert not gc.isenabled() and collector.timer.isActive()
+        assert collector.timer.thread() is qapp.thread()
+    finally:
+        collector.timer.stop()
+        (gc.enable if was else gc.disable)()

@@ -113,6 +113,7 @@ def test_typing_shows_the_cells_own_numbers(qtbot, window):
     type_text(qtbot, w, "the ships")
     assert_shows(w, direct(w))
     assert w.status.text().startswith(f"{cfg.name} 2x12" + (f", N = {N}" if cfg.arch == "ssm" else ""))
+    assert w.controls.arch_name() == cfg.arch and w.controls.state.isEnabled() == (cfg.arch == "ssm")
     assert w.internals.show_box.itemText(0) == {"ssm": "h and s"}.get(cfg.arch, "h")
     assert all(cfg.name in m._title for m in w.internals.h_maps)
     gates = w.internals.gate_maps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -12,6 +13,18 @@ from rnnviz.qt.theme import app_icon, apply_saved_looks, remember_system_look
 from rnnviz.qt.views.common import configure_pyqtgraph
 
 
+def collect_on_gui_thread():
+    """Python's cyclic garbage collector runs wherever an allocation crosses its threshold, also on
+    a worker thread (the neuron finder's reader, the listening matrix, a loader); a Qt object
+    deleted there can deadlock against the GUI thread or crash. Collect on the GUI thread only, on
+    a timer (pyqtgraph's GarbageCollector: automatic collection off, each generation collected
+    when its count passes the usual threshold). Keep the returned object alive."""
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    gc.collect()
+    return GarbageCollector(interval=0.5)
+
+
 def run(model: str | None = None, corpus: str | None = None, text: str | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     remember_system_look()  # before anything changes it: the "System" theme
@@ -20,6 +33,7 @@ def run(model: str | None = None, corpus: str | None = None, text: str | None = 
     QGuiApplication.setDesktopFileName("rnnviz")  # Wayland's app id: docks find rnnviz.desktop
     app.setWindowIcon(app_icon())
     configure_pyqtgraph()
+    collector = collect_on_gui_thread()
     apply_saved_looks()  # the theme and colour maps chosen last time
     from rnnviz.qt.main_window import MainWindow
 
@@ -33,6 +47,8 @@ def run(model: str | None = None, corpus: str | None = None, text: str | None = 
     window.deleteLater()
     app.processEvents()
     app.sendPostedEvents(None, 0)
+    collector.timer.stop()
+    gc.enable()
     if unfinished:  # a huge model's step still running: it cannot be interrupted, and nothing is lost
         sys.stdout.flush()
         sys.stderr.flush()
