@@ -45,7 +45,7 @@ def figure(w, label: str) -> str:
 def test_words_preset_trains_and_shows_each_words_guess(qtbot, window):
     menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Presets")
     titles = [a.text() for a in menu.actions()]
-    assert len(titles) == 4 and titles[0].startswith("Last-letter words")
+    assert len(titles) == 5 and titles[0].startswith("Last-letter words")
     menu.actions()[0].trigger()
     assert window.tabs.currentWidget() is window.figures
     assert window.controls.samples.currentData() == "words" and not window.controls.loss_mode.isEnabled()

@@ -27,6 +27,8 @@ def train_preset(a) -> int:
     steps = preset.steps if a.steps is None else a.steps
     if steps < 0:
         raise ConfigError(f"steps must be >= 0, not {steps}")
+    if preset.lab:
+        return train_lab_preset(a, preset, steps)
     if a.eval_every < 1:
         raise ConfigError(f"--eval-every must be >= 1, not {a.eval_every}")
     out = Path(a.out)
@@ -66,6 +68,76 @@ def train_preset(a) -> int:
     else:
         print(text)
     return 0
+
+
+def train_lab_preset(a, preset, steps: int) -> int:
+    """A lab preset (recall): its models side by side, as in the gradient lab; each saved beside
+    --out (model.safetensors -> model-lstm.safetensors, ...); the figures, with --json as JSON."""
+    from dataclasses import replace
+
+    from rnnviz.cli.common import check_writable, figures_table, lab_models, train_side_by_side
+    from rnnviz.core.lab import Comparison
+    from rnnviz.core.presets import load_source
+    from rnnviz.core.recall import baselines
+    from rnnviz.core.samples import split_lines
+
+    if a.arch is not None:
+        raise ConfigError(
+            f"the {preset.name} preset trains {', '.join(preset.archs)} side by side; for others use "
+            "rnnviz compare --archs"
+        )
+    out = Path(a.out)
+    saves = {arch: out.with_name(f"{out.stem}-{arch}{out.suffix}") for arch in preset.archs}
+    for path in saves.values():
+        check_writable(path)
+    model = preset.model | {k: getattr(a, k) for k in ("layers", "hidden") if getattr(a, k) is not None}
+    train = {k: getattr(a, k) for k in _TRAIN_OVERRIDES if getattr(a, k) is not None and k != "seq_len"}
+    cfg = replace(preset.train, **train)
+    corpus = load_source(preset, a.corpus, a.encoding)
+    print(f"preset {preset.name}: {preset.summary}", file=sys.stderr)
+    t0 = time.perf_counter()
+    lab = Comparison(
+        corpus,
+        model["hidden"],
+        model["layers"],
+        cfg,
+        device=a.device,
+        archs=preset.archs,
+        state=model["state"],
+    )
+    last, seconds = train_side_by_side(lab, steps)
+    doc = {
+        "preset": preset.name,
+        "corpus": corpus.name,
+        "archs": list(preset.archs),
+        "samples": cfg.samples,
+        "steps": steps,
+        "hidden": model["hidden"],
+        "layers": model["layers"],
+        "state": model["state"],
+        "batch": cfg.batch,
+        "lr": cfg.lr,
+        "seed": cfg.seed,
+        "window": lab.window,
+        "positions": len(lab.probes),
+        "seconds": round(time.perf_counter() - t0, 3),
+        "models": lab_models(lab, last, seconds, saves),
+    }
+    held_out = split_lines(corpus.text, cfg.val_fraction)[1]
+    if preset.name == "recall" and held_out:
+        doc |= {"held_out_lines": len(held_out), **baselines(held_out)}
+    text = figures_table(doc) + "".join(
+        f"\nreference: {k.replace('_', ' ')}: {doc[k]:.1%}" for k in _RECALL_REFERENCES if k in doc
+    )
+    if a.json:
+        print(text, file=sys.stderr)
+        print(json.dumps(_finite(doc), allow_nan=False))
+    else:
+        print(text)
+    return 0
+
+
+_RECALL_REFERENCES = ("chance_accuracy", "majority_accuracy", "values_without_keys_accuracy")
 
 
 def save_preset_model(out: Path, trainer, preset: str) -> None:

@@ -24,7 +24,8 @@ def add_parser(sub) -> None:
     t.add_argument(
         "--preset",
         help="one of the seeds' systems: words, sine, fable, fable-story (its settings; options "
-        "given with it override them)",
+        "given with it override them), or recall: an LSTM and the S6 side by side on associative "
+        "recall, saved as OUT-lstm and OUT-ssm",
     )
     t.add_argument(
         "--corpus",

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from rnnviz.core.errors import ConfigError
 
 OPTIMIZER_NAMES = ("sgd", "adam", "rmsprop", "adagrad")
-SAMPLE_MODES = ("stream", "windows", "words")  # see core/samples.py
+SAMPLE_MODES = ("stream", "windows", "words", "lines")  # see core/samples.py
 NONFINITE_LIMIT = 10  # skipped (non-finite) steps in a row before training stops by itself
 CLASSIC_ARCHS = ("rnn", "lstm", "gru")  # fused torch modules, gates that read h_(t-1)
 MODERN_ARCHS = ("mingru", "minlstm", "ssm")  # gates that read x_t only: trained as a parallel scan
@@ -118,7 +118,7 @@ class TrainConfig:
     seed: int = 0
     loss_mode: str = "many-to-many"
     val_fraction: float = 0.1
-    samples: str = "stream"  # or "windows" / "words": many-to-one samples (see core/samples.py)
+    samples: str = "stream"  # or "windows" / "words" / "lines": many-to-one samples (see core/samples.py)
     dropout: float = 0.0  # dropout on the non-recurrent connections: between layers, and before the head
     weight_decay: float = 0.0  # L2 penalty, the optimiser's weight_decay
 

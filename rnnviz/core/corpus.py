@@ -27,6 +27,7 @@ BUILTINS = {
     "words": ("words.txt", "toy words (welcome, please, namaskar, hello, home, ...)"),
     "brackets": ("brackets.txt", "nested brackets with letters: a unit should count the depth"),
     "python": ("", "the Python standard library's own .py sources, read at run time (several MB)"),
+    "recall": ("", "associative recall, generated: key-value pairs, then a key whose value is the answer"),
 }
 # Words (with inner apostrophes) or single punctuation marks; whitespace separates.
 _WORD_RE = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
@@ -283,6 +284,8 @@ def builtin_path(spec: str) -> Path | None:
         raise CorpusError(f"no built-in corpus {name!r}; choose one of: {', '.join(BUILTINS)}")
     if name == "python":
         return Path(sysconfig.get_paths()["stdlib"])
+    if name == "recall":
+        return Path(__file__).with_name("recall.py")
     return assets_dir() / "corpora" / BUILTINS[name][0]
 
 
@@ -303,6 +306,10 @@ def load_corpus(spec: str, level: str = "char", encoding: str = "utf-8") -> Corp
     """`builtin:NAME` or a path to a text file (UTF-8 unless another encoding is named)."""
     if spec == BUILTIN_PREFIX + "python":
         return Corpus.from_text(python_sources(), level, spec)
+    if spec == BUILTIN_PREFIX + "recall":
+        from rnnviz.core.recall import recall_text
+
+        return Corpus.from_text(recall_text(), level, spec)
     builtin = builtin_path(spec)
     text = read_text(builtin) if builtin is not None else read_text(spec, encoding)
     return Corpus.from_text(text, level, spec)

@@ -1,4 +1,4 @@
-"""LabLoop: the gradient lab's three models (core.lab.Comparison) trained side by side under play /
+"""LabLoop: the gradient lab's models (core.lab.Comparison, up to three) trained side by side under play /
 pause / step / settings / stop commands, reporting through a callback, in the training process
 (core.remote serves it like a TrainLoop; the lab's window never imports torch).
 
@@ -6,7 +6,8 @@ Reports (core.protocol): LabProgress at most ~20 times a second, each carrying e
 model since the previous one; LabResults, the gradient figures (decay per 10 steps, horizons,
 spectrum, gate saturation), measured every `measure_every` steps, once at start, and whenever
 training pauses after a step or W_hh was rescaled (~2 s for the three models of 64 units on 32
-windows); Running, Failed, Finished.
+windows); Running, Failed, Finished. Rescaling W_hh acts on the models that have one (RNN, LSTM,
+GRU); for minGRU, minLSTM and S6 it is not applicable, and a Notice says so.
 """
 
 from __future__ import annotations
@@ -18,15 +19,15 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from rnnviz.core.config import check_lr
+from rnnviz.core.config import ARCH_NAMES, check_lr
 from rnnviz.core.errors import ConfigError, RnnvizError
 from rnnviz.core.lab import (
     Comparison,
     LabFigures,
     cell_path_singular_values,
     gate_saturation,
-    product_norm,
-    state_jacobians,
+    has_w_hh,
+    window_gain,
 )
 from rnnviz.core.loop import LoopControl
 from rnnviz.core.protocol import (
@@ -54,17 +55,17 @@ class LabMeasurement(LabFigures):
     cell_sigma: np.ndarray | None = None  # LSTM: largest singular value of dc_t/dc_(t-1) = max_j f_t[j]
     saturation: dict = field(default_factory=dict)  # gate -> (left (H,), right (H,)), last layer
     window_gain: float = float("nan")  # ||J_T ... J_1|| of the state maps over the first probe window
-    scale: float = 1.0  # product of the W_hh scale factors applied when measured
+    scale: float | None = 1.0  # product of the W_hh scale factors applied when measured (None: no W_hh)
     windows: int = 0  # held-out windows measured on
     window: int = 0  # tokens in each
 
 
 def probe_trace(lab: Comparison, w: TraceWeights) -> Trace | None:
     """The trace of the first probe window, the one `sigma_by_step` is drawn from."""
-    if not len(lab.positions):
+    if not lab.probes:
         return None
-    p = int(lab.positions[0])
-    return trace(w, lab.probe_ids[p - lab.window + 1 : p + 1], target_id=int(lab.probe_ids[p + 1]))
+    ids, target = lab.probes[0]
+    return trace(w, ids, target_id=target)
 
 
 def measure(lab: Comparison, arch: str, scale: float = 1.0) -> LabMeasurement:
@@ -75,16 +76,15 @@ def measure(lab: Comparison, arch: str, scale: float = 1.0) -> LabMeasurement:
     base = {f.name: getattr(fig, f.name) for f in fields(LabFigures)}
     w = TraceWeights.from_state(trainer.model_cfg, weights)
     tr = probe_trace(lab, w)
-    base |= {"scale": scale, "windows": len(lab.positions), "window": lab.window}
+    base |= {"scale": scale if has_w_hh(arch) else None, "windows": len(lab.probes), "window": lab.window}
     if tr is None:
         return LabMeasurement(**base)
     top = w.cfg.layers - 1
-    jac = state_jacobians(w, tr, top)
     return LabMeasurement(
         **base,
         cell_sigma=cell_path_singular_values(tr, top) if arch == "lstm" else None,
         saturation=gate_saturation(tr, top),
-        window_gain=product_norm(jac, 0, len(jac) - 1),
+        window_gain=window_gain(w, tr, top),
     )
 
 
@@ -115,15 +115,18 @@ class LabLoop(LoopControl):
             self.emit(Notice(f"not applied: {exc}"))
 
     def set_lr(self, lr: float) -> None:
-        """The learning rate of all three models, from the next step on. Raises ConfigError if invalid."""
+        """The learning rate of all the models, from the next step on. Raises ConfigError if invalid."""
         check_lr(lr)
         with self._lock:
             self._lr = lr
         self._wake.set()
 
     def scale_recurrent(self, factor: float) -> None:
-        """Multiply W_hh of all three models by factor (between steps). Raises ConfigError if invalid."""
+        """Multiply W_hh of the models that have one by factor (between steps). Raises ConfigError
+        if invalid, or if no model has W_hh."""
         check_scale(factor)
+        if not any(has_w_hh(a) for a in self.lab.trainers):
+            raise ConfigError(f"not applicable: no W_hh in {_names(self.lab.trainers)}")
         with self._lock:
             self._pending_scale *= factor
             self._scale *= factor
@@ -207,9 +210,13 @@ class LabLoop(LoopControl):
                 for trainer in self.lab.trainers.values():
                     trainer.set_lr(lr)
             if scale != 1.0:
-                for trainer in self.lab.trainers.values():
-                    trainer.scale_recurrent(scale)
+                for arch, trainer in self.lab.trainers.items():
+                    if has_w_hh(arch):
+                        trainer.scale_recurrent(scale)
                 self._weights_scale *= scale
+                without = [a for a in self.lab.trainers if not has_w_hh(a)]
+                if without:
+                    self.emit(Notice(f"W_hh scaled; for {_names(without)} not applicable: no W_hh"))
                 return True
         except RnnvizError as exc:
             self.emit(Notice(f"not applied: {exc}"))
@@ -240,6 +247,10 @@ class LabLoop(LoopControl):
             self._running = False
             self._pending_steps = 0
         self.emit(Failed(message))
+
+
+def _names(archs) -> str:
+    return ", ".join(ARCH_NAMES[a] for a in archs)
 
 
 def check_scale(factor: float) -> None:

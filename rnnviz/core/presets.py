@@ -3,7 +3,9 @@
 - words: a tanh RNN reads all letters of a word but the last and predicts the last (many-to-one);
 - sine: an RNN forecasts the next value of a noisy sine from a window of past values (MSE);
 - fable / fable-story: a word-level LSTM learns an original fable, from 3-word windows (the
-  tutorial's way) or reading the whole story in order with a carried state.
+  tutorial's way) or reading the whole story in order with a carried state;
+- recall: a lab preset (`archs` set): an LSTM and the S6 side by side in the gradient lab on
+  builtin:recall (core.recall), scored on the answers of held-out lines.
 
 core.scoring's `report` gives the model's figures beside their references (baselines, the best
 possible, the tutorial's result), for the CLI's --json line and the app's preset panel alike.
@@ -20,6 +22,8 @@ from rnnviz.core.corpus import BUILTIN_PREFIX, Corpus, load_corpus
 from rnnviz.core.series import Series, load_series
 from rnnviz.core.session import TrainerSpec
 
+RECALL_HIDDEN, RECALL_LAYERS, RECALL_STEPS = 64, 2, 4000  # 3.2 min on 2 cores (README)
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -32,6 +36,11 @@ class Preset:
     train: TrainConfig
     steps: int  # the training budget of `rnnviz train --preset`
     references: dict  # fixed reference figures (the tutorial's results)
+    archs: tuple[str, ...] = ()  # a lab preset: these models side by side in the gradient lab
+
+    @property
+    def lab(self) -> bool:
+        return bool(self.archs)
 
     def model_config(self, source: Corpus | Series) -> ModelConfig:
         vocab_size = 0 if source.vocab is None else len(source.vocab)
@@ -97,6 +106,18 @@ PRESETS = {
             TrainConfig(seq_len=64, batch=1, lr=3e-3, val_fraction=0.0),
             300,
             {"tutorial_accuracy": 0.952, "target_accuracy": 0.95, "target_seconds": 60.0},
+        ),
+        Preset(
+            "recall",
+            "Associative recall: LSTM vs S6 (gradient lab)",
+            "key-value pairs, then a key: an LSTM and the S6 learn to answer with its value, side by side",
+            f"{BUILTIN_PREFIX}recall",
+            "char",
+            dict(hidden=RECALL_HIDDEN, layers=RECALL_LAYERS, state=16, input="onehot"),
+            TrainConfig(batch=64, lr=3e-3, samples="lines", loss_mode="many-to-one", val_fraction=0.1),
+            RECALL_STEPS,
+            {},
+            archs=("lstm", "ssm"),
         ),
     )
 }

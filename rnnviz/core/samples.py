@@ -3,6 +3,7 @@
 Three ways to cut data into samples (TrainConfig.samples):
 - "windows": every run of `seq_len` tokens (or values) predicts the one after it;
 - "words": each word's letters but the last predict the last letter;
+- "lines": each line's characters but the last predict the last (builtin:recall's answers);
 - "stream" is not here: the Trainer reads the text in order with a carried state.
 Samples are grouped by length, so each group is one fused forward pass.
 """
@@ -111,6 +112,30 @@ def word_samples(corpus: Corpus, val_fraction: float, device="cpu"):
     return parts[0], parts[1]
 
 
+def split_lines(text: str, val_fraction: float) -> tuple[list[str], list[str]]:
+    """The distinct lines of 2+ characters, in order of first appearance: (training, held-out),
+    the held-out part the last val_fraction of them."""
+    lines = [x for x in dict.fromkeys(text.split("\n")) if len(x) >= 2]
+    n_val = int(len(lines) * val_fraction) if len(lines) > 1 else 0
+    return lines[: len(lines) - n_val], lines[len(lines) - n_val :]
+
+
+def line_samples(corpus: Corpus, val_fraction: float, device="cpu"):
+    """Each distinct line (split_lines) but its last character -> its last character."""
+    if corpus.level != "char":
+        raise ConfigError("line samples read characters: use a character-level vocabulary")
+    train, held = split_lines(corpus.text, val_fraction)
+    if not train:
+        raise ConfigError(f"{corpus.name} has no lines of two or more characters")
+    vocab = corpus.vocab
+    parts = []
+    for chunk in (train, held):
+        inputs = [vocab.encode(x[:-1]) for x in chunk]
+        targets = np.array([vocab.stoi.get(x[-1], 0) for x in chunk], dtype=np.int64)
+        parts.append(make_samples(inputs, targets, chunk, [-1] * len(chunk), False, device))
+    return parts[0], parts[1]
+
+
 def build_samples(source: Corpus | Series, mode: str, seq_len: int, val_fraction: float, device="cpu"):
     if mode == "windows":
         return window_samples(source, seq_len, val_fraction, device)
@@ -118,6 +143,10 @@ def build_samples(source: Corpus | Series, mode: str, seq_len: int, val_fraction
         if isinstance(source, Series):
             raise ConfigError("the last-letter task needs a text, not a series of numbers")
         return word_samples(source, val_fraction, device)
+    if mode == "lines":
+        if isinstance(source, Series):
+            raise ConfigError("line samples need a text, not a series of numbers")
+        return line_samples(source, val_fraction, device)
     raise ConfigError(f"unknown sample mode {mode!r}: choose {', '.join(SAMPLE_MODES)}")
 
 

@@ -49,8 +49,8 @@ class TrainerSpec:
 
 @dataclass(frozen=True, eq=False)
 class LabSpec:
-    """The gradient lab's models (core.lab.Comparison): one per architecture, the same corpus,
-    size, seed and optimiser. Picklable; `build()` imports torch."""
+    """The gradient lab's models (core.lab.Comparison): one per architecture (1 to 3 of the six),
+    the same corpus, size, seed and optimiser. Picklable; `build()` imports torch."""
 
     corpus: Corpus
     hidden: int
@@ -64,19 +64,24 @@ class LabSpec:
     preset: str | None = None
     notes: tuple[str, ...] = ()
     updates: int = 0
+    state: int = 16  # the S6's state size N per channel
 
     @property
     def model_cfg(self) -> ModelConfig:
         """The first model's settings (the others differ in their architecture only)."""
         inp = "onehot" if self.corpus.level == "char" else "embedding"
         n = len(self.corpus.vocab)
-        return ModelConfig(n, self.archs[0], hidden=self.hidden, layers=self.layers, input=inp)
+        return ModelConfig(
+            n, self.archs[0], hidden=self.hidden, layers=self.layers, input=inp, state=self.state
+        )
 
     def build(self):
         from rnnviz.core.lab import Comparison
 
         s = self
-        return Comparison(s.corpus, s.hidden, s.layers, s.cfg, s.device, s.window, s.positions, s.archs)
+        return Comparison(
+            s.corpus, s.hidden, s.layers, s.cfg, s.device, s.window, s.positions, s.archs, s.state
+        )
 
 
 def train_config_from(saved: dict) -> TrainConfig:

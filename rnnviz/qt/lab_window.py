@@ -1,6 +1,7 @@
-"""LabWindow, the gradient lab: an RNN, an LSTM and a GRU trained side by side, and why RNNs forget.
+"""LabWindow, the gradient lab: up to three architectures of the six (an RNN, an LSTM and a GRU at
+first) trained side by side, and why RNNs forget.
 
-The three models train in a training process of the window's own (qt.training_hosts.ProcessHost,
+The models train in a training process of the window's own (qt.training_hosts.ProcessHost,
 core.lab_loop.LabLoop there): this window never imports torch. Data flow: the session's
 metrics_ready / figures_ready -> _on_metrics / _on_figures (keep, mark dirty) -> _on_frame (~30 Hz,
 only when something arrived) -> setData on items built once.
@@ -9,16 +10,15 @@ only when something arrived) -> setData on items built once.
 from __future__ import annotations
 
 import time
-from collections import deque
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -32,16 +32,17 @@ from PySide6.QtWidgets import (
 from rnnviz.core.config import MAX_LAYERS, TrainConfig, check_lr
 from rnnviz.core.corpus import BUILTIN_PREFIX, BUILTINS, load_corpus
 from rnnviz.core.errors import RnnvizError
-from rnnviz.core.lab import ARCHS, DECAY_FROM, FAR_FRACTION, HORIZON_FRACTION, SATURATION
+from rnnviz.core.lab import DEFAULT_ARCHS, has_w_hh
 from rnnviz.core.lab_loop import MEASURE_EVERY, check_scale
+from rnnviz.core.presets import PRESETS, Preset
 from rnnviz.core.protocol import Scale, UndoScale
 from rnnviz.core.session import LabSpec
-from rnnviz.qt.lab_plots import arch_pen, decay_fit, new_plot, positive
-from rnnviz.qt.lab_readouts import COLOURS, FAR, NAMES, PCT, LabReadouts
+from rnnviz.qt.lab_archs import ArchPicker
+from rnnviz.qt.lab_plots import SAT_GATES, LabPlots
+from rnnviz.qt.lab_readouts import NAMES, NO_W_HH, LabReadouts, key_html
 from rnnviz.qt.training_hosts import ProcessHost, RemoteTrainWorker
-from rnnviz.qt.views.common import foreground, legend_brush, on_hover, readout_label
-from rnnviz.qt.views.curves import set_curve
-from rnnviz.qt.views.history import EVENT_CAP, History
+
+__all__ = ["SAT_GATES", "LabWindow"]
 
 FRAME_MS = 25  # a frame every 25 ms at most (40 Hz), as in the main window
 CURVES_S = 0.1  # the loss curves at most 10 times a second
@@ -50,29 +51,6 @@ CURVES_S = 0.1  # the loss curves at most 10 times a second
 TABLE_S = 1.0
 START_WAIT_S = 60.0  # the first Reset waits for the training process to load torch
 MAX_HIDDEN = 256  # measuring costs O(window x H^3): the lab is for small models
-SAT_GATES = {("lstm", "i"): "o", ("lstm", "f"): "t", ("lstm", "o"): "s", ("gru", "r"): "d", ("gru", "z"): "+"}
-UNIT_LABEL = "1: below vanishes, above explodes"
-# key -> (title, x label, y label, log y)
-PLOTS = {
-    "decay": ("Decay per 10 steps back (lower remembers longer)", "step",
-              f"decades lost per 10 steps (k \u2265 {DECAY_FROM})", False),
-    "loss": ("Training loss", "step", "loss (nats)", False),
-    "grad": (f"\u2016dL/dh\u209c\u208b\u2096\u2016/\u2016dL/dh\u209c\u2016 (dashed {PCT}, {FAR}; dots: fit)",
-             "distance k back from the target step", "geometric mean over the windows", True),
-    "sigma": ("Largest singular value of the step's state map (LSTM: of (h, c))", "step of the probe window",
-              "\u03c3_max", True),
-    "sat": ("Gate saturation per unit (last layer)",
-            f"fraction of steps below {SATURATION[0]} (left-saturated)",
-            f"fraction of steps above {SATURATION[1]} (right-saturated)", False),
-}  # fmt: skip
-KEY = " &nbsp; ".join(
-    [f"<b style='color:{COLOURS[a]}'>\u2501\u2501 {NAMES[a]}</b>" for a in ARCHS]
-    + [
-        f"<b style='color:{COLOURS['lstm']}'>\u254d\u254d LSTM cell path (max f\u209c)</b>",
-        "\u00d7 gradient clipped",
-    ]
-    + ["<span style='color:gray'>hover a plot for exact values</span>"]
-)
 
 
 def _spin(lo, hi, value, tip: str, cls=QSpinBox):
@@ -91,25 +69,26 @@ def _button(text: str, slot, tip: str = "") -> QPushButton:
     return button
 
 
-def _cell(*widgets: QWidget) -> QWidget:
-    """Widgets stacked; the first one stretches."""
-    cell = QWidget()
-    lay = QVBoxLayout(cell)
-    lay.setContentsMargins(0, 0, 0, 0)
-    for w in widgets:
-        lay.addWidget(w, 1 if w is widgets[0] else 0)
-    return cell
-
-
-class LabWindow(LabReadouts, QMainWindow):
-    def __init__(self, corpus="builtin:story", hidden=64, layers=1, lr=3e-3, seed=0, parent=None):
+class LabWindow(LabPlots, LabReadouts, QMainWindow):
+    def __init__(
+        self, corpus="builtin:story", hidden=64, layers=1, lr=3e-3, seed=0, archs=DEFAULT_ARCHS, parent=None,
+        preset: Preset | None = None,
+    ):  # fmt: skip
+        """preset: a lab preset (core.presets) whose settings replace the others."""
         super().__init__(parent)
-        self.setWindowTitle("rnnviz \u2014 gradient lab: RNN vs LSTM vs GRU")
         self.setObjectName("rnnviz-lab")
         self.resize(1400, 900)
+        screen = QGuiApplication.primaryScreen()
+        if screen is not None:  # a smaller screen: all of it (at 1366x768 the window still fits)
+            room = screen.availableGeometry()
+            self.resize(min(1400, room.width()), min(900, room.height()))
+            if room.width() < 1400 or room.height() < 900:
+                self.move(room.topLeft())
         self.measure_every = MEASURE_EVERY
         self.host = ProcessHost(self)  # spawned now: it imports torch while this window builds
         self.worker: RemoteTrainWorker | None = None
+        self.archs: tuple[str, ...] = ()  # the models training now (set by reset)
+        self.lines = False  # they read lines and are scored on their answers (builtin:recall)
         self.scale_applied = 1.0  # the product of the W_hh factors asked for since the models were made
         self.figs: dict = {}  # arch -> LabMeasurement, the latest
         self.last_metrics: dict = {}  # arch -> StepMetrics, the latest
@@ -118,9 +97,18 @@ class LabWindow(LabReadouts, QMainWindow):
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.addLayout(self._build_controls(corpus, hidden, layers, lr, seed))
-        lay.addWidget(QLabel(KEY))
+        self.picker = ArchPicker(archs)
+        self.picker.refused.connect(partial(self.statusBar().showMessage, timeout=6000))
+        self.key = QLabel(wordWrap=True)
+        row = QHBoxLayout()
+        row.addWidget(self.picker)
+        row.addSpacing(12)
+        row.addWidget(self.key, 1)
+        lay.addLayout(row)
         lay.addLayout(self._build_plots(), 1)
         self.setCentralWidget(central)
+        if preset is not None:
+            self._preset_controls(preset)
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)  # (a coarse timer drifts by up to 5 %)
         self.timer.setInterval(FRAME_MS)
@@ -136,10 +124,10 @@ class LabWindow(LabReadouts, QMainWindow):
         self.corpus.setCurrentIndex(max(self.corpus.findData(corpus), 0))
         self.hidden = _spin(1, MAX_HIDDEN, hidden, "Hidden units of each model (applies on Reset)")
         self.layers = _spin(1, MAX_LAYERS, layers, "Layers of each model (applies on Reset)")
-        self.seed = _spin(0, 2**31 - 1, seed, "The same seed for all three models (applies on Reset)")
+        self.seed = _spin(0, 2**31 - 1, seed, "The same seed for every model (applies on Reset)")
         self.lr = QLineEdit(f"{lr:g}")
         self.lr.setMaximumWidth(70)
-        self.lr.setToolTip("Learning rate of all three models: applies at once (Enter)")
+        self.lr.setToolTip("Learning rate of every model: applies at once (Enter)")
         self.lr.editingFinished.connect(partial(self._tell, "lr", self.lr.text))
         self.play = QPushButton("Play")
         self.play.setCheckable(True)
@@ -147,22 +135,25 @@ class LabWindow(LabReadouts, QMainWindow):
         self.scale = _spin(0.1, 10.0, 1.5, "> 1 makes gradients explode, < 1 vanish", QDoubleSpinBox)
         self.scale.setSingleStep(0.1)
         self.scale_label = QLabel()
+        self.scale_buttons = (
+            _button("Apply", partial(self._tell, "scale", self.scale.value), "W_hh \u00d7= factor"),
+            _button("Undo", partial(self._tell, "undo"), "Divide out every factor applied"),
+        )
         row = QHBoxLayout()
         for text, w in (
             ("Corpus", self.corpus),
             ("Hidden", self.hidden),
             ("Layers", self.layers),
             ("Seed", self.seed),
-            (None, _button("Reset", self.reset, "New models from the corpus, size and seed chosen here")),
+            (
+                None,
+                _button("Reset", self.reset, "New models from the corpus, size, seed and models chosen here"),
+            ),
             ("   Learning rate", self.lr),
             (None, self.play),
             (None, _button("Step", partial(self._tell, "step"), "One training step of each model")),
             ("   Scale W_hh \u00d7", self.scale),
-            (
-                None,
-                _button("Apply", partial(self._tell, "scale", self.scale.value), "W_hh \u00d7= factor"),
-            ),
-            (None, _button("Undo", partial(self._tell, "undo"), "Divide out every factor applied")),
+            *((None, b) for b in self.scale_buttons),
             (None, self.scale_label),
         ):
             if text:
@@ -171,74 +162,55 @@ class LabWindow(LabReadouts, QMainWindow):
         row.addStretch(1)
         return row
 
-    def _build_plots(self) -> QGridLayout:
-        grid = QGridLayout()
-        self.plots: dict[str, pg.PlotItem] = {}
-        self.readouts: dict[str, QLabel] = {}
-        for k, (key, spec) in enumerate(PLOTS.items()):
-            widget = new_plot(*spec)
-            plot, label = widget.getPlotItem(), readout_label()
-            self.plots[key], self.readouts[key] = plot, label
-            on_hover(plot, partial(self._on_hover, key), partial(label.setText, " "))
-            grid.addWidget(_cell(widget, label), k // 3, k % 3)
-        self._build_items()
-        self.table = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        grid.addWidget(self.table, 1, 2)
-        return grid
-
-    def _build_items(self) -> None:
-        p = self.plots
-        self.loss = {a: History() for a in ARCHS}
-        self.decays = {a: History() for a in ARCHS}  # decay_per_10 over training
-        self.clipped = {a: deque(maxlen=EVENT_CAP) for a in ARCHS}  # (step, loss) of clipped steps
-        # bottom left: the loss starts high and falls; it only rises (top right) when gradients explode
-        p["loss"].addLegend(offset=(6, -6), labelTextSize="8pt", brush=legend_brush(170), colCount=2)
-        self.loss_curves = {a: p["loss"].plot(pen=arch_pen(a, 1.5), name=NAMES[a]) for a in ARCHS}
-        self.clip_marks = {
-            a: p["loss"].plot(pen=None, symbol="x", symbolSize=6, symbolPen=arch_pen(a, 1.5)) for a in ARCHS
-        }
-        p["loss"].legend.addItem(pg.ScatterPlotItem(symbol="x", pen="#777"), "gradient clipped")
-        self.grad_curves = {a: p["grad"].plot(pen=arch_pen(a)) for a in ARCHS}
-        grey = pg.mkPen("#777", width=1, style=Qt.PenStyle.DashLine)
-        self.thresholds = [pg.InfiniteLine(np.log10(f), 0, grey) for f in (HORIZON_FRACTION, FAR_FRACTION)]
-        self.fit_lines = {
-            a: p["grad"].plot(pen=pg.mkPen(COLOURS[a], width=1, style=Qt.PenStyle.DotLine)) for a in ARCHS
-        }
-        self.decay_curves = {
-            a: p["decay"].plot(pen=arch_pen(a), symbol="o", symbolSize=5, symbolBrush=COLOURS[a])
-            for a in ARCHS
-        }
-        self.sigma_curves = {a: p["sigma"].plot(pen=arch_pen(a)) for a in ARCHS}
-        self.cell_curve = p["sigma"].plot(pen=arch_pen("lstm", 2, dashed=True))
-        pen, opts = (
-            pg.mkPen("#777", width=1.5, style=Qt.PenStyle.DashLine),
-            {"position": 0.02, "anchors": [(0, 1), (0, 1)], "color": foreground()},
-        )
-        self.unit_line = pg.InfiniteLine(0.0, 0, pen, label=UNIT_LABEL, labelOpts=opts)  # at log10(1) = 0
-        p["sigma"].addItem(self.unit_line)
-        for line in self.thresholds:
-            p["grad"].addItem(line)
-        p["sat"].plot([0, 1], [1, 0], pen=pg.mkPen("#999", width=1, style=Qt.PenStyle.DotLine))
-        p["sat"].setRange(xRange=(0, 1), yRange=(0, 1), padding=0.03, disableAutoRange=True)
-        legend = p["sat"].addLegend(offset=(-6, 6), labelTextSize="8pt")
-        self.sat_points = {}
-        for (arch, gate), symbol in SAT_GATES.items():
-            item = pg.ScatterPlotItem(size=8, symbol=symbol, pen=arch_pen(arch, 1), brush=COLOURS[arch])
-            p["sat"].addItem(item)
-            legend.addItem(item, f"{NAMES[arch]} gate {gate}")
-            self.sat_points[arch, gate] = item
+    def _show_archs(self, archs: tuple[str, ...]) -> None:
+        """The window follows the models now training: title, key, legends, titles, W_hh controls."""
+        self.archs = archs
+        self.setWindowTitle("rnnviz \u2014 gradient lab: " + " vs ".join(NAMES[a] for a in archs))
+        self.key.setText(key_html(archs))
+        self._show_plots_for(archs)
+        without = [NAMES[a] for a in archs if not has_w_hh(a)]
+        tip = f"{NO_W_HH} in {', '.join(without)}" if without else "W_hh \u00d7= factor"
+        for w in (self.scale, *self.scale_buttons):
+            w.setEnabled(any(has_w_hh(a) for a in archs))
+        self.scale_buttons[0].setToolTip(tip)
 
     # ---- the session -------------------------------------------------------------------------
+    def apply_preset(self, preset: Preset) -> None:
+        """A lab preset's corpus, models, size and settings in the controls, and new models."""
+        self._preset_controls(preset)
+        self.reset()
+
+    def _preset_controls(self, preset: Preset) -> None:
+        self.corpus.setCurrentIndex(max(self.corpus.findData(preset.source), 0))
+        self.hidden.setValue(preset.model["hidden"])
+        self.layers.setValue(preset.model.get("layers", 1))
+        self.seed.setValue(preset.train.seed)
+        self.lr.setText(f"{preset.train.lr:g}")
+        self.picker.set_archs(preset.archs)
+
+    def lab_spec(self) -> LabSpec:
+        """The models the controls describe. A lab preset's own corpus trains as the preset does
+        (builtin:recall: line samples, scored on the answers); any other as a stream."""
+        source = self.corpus.currentData()
+        corpus = load_corpus(source, "char")
+        lr, seed = float(self.lr.text()), self.seed.value()
+        preset = next((p for p in PRESETS.values() if p.lab and p.source == source), None)
+        if preset is not None:
+            cfg = replace(preset.train, lr=lr, seed=seed)
+            state = preset.model.get("state", 16)
+        else:
+            cfg, state = TrainConfig(lr=lr, seed=seed, clip=1.0), 16
+        return LabSpec(
+            corpus, self.hidden.value(), self.layers.value(), cfg, self.picker.archs(),
+            measure_every=self.measure_every, state=state,
+        )  # fmt: skip
+
     def reset(self, wait: bool = True) -> None:
-        """Three new models from the controls; the old ones (and their curves) go. The models are
+        """New models from the controls; the old ones (and their curves) go. The models are
         built in the training process; if they cannot be, the old ones go on. wait=False (when the
         window opens): adopted at once, a failure said when the process answers."""
         try:
-            corpus = load_corpus(self.corpus.currentData(), "char")
-            cfg = TrainConfig(lr=float(self.lr.text()), seed=self.seed.value(), clip=1.0)
-            spec = LabSpec(
-                corpus, self.hidden.value(), self.layers.value(), cfg, measure_every=self.measure_every
-            )
+            spec = self.lab_spec()
             worker = self.host.session(spec)
             worker.metrics_ready.connect(self._on_metrics)
             worker.figures_ready.connect(self._on_figures)
@@ -253,10 +225,13 @@ class LabWindow(LabReadouts, QMainWindow):
         if self.worker is not None:
             self.host.stop(self.worker)  # its late reports are ignored (_from_current)
         self.worker, self.scale_applied = worker, 1.0
-        for h in (*self.loss.values(), *self.decays.values(), *self.clipped.values()):
+        for h in (*self.loss.values(), *self.decays.values(), *self.answers.values(), *self.clipped.values()):
             h.clear()
+        self.lines = spec.cfg.samples == "lines"
         self.figs, self.last_metrics = {}, {}
         self._metrics_dirty = self._figs_dirty = True
+        self._show_archs(spec.archs)
+        self._draw_curves()  # the curves of models that have gone, emptied
         self.play.setChecked(False)
         self._tell()
         self.timer.start()
@@ -298,10 +273,11 @@ class LabWindow(LabReadouts, QMainWindow):
         if not self._from_current():
             return
         for arch, f in figs.items():
-            if len(self.decays[arch]) and f.step <= self.decays[arch].x[-1]:
-                continue  # remeasured at the same step (e.g. after scaling W_hh): no new point
-            if np.isfinite(f.decay_per_10):
-                self.decays[arch].extend([f.step], [f.decay_per_10])
+            for h, v in ((self.decays[arch], f.decay_per_10), (self.answers[arch], f.answer_accuracy)):
+                if len(h) and f.step <= h.x[-1]:
+                    continue  # remeasured at the same step (e.g. after scaling W_hh): no new point
+                if v is not None and np.isfinite(v):
+                    h.extend([f.step], [v])
         self.figs = dict(figs)
         self._figs_dirty = True
 
@@ -338,7 +314,8 @@ class LabWindow(LabReadouts, QMainWindow):
                 self._send(what, x)
         except (RnnvizError, ValueError) as exc:
             self.statusBar().showMessage(str(exc), 10000)
-        self.scale_label.setText(f"W_hh \u00d7 {self.scale_applied:.4g} applied")
+        has = any(has_w_hh(a) for a in self.archs)
+        self.scale_label.setText(f"W_hh \u00d7 {self.scale_applied:.4g} applied" if has else NO_W_HH)
 
     def _send(self, what: str, x: float | None) -> None:
         w = self.worker
@@ -364,27 +341,10 @@ class LabWindow(LabReadouts, QMainWindow):
             self._draw_figures()
         elif self._metrics_dirty and now - self._last_curves >= CURVES_S:
             self._metrics_dirty, self._last_curves = False, now
-            for a in ARCHS:
-                set_curve(self.loss_curves[a], self.loss[a])
-                marks = np.array(self.clipped[a], dtype=float).reshape(-1, 2)
-                self.clip_marks[a].setData(x=marks[:, 0], y=marks[:, 1])
+            self._draw_curves()
             if now - self._last_table < TABLE_S:
                 return
         else:
             return
         self._last_table = now
         self.table.setText(self._table_html())
-
-    def _draw_figures(self) -> None:
-        empty = np.zeros(0)
-        for a in ARCHS:
-            f = self.figs.get(a)
-            set_curve(self.decay_curves[a], self.decays[a])
-            self.grad_curves[a].setData(*positive(getattr(f, "grad_by_distance", None)))
-            self.fit_lines[a].setData(*decay_fit(f))
-            self.sigma_curves[a].setData(*positive(getattr(f, "sigma_by_step", None)))
-        self.cell_curve.setData(*positive(getattr(self.figs.get("lstm"), "cell_sigma", None)))
-        for (arch, gate), item in self.sat_points.items():
-            f = self.figs.get(arch)
-            left, right = f.saturation.get(gate, (empty, empty)) if f is not None else (empty, empty)
-            item.setData(x=left, y=right)

@@ -287,12 +287,15 @@ class MainWindow(QMainWindow):
             return
         self.notify.status("Model re-created with fresh weights: press Play to train", 6000)
 
-    def open_lab(self) -> None:
-        """The gradient lab: an RNN, an LSTM and a GRU trained side by side, in a window of its own."""
+    def open_lab(self, preset=None) -> None:
+        """The gradient lab: up to three architectures trained side by side, in a window of its
+        own; with a lab preset (core.presets), that preset's models."""
         from rnnviz.qt.lab_window import LabWindow  # on demand: most sessions never open it
 
         if self.lab_window is None:
-            self.lab_window = LabWindow(parent=self)
+            self.lab_window = LabWindow(parent=self, preset=preset)
+        elif preset is not None:
+            self.lab_window.apply_preset(preset)
         self.lab_window.show()
         self.lab_window.raise_()
         self.lab_window.activateWindow()

@@ -45,7 +45,7 @@ def build_menus(w) -> QMenu:
     ))  # fmt: skip
     w.presets.fill_menu(w.menuBar().addMenu("&Presets"))
     lab = w.menuBar().addMenu("&Lab")
-    lab.addAction("Compare RNN, LSTM and GRU\u2026", w.open_lab)
+    lab.addAction("Compare architectures (RNN, LSTM, GRU, minGRU, minLSTM, S6)\u2026", lambda: w.open_lab())
     view_menu(w)
     return recent
 

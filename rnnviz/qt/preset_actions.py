@@ -1,6 +1,6 @@
 """PresetController: the Presets menu's work for MainWindow. A token preset (last-letter words, the
 fable) trains in the main window with its figures in the Preset tab; the noisy-sine forecaster
-opens a window of its own."""
+opens a window of its own; a lab preset (associative recall) opens the gradient lab with it."""
 
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ class PresetController:
         preset = PRESETS[name]
         if preset.level == "value":
             self.open_series()
+            return
+        if preset.lab:
+            self.window.open_lab(preset)  # MainWindow's: its lab window, made on first use
             return
         if not self.guard.may_discard(f"the {name} preset"):
             return

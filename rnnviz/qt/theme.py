@@ -45,6 +45,13 @@ POSITIVE_MAPS = {
     "CET-CBL2": "Black-blue-gold-white, brighter blue (CET-CBL2, colour-blind safe)",
     "inferno": "Inferno: black-red-yellow",
 }
+# One colour per architecture, the same wherever models are drawn side by side (the gradient lab):
+# Okabe & Ito's colour-blind-safe set without its yellow (faint on white) and grey; the LSTM and the
+# S6, compared by the recall preset, are orange and reddish purple, far apart for every kind of sight.
+ARCH_COLOURS = {
+    "rnn": "#0072B2", "lstm": "#E69F00", "gru": "#009E73",
+    "mingru": "#56B4E9", "minlstm": "#D55E00", "ssm": "#CC79A7",
+}  # fmt: skip
 _R = QPalette.ColorRole
 DARK = {
     _R.Window: "#202124", _R.WindowText: "#e8e8e8", _R.Base: "#17181a", _R.AlternateBase: "#25272a",
