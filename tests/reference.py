@@ -1,9 +1,12 @@
-"""An independent recomputation of a trace with torch autograd, for the tests.
+"""An independent recomputation of a trace with torch autograd, for the tests (and the check that
+the gradient lab's figures say what its curve shows).
 
 States and gates come from explicit cell formulas in float64 torch; h is also checked against
 the fused modules; ||dL/dh^l_t|| comes from autograd on every h^l_t (retain_grad).
 """
 
+import numpy as np
+import pytest
 import torch
 
 
@@ -96,3 +99,16 @@ def reference_trace(
     if cfg.arch == "lstm":
         out["c"] = torch.stack([torch.stack(r) for r in cs]).detach().numpy()
     return out
+
+
+def assert_figures_of_the_curve(fig, curve: np.ndarray, window: int) -> None:
+    """The lab's figures say what its gradient curve shows: the curve itself, the decay per 10
+    steps (-10 x the least-squares slope of log10 over distances 10 .. window - 1) and the
+    horizons (the last distance above 1 % and 1e-4; window - 1 when it never drops below)."""
+    np.testing.assert_allclose(fig.grad_by_distance, curve, rtol=1e-7)
+    k, y = np.arange(10, window), np.log10(curve[10:])
+    slope = ((k - k.mean()) * (y - y.mean())).sum() / ((k - k.mean()) ** 2).sum()
+    assert fig.decay_per_10 == pytest.approx(-10 * slope, rel=1e-6)
+    for fraction, got in ((0.01, fig.horizon), (1e-4, fig.horizon_far)):
+        below = [d for d in range(1, window) if curve[d] < fraction]
+        assert got == (below[0] - 1 if below else window - 1)

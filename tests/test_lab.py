@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import make_model, rng_ids
+from reference import assert_figures_of_the_curve
 
 from rnnviz.core.corpus import Corpus
 from rnnviz.core.lab import (
@@ -215,13 +216,7 @@ def test_decay_per_10_and_horizons_match_autograd(arch):
     assert len(lab.positions) == 32
     ratios = autograd_ratios(lab.trainers[arch].model, lab.probe_ids, 24, lab.positions)
     curve = np.exp(np.log(ratios).mean(axis=0))  # the geometric mean
-    np.testing.assert_allclose(fig.grad_by_distance, curve, rtol=1e-7)
-    k, y = np.arange(10, 24), np.log10(curve[10:])
-    slope = ((k - k.mean()) * (y - y.mean())).sum() / ((k - k.mean()) ** 2).sum()
-    assert fig.decay_per_10 == pytest.approx(-10 * slope, rel=1e-6)
-    for fraction, got in ((0.01, fig.horizon), (1e-4, fig.horizon_far)):
-        below = [d for d in range(1, 24) if curve[d] < fraction]
-        assert got == (below[0] - 1 if below else 23)
+    assert_figures_of_the_curve(fig, curve, 24)
 
 
 def test_comparison_trains_three_models_and_measures_them():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from reference import assert_figures_of_the_curve
 
 from rnnviz.core.config import ModelConfig
 from rnnviz.core.corpus import Corpus
@@ -115,13 +116,7 @@ def test_decay_per_10_and_horizons_match_autograd(arch, layers):
     fig = lab.measure(arch)
     curve = np.exp(np.log(autograd_ratios(lab.trainers[arch].model, lab.probes)).mean(axis=0))
     assert curve[-1] < 0.9  # the gradient does fade: the test can tell a wrong curve
-    np.testing.assert_allclose(fig.grad_by_distance, curve, rtol=1e-7)
-    k, y = np.arange(10, 24), np.log10(curve[10:])
-    slope = ((k - k.mean()) * (y - y.mean())).sum() / ((k - k.mean()) ** 2).sum()
-    assert fig.decay_per_10 == pytest.approx(-10 * slope, rel=1e-6)
-    for fraction, got in ((0.01, fig.horizon), (1e-4, fig.horizon_far)):
-        below = [d for d in range(1, 24) if curve[d] < fraction]
-        assert got == (below[0] - 1 if below else 23)
+    assert_figures_of_the_curve(fig, curve, 24)
     assert fig.cell_horizon is None and fig.answer_accuracy is None  # no cell state, no line samples
 
 
