@@ -58,7 +58,7 @@ def rate(step, n):
     return n * B * T / (time.perf_counter() - t0)
 
 
-def trainer(corpus, arch: str, solver: str = "auto") -> Trainer:
+def make_trainer(corpus, arch: str, solver: str = "auto") -> Trainer:
     t = Trainer(
         corpus,
         ModelConfig(vocab_size=len(corpus.vocab), arch=arch, hidden=H),
@@ -72,10 +72,10 @@ def trainer(corpus, arch: str, solver: str = "auto") -> Trainer:
 
 def compare_archs(corpus, archs: list[str], rounds: int, steps: int) -> None:
     """Each architecture's Trainer against the LSTM's, alternating rounds."""
-    runs = {"lstm": trainer(corpus, "lstm")}
+    runs = {"lstm": make_trainer(corpus, "lstm")}
     for arch in archs:
-        runs[arch] = trainer(corpus, arch)
-        runs[f"{arch} (parallel scan)"] = trainer(corpus, arch, "parallel")
+        runs[arch] = make_trainer(corpus, arch)
+        runs[f"{arch} (parallel scan)"] = make_trainer(corpus, arch, "parallel")
     for t in runs.values():
         rate(t.step, 3)  # warm up
     rates: dict[str, list[float]] = {k: [] for k in runs}
@@ -111,12 +111,7 @@ def main():
     if a.archs:
         return compare_archs(corpus, a.archs.split(","), a.rounds, a.steps)
     train_ids = corpus.split(0.1)[0]
-    trainer = Trainer(
-        corpus,
-        ModelConfig(vocab_size=len(corpus.vocab), hidden=H),
-        TrainConfig(seq_len=T, batch=B),
-        device="cpu",
-    )
+    trainer = make_trainer(corpus, "lstm")
     bare = Bare(train_ids, len(corpus.vocab))
     rate(trainer.step, 5), rate(bare.step, 5)  # warm up
     ours, theirs = [], []

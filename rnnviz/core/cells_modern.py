@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnviz.core.cells import NO_EDITS, Edits, sigmoid
+from rnnviz.core.cells import NO_EDITS, Edits, _free, sigmoid
 
 
 def _force(v: np.ndarray, what: str, edits: Edits) -> np.ndarray:
@@ -28,13 +28,6 @@ def _force(v: np.ndarray, what: str, edits: Edits) -> np.ndarray:
     v = v.copy()
     v[:, mask] = value
     return v
-
-
-def _free(v: np.ndarray, what: str, edits: Edits) -> np.ndarray:
-    """v (.., H) with the edited units' entries zeroed (their values depend on nothing)."""
-    if what not in edits:
-        return v
-    return np.where(edits[what][0], 0.0, v)
 
 
 def _lin(lw, name: str, x: np.ndarray) -> np.ndarray:

@@ -74,7 +74,6 @@ class ModernTracer(FastTracer):
     def _trace(self, ids, tokens, vocab, level, target_step, target_id, gradients=True) -> Trace:
         V = len(self.w.head_b)
         ids, s = check_request(ids, V, target_step)
-        T, L = len(ids), self.cfg.layers
         self._forward(ids)
         probs = softmax(self.logits)
         tid, d_out = loss_gradient(probs, s, target_id)
@@ -83,17 +82,7 @@ class ModernTracer(FastTracer):
             vocab=vocab, level=level, ids=ids, probs=probs, target_id=tid,
             tokens=tuple(tokens) if tokens is not None else tuple(vocab[i] for i in ids),
         )  # fmt: skip
-        tr = _assemble_modern(self.w, self.fwd, d_out, s, **fields) if gradients else None
-        if tr is not None:
-            return tr
-        ssm = self.cfg.arch == "ssm"
-        return Trace(
-            cfg=self.cfg, h=np.stack([f["h"] for f in self.fwd]), c=None,
-            gates={g: np.stack([f["gates"][g] for f in self.fwd]) for g in self.cfg.gates},
-            grad_h=np.zeros((L, T)), grad_c=None, target_step=s, gradients=False,
-            state=np.stack([f["s"] for f in self.fwd]) if ssm else None,
-            grad_state=np.zeros((L, T)) if ssm else None, **fields,
-        )  # fmt: skip
+        return _assemble_modern(self.w, self.fwd, d_out, s, gradients=gradients, **fields)
 
     def sample(self, length: int, temperature: float, seed: int | None = None) -> np.ndarray:
         """As FastTracer.sample: from the state after the kept text."""

@@ -308,17 +308,27 @@ def _assemble(
     )
 
 
-def _assemble_modern(w: TraceWeights, fwd: list[dict], d_out: np.ndarray, s: int, interventions=(), **fields):
-    """As `_assemble`, for minGRU, minLSTM and the SSM (core.cells_modern)."""
+def _assemble_modern(
+    w: TraceWeights,
+    fwd: list[dict],
+    d_out: np.ndarray,
+    s: int,
+    interventions=(),
+    gradients: bool = True,
+    **fields,
+):
+    """As `_assemble`, for minGRU, minLSTM and the SSM (core.cells_modern). gradients=False: the
+    forward pass only (Trace.gradients False: zero norms, no dh, grad_above or attribution)."""
     arch, L, T, H = w.cfg.arch, w.cfg.layers, len(fwd[0]["h"]), w.cfg.hidden
-    edits = layer_edits(interventions, w.cfg)
     dh, inject, above, grad_state = np.zeros((L, T, H)), np.zeros((T, H)), np.zeros((L, T)), np.zeros((L, T))
-    inject[s] = d_out @ w.head_w
-    for n in range(L - 1, -1, -1):
-        above[n] = np.linalg.norm(inject, axis=-1)
-        inject, gs = cells_modern.BACKWARD[arch](w.cfg, w.layers[n], fwd[n], inject, s, dh[n], edits[n])
-        if gs is not None:
-            grad_state[n] = gs
+    if gradients:
+        edits = layer_edits(interventions, w.cfg)
+        inject[s] = d_out @ w.head_w
+        for n in range(L - 1, -1, -1):
+            above[n] = np.linalg.norm(inject, axis=-1)
+            inject, gs = cells_modern.BACKWARD[arch](w.cfg, w.layers[n], fwd[n], inject, s, dh[n], edits[n])
+            if gs is not None:
+                grad_state[n] = gs
     ssm = arch == "ssm"
     return Trace(
         cfg=w.cfg,
@@ -328,11 +338,12 @@ def _assemble_modern(w: TraceWeights, fwd: list[dict], d_out: np.ndarray, s: int
         grad_h=np.linalg.norm(dh, axis=-1),
         grad_c=None,
         target_step=s,
-        dh=dh,
-        grad_above=above,
-        attribution=(inject**2).sum(-1),
+        dh=dh if gradients else None,
+        grad_above=above if gradients else None,
+        attribution=(inject**2).sum(-1) if gradients else None,
         state=np.stack([f["s"] for f in fwd]) if ssm else None,
         grad_state=grad_state if ssm else None,
+        gradients=gradients,
         **fields,
     )
 
