@@ -6,7 +6,8 @@ Target: Trainer / bare >= 0.85.   Run: python benchmarks/train_throughput.py [--
 
 --archs mingru,minlstm,ssm: instead, rnnviz's Trainer on each of those architectures against the
 same Trainer on the fused LSTM (same H, seq 64, batch 32, one-hot input, Adam, alternating
-rounds), with the scan training uses on this device and, for comparison, the other one.
+rounds), with the scan training uses on this device and, for comparison, the other one (and for
+the S6 its torch loop, which runs where core/s6_scan.c cannot be compiled).
 Targets (issue 20): ssm >= 0.5x, mingru >= 1x the LSTM.
 """
 
@@ -17,6 +18,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from rnnviz.core import ckernel
 from rnnviz.core.corpus import load_corpus
 from rnnviz.core.model import ModelConfig
 from rnnviz.core.train import TrainConfig, Trainer
@@ -75,6 +77,8 @@ def compare_archs(corpus, archs: list[str], rounds: int, steps: int) -> None:
     runs = {"lstm": make_trainer(corpus, "lstm")}
     for arch in archs:
         runs[arch] = make_trainer(corpus, arch)
+        if arch == "ssm":
+            runs["ssm (torch loop, no C kernel)"] = make_trainer(corpus, arch, "loop")
         runs[f"{arch} (parallel scan)"] = make_trainer(corpus, arch, "parallel")
     for t in runs.values():
         rate(t.step, 3)  # warm up
@@ -84,6 +88,9 @@ def compare_archs(corpus, archs: list[str], rounds: int, steps: int) -> None:
             rates[k].append(rate(t.step, steps))
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} threads, H={H} seq {T} batch {B}, one-hot input")
+    if "ssm" in archs:
+        lib = ckernel.load()
+        print("S6 scan on the CPU:", f"C kernel {lib._name}" if lib else f"torch loop ({ckernel.why_not()})")
     lstm = rates["lstm"]
     print(f"{'lstm (fused nn.LSTM)':<28} {statistics.median(lstm) / 1000:7.1f} k tokens/s")
     for k, r in rates.items():

@@ -10,6 +10,8 @@ differences of cumulative log-sums, so nothing overflows), or by `fused_scan`, o
 multiply-add per step forward and backward (an autograd Function with its own backward). The
 parallel scan wins where many cores wait (CUDA); on a CPU of few cores the fused loop is 3x faster
 (benchmarks/train_throughput.py prints both), so `ModernStack` takes the fused scan on the CPU.
+The S6's fused scan runs in a small C kernel (core/s6_scan.c, built by core.ckernel) where a C
+compiler is found, 2.5x faster than its torch loop, which stays as the fallback and the reference.
 `step_scan` is the plain step-by-step recurrence the tests compare both with.
 
 The submodule names are the checkpoint format (README, "Checkpoint format"): `rnn.l{n}.z.weight`, ...
@@ -24,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnviz.core import ckernel
 from rnnviz.core.config import ModelConfig
 
 SCAN_CHUNK = 16  # steps solved together; (B, C, C, *S) floats per chunk
@@ -127,9 +130,46 @@ class _SelectiveScan(torch.autograd.Function):
         return back[0], acc_A.sum(0).t(), back[1], back[2], back[3], carry.transpose(1, 2)
 
 
-def selective_scan(delta, A, du, Bm, Cm, s0):
-    """y_t = s_t C_t of the S6 recurrence (B, T, H), and the last state (B, H, N); fused (see above)."""
-    return _SelectiveScan.apply(delta, A, du, Bm, Cm, s0)
+class _SelectiveScanC(torch.autograd.Function):
+    """As `_SelectiveScan`, in the C kernel of core/s6_scan.c (float32, CPU): each (batch row,
+    channel) runs its N-float state through all T steps in registers, and the backward recomputes
+    those T states in the cache instead of keeping (T, B, H, N) floats."""
+
+    @staticmethod
+    def forward(ctx, delta, A, du, Bm, Cm, s0):
+        args = [v.detach().contiguous() for v in (delta, A, du, Bm, Cm, s0)]
+        (Bsz, T, H), N = delta.shape, A.shape[1]
+        y, last = delta.new_empty(Bsz, T, H), s0.new_empty(Bsz, H, N)
+        _run(ckernel.load().s6_forward, (Bsz, T, H, N), *args, y, last)
+        ctx.save_for_backward(*args)
+        return y, last
+
+    @staticmethod
+    def backward(ctx, gy, g_last):
+        delta, A, du, Bm, Cm, s0 = ctx.saved_tensors
+        (Bsz, T, H), N = delta.shape, A.shape[1]
+        gy = torch.zeros_like(delta) if gy is None else gy.contiguous()
+        g_last = None if g_last is None else g_last.contiguous()
+        d_delta, d_du, d_s0 = torch.empty_like(delta), torch.empty_like(du), torch.empty_like(s0)
+        d_A, d_B, d_C = torch.zeros_like(A), torch.zeros_like(Bm), torch.zeros_like(Cm)
+        outs = (d_delta, d_A, d_du, d_B, d_C, d_s0)
+        _run(ckernel.load().s6_backward, (Bsz, T, H, N), delta, A, du, Bm, Cm, s0, gy, g_last, *outs)
+        return outs
+
+
+def _run(fn, sizes, *tensors):
+    """Call a kernel function with the sizes and the tensors' data pointers (None: NULL)."""
+    if fn(*sizes, *(None if v is None else v.data_ptr() for v in tensors)):
+        raise MemoryError("the S6 kernel could not allocate its scratch")
+
+
+def selective_scan(delta, A, du, Bm, Cm, s0, kernel: bool = True):
+    """y_t = s_t C_t of the S6 recurrence (B, T, H), and the last state (B, H, N); fused (see above).
+    On the CPU in float32 the C kernel runs it when it is built (kernel=False: the torch loop)."""
+    parts = (delta, A, du, Bm, Cm, s0)
+    if kernel and all(v.device.type == "cpu" and v.dtype == torch.float32 for v in parts) and ckernel.load():
+        return _SelectiveScanC.apply(*parts)
+    return _SelectiveScan.apply(*parts)
 
 
 def step_scan(log_a: torch.Tensor, b: torch.Tensor, s0: torch.Tensor):
@@ -207,11 +247,13 @@ class ModernStack(nn.Module):
                 layer = SelectiveSSMLayer(d, cfg.hidden, cfg.state)
             self.add_module(f"l{n}", layer)
         self.chunk = SCAN_CHUNK if cfg.arch != "ssm" else max(1, min(SCAN_CHUNK, 64 // cfg.state))
-        self.solver = "auto"  # "parallel" (linear_scan), "fused" (fused_scan) or "auto": by device
+        # "parallel" (linear_scan), "fused" (fused_scan; the S6's C kernel when it is built),
+        # "loop" (fused_scan; the S6's torch loop, never the kernel) or "auto": by device
+        self.solver = "auto"
 
     def forward(self, x: torch.Tensor, state=None, scan=None):
         """scan: the solver of s_t = a_t s_(t-1) + b_t (default: the parallel scan on CUDA, the
-        fused loop on the CPU; the tests pass step_scan)."""
+        fused loop on the CPU, with the S6's C kernel; the tests pass step_scan)."""
         if scan is None:
             parallel = self.solver == "parallel" or (self.solver == "auto" and x.is_cuda)
             scan = (lambda la, b, s0: linear_scan(la, b, s0, self.chunk)) if parallel else fused_scan
@@ -227,7 +269,8 @@ class ModernStack(nn.Module):
                 u, delta, Bm, Cm, gate = layer.parts(x)
                 A = -torch.exp(layer.A_log)
                 if scan is fused_scan:  # the scan and the readout y_t = s_t C_t in one
-                    y, last = selective_scan(delta, A, delta * u, Bm, Cm, s0)
+                    kernel = self.solver != "loop"
+                    y, last = selective_scan(delta, A, delta * u, Bm, Cm, s0, kernel)
                 else:
                     log_a = delta.unsqueeze(-1) * A  # (B, T, H, N)
                     s = scan(log_a, (delta * u).unsqueeze(-1) * Bm.unsqueeze(-2), s0)
