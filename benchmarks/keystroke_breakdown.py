@@ -136,6 +136,7 @@ def main():
     ap.add_argument("--tokens", type=int, default=200)
     ap.add_argument("--train", action="store_true", help="training runs meanwhile")
     ap.add_argument("--full", action="store_true", help="list every widget painted, not the top ones")
+    ap.add_argument("--slowest", type=int, default=0, help="also list the K slowest keystrokes in full")
     a = ap.parse_args()
     app = App([])
     configure_pyqtgraph()
@@ -178,6 +179,8 @@ def main():
         QTest.keyClick(editor, Qt.Key.Key_Backspace)  # keep the text at --tokens tokens
         pump(app, 0.03)
     report(a, per_key, w)
+    if a.slowest:
+        slowest(per_key, a.slowest)
     close(app, w)
 
 
@@ -218,6 +221,17 @@ def report(a, per_key, w) -> None:
                 f"    {name:56s} {statistics.mean(t):6.2f} ms  {statistics.mean(cnt):4.2f} paints"
                 f"  {statistics.mean(full):4.2f} full"
             )
+
+
+def slowest(per_key, k: int) -> None:
+    """The k keystrokes slowest to paint (what the p99 is made of): every timed call and paint."""
+    for times, paints, updated, painted, _ in sorted(per_key, key=lambda r: -r[3])[:k]:
+        print(f"  slow keystroke: updated {updated:.1f} ms, painted {painted:.1f} ms")
+        for name, dt in sorted(times.items(), key=lambda kv: -kv[1])[:6]:
+            print(f"      {name:52s} {dt * 1e3:6.2f}")
+        for pas, name, frac, dt, end in paints:
+            if pas == 0 and dt > 0.0005:
+                print(f"      paint {name:46s} {dt * 1e3:6.2f} ms, ends {end * 1e3:6.1f}  ({frac:.2f} of it)")
 
 
 if __name__ == "__main__":
