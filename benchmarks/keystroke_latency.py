@@ -1,6 +1,8 @@
 """Keystroke to pixels: the real MainWindow (1440x900, offscreen or on an X server) with an LSTM
 (default 2x256) training in its training process, a text of --tokens tokens, one character typed at
-a time with Qt key events (what qtbot.keyClick sends), then deleted again.
+a time with Qt key events (what qtbot.keyClick sends), then deleted again. Each key comes once the
+keystroke before it (the backspace) is whole and painted, and 50 ms more have passed: a typist's
+keys come 100 ms or more apart, and the second half of a 2x256 keystroke takes ~50 ms.
 
 A keystroke is shown in two halves (qt.typed_text): its forward pass at once (the states, gates
 and predictions), its gradients, attribution, step-through and continuation at a later frame.
@@ -103,6 +105,10 @@ def main():
         painted.append(((first[-1] if first else t1) - t0) * 1000)
         whole.append(((PaintClock.ends[-1] if PaintClock.ends else t3) - t0) * 1000)
         QTest.keyClick(editor, Qt.Key.Key_Backspace)  # keep the text at --tokens tokens
+        while w.text.pending:  # the backspace whole and painted before the next key, as a
+            app.processEvents()  # typist's keys come (100 ms or more apart)
+        QCoreApplication.sendPostedEvents()
+        app.processEvents()
         pump(app, 0.05)
     steps = w.latest.metrics.step - start
     w.worker.pause()

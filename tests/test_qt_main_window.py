@@ -86,6 +86,34 @@ def test_a_keystroke_shows_its_states_at_once_and_its_gradients_a_frame_later(qt
     assert not window.text.pending
 
 
+def test_while_the_user_types_the_curves_move_only_when_a_keystroke_is_whole(qtbot, window, monkeypatch):
+    """A curves' repaint set just before a key would be painted before the key's states: while the
+    user types, the frames leave the curves alone and the end of each keystroke brings them up."""
+    drawn = []
+    show = window.status.show
+    monkeypatch.setattr(window.status, "show", lambda snap: drawn.append(snap) or show(snap))
+    editor = window.typing.editor
+    qtbot.keyClick(editor, "a")
+    qtbot.waitUntil(lambda: not window.text.pending, timeout=5000)
+    drawn.clear()  # (the window's first metrics may have come with this keystroke's end)
+    window._new_metrics, window._last_curves = True, 0.0  # metrics came, the curves are due
+    window._last_key = time.perf_counter()  # (however slow this machine: a key just now)
+    window._on_frame()
+    assert drawn == [] and window._new_metrics  # typing: the frame leaves them
+    qtbot.keyClick(editor, "b")
+    assert drawn == []  # not with the keystroke's states
+    qtbot.waitUntil(lambda: not window.text.pending, timeout=5000)
+    assert len(drawn) == 1 and not window._new_metrics  # with its gradients
+    window._new_metrics, window._last_curves = True, time.perf_counter()
+    qtbot.keyClick(editor, "c")
+    qtbot.waitUntil(lambda: not window.text.pending, timeout=5000)
+    assert len(drawn) == 1  # at most every CURVES_TYPING_S while typing
+    window._last_key -= 1.0  # typing paused: the frames draw them again (at their own pace)
+    window._last_curves -= 1.0
+    window._on_frame()
+    assert len(drawn) == 2 and not window._new_metrics
+
+
 def test_unknown_characters_are_marked_not_fatal(qtbot, window):
     window.typing.editor.setPlainText("h\u2603llo")
     probe = window.text.last

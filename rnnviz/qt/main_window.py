@@ -71,7 +71,7 @@ FRAME_MS = 25  # a frame every 25 ms at most (40 Hz), drawn only when something 
 RETRACE_S = 0.1  # while training, the typed text is re-traced with new weights at most 10 times a second
 CLOSE_WAIT_S = 1.5
 CURVES_S = 0.1  # the training curves and the status line: at most 10 times a second
-CURVES_TYPING_S = 0.3  # and at most 3 times a second while the user types (a keystroke paints first)
+CURVES_TYPING_S = 0.3  # and at most 3 times a second while the user types, after a keystroke's end
 # While the user types, the typed text is traced on each keystroke with the weights it has; new
 # weights (a full re-trace) wait until typing pauses for this long, or the weights are this old:
 TYPING_QUIET_S, TYPING_STALE_S = 0.4, 3.0
@@ -235,6 +235,7 @@ class MainWindow(QMainWindow):
         s.forecaster.connect(self.presets.open_series)
         t.traced.connect(self.compare.follow)
         t.traced.connect(self.listening.follow)
+        t.traced.connect(self._after_keystroke)
         self.typing.text_changed.connect(self._on_text_edited)
         self.typing.target_changed.connect(t.retrace)
         self.typing.continuation_changed.connect(t.update_continuation)
@@ -330,22 +331,15 @@ class MainWindow(QMainWindow):
 
     def _on_frame(self) -> None:
         """At most one heavy thing a frame: the curves, or the typed text re-traced with new weights
-        (each at most 10 times a second; the curves 3 while the user types), so no frame holds up
-        the next; none while a keystroke's states are being painted."""
+        (each at most 10 times a second), so no frame holds up the next. While the user types, the
+        curves wait for the end of a keystroke (_after_keystroke) and nothing is traced anew."""
         now, latest = time.perf_counter(), self.session.latest
         if now - self._first_look < SECOND_HALF_MS / 1000 or self.text.pending:
             return  # a keystroke's states are being painted, its gradients come next: nothing before
-        typing = now - self._last_key < TYPING_QUIET_S and now - self._last_retrace < TYPING_STALE_S
-        every = CURVES_TYPING_S if typing else CURVES_S
-        if self._new_metrics and now - self._last_curves >= every:
-            self._new_metrics, self._last_curves = False, now
-            for view in (self.curves, self.gradnorms):  # a hidden tab catches up when shown
-                if view.isVisible():
-                    view.refresh()
-            self.status.show(latest)
-            if latest is not None and latest.metrics is not None:
-                self.progress.show_progress(latest.metrics.step, self.status.running)
+        keys = self._keys_coming(now)
+        if not keys and self._refresh_curves(now, CURVES_S):
             return
+        typing = keys and now - self._last_retrace < TYPING_STALE_S  # else the weights are too old
         due = self._new_weights and now - self._last_retrace >= RETRACE_S and not typing
         due = due and self.timeline.pinned is None  # the timeline holds the views at an earlier step
         if due and latest is not None:
@@ -354,6 +348,32 @@ class MainWindow(QMainWindow):
             self._show_weights(latest)
             self.text.sample()
         self.unit_actions.tab_shown()
+
+    def _keys_coming(self, now: float) -> bool:
+        """The user is typing: the last key came less than TYPING_QUIET_S ago."""
+        return now - self._last_key < TYPING_QUIET_S
+
+    def _refresh_curves(self, now: float, every: float) -> bool:
+        """The curves, the status line and the progress, when new metrics came and they were last
+        drawn `every` seconds ago or more; whether they were."""
+        if not self._new_metrics or now - self._last_curves < every:
+            return False
+        latest = self.session.latest
+        self._new_metrics, self._last_curves = False, now
+        for view in (self.curves, self.gradnorms):  # a hidden tab catches up when shown
+            if view.isVisible():
+                view.refresh()
+        self.status.show(latest)
+        if latest is not None and latest.metrics is not None:
+            self.progress.show_progress(latest.metrics.step, self.status.running)
+        return True
+
+    def _after_keystroke(self, _probe) -> None:
+        """A keystroke is whole (its gradients shown): while the user types, this is when the
+        curves move, painted with the keystroke's second half, never before its first."""
+        now = time.perf_counter()
+        if self._keys_coming(now):
+            self._refresh_curves(now, CURVES_TYPING_S)
 
     def _on_text_edited(self, _text: str) -> None:
         """A keystroke: its forward pass is shown at once, its gradients 10 ms later (unless

@@ -72,6 +72,7 @@ class SequenceHeatmap(StepPlot):
         self.own = (levels, cmap)  # its values' levels and map (set_difference swaps them)
         self._short = False  # too short for more than two labels on an axis
         self._beyond = (False, False)  # values below the low level, above the high one (saturated)
+        self._bar_ticks: list = []  # the colour bar's ticks as last set
         self.data = np.zeros((1, 1))
         self.unknown = np.zeros(0, bool)
         self.set_title(title)
@@ -110,7 +111,8 @@ class SequenceHeatmap(StepPlot):
                 bool(finite.size and finite.min() < levels[0]),
                 bool(finite.size and finite.max() > levels[1]),
             )
-            self.colorbar.setLevels(levels)
+            if tuple(levels) != tuple(self.colorbar.levels()):  # (it re-lays its axis out, ~0.7 ms)
+                self.colorbar.setLevels(levels)
             self._set_bar_ticks(*levels)
         if relabel:  # only what changed: axis work is the costly part of a keystroke
             self.tokens = tokens
@@ -176,7 +178,10 @@ class SequenceHeatmap(StepPlot):
             labels[0] = "\u2264" + bar_label(lo, 3)
         if above:
             labels[-1] = "\u2265" + bar_label(hi, 3)
-        self.colorbar.axis.setTicks([[(v, t) for v, t in zip(values, labels, strict=True)], []])
+        ticks = [[(v, t) for v, t in zip(values, labels, strict=True)], []]
+        if ticks != self._bar_ticks:  # the same again would re-lay the bar's axis out (~0.7 ms)
+            self._bar_ticks = ticks
+            self.colorbar.axis.setTicks(ticks)
 
     def _set_unit_ticks(self) -> None:
         """The first and last unit only on a short plot (pyqtgraph's own ticks there ran together)."""

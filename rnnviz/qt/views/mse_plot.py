@@ -11,7 +11,16 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from rnnviz.core.snapshot import EvalMetrics, StepMetrics
-from rnnviz.qt.views.common import PALETTE, LogAxis, fmt, foreground, legend_brush, on_hover, readout_label
+from rnnviz.qt.views.common import (
+    PALETTE,
+    LogAxis,
+    cache_axes,
+    fmt,
+    foreground,
+    legend_brush,
+    on_hover,
+    readout_label,
+)
 from rnnviz.qt.views.curves import set_curve, translucent
 from rnnviz.qt.views.history import History
 
@@ -56,6 +65,7 @@ class MsePlot(QWidget):
         p.setMenuEnabled(False)
         p.setClipToView(True)
         p.setDownsampling(auto=True, mode="peak")
+        cache_axes(p)  # the axes blitted from a pixmap until they change
         # The legend under the plot, not over it: it covered the reference lines' labels and the curves.
         legend = pg.LegendItem(labelTextSize="8pt", colCount=2, brush=legend_brush())
         p.layout.addItem(legend, 4, 1)

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from rnnviz.core.series import Series
-from rnnviz.qt.views.common import PALETTE, fmt, foreground, legend_brush, on_hover, readout_label
+from rnnviz.qt.views.common import PALETTE, cache_axes, fmt, foreground, legend_brush, on_hover, readout_label
 from rnnviz.qt.views.curves import translucent
 
 POINTS, SIGNAL, FORECAST, WINDOW, TARGET = "#8a8a8a", PALETTE[0], PALETTE[1], PALETTE[4], PALETTE[5]
@@ -39,6 +39,7 @@ class SeriesPlot(QWidget):
         p.setMenuEnabled(False)
         p.setClipToView(True)
         p.setDownsampling(auto=True, mode="peak")
+        cache_axes(p)  # the axes blitted from a pixmap until they change
         p.setMouseEnabled(x=True, y=False)
         self.legend = p.addLegend(offset=(6, 6), labelTextSize="8pt", brush=legend_brush(), colCount=3)
         self._build_items()
