@@ -250,6 +250,17 @@ def test_window_trains_and_draws_one_loss_line_per_model(qtbot, lab_window):
             f.decay_per_10
         )
     assert "levels off" in w.table.text()
+    for key, plot in w.plots.items():  # every point in view; the ratio and spectrum fill their width
+        (x0, x1), (y0, y1) = plot.vb.viewRange()
+        for item in plot.listDataItems():
+            x, y = item.getData()  # (the display data: log10 on a log axis)
+            if x is not None and len(x):
+                ok = np.isfinite(y)
+                assert x0 <= x.min() and x.max() <= x1 and y0 <= y[ok].min() and y[ok].max() <= y1, key
+        if key in ("grad", "sigma"):
+            last = max(len(w.grad_curves[a].getData()[0] if key == "grad" else w.figs[a].sigma_by_step)
+                       for a in DEFAULT_ARCHS)  # fmt: skip
+            assert x1 == pytest.approx(last - 1, abs=1), key
     decay = w.readout_text("decay", 0.2, 0.0)  # the headline curve's hover: every model at step 0
     assert decay.startswith("step 0:") and fmt(w.decays["lstm"].y[0]) in decay
     readout = w.readout_text("loss", 3.2, 0.0)

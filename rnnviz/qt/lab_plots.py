@@ -14,7 +14,15 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 from rnnviz.core.config import ARCHS
 from rnnviz.core.lab import DECAY_FROM, FAR_FRACTION, HORIZON_FRACTION, SATURATION, has_w_hh
 from rnnviz.qt.lab_readouts import COLOURS, FAR, NAMES, PCT
-from rnnviz.qt.views.common import LogAxis, cache_axes, foreground, legend_brush, on_hover, readout_label
+from rnnviz.qt.views.common import (
+    LogAxis,
+    SteadyRange,
+    cache_axes,
+    foreground,
+    legend_brush,
+    on_hover,
+    readout_label,
+)
 from rnnviz.qt.views.curves import set_curve
 from rnnviz.qt.views.history import EVENT_CAP, History
 
@@ -130,6 +138,11 @@ class LabPlots:
             on_hover(plot, partial(self._on_hover, key), partial(label.setText, " "))
             grid.addWidget(_cell(widget, label), k // 3, k % 3)
         self._build_items()
+        # The ranges follow the data in steps, not on every frame: autorange re-laid out a plot's
+        # axes on each new point (8-14 ms a paint, which held up the next frame).
+        self.ranges = {
+            k: SteadyRange(self.plots[k], ahead=k in ("decay", "loss")) for k in PLOTS if k != "sat"
+        }
         self.table = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         grid.addWidget(self.table, 1, 2)
         return grid
@@ -205,6 +218,14 @@ class LabPlots:
             set_curve(self.loss_curves[a], self.loss[a])
             marks = np.array(self.clipped[a], dtype=float).reshape(-1, 2)
             self.clip_marks[a].setData(x=marks[:, 0], y=marks[:, 1])
+        self._follow("loss")
+
+    def _follow(self, *keys: str) -> None:
+        """The plots' ranges to what their items span now (in view coordinates: log10 on a log axis)."""
+        for k in keys:
+            (x, y) = self.plots[k].vb.childrenBounds()
+            if x is not None and y is not None:
+                self.ranges[k].follow(x[0], x[1], y[0], y[1])
 
     def _draw_figures(self) -> None:
         empty = np.zeros(0)
@@ -219,3 +240,4 @@ class LabPlots:
             f = self.figs.get(arch)
             left, right = f.saturation.get(gate, (empty, empty)) if f is not None else (empty, empty)
             item.setData(x=left, y=right)
+        self._follow("decay", "grad", "sigma")

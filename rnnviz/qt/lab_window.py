@@ -230,6 +230,8 @@ class LabWindow(LabPlots, LabReadouts, QMainWindow):
         self.lines = spec.cfg.samples == "lines"
         self.figs, self.last_metrics = {}, {}
         self._metrics_dirty = self._figs_dirty = True
+        for r in self.ranges.values():  # a pan or zoom of the old models' plots ends too
+            r.clear()
         self._show_archs(spec.archs)
         self._draw_curves()  # the curves of models that have gone, emptied
         self.play.setChecked(False)

@@ -57,6 +57,7 @@ class SeriesWindow(QMainWindow):
         self.selected: int | None = None
         self.trace: Trace | None = None
         self.figures_doc: dict = {}
+        self._figures: dict | None = None  # figures come in, to be shown at the next frame
         self.forecast_updates = self.scored_updates = -1  # the updates of the weights last shown
         self.traced_updates = -1  # those of the weights the selected window was last traced with
         self._new_metrics = self._trace_due = False
@@ -172,7 +173,7 @@ class SeriesWindow(QMainWindow):
         if self.worker is not None:
             self.host.stop(self.worker)  # its late reports are ignored (_from_current)
         self.worker, self.spec, self.source = worker, spec, spec.corpus
-        self.latest, self.trace, self.figures_doc = None, None, {}
+        self.latest, self.trace, self.figures_doc, self._figures = None, None, {}, None
         self.forecast_updates = self.scored_updates = -1
         self.controls.show_config(worker.info)
         self.series_plot.set_series(self.source, spec.cfg.seq_len)
@@ -246,9 +247,13 @@ class SeriesWindow(QMainWindow):
 
     @Slot(object)
     def _on_figures(self, doc: dict) -> None:
-        """The figures of the weights at doc["steps"], with the forecast of every target."""
-        if not self._from_current():
-            return
+        """The figures of the weights at doc["steps"], with the forecast of every target: shown at
+        the next frame (drawn here, between two frames, their ~8 ms delayed the next one)."""
+        if self._from_current():
+            self._figures = doc
+
+    def _show_figures(self) -> None:
+        doc, self._figures = self._figures or {}, None
         t, y = doc.pop("forecast", (np.empty(0, int), np.empty(0)))
         self.series_plot.set_forecast(t, y)
         self.figures_doc = doc
@@ -275,6 +280,8 @@ class SeriesWindow(QMainWindow):
 
     # ---- drawing -------------------------------------------------------------------------
     def _on_frame(self) -> None:
+        if self._figures is not None:
+            self._show_figures()
         snap = self.latest
         if snap is None:
             return

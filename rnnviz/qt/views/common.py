@@ -276,10 +276,12 @@ class SteadyRange:
     re-lays the axes out, ~2 ms each, on every refresh): x starts at the first step (0 for a fresh
     model, the saved step count for a model trained on) and grows in jumps, 1.25x at a time, to
     round numbers of steps; y changes only when the data leaves it or fills less than half of it.
-    Once the user pans or zooms, the range is theirs until clear()."""
+    Once the user pans or zooms, the range is theirs until clear(). ahead=False: x is the data's
+    own extent (a curve over a fixed window, not over training steps)."""
 
-    def __init__(self, plot: pg.PlotItem, lane: float = 0.05):
+    def __init__(self, plot: pg.PlotItem, lane: float = 0.05, ahead: bool = True):
         self.plot, self.lane = plot, lane  # lane: room under the data, a fraction of its span
+        self.ahead = ahead
         plot.enableAutoRange(x=False, y=False)
         plot.vb.sigRangeChangedManually.connect(self._on_user)
         self.clear()
@@ -297,7 +299,9 @@ class SteadyRange:
             return
         x0 = 0.0 if first_x <= 1 else first_x - 1
         x = self._x
-        if last_x > x[1] or x[0] != x0:
+        if not self.ahead:
+            x = (first_x, max(last_x, first_x + 1))
+        elif last_x > x[1] or x[0] != x0:
             x = (x0, x0 + nice_ceiling(max(1.25 * (last_x - x0), 10.0)))
         y, span = self._y, max(y_hi - y_lo, 1e-9 * max(abs(y_hi), 1.0), 1e-12)
         if y_lo < y[0] or y_hi > y[1] or span < 0.5 * (y[1] - y[0]):
