@@ -12,8 +12,9 @@ Per keystroke (medians over --keys keystrokes), printed:
 The window shows a keystroke in two halves (qt/typed_text.py): the second, the gradients and the
 continuation, comes 10 ms later and is counted in the later pass.
 Training runs (--train) or not (the default: steadier figures). Prints figures; asserts nothing.
+--slowest K lists the K keystrokes slowest to paint in full (what a p99 is made of).
 Run: QT_QPA_PLATFORM=offscreen python benchmarks/keystroke_breakdown.py [--keys 100] [--layers 2]
-     [--hidden 256] [--tokens 200] [--train] [--full]
+     [--hidden 256] [--tokens 200] [--train] [--full] [--slowest 8]
 """
 
 import argparse
