@@ -252,8 +252,8 @@ class SeriesWindow(QMainWindow):
         if self._from_current():
             self._figures = doc
 
-    def _show_figures(self) -> None:
-        doc, self._figures = self._figures or {}, None
+    def _show_figures(self, doc: dict) -> None:
+        """The figures that came in since the last frame (_on_figures)."""
         t, y = doc.pop("forecast", (np.empty(0, int), np.empty(0)))
         self.series_plot.set_forecast(t, y)
         self.figures_doc = doc
@@ -281,7 +281,8 @@ class SeriesWindow(QMainWindow):
     # ---- drawing -------------------------------------------------------------------------
     def _on_frame(self) -> None:
         if self._figures is not None:
-            self._show_figures()
+            doc, self._figures = self._figures, None
+            self._show_figures(doc)
         snap = self.latest
         if snap is None:
             return
