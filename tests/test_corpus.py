@@ -2,10 +2,13 @@ import numpy as np
 import pytest
 
 from rnnviz.core.corpus import (
+    _WORD_RE,
     BUILTINS,
     UNK,
+    WORD_CHUNK,
     Corpus,
     Vocab,
+    _find_words,
     detokenize,
     load_corpus,
     read_text,
@@ -28,6 +31,22 @@ def test_char_and_word_tokens():
     assert detokenize(["Hello", ",", "world", "!", "(", "yes", ")"], "word") == "Hello, world! (yes)"
     with pytest.raises(CorpusError, match="level"):
         tokenize("x", "byte")
+
+
+def test_long_texts_are_split_into_words_a_chunk_at_a_time_with_the_same_tokens():
+    """The word tokeniser goes a chunk at a time (so a reading thread lets the window breathe);
+    a chunk ends at whitespace, so no token is cut: the same tokens as one regex pass."""
+    rng = np.random.default_rng(3)
+    alphabet = list("ab c'\u2019.\n\t-x\u00e9 ")
+    for _ in range(200):
+        text = "".join(rng.choice(alphabet, size=int(rng.integers(0, 300))))
+        for chunk in (1, 3, 7, 50):
+            assert _find_words(text, chunk) == _WORD_RE.findall(text), (text, chunk)
+    long = "the keeper's ships, counted\n" * 20_000  # longer than one chunk
+    assert len(long) > WORD_CHUNK and tokenize(long, "word") == _WORD_RE.findall(long)
+    corpus = Corpus.from_text(long, "word", "long")  # tokenised once for vocabulary and ids
+    assert corpus.vocab == Vocab.build(long, "word")
+    assert np.array_equal(corpus.ids, corpus.vocab.encode(long))
 
 
 def test_nfc_normalisation_and_newlines():

@@ -492,8 +492,13 @@ def test_an_out_of_range_learning_rate_is_refused_and_the_field_restored(qtbot, 
 def test_closing_while_a_big_corpus_is_tokenised_starts_nothing(qtbot, window, tmp_path):
     big = tmp_path / "words.txt"
     big.write_text("the keeper counted ships and wrote them in a book . " * 300_000)
-    window.files.opener.open(str(big), "word", ask=False)
-    qtbot.wait(300)
+    opener = window.files.opener
+    opener.open(str(big), "word", ask=False)
+    qtbot.waitUntil(lambda: opener.progress.value() > 0, timeout=5000)  # reading under way
+    qtbot.wait(100)  # and the window still answers while it reads (the tokeniser yields the GIL)
+    # In the same turn as the close, nothing has reached the window yet: a corpus delivered
+    # later (its signal may already be queued) must start nothing.
+    assert opener.busy() and window.files.file_corpus is None
     window.close()
     qtbot.wait(2000)
     assert window.worker is None and window.files.file_corpus is None
