@@ -1,11 +1,13 @@
 """Each view given a real trace shows the right shapes, levels and exact values."""
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 from qt_helpers import VOCAB, assert_heatmap, real_trace
 
-from rnnviz.qt.views.common import configure_pyqtgraph, fmt
+from rnnviz.qt.views.common import IndexImage, configure_pyqtgraph, fmt, symmetric_levels
 from rnnviz.qt.views.gradients import GradientBars
 from rnnviz.qt.views.heatmap import SequenceHeatmap
 from rnnviz.qt.views.internals import InternalsView
@@ -33,6 +35,41 @@ def test_heatmap_shows_units_by_steps_with_fixed_levels(qtbot):
     assert "not in the vocabulary" in seen[-1]
     m._on_hover(9.0, 1.0)
     assert seen[-1] == ""
+
+
+@pytest.mark.parametrize("alpha", [False, True])
+def test_an_index_image_has_the_pixels_pyqtgraph_would_paint(qtbot, alpha):
+    """IndexImage makes the 32-bit pixels itself (Qt converts an indexed image on every paint):
+    they are pyqtgraph's own, with an alpha channel (premultiplied) or without."""
+    rng = np.random.default_rng(0)
+    indices = rng.integers(0, 256, (13, 29), dtype=np.uint8)  # (rows y, columns x)
+    table = rng.integers(0, 256, (256, 4 if alpha else 3), dtype=np.uint8)
+    if alpha:
+        table[:4, 3] = (0, 255, 1, 128)
+    ours, theirs = IndexImage(), pg.ImageItem()
+    for item in (ours, theirs):
+        item.setImage(indices, autoLevels=False, levels=(0, 255))
+    for lut in (table, table[::-1].copy()):  # a new map gives new pixels
+        for item in (ours, theirs):
+            item.setLookupTable(lut)
+            item.render()
+        assert ours.qimage.format() != theirs.qimage.format()  # not pyqtgraph's path
+        got = ours.qimage.convertToFormat(QImage.Format.Format_ARGB32)
+        want = theirs.qimage.convertToFormat(QImage.Format.Format_ARGB32)
+        assert (got.width(), got.height()) == (29, 13)
+        for y, x in np.ndindex(13, 29):  # every pixel
+            a, b = got.pixelColor(int(x), int(y)), want.pixelColor(int(x), int(y))
+            assert a.alpha() == b.alpha() == (lut[indices[y, x], 3] if alpha else 255), (x, y)
+            if b.alpha():  # premultiplied and back: a channel may be off a little when alpha is small
+                tol = 0 if b.alpha() == 255 else 255 // b.alpha() + 1
+                assert all(abs(u - v) <= tol for u, v in zip(a.getRgb()[:3], b.getRgb()[:3], strict=True))
+
+
+def test_symmetric_levels_are_the_largest_finite_magnitude():
+    assert symmetric_levels(np.array([[0.5, -2.0], [1.0, 0.0]])) == (-2.0, 2.0)
+    assert symmetric_levels(np.array([0.5, -2.0, np.nan, np.inf, -np.inf])) == (-2.0, 2.0)
+    assert symmetric_levels(np.array([np.nan, np.inf])) == (-1.0, 1.0)  # nothing finite
+    assert symmetric_levels(np.zeros(3)) == (-1e-6, 1e-6) and symmetric_levels(np.zeros(0)) == (-1.0, 1.0)
 
 
 def test_heatmap_symmetric_levels_follow_data(qtbot):

@@ -8,7 +8,16 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 
-from rnnviz.qt.views.common import SIGNED, cmap_name, colormap, fmt, lut, show_token, symmetric_levels
+from rnnviz.qt.views.common import (
+    SIGNED,
+    IndexImage,
+    cmap_name,
+    colormap,
+    fmt,
+    lut,
+    show_token,
+    symmetric_levels,
+)
 from rnnviz.qt.views.step_plot import StepPlot
 
 DIFFERENCE = "A \u2212 B: "  # the title's prefix while a heatmap shows a difference
@@ -78,7 +87,7 @@ class SequenceHeatmap(StepPlot):
         self.set_title(title)
         self.plot.invertY(True)
         self.plot.setLabel("left", ROW_TITLES[rows])
-        self.image = pg.ImageItem()
+        self.image = IndexImage()
         self.plot.addItem(self.image)
         self.cursor.setZValue(10)  # above the image
         lo, hi = levels if isinstance(levels, tuple) else (0.0, 1.0) if callable(levels) else (-1.0, 1.0)

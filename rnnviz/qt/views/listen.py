@@ -28,6 +28,7 @@ from rnnviz.core.config import ModelConfig
 from rnnviz.core.listen import JACOBIAN, Listening, kind_of
 from rnnviz.qt.views.common import (
     EagerViewBox,
+    IndexImage,
     TokenAxis,
     colormap,
     compact,
@@ -198,7 +199,7 @@ class ListenView(QWidget):
         plot.getAxis("bottom").setHeight(24)
         plot.invertY(True)
         plot.vb.setAspectLocked(True, 1.0)
-        self.image = pg.ImageItem()
+        self.image = IndexImage()
         plot.addItem(self.image)
         self.colorbar = pg.ColorBarItem(values=(0.0, 1.0), interactive=False, width=12)
         self.colorbar.axis.enableAutoSIPrefix(False)
