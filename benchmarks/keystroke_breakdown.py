@@ -26,11 +26,10 @@ from collections import defaultdict
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-from qt_bench import close, main_window, pump, until
+from qt_bench import application, close, main_window, pump, until
 
 from rnnviz.core import fasttrace, probe
 from rnnviz.qt.views import heatmap, step_plot
-from rnnviz.qt.views.common import configure_pyqtgraph
 
 TEXT = (
     "The keeper counted the ships that passed the point every night and wrote them down in a "
@@ -139,8 +138,7 @@ def main():
     ap.add_argument("--full", action="store_true", help="list every widget painted, not the top ones")
     ap.add_argument("--slowest", type=int, default=0, help="also list the K slowest keystrokes in full")
     a = ap.parse_args()
-    app = App([])
-    configure_pyqtgraph()
+    app = application(App)
     w = main_window()
     until(app, lambda: w.latest is not None)
     c = w.controls

@@ -23,13 +23,16 @@ with open(os.environ["RNNVIZ_SETTINGS"], "w", encoding="utf-8") as _ini:
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from rnnviz.qt.app import collect_on_gui_thread, freeze_what_lasts  # noqa: E402
 from rnnviz.qt.views.common import configure_pyqtgraph  # noqa: E402
 
 
 def application(cls=QApplication) -> QApplication:
-    """The application (`cls`: a QApplication subclass, e.g. one that times paint events)."""
+    """The application (`cls`: a QApplication subclass, e.g. one that times paint events), with
+    the garbage collection of the app (rnnviz.qt.app.run): on the GUI thread, on a timer."""
     app = QApplication.instance() or cls([])
     configure_pyqtgraph()
+    app.collector = collect_on_gui_thread()  # (kept alive with the application)
     return app
 
 
@@ -46,6 +49,7 @@ def main_window(**kwargs):
     w = MainWindow(**kwargs)
     w.resize(1440, 900)
     w.show()
+    freeze_what_lasts()  # as the app does once its window is shown
     return w
 
 
