@@ -240,6 +240,32 @@ def test_smoothing_shows_a_moving_average(qtbot):
     assert len(y) == 200 and abs(y[-1] - 2.0) < 0.2
 
 
+def test_a_curve_is_set_again_only_when_its_points_changed(qtbot, monkeypatch):
+    """A refresh sets only what changed (the held-out curves, with their symbols, change once in
+    eval_every steps); what it shows is always the history's points."""
+    w = TrainingCurves()
+    qtbot.addWidget(w)
+    w.add_metrics(run(30))
+    w.add_evaluation(evaluation(30, 3.6))
+    w.refresh()
+    train, _, held_out = w._curves["loss"]
+    calls = []
+    for item in (train, held_out, w._skipped_marks):
+        monkeypatch.setattr(
+            item, "setData", lambda *a, item=item, f=item.setData, **k: (calls.append(item), f(*a, **k))[1]
+        )
+    w.add_metrics([step(31, 3.0)])
+    w.refresh()
+    assert calls == [train]  # a train step: the held-out points and the marks are as they were
+    assert list(curve_data(held_out)[0]) == [30] and curve_data(train)[0][-1] == 31
+    w.add_evaluation(evaluation(31, 3.1))
+    w.add_metrics([step(32, 2.9, skipped=True)])
+    w.refresh()
+    assert calls[1:] == [held_out, w._skipped_marks]  # (a skipped step is no train point)
+    assert list(curve_data(held_out)[1]) == [3.6, 3.1] and SKIPPED_LOSS in w._skipped_marks.getData()[0]
+    assert 32 in w._skipped_marks.getData()[0]
+
+
 def test_clear_empties_everything(qtbot):
     w, g = TrainingCurves(), GradNormHistory()
     qtbot.addWidget(w)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 
 import numpy as np
 
 HISTORY_CAP = 20_000  # points per series; older points are averaged in pairs beyond it
 EVENT_CAP = 2_000  # most recent skipped / clipped steps marked
+_STAMPS = itertools.count(1)  # versions, unique across all histories (an id() may be reused)
 
 
 class History:
@@ -27,6 +29,7 @@ class History:
     def clear(self) -> None:
         self._xy = np.empty((2, self._initial))  # rows: step, value
         self._n = 0
+        self.version = next(_STAMPS)  # new whenever the points change: a plot of them is up to date
 
     def __len__(self) -> int:
         return self._n
@@ -42,6 +45,8 @@ class History:
     def extend(self, x: np.ndarray, y: np.ndarray) -> None:
         """Append points; x must continue increasing."""
         new = np.stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])  # (2, k)
+        if new.shape[1]:
+            self.version = next(_STAMPS)
         while new.shape[1]:
             if self._n == self._xy.shape[1]:
                 self._make_room()
@@ -95,14 +100,17 @@ class Events:
     def __init__(self, maxlen: int = EVENT_CAP) -> None:
         self._items: deque[tuple[int, str]] = deque(maxlen=maxlen)
         self.total = 0  # every event since clear(), kept or not
+        self.version = next(_STAMPS)  # as History.version
 
     def add(self, step: int, text: str) -> None:
         self._items.append((step, text))
         self.total += 1
+        self.version = next(_STAMPS)
 
     def clear(self) -> None:
         self._items.clear()
         self.total = 0
+        self.version = next(_STAMPS)  # as History.version
 
     def state(self) -> tuple[np.ndarray, np.ndarray]:
         """The marked steps and their sentences (a saved session's history)."""
