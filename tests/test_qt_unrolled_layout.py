@@ -1,9 +1,11 @@
 """The unrolled drawing's geometry: no text drawn over another text, an arrow or a belt, at the
 narrowest columns and the sizes of small and large screens (the painter records its rectangles)."""
 
+import time
+
 import pytest
 import torch
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QEvent, QObject, QRectF
 from PySide6.QtGui import QImage, QPainter
 from qt_helpers import VOCAB
 
@@ -138,3 +140,43 @@ def test_modern_cells_no_label_meets_another_or_an_arrow(qapp, arch, layers, scr
             assert any(s.startswith(title) for s in texts)
             assert all(r.right() <= width - 8 for kind, r, s in drawn if kind == "text" and "=" in s)
             assert view.caption.startswith(("minGRU", "minLSTM", "S6")) or view.caption == ""
+
+
+class PaintStamps(QObject):
+    """Notes when a widget is painted."""
+
+    def __init__(self, stamps: list):
+        super().__init__()
+        self.stamps = stamps
+
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint:
+            self.stamps.append(time.perf_counter())
+        return False
+
+
+def test_the_drawing_paints_at_most_once_a_frame_and_loses_no_update(qtbot):
+    """A step of the playing step-through that comes just after a paint (a re-trace's) waits
+    for the next frame: the drawing never paints twice in one, and the last update is shown."""
+    from rnnviz.qt.views.unrolled import PAINT_GAP_S, UnrolledPanel
+
+    panel = UnrolledPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 500)
+    panel.show()
+    qtbot.waitExposed(panel)
+    w, tr = unrolled("lstm", 1)
+    panel.set_trace(tr, w, "many-to-many")
+    qtbot.wait(60)  # (its paint)
+    canvas, painted = panel.canvas, []
+    stamps = PaintStamps(painted)
+    canvas.installEventFilter(stamps)
+    canvas.repaint()  # a paint now: the re-trace's
+    panel.anim.step(1)  # the step-through's next frame, at once
+    assert canvas._later.isActive() and len(painted) == 1
+    panel.anim.step(1)  # and another: still one paint to come
+    qtbot.waitUntil(lambda: len(painted) == 2, timeout=1000)
+    assert painted[1] - painted[0] >= PAINT_GAP_S * 0.9  # (the timer's own rounding)
+    assert canvas.view.frame == panel.anim.frames[2]  # the last step's frame is what was drawn
+    qtbot.wait(80)
+    assert len(painted) == 2  # nothing more: the two steps made one paint

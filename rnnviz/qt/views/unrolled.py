@@ -9,6 +9,7 @@ further re-traces: the animation keeps its place.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
@@ -44,6 +45,7 @@ from rnnviz.qt.views.unrolled_paint import (
 )
 
 MIN_COL, MAX_COL = 76.0, 220.0  # a gradient norm fits in half a column beside its arrows
+PAINT_GAP_S = 0.025  # the drawing paints at most once in this long (the window's frame, FRAME_MS)
 
 
 class StepThrough(QObject):
@@ -107,6 +109,21 @@ class UnrolledCanvas(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumHeight(260)
         self.setMouseTracking(True)  # hover: the exact value of the square under the mouse
+        self._painted_at = -math.inf
+        self._later = QTimer(self)  # an update asked for too soon after a paint, made later
+        self._later.setSingleShot(True)
+        self._later.timeout.connect(lambda: QWidget.update(self))
+
+    def update(self, *args) -> None:
+        """At most one paint a frame (PAINT_GAP_S): a step of the playing step-through that came
+        just after a re-trace painted the drawing (5-12 ms a paint) waits for the next frame,
+        instead of painting twice in one frame and holding the window's frame up (measured:
+        most frames late by 5 ms or more on the Unrolled tab while training)."""
+        wait = self._painted_at + PAINT_GAP_S - time.perf_counter()
+        if args or wait <= 0:
+            super().update(*args)
+        elif not self._later.isActive():
+            self._later.start(math.ceil(wait * 1000))
 
     def hover_text(self, x: float, y: float) -> str:
         """The step, token, layer, unit and value of the square of h at (x, y), or ""."""
@@ -150,6 +167,7 @@ class UnrolledCanvas(QWidget):
             self.setMinimumHeight(need)
 
     def paintEvent(self, _event) -> None:
+        self._painted_at = time.perf_counter()
         p = QPainter(self)
         if self.trace is None:
             p.drawText(
