@@ -29,8 +29,16 @@ def record_to(drawn: list) -> None:
     _drawn = drawn
 
 
+_LUTS: dict[str, np.ndarray] = {}
+
+
 def signed_lut() -> np.ndarray:
-    return cmap_lut(signed_cmap())
+    """The signed colour map's 256 colours now (read-only; made once a map)."""
+    name = signed_cmap()
+    if name not in _LUTS:
+        _LUTS[name] = cmap_lut(name)
+        _LUTS[name].setflags(write=False)
+    return _LUTS[name]
 
 
 def colour(v: float, lut=None) -> QColor:
@@ -117,9 +125,32 @@ def short_exp(v: float) -> str:
     return f"{mantissa}e{int(exp)}"
 
 
+_FITS: dict[tuple, tuple[float, str, float, float]] = {}  # fitted()'s layouts, by font, width and lines
+_FITS_CAP = 20_000
+
+
 def fitted(p: QPainter, r: QRectF, lines: list[tuple[str, str, str]]) -> None:
     """Lines of (prefix, token, suffix) centred in `r`, within its width: a long token shrinks the
-    text (9, 8, then 7 pt), then is shortened with an ellipsis."""
+    text (9, 8, then 7 pt), then is shortened with an ellipsis. The layout is measured once for a
+    font, width and lines (the same every paint: measuring was a fifth of a paint)."""
+    key = (p.font().key(), p.device().logicalDpiY(), round(r.width(), 2), tuple(lines))
+    fit = _FITS.get(key)
+    if fit is None:
+        if len(_FITS) >= _FITS_CAP:
+            _FITS.clear()
+        fit = _FITS[key] = _fit(p, r, lines)
+    pt, text, w, h = fit
+    p.save()
+    font = QFont(p.font())
+    font.setPointSizeF(pt)
+    p.setFont(font)
+    p.drawText(r, Qt.AlignmentFlag.AlignCenter, text)
+    _drawn.append(("text", QRectF(r.center().x() - w / 2, r.center().y() - h / 2, w, h), text))
+    p.restore()
+
+
+def _fit(p: QPainter, r: QRectF, lines: list[tuple[str, str, str]]) -> tuple[float, str, float, float]:
+    """fitted()'s point size and text, and the size of the text's box (as boundingRect gives it)."""
     p.save()
     font = QFont(p.font())
     texts = ["".join(line) for line in lines]
@@ -134,5 +165,7 @@ def fitted(p: QPainter, r: QRectF, lines: list[tuple[str, str, str]]) -> None:
             a + fm.elidedText(tok, Qt.TextElideMode.ElideRight, r.width() - fm.horizontalAdvance(a + b)) + b
             for a, tok, b in lines
         ]
-    draw_text(p, r, Qt.AlignmentFlag.AlignCenter, "\n".join(texts))
+    text = "\n".join(texts)
+    box = p.boundingRect(QRectF(0, 0, r.width(), r.height()), Qt.AlignmentFlag.AlignCenter, text)
     p.restore()
+    return pt, text, box.width(), box.height()
