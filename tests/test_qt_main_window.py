@@ -502,3 +502,21 @@ def test_closing_while_a_big_corpus_is_tokenised_starts_nothing(qtbot, window, t
     window.close()
     qtbot.wait(2000)
     assert window.worker is None and window.files.file_corpus is None
+
+
+def test_the_states_maps_follow_the_text_when_their_tab_is_shown_again(qtbot, window):
+    """With another tab shown, a new trace waits to be set in the (hidden) states and gradient
+    maps; shown again, they hold the last trace, its gradients and its selection."""
+    first = window.text.last.trace
+    window.inside.setCurrentWidget(window.unrolled)
+    window.typing.editor.setPlainText("the hidden maps wait")
+    qtbot.waitUntil(lambda: "".join(window.text.last.trace.tokens) == "the hidden maps wait")
+    tr = window.text.last.trace
+    h = window.internals.h_maps[0]
+    assert h.data.shape[0] == first.steps  # not set while hidden
+    window.inside.setCurrentWidget(window.internals)
+    np.testing.assert_array_equal(h.data, tr.h[0])
+    np.testing.assert_array_equal(window.internals.c_maps[0].data, tr.c[0])
+    grads = window.internals.grads
+    assert grads.tokens == list(tr.tokens)
+    np.testing.assert_array_equal(grads.grad, tr.grad_h)

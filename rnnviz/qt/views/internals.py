@@ -99,6 +99,7 @@ class InternalsView(QWidget):
         self.maximised: StepPlot | None = None
         self._stacked: bool | None = None  # one layer: c under h (True) or beside it
         self._gates_stale = False  # the gate maps wait for the trace until they are shown
+        self._stale = False  # the maps wait for the trace until the view is shown (another tab is)
         self._difference = False  # the maps show A - B (set_difference)
         self.h_maps: list[SequenceHeatmap] = []
         self.c_maps: list[SequenceHeatmap] = []
@@ -306,6 +307,9 @@ class InternalsView(QWidget):
     def set_trace(self, tr: Trace) -> None:
         self.set_model(tr.cfg)
         self.trace = tr
+        self._stale = self.window().isVisible() and not self.isVisible()
+        if self._stale:  # another tab is shown: the maps are set when this one is (showEvent;
+            return  # on the Unrolled tab, ~4 ms of each re-trace with new weights went to them)
         unknown = tr.unknown
         for n, m in enumerate(self.h_maps):
             m.set_data(tr.h[n], tr.tokens, unknown)
@@ -357,14 +361,22 @@ class InternalsView(QWidget):
         """The gradient bars of `tr`, whose states are shown already (the same text, the same
         forward pass: the second half of a keystroke). The SSM: ||dL/ds_t||, its state's."""
         self.trace = tr
+        if self._stale:
+            return  # (set with the states when shown)
         ssm = tr.grad_state is not None
         self.grads.set_what("s" if ssm else "h")
         grad = tr.grad_state if tr.grad_state is not None else tr.grad_h
         self.grads.set_grads(grad, tr.tokens, tr.target_step, tr.loss_label, tr.unknown)
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale and self.trace is not None:  # the trace that came while another tab was shown
+            self.set_trace(self.trace)
+            self.set_selected(self.selected)
+
     def clear(self) -> None:
         """No text to show."""
-        self.trace = None
+        self.trace, self._stale = None, False
         for m in self._plots():
             m.clear()
 
