@@ -107,3 +107,34 @@ def test_quantise_is_the_plain_formula_with_nan_and_infinities():
             q = quantise(arr, lo, hi)
             assert q.flags.c_contiguous and q.dtype == np.uint8
             np.testing.assert_array_equal(q, reference_quantise(arr, lo, hi))
+
+
+def test_the_training_curves_are_painted_once_a_refresh_when_their_range_moves(qtbot):
+    """The loss, accuracy and bits plots take their new range at once (EagerViewBox): a refresh
+    whose points moved the range was painted twice, the second pass ~15 ms after the first."""
+    from test_qt_curves import evaluation, run
+
+    from rnnviz.qt.views.curves import TrainingCurves
+
+    view = TrainingCurves()
+    qtbot.addWidget(view)
+    view.resize(460, 560)
+    view.show()
+    qtbot.waitExposed(view)
+    metrics = run(400)
+    view.add_metrics(metrics[:20])
+    view.refresh()
+    settle(qtbot)
+    counter = PaintCounter(view._graphics.viewport())
+    moved = 0
+    for k in range(20, 400, 20):  # a refresh every 20 steps; the x range grows in jumps
+        before = view._plots["loss"].vb.viewRange()[0]
+        counter.count = 0
+        view.add_metrics(metrics[k : k + 20])
+        view.add_evaluation(evaluation(k + 20, 3.0 - k / 400))
+        view.refresh()
+        assert not any(p.vb._matrixNeedsUpdate for p in view._plots.values())
+        settle(qtbot)
+        assert counter.count == 1, k
+        moved += view._plots["loss"].vb.viewRange()[0] != before
+    assert moved >= 2  # (the range did move)

@@ -19,7 +19,15 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from rnnviz.core.overfit import HeldOutTrend, held_out_trend
 from rnnviz.core.snapshot import EvalMetrics, StepMetrics
-from rnnviz.qt.views.common import PALETTE, SteadyRange, cache_axes, fmt, on_hover, readout_label
+from rnnviz.qt.views.common import (
+    PALETTE,
+    EagerViewBox,
+    SteadyRange,
+    cache_axes,
+    fmt,
+    on_hover,
+    readout_label,
+)
 from rnnviz.qt.views.history import Events, History
 
 GRAD_HISTORY_CAP = 5_000  # per parameter: a dozen lines of 20k points made each refresh cost ~10 ms
@@ -62,7 +70,7 @@ def set_curve(curve: pg.PlotDataItem, history: History) -> None:
     curve.shown_version = history.version
 
 
-class LaneViewBox(pg.ViewBox):
+class LaneViewBox(EagerViewBox):
     """Auto-range leaves a lane under the data, where event marks sit without hiding it."""
 
     LANE = 0.1  # fraction of the data's y span
@@ -72,7 +80,9 @@ class LaneViewBox(pg.ViewBox):
 
 
 def new_plot(graphics: pg.GraphicsLayoutWidget, row: int, label: str, **kwargs) -> pg.PlotItem:
-    """A plot in `row` of graphics; kwargs go to addPlot (viewBox, axisItems)."""
+    """A plot in `row` of graphics; kwargs go to addPlot (viewBox, axisItems). Its view takes a new
+    range at once (EagerViewBox: else a plot whose range moved was painted twice)."""
+    kwargs["viewBox"] = kwargs.get("viewBox") or EagerViewBox()
     plot = graphics.addPlot(row=row, col=0, **kwargs)
     plot.setLabel("left", label)
     plot.getAxis("left").setWidth(AXIS_WIDTH)
