@@ -1,5 +1,6 @@
 """The main window as a user meets it: open, type, train, select, reset, save, close."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -520,3 +521,25 @@ def test_the_states_maps_follow_the_text_when_their_tab_is_shown_again(qtbot, wi
     grads = window.internals.grads
     assert grads.tokens == list(tr.tokens)
     np.testing.assert_array_equal(grads.grad, tr.grad_h)
+
+
+def test_new_weights_show_their_states_in_one_frame_and_their_gradients_in_the_next(qtbot, window):
+    """A re-trace with new weights while training comes in two halves a frame apart (no frame
+    holds both): first the states and predictions, then the gradients, from the same trace."""
+    text = window.text
+    text.set_text("two halves")
+    qtbot.waitUntil(lambda: not text.pending and "".join(text.last.trace.tokens) == "two halves")
+    before = window.internals.grads.grad.copy()
+    snap = window.latest
+    weights = {k: v * 1.5 for k, v in snap.weights.items()}  # other weights, as training gives
+    window._show_weights(dataclasses.replace(snap, weights=weights), halves=True)
+    assert text.pending  # the forward half only
+    forward = text._last.trace
+    assert not forward.gradients
+    np.testing.assert_array_equal(window.internals.h_maps[0].data, forward.h[0])
+    np.testing.assert_array_equal(window.internals.grads.grad, before)  # the gradients: not yet
+    qtbot.waitUntil(lambda: not text.pending, timeout=2000)
+    whole = text._last.trace
+    np.testing.assert_array_equal(whole.h, forward.h)  # the same forward pass
+    np.testing.assert_array_equal(window.internals.grads.grad, whole.grad_h)
+    assert not np.array_equal(whole.grad_h, before)

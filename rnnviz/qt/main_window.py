@@ -322,12 +322,15 @@ class MainWindow(QMainWindow):
             self._new_weights = False
             self._show_weights(snap)
 
-    def _show_weights(self, snap: Snapshot) -> None:
-        """The typed text traced with the snapshot's weights (and the Weights tab, when shown)."""
+    def _show_weights(self, snap: Snapshot, halves: bool = False) -> None:
+        """The typed text traced with the snapshot's weights (and the Weights tab, when shown).
+        halves (new weights while training): the forward pass in this frame, the gradients and
+        what needs them in the next, so that no frame holds both (with their paint, 15-25 ms on
+        an X server: the next frame came late)."""
         self.text.probe.set_weights(snap.model_cfg, snap.vocab, snap.weights)
         if self.weights.isVisible():
             self.weights.set_weights(snap.weights)
-        self.text.retrace()
+        self.text.retrace(first_look=halves and self.compare.shows_a(), later_ms=FRAME_MS)
 
     def _on_frame(self) -> None:
         """At most one heavy thing a frame: the curves, or the typed text re-traced with new weights
@@ -345,7 +348,7 @@ class MainWindow(QMainWindow):
         if due and latest is not None:
             self._new_weights = False
             self._last_retrace = now
-            self._show_weights(latest)
+            self._show_weights(latest, halves=True)
             self.text.sample()
         self.unit_actions.tab_shown()
 
