@@ -325,20 +325,23 @@ class MainWindow(QMainWindow):
     def _show_weights(self, snap: Snapshot, halves: bool = False) -> None:
         """The typed text traced with the snapshot's weights (and the Weights tab, when shown).
         halves (new weights while training): the forward pass in this frame, the gradients and
-        what needs them in the next, so that no frame holds both (with their paint, 15-25 ms on
-        an X server: the next frame came late)."""
+        what needs them at the next (_on_frame), so that no frame holds both (with their paint,
+        15-25 ms on an X server: the next frame came late)."""
         self.text.probe.set_weights(snap.model_cfg, snap.vocab, snap.weights)
         if self.weights.isVisible():
             self.weights.set_weights(snap.weights)
-        self.text.retrace(first_look=halves and self.compare.shows_a(), later_ms=FRAME_MS)
+        self.text.retrace(first_look=halves and self.compare.shows_a(), later_ms=None)
 
     def _on_frame(self) -> None:
         """At most one heavy thing a frame: the curves, or the typed text re-traced with new weights
         (each at most 10 times a second), so no frame holds up the next. While the user types, the
         curves wait for the end of a keystroke (_after_keystroke) and nothing is traced anew."""
         now, latest = time.perf_counter(), self.session.latest
-        if now - self._first_look < SECOND_HALF_MS / 1000 or self.text.pending:
+        if now - self._first_look < SECOND_HALF_MS / 1000:
             return  # a keystroke's states are being painted, its gradients come next: nothing before
+        if self.text.pending:  # the second half of a re-trace with new weights (or a keystroke's, due)
+            self.text.complete()
+            return
         keys = self._keys_coming(now)
         if not keys and self._refresh_curves(now, CURVES_S):
             return

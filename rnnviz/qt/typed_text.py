@@ -53,17 +53,18 @@ class TypedText(QObject):
         self.complete()
         return self._last
 
-    def retrace(self, *_args, first_look: bool = False, later_ms: int = SECOND_HALF_MS) -> None:
+    def retrace(self, *_args, first_look: bool = False, later_ms: int | None = SECOND_HALF_MS) -> None:
         """Trace the typed text and show it in every view. first_look (a keystroke, new weights
         while training): the forward pass is shown at once (states, gates, predictions) and the
         gradients, the attribution, the step-through and the continuation `later_ms` later
-        (complete(); or sooner, if asked)."""
+        (complete(); None: when the caller calls it, as the window's next frame does; or sooner,
+        if asked)."""
         self.text = self.typing.editor.toPlainText()  # read once a keystroke
         target = self.typing.target_token()
         if first_look and not self.probe.interventions:
             probe = self.probe.run(self.text, target, gradients=False)
             if probe.trace is not None and not probe.trace.gradients:
-                if self._show_forward(probe):
+                if self._show_forward(probe) and later_ms is not None:
                     QTimer.singleShot(later_ms, self, self.complete)
                 return
         probe = self.probe.run(self.text, target)
