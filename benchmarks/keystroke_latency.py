@@ -83,6 +83,7 @@ def main():
         complete()
 
     w.text.complete = timed_complete
+    canvas = w.unrolled.canvas
     rng, updated, painted, whole, halves = random.Random(0), [], [], [], 0
     start = w.latest.metrics.step
     for _ in range(a.keys):
@@ -95,8 +96,8 @@ def main():
         QCoreApplication.sendPostedEvents()  # the repaints the keystroke asked for
         app.processEvents()
         halves += w.text.pending or second["at"] is not None
-        while w.text.pending:  # the second half, at a later frame
-            app.processEvents()
+        while w.text.pending or canvas._due:  # the second half, and the step-through's drawing
+            app.processEvents()  # (painted with the window's next frame)
         app.processEvents()
         t3 = time.perf_counter()
         cut = second["at"] or t3
@@ -105,8 +106,8 @@ def main():
         painted.append(((first[-1] if first else t1) - t0) * 1000)
         whole.append(((PaintClock.ends[-1] if PaintClock.ends else t3) - t0) * 1000)
         QTest.keyClick(editor, Qt.Key.Key_Backspace)  # keep the text at --tokens tokens
-        while w.text.pending:  # the backspace whole and painted before the next key, as a
-            app.processEvents()  # typist's keys come (100 ms or more apart)
+        while w.text.pending or canvas._due:  # the backspace whole and painted before the next
+            app.processEvents()  # key, as a typist's keys come (100 ms or more apart)
         QCoreApplication.sendPostedEvents()
         app.processEvents()
         pump(app, 0.05)

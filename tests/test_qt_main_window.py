@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from qt_helpers import assert_heatmap, open_main_window
 
 from rnnviz.core.checkpoint import load_checkpoint
@@ -543,3 +543,35 @@ def test_new_weights_show_their_states_in_one_frame_and_their_gradients_in_the_n
     np.testing.assert_array_equal(whole.h, forward.h)  # the same forward pass
     np.testing.assert_array_equal(window.internals.grads.grad, whole.grad_h)
     assert not np.array_equal(whole.grad_h, before)
+
+
+def test_the_step_throughs_drawing_waits_for_the_windows_frame(qtbot, window):
+    """On the Unrolled tab, a step of the step-through is painted at the end of the window's next
+    frame tick, with that frame's other paints, never between two ticks."""
+    window.inside.setCurrentWidget(window.unrolled)
+    canvas, panel = window.unrolled.canvas, window.unrolled
+    qtbot.waitUntil(lambda: canvas.trace is not None and len(panel.anim.frames) > 2)
+    assert canvas.frames_by is window.timer and window.timer.isActive()
+    painted = []
+    stamps = Stamps(lambda: painted.append(panel.anim.index))
+    canvas.installEventFilter(stamps)
+    panel.anim.go(1)
+    assert canvas._due and painted == []  # left for the frame
+    window._on_frame()
+    assert not canvas._due
+    qtbot.waitUntil(lambda: len(painted) > 0, timeout=1000)
+    assert set(painted) == {1}  # the step's frame
+    canvas.removeEventFilter(stamps)
+
+
+class Stamps(QObject):
+    """Calls `note` when the widget it filters is painted."""
+
+    def __init__(self, note):
+        super().__init__()
+        self.note = note
+
+    def eventFilter(self, _obj, event):
+        if event.type() == QEvent.Type.Paint:
+            self.note()
+        return False

@@ -5,7 +5,7 @@ import time
 
 import pytest
 import torch
-from PySide6.QtCore import QEvent, QObject, QRectF
+from PySide6.QtCore import QEvent, QObject, QRectF, QTimer
 from PySide6.QtGui import QImage, QPainter
 from qt_helpers import VOCAB
 
@@ -155,10 +155,11 @@ class PaintStamps(QObject):
         return False
 
 
-def test_the_drawing_paints_at_most_once_a_frame_and_loses_no_update(qtbot):
-    """A step of the playing step-through that comes just after a paint (a re-trace's) waits
-    for the next frame: the drawing never paints twice in one, and the last update is shown."""
-    from rnnviz.qt.views.unrolled import PAINT_GAP_S, UnrolledPanel
+def test_the_drawing_paints_at_the_windows_frames_once_each_and_loses_no_update(qtbot):
+    """Following a frame timer (as the main window's), the drawing paints only at the end of a
+    tick (flush): steps of the playing step-through between two ticks make one paint, of the last
+    step's frame, after the tick; with the timer stopped it paints when asked."""
+    from rnnviz.qt.views.unrolled import UnrolledPanel
 
     panel = UnrolledPanel()
     qtbot.addWidget(panel)
@@ -168,15 +169,27 @@ def test_the_drawing_paints_at_most_once_a_frame_and_loses_no_update(qtbot):
     w, tr = unrolled("lstm", 1)
     panel.set_trace(tr, w, "many-to-many")
     qtbot.wait(60)  # (its paint)
-    canvas, painted = panel.canvas, []
-    stamps = PaintStamps(painted)
+    canvas, painted, ticks = panel.canvas, [], []
+    stamps = PaintStamps(painted)  # (kept: a filter is not owned by what it filters)
     canvas.installEventFilter(stamps)
-    canvas.repaint()  # a paint now: the re-trace's
-    panel.anim.step(1)  # the step-through's next frame, at once
-    assert canvas._later.isActive() and len(painted) == 1
-    panel.anim.step(1)  # and another: still one paint to come
+    frames = QTimer()
+    frames.setInterval(25)
+    frames.timeout.connect(lambda: (ticks.append(time.perf_counter()), canvas.flush()))
+    canvas.follow_frames(frames)
+    panel.anim.step(1)  # the timer stopped: painted when asked
+    qtbot.waitUntil(lambda: len(painted) == 1, timeout=1000)
+    frames.start()
+    qtbot.waitUntil(lambda: len(ticks) >= 1, timeout=1000)
+    qtbot.wait(40)
+    assert len(painted) == 1  # ticks with nothing asked paint nothing
+    panel.anim.step(1)
+    panel.anim.step(1)  # two steps between two ticks
+    asked = time.perf_counter()
+    assert canvas._due and len(painted) == 1
     qtbot.waitUntil(lambda: len(painted) == 2, timeout=1000)
-    assert painted[1] - painted[0] >= PAINT_GAP_S * 0.9  # (the timer's own rounding)
-    assert canvas.view.frame == panel.anim.frames[2]  # the last step's frame is what was drawn
+    tick = max(t for t in ticks if t <= painted[1])
+    assert tick >= asked  # painted after the tick that followed the steps, not before
+    assert canvas.view.frame == panel.anim.frames[3]  # the last step's frame is what was drawn
     qtbot.wait(80)
     assert len(painted) == 2  # nothing more: the two steps made one paint
+    frames.stop()

@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self._on_frame)
         self.timer.start()
+        self.unrolled.canvas.follow_frames(self.timer)
         self.session_files.launch(model, corpus, text)
 
     # ---- layout --------------------------------------------------------------------------
@@ -335,7 +336,12 @@ class MainWindow(QMainWindow):
     def _on_frame(self) -> None:
         """At most one heavy thing a frame: the curves, or the typed text re-traced with new weights
         (each at most 10 times a second), so no frame holds up the next. While the user types, the
-        curves wait for the end of a keystroke (_after_keystroke) and nothing is traced anew."""
+        curves wait for the end of a keystroke (_after_keystroke) and nothing is traced anew. The
+        step-through's drawing is painted with the frame (UnrolledCanvas.follow_frames)."""
+        self._frame_work()
+        self.unrolled.canvas.flush()
+
+    def _frame_work(self) -> None:
         now, latest = time.perf_counter(), self.session.latest
         if now - self._first_look < SECOND_HALF_MS / 1000:
             return  # a keystroke's states are being painted, its gradients come next: nothing before
@@ -376,7 +382,9 @@ class MainWindow(QMainWindow):
 
     def _after_keystroke(self, _probe) -> None:
         """A keystroke is whole (its gradients shown): while the user types, this is when the
-        curves move, painted with the keystroke's second half, never before its first."""
+        curves move, painted with the keystroke's second half, never before its first; and the
+        step-through's drawing, at once (while keys come the frames do no heavy work to wait for)."""
+        self.unrolled.canvas.flush()
         now = time.perf_counter()
         if self._keys_coming(now):
             self._refresh_curves(now, CURVES_TYPING_S)

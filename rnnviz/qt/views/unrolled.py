@@ -9,7 +9,6 @@ further re-traces: the animation keeps its place.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
@@ -45,7 +44,6 @@ from rnnviz.qt.views.unrolled_paint import (
 )
 
 MIN_COL, MAX_COL = 76.0, 220.0  # a gradient norm fits in half a column beside its arrows
-PAINT_GAP_S = 0.025  # the drawing paints at most once in this long (the window's frame, FRAME_MS)
 
 
 class StepThrough(QObject):
@@ -109,21 +107,29 @@ class UnrolledCanvas(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumHeight(260)
         self.setMouseTracking(True)  # hover: the exact value of the square under the mouse
-        self._painted_at = -math.inf
-        self._later = QTimer(self)  # an update asked for too soon after a paint, made later
-        self._later.setSingleShot(True)
-        self._later.timeout.connect(lambda: QWidget.update(self))
+        self.frames_by: QTimer | None = None  # the window's frame timer (follow_frames)
+        self._due = False  # an update waits for the window's next frame
+
+    def follow_frames(self, timer: QTimer) -> None:
+        """Paint at the window's frames only: while `timer` runs, an update waits for the frame
+        tick's end (flush), so that the drawing (4-12 ms a paint) is painted at most once a frame,
+        with the frame's other views. It had painted when asked: a step of the playing step-through,
+        or an update just after a re-trace's paint, came at any moment between two ticks, and one
+        just before a tick held that frame up (the Unrolled tab's frame p99 26-32 ms on Xvfb)."""
+        self.frames_by = timer
 
     def update(self, *args) -> None:
-        """At most one paint a frame (PAINT_GAP_S): a step of the playing step-through that came
-        just after a re-trace painted the drawing (5-12 ms a paint) waits for the next frame,
-        instead of painting twice in one frame and holding the window's frame up (measured:
-        most frames late by 5 ms or more on the Unrolled tab while training)."""
-        wait = self._painted_at + PAINT_GAP_S - time.perf_counter()
-        if args or wait <= 0:
+        if args or self.frames_by is None or not self.frames_by.isActive():
             super().update(*args)
-        elif not self._later.isActive():
-            self._later.start(math.ceil(wait * 1000))
+        else:
+            self._due = True
+
+    def flush(self) -> None:
+        """The end of a frame tick: what was asked for since the last is painted now (queued with
+        the tick's other paints)."""
+        if self._due:
+            self._due = False
+            super().update()
 
     def hover_text(self, x: float, y: float) -> str:
         """The step, token, layer, unit and value of the square of h at (x, y), or ""."""
@@ -167,7 +173,6 @@ class UnrolledCanvas(QWidget):
             self.setMinimumHeight(need)
 
     def paintEvent(self, _event) -> None:
-        self._painted_at = time.perf_counter()
         p = QPainter(self)
         if self.trace is None:
             p.drawText(
