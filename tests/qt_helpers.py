@@ -2,6 +2,7 @@
 
 import numpy as np
 import torch
+from PySide6.QtCore import QEvent, QObject
 
 from rnnviz.core.corpus import Vocab
 from rnnviz.core.model import CharRNN, ModelConfig, state_arrays
@@ -45,3 +46,17 @@ def open_main_window(qtbot, timeout: int = 15_000):
     w.show()
     qtbot.waitUntil(lambda: w.latest is not None and w.text.last.trace is not None, timeout=timeout)
     return w
+
+
+class PaintStamps(QObject):
+    """An event filter that calls `note` whenever the widget it filters is painted (keep a
+    reference to it: a filter is not owned by what it filters)."""
+
+    def __init__(self, note):
+        super().__init__()
+        self.note = note
+
+    def eventFilter(self, _obj, event):
+        if event.type() == QEvent.Type.Paint:
+            self.note()
+        return False

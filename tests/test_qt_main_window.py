@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QObject, Qt
-from qt_helpers import assert_heatmap, open_main_window
+from PySide6.QtCore import Qt
+from qt_helpers import PaintStamps, assert_heatmap, open_main_window
 
 from rnnviz.core.checkpoint import load_checkpoint
 from rnnviz.core.trace import trace
@@ -553,7 +553,7 @@ def test_the_step_throughs_drawing_waits_for_the_windows_frame(qtbot, window):
     qtbot.waitUntil(lambda: canvas.trace is not None and len(panel.anim.frames) > 2)
     assert canvas.frames_by is window.timer and window.timer.isActive()
     painted = []
-    stamps = Stamps(lambda: painted.append(panel.anim.index))
+    stamps = PaintStamps(lambda: painted.append(panel.anim.index))
     canvas.installEventFilter(stamps)
     panel.anim.go(1)
     assert canvas._due and painted == []  # left for the frame
@@ -562,16 +562,3 @@ def test_the_step_throughs_drawing_waits_for_the_windows_frame(qtbot, window):
     qtbot.waitUntil(lambda: len(painted) > 0, timeout=1000)
     assert set(painted) == {1}  # the step's frame
     canvas.removeEventFilter(stamps)
-
-
-class Stamps(QObject):
-    """Calls `note` when the widget it filters is painted."""
-
-    def __init__(self, note):
-        super().__init__()
-        self.note = note
-
-    def eventFilter(self, _obj, event):
-        if event.type() == QEvent.Type.Paint:
-            self.note()
-        return False

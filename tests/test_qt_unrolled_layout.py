@@ -5,9 +5,9 @@ import time
 
 import pytest
 import torch
-from PySide6.QtCore import QEvent, QObject, QRectF, QTimer
+from PySide6.QtCore import QRectF, QTimer
 from PySide6.QtGui import QImage, QPainter
-from qt_helpers import VOCAB
+from qt_helpers import VOCAB, PaintStamps
 
 from rnnviz.core.model import CharRNN, ModelConfig, state_arrays
 from rnnviz.core.trace import TraceWeights, trace
@@ -142,19 +142,6 @@ def test_modern_cells_no_label_meets_another_or_an_arrow(qapp, arch, layers, scr
             assert view.caption.startswith(("minGRU", "minLSTM", "S6")) or view.caption == ""
 
 
-class PaintStamps(QObject):
-    """Notes when a widget is painted."""
-
-    def __init__(self, stamps: list):
-        super().__init__()
-        self.stamps = stamps
-
-    def eventFilter(self, obj, event):
-        if event.type() == QEvent.Type.Paint:
-            self.stamps.append(time.perf_counter())
-        return False
-
-
 def test_the_drawing_paints_at_the_windows_frames_once_each_and_loses_no_update(qtbot):
     """Following a frame timer (as the main window's), the drawing paints only at the end of a
     tick (flush): steps of the playing step-through between two ticks make one paint, of the last
@@ -170,7 +157,7 @@ def test_the_drawing_paints_at_the_windows_frames_once_each_and_loses_no_update(
     panel.set_trace(tr, w, "many-to-many")
     qtbot.wait(60)  # (its paint)
     canvas, painted, ticks = panel.canvas, [], []
-    stamps = PaintStamps(painted)  # (kept: a filter is not owned by what it filters)
+    stamps = PaintStamps(lambda: painted.append(time.perf_counter()))  # (kept)
     canvas.installEventFilter(stamps)
     frames = QTimer()
     frames.setInterval(25)
